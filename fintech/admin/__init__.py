@@ -1,0 +1,1 @@
+from . import parties, patents  # noqa: F401  (registers the admin classes)

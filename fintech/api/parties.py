@@ -1,0 +1,152 @@
+"""Parties: registration, tokens, /me/, the organisation directory and programmes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from fintech.models import Organization, OrganizationKind, Program
+from fintech.rules.sme_size import INDUSTRY_CHOICES
+from fintech.selectors.parties import organization_directory, program_list
+from fintech.services.parties import sme_register
+
+from .fields import MoneyField, RateField
+
+
+class AuthThrottled:
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+
+class TokenApi(AuthThrottled, TokenObtainPairView):
+    pass
+
+
+class TokenRefreshApi(AuthThrottled, TokenRefreshView):
+    pass
+
+
+class EnterpriseInSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    uscc = serializers.CharField(max_length=40)
+    region_code = serializers.CharField(max_length=6)
+    industry = serializers.ChoiceField(choices=INDUSTRY_CHOICES)
+    employees = serializers.IntegerField(min_value=0, max_value=10_000_000)
+    annual_revenue = MoneyField()
+    total_assets = MoneyField()
+
+
+class RegisterInSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    password = serializers.CharField(max_length=128, write_only=True)
+    enterprise = EnterpriseInSerializer()
+
+
+class OrganizationOutSerializer(serializers.ModelSerializer):
+    region_code = serializers.CharField(source="region_id")
+
+    class Meta:
+        model = Organization
+        fields = ["id", "name", "kind", "uscc", "region_code", "external_id"]
+
+
+class RegisterApi(AuthThrottled, APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=RegisterInSerializer,
+        responses={201: inline_serializer("Registered", {"id": serializers.IntegerField(),
+                                                         "username": serializers.CharField(),
+                                                         "organization": OrganizationOutSerializer()})},
+    )
+    def post(self, request: Request) -> Response:
+        data = RegisterInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        user = sme_register(username=v["username"], password=v["password"], **v["enterprise"])
+        return Response(
+            {"id": user.pk, "username": user.username, "organization": OrganizationOutSerializer(user.organization).data},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class MeOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    role = serializers.CharField()
+    organization = OrganizationOutSerializer(allow_null=True)
+
+
+class MeApi(APIView):
+    @extend_schema(responses=MeOutSerializer)
+    def get(self, request: Request) -> Response:
+        user = request.user
+        return Response(MeOutSerializer(
+            {"id": user.pk, "username": user.username, "role": user.role, "organization": user.organization}
+        ).data)
+
+
+class OrganizationListApi(generics.ListAPIView):
+    serializer_class = OrganizationOutSerializer
+
+    class Filter(serializers.Serializer):
+        kind = serializers.ChoiceField(
+            choices=[OrganizationKind.BANK, OrganizationKind.INSURER, OrganizationKind.APPRAISER], required=False
+        )
+
+    def get_queryset(self) -> Any:
+        f = self.Filter(data=self.request.query_params)
+        f.is_valid(raise_exception=True)
+        return organization_directory(kind=f.validated_data.get("kind"))
+
+
+class ProgramOutSerializer(serializers.ModelSerializer):
+    insurer_share = RateField()
+    government_share = RateField()
+    bank_share = RateField()
+    interest_subsidy_rate = RateField()
+    premium_subsidy_rate = RateField()
+    premium_rate_min = RateField()
+    premium_rate_max = RateField()
+    pledge_rate_a = RateField()
+    pledge_rate_b = RateField()
+    pledge_rate_c = RateField()
+    loan_cap = MoneyField()
+    annual_subsidy_cap = MoneyField()
+    loss_threshold_amount = MoneyField(allow_null=True)
+    regions = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
+
+    class Meta:
+        model = Program
+        fields = [
+            "id", "code", "name", "is_active", "regions",
+            "insurer_share", "government_share", "bank_share", "loss_threshold_amount",
+            "interest_subsidy_rate", "premium_subsidy_rate", "subsidy_period", "benchmark_mode",
+            "forfeit_after_late", "annual_subsidy_cap",
+            "loan_cap", "min_term_months", "max_term_months", "premium_rate_min", "premium_rate_max",
+            "min_remaining_patent_months", "valuation_validity_months",
+            "pledge_rate_a", "pledge_rate_b", "pledge_rate_c", "grace_days", "default_days_past_due",
+        ]
+
+
+class ProgramListApi(generics.ListAPIView):
+    serializer_class = ProgramOutSerializer
+
+    def get_queryset(self) -> Any:
+        return program_list()
+
+
+class ProgramDetailApi(generics.RetrieveAPIView):
+    serializer_class = ProgramOutSerializer
+
+    def get_queryset(self) -> Any:
+        return program_list()

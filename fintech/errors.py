@@ -1,0 +1,120 @@
+"""One exception hierarchy for the API; each class is named after the rule that was broken.
+
+config.api.exception_handler turns them into `{"code", "message", "fields"}` with their status.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status_code = 400
+    code = "invalid"
+    default_message = "The request breaks a rule."
+
+    def __init__(self, message: str | None = None, *, fields: dict[str, list[str]] | None = None) -> None:
+        self.message = message or self.default_message
+        self.fields = fields or {}
+        super().__init__(self.message)
+
+
+# 400: the input is wrong ------------------------------------------------------------------------
+class InvalidInput(DomainError):
+    status_code = 400
+    code = "invalid"
+    default_message = "Invalid input."
+
+    @classmethod
+    def on(cls, field: str, message: str) -> InvalidInput:
+        return cls(message, fields={field: [message]})
+
+
+class NotAnSme(InvalidInput):
+    code = "not_an_sme"
+
+
+class PatentNotOwned(InvalidInput):
+    code = "patent_not_owned"
+
+
+class PatentNotEligible(InvalidInput):
+    code = "patent_not_eligible"
+
+
+class FutureDate(InvalidInput):
+    code = "future_date"
+
+
+class DatesOutOfOrder(InvalidInput):
+    code = "dates_out_of_order"
+
+
+class AmountOverLimit(InvalidInput):
+    code = "amount_over_limit"
+
+
+# 403: authenticated, but this role may not ------------------------------------------------------
+class RoleNotAllowed(DomainError):
+    status_code = 403
+    code = "permission_denied"
+    default_message = "Your role may not do this."
+
+
+class SamePersonApproval(RoleNotAllowed):
+    code = "four_eyes"
+    default_message = "A second person must approve: you started this."
+
+
+# 404: not found or not yours --------------------------------------------------------------------
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+    default_message = "Not found."
+
+
+# 409: the record's state forbids it, or a concurrent change won ---------------------------------
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+    default_message = "The record's state does not allow this."
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_state"
+
+    def __init__(self, current: str, action: str, message: str | None = None) -> None:
+        self.current = current
+        super().__init__(message or f"Cannot {action}: the record is '{current}'.")
+
+
+class AlreadyRegistered(Conflict):
+    code = "already_registered"
+
+
+class PatentAlreadyPledged(Conflict):
+    code = "patent_already_pledged"
+    default_message = "The patent is already under an active pledge."
+
+
+class ProgramSuspended(Conflict):
+    code = "program_suspended"
+    default_message = "The programme is not taking new applications."
+
+
+class PremiumNotPaid(Conflict):
+    code = "premium_not_paid"
+    default_message = "The premium has not been paid."
+
+
+class PledgeNotRegistered(Conflict):
+    code = "pledge_not_registered"
+    default_message = "The pledge has not been registered."
+
+
+class ValuationExpired(Conflict):
+    code = "valuation_expired"
+    default_message = "The valuation is past its validity on that date."
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was used with a different request."

@@ -1,0 +1,29 @@
+"""Reads of parties and programmes, and the organisation scoping every other selector builds on."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from fintech.errors import RoleNotAllowed
+from fintech.models import Organization, OrganizationKind, Program, User
+
+PUBLIC_DIRECTORY_KINDS = (OrganizationKind.BANK, OrganizationKind.INSURER, OrganizationKind.APPRAISER)
+
+
+def require_role(user: User, *kinds: str) -> None:
+    """Raise 403 unless the user's organisation is of one of these kinds (platform staff pass)."""
+    if user.is_platform or user.role in kinds:
+        return
+    raise RoleNotAllowed(f"This needs the role {' or '.join(kinds)}; you are '{user.role or 'none'}'.")
+
+
+def organization_directory(*, kind: str | None = None) -> QuerySet[Organization]:
+    """The public directory: active banks, insurers and appraisal firms."""
+    qs = Organization.objects.filter(kind__in=PUBLIC_DIRECTORY_KINDS, is_active=True).select_related("region")
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("kind", "name", "id")
+
+
+def program_list() -> QuerySet[Program]:
+    return Program.objects.prefetch_related("regions").order_by("id")

@@ -1,0 +1,57 @@
+"""Audit trail writes. Call inside the service's transaction, so the record and the change commit
+together or not at all."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import models, transaction
+
+from fintech.models import AuditLog, User
+
+_SECRET_KEYS = ("password", "token", "secret", "refresh", "access", "authorization")
+
+
+def _scrub(value: Any) -> Any:
+    """Drop secrets and make the payload JSON-safe (Decimals and dates as strings)."""
+    if isinstance(value, dict):
+        return {
+            str(k): ("***" if any(s in str(k).lower() for s in _SECRET_KEYS) else _scrub(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    if isinstance(value, models.Model):
+        return value.pk
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    obj: models.Model,
+    from_state: str = "",
+    to_state: str = "",
+    reason: str = "",
+    amount: Decimal | None = None,
+    payload: dict[str, Any] | None = None,
+) -> AuditLog:
+    """Append one audit row for a state change or money movement; needs an open transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_record must run inside the transaction of the change it records")
+    return AuditLog.objects.create(
+        actor=actor if actor is not None and actor.pk else None,
+        actor_organization_id=getattr(actor, "organization_id", None),
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        from_state=str(from_state or ""),
+        to_state=str(to_state or ""),
+        reason=reason or "",
+        amount=amount,
+        payload=_scrub(payload or {}),
+    )

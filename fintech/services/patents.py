@@ -1,0 +1,163 @@
+"""Patents: registration by a patentee SME and legal-status changes by the platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import IntegrityError, transaction
+
+from fintech.errors import AlreadyRegistered, InvalidInput, PatentNotOwned, RoleNotAllowed
+from fintech.models import OrganizationKind, Patent, Patentee, PatentStatus, User
+from fintech.rules.identifiers import (
+    InvalidIdentifier,
+    check_type_agrees,
+    parse_patent_number,
+    patent_expiry,
+    validate_uscc,
+)
+
+from .audit import audit_record
+from .common import business_today, ensure_not_future
+
+
+@dataclass(frozen=True)
+class PatenteeInput:
+    name: str
+    uscc: str
+
+
+@transaction.atomic
+def patent_register(
+    *,
+    user: User,
+    application_number: str,
+    title: str,
+    patent_type: str,
+    filing_date: date,
+    grant_date: date,
+    patentees: list[PatenteeInput],
+    claims_count: int = 1,
+    term_adjustment_days: int = 0,
+    external_id: str = "",
+) -> Patent:
+    """Register a granted patent for the caller's SME, which must be one of its patentees."""
+    org = user.organization
+    if org is None or org.kind != OrganizationKind.SME:
+        raise RoleNotAllowed("Only an SME registers its patents.")
+    try:
+        number = parse_patent_number(application_number)
+    except InvalidIdentifier as exc:
+        raise InvalidInput.on("application_number", str(exc)) from exc
+    try:
+        check_type_agrees(number, patent_type)
+    except InvalidIdentifier as exc:
+        raise InvalidInput.on("patent_type", str(exc)) from exc
+    ensure_not_future(filing_date, "filing_date")
+    ensure_not_future(grant_date, "grant_date")
+    if grant_date < filing_date:
+        raise InvalidInput.on("grant_date", "The grant date is before the filing date.")
+    if number.filing_year != filing_date.year:
+        raise InvalidInput.on(
+            "filing_date", f"The application number says filing year {number.filing_year}, not {filing_date.year}."
+        )
+    if not patentees:
+        raise InvalidInput.on("patentees", "At least one patentee is needed.")
+    codes: list[str] = []
+    for i, p in enumerate(patentees):
+        try:
+            codes.append(validate_uscc(p.uscc))
+        except InvalidIdentifier as exc:
+            raise InvalidInput.on(f"patentees.{i}.uscc", str(exc)) from exc
+    if len(set(codes)) != len(codes):
+        raise InvalidInput.on("patentees", "A patentee is listed twice.")
+    if org.uscc not in codes:
+        raise PatentNotOwned(
+            "Your enterprise is not a patentee of this patent.",
+            fields={"patentees": ["Your enterprise must be one of the patentees."]},
+        )
+    if Patent.objects.filter(application_number=number.canonical).exists():
+        raise AlreadyRegistered(
+            f"Patent {number.canonical} is already registered.",
+            fields={"application_number": ["Already registered."]},
+        )
+    expires_on = patent_expiry(patent_type, filing_date, term_adjustment_days)
+    status = PatentStatus.IN_FORCE if expires_on >= business_today() else PatentStatus.EXPIRED
+    try:
+        with transaction.atomic():
+            patent = Patent.objects.create(
+                application_number=number.canonical,
+                title=title,
+                patent_type=patent_type,
+                filing_date=filing_date,
+                grant_date=grant_date,
+                claims_count=claims_count,
+                term_adjustment_days=term_adjustment_days,
+                expires_on=expires_on,
+                status=status,
+                owner=org,
+                created_by=user,
+                external_id=external_id,
+            )
+    except IntegrityError as exc:
+        raise AlreadyRegistered(f"Patent {number.canonical} is already registered.") from exc
+    Patentee.objects.bulk_create(
+        Patentee(
+            patent=patent,
+            position=i + 1,
+            name=p.name,
+            uscc=code,
+            # The registering SME consents by pledging; other co-owners' consent is recorded later.
+            pledge_consent_on=business_today() if code == org.uscc else None,
+        )
+        for i, (p, code) in enumerate(zip(patentees, codes, strict=True))
+    )
+    audit_record(
+        actor=user,
+        action="patent.register",
+        obj=patent,
+        to_state=status,
+        payload={"application_number": number.canonical, "patent_type": patent_type},
+    )
+    return patent
+
+
+@transaction.atomic
+def patent_status_set(*, actor: User | None, patent: Patent, status: str, reason: str) -> Patent:
+    """The platform records a lapse, invalidation, preservation, dispute or reinstatement."""
+    if status not in PatentStatus.values:
+        raise InvalidInput.on("status", f"Unknown status '{status}'.")
+    locked = Patent.objects.select_for_update().get(pk=patent.pk)
+    before = locked.status
+    if before == status:
+        return locked
+    locked.status = status
+    locked.save(update_fields=["status"])
+    audit_record(actor=actor, action="patent.status", obj=locked, from_state=before, to_state=status, reason=reason)
+    return locked
+
+
+@transaction.atomic
+def patentee_consent_record(*, actor: User | None, patentee: Patentee, consent_on: date) -> Patentee:
+    """Record a co-owner's consent to pledge (DOMAIN.md section 3)."""
+    ensure_not_future(consent_on, "consent_on")
+    locked = Patentee.objects.select_for_update().get(pk=patentee.pk)
+    locked.pledge_consent_on = consent_on
+    locked.save(update_fields=["pledge_consent_on"])
+    audit_record(actor=actor, action="patentee.consent", obj=locked.patent, to_state="consented",
+                 payload={"patentee": locked.uscc, "consent_on": consent_on})
+    return locked
+
+
+@transaction.atomic
+def patents_mark_expired(*, as_of: date) -> int:
+    """Mark in-force patents whose term has run out by as_of as expired; returns how many."""
+    rows = list(
+        Patent.objects.select_for_update().filter(status=PatentStatus.IN_FORCE, expires_on__lt=as_of)
+    )
+    for patent in rows:
+        patent.status = PatentStatus.EXPIRED
+        patent.save(update_fields=["status"])
+        audit_record(actor=None, action="patent.expire", obj=patent, from_state=PatentStatus.IN_FORCE,
+                     to_state=PatentStatus.EXPIRED, reason=f"term ended {patent.expires_on}")
+    return len(rows)

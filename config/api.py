@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
+import json
 import logging
+from decimal import Decimal
 from typing import Any
+
+from django.conf import settings
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
@@ -11,12 +16,30 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from fintech.errors import DomainError
 
 logger = logging.getLogger(__name__)
+
+
+class DecimalJSONParser(JSONParser):
+    """JSON numbers become Decimal, so a float never touches money (STYLE.md rule 6)."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            text = codecs.getreader(encoding)(stream).read()
+            return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from exc
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
 
 
 class Pagination(PageNumberPagination):

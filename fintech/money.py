@@ -10,7 +10,7 @@ FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
 RATE_PLACES = 6
 
-_PLAIN_MONEY = re.compile(r"^\d+(\.\d{1,2})?$")
+_PLAIN_MONEY = re.compile(r"^[0-9]{1,16}(\.[0-9]{1,2})?$")
 
 
 class InvalidMoney(ValueError):
@@ -31,9 +31,8 @@ def parse_money(raw: object) -> Decimal:
     """
     if isinstance(raw, bool) or raw is None:
         raise InvalidMoney("Enter an amount as a decimal string, e.g. \"1000.00\".")
-    if isinstance(raw, float):
-        text = repr(raw)
-    elif isinstance(raw, int | str | Decimal):
+    # JSON numbers reach us as Decimal (config.api.DecimalJSONParser), never as float.
+    if isinstance(raw, int | str | Decimal):
         text = str(raw).strip()
     else:
         raise InvalidMoney("Enter an amount as a decimal string, e.g. \"1000.00\".")
@@ -43,7 +42,7 @@ def parse_money(raw: object) -> Decimal:
         )
     try:
         return Decimal(text).quantize(FEN)
-    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only valid numbers
+    except InvalidOperation as exc:  # the pattern admits only 16 integer digits; kept as a guard
         raise InvalidMoney("Enter a valid amount.") from exc
 
 

@@ -115,6 +115,20 @@ class ValuationExpired(Conflict):
     default_message = "The valuation is past its validity on that date."
 
 
+class MaturityAfterPatentExpiry(Conflict):
+    code = "maturity_after_patent_expiry"
+    default_message = "The loan would mature after a pledged patent expires."
+
+
+class CoOwnerConsentMissing(Conflict):
+    code = "co_owner_consent_missing"
+    default_message = "Every co-owner of a pledged patent must consent first."
+
+
+class NotEligible(InvalidInput):
+    code = "not_eligible"
+
+
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
     default_message = "This Idempotency-Key was used with a different request."

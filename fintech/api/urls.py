@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import parties, patents
+from . import applications, loans, parties, patents, valuations
 
 urlpatterns = [
     path("auth/register/", parties.RegisterApi.as_view(), name="auth-register"),
@@ -12,4 +12,25 @@ urlpatterns = [
     path("programs/<int:pk>/", parties.ProgramDetailApi.as_view(), name="program-detail"),
     path("patents/", patents.PatentListCreateApi.as_view(), name="patent-list"),
     path("patents/<int:pk>/", patents.PatentDetailApi.as_view(), name="patent-detail"),
+    # Origination
+    path("applications/", applications.ApplicationListCreateApi.as_view(), name="application-list"),
+    path("applications/<int:pk>/", applications.ApplicationDetailApi.as_view(), name="application-detail"),
+    path("applications/<int:pk>/submit/", applications.ApplicationSubmitApi.as_view(), name="application-submit"),
+    path("applications/<int:pk>/withdraw/", applications.ApplicationWithdrawApi.as_view(),
+         name="application-withdraw"),
+    path("applications/<int:pk>/decline/", applications.ApplicationDeclineApi.as_view(),
+         name="application-decline"),
+    path("applications/<int:pk>/policy/", applications.PolicyIssueApi.as_view(), name="application-policy"),
+    path("applications/<int:pk>/approve/", applications.ApplicationApproveApi.as_view(),
+         name="application-approve"),
+    path("policies/<int:pk>/premium-payments/", applications.PremiumPaymentApi.as_view(),
+         name="policy-premium-payments"),
+    path("valuations/", valuations.ValuationListApi.as_view(), name="valuation-list"),
+    path("valuations/<int:pk>/", valuations.ValuationDetailApi.as_view(), name="valuation-detail"),
+    path("valuations/<int:pk>/report/", valuations.ValuationReportApi.as_view(), name="valuation-report"),
+    path("loans/", loans.LoanListApi.as_view(), name="loan-list"),
+    path("loans/<int:pk>/", loans.LoanDetailApi.as_view(), name="loan-detail"),
+    path("loans/<int:pk>/schedule/", loans.LoanScheduleApi.as_view(), name="loan-schedule"),
+    path("loans/<int:pk>/pledge/", loans.PledgeApi.as_view(), name="loan-pledge"),
+    path("loans/<int:pk>/disburse/", loans.DisburseApi.as_view(), name="loan-disburse"),
 ]

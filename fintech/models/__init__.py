@@ -1,4 +1,19 @@
+from .applications import (
+    OPEN_STATUSES,
+    Application,
+    ApplicationPatent,
+    ApplicationStatus,
+    PatentValuation,
+    Policy,
+    PolicyStatus,
+    PremiumPayment,
+    RepaymentMethod,
+    Valuation,
+    ValuationStatus,
+)
 from .audit import AuditLog
+from .idempotency import IdempotencyKey
+from .loans import Installment, InstallmentStatus, Loan, LoanStatus, Pledge, PledgedPatent
 from .parties import (
     BenchmarkMode,
     Organization,
@@ -12,6 +27,24 @@ from .parties import (
 from .patents import Patent, Patentee, PatentStatus, PatentType
 
 __all__ = [
+    "OPEN_STATUSES",
+    "Application",
+    "ApplicationPatent",
+    "ApplicationStatus",
+    "IdempotencyKey",
+    "Installment",
+    "InstallmentStatus",
+    "Loan",
+    "LoanStatus",
+    "PatentValuation",
+    "Pledge",
+    "PledgedPatent",
+    "Policy",
+    "PolicyStatus",
+    "PremiumPayment",
+    "RepaymentMethod",
+    "Valuation",
+    "ValuationStatus",
     "AuditLog",
     "BenchmarkMode",
     "Organization",

@@ -1,0 +1,224 @@
+"""Applications (SME side), the insurer's policy and decline, the bank's approval."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fintech.models import Application, OrganizationKind, Policy, RepaymentMethod
+from fintech.selectors.applications import application_for, applications_visible_to, policy_for
+from fintech.services.applications import (
+    application_create,
+    application_decline,
+    application_submit,
+    application_withdraw,
+)
+from fintech.services.loans import loan_approve
+from fintech.services.policies import policy_issue, premium_payment_record
+
+from .fields import MoneyField, RateField
+from .idempotency import idempotent
+from .loans import LoanOutSerializer
+
+K = OrganizationKind
+
+
+class PolicyOutSerializer(serializers.ModelSerializer):
+    insured_amount = MoneyField()
+    premium_rate = RateField()
+    premium = MoneyField()
+    premium_paid_amount = MoneyField()
+    application = serializers.IntegerField(source="application_id")
+
+    class Meta:
+        model = Policy
+        fields = ["id", "application", "policy_number", "insured_amount", "premium_rate", "term_months", "premium",
+                  "premium_paid_amount", "premium_paid_on", "status", "external_id"]
+
+
+class ApplicationInSerializer(serializers.Serializer):
+    program = serializers.IntegerField(min_value=1)
+    patents = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=50)
+    requested_amount = MoneyField()
+    term_months = serializers.IntegerField(min_value=1, max_value=360)
+    repayment_method = serializers.ChoiceField(choices=RepaymentMethod.choices)
+    bank = serializers.IntegerField(min_value=1)
+    insurer = serializers.IntegerField(min_value=1)
+    appraiser = serializers.IntegerField(min_value=1)
+    purpose = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+    external_id = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+
+
+class ApplicationOutSerializer(serializers.ModelSerializer):
+    program = serializers.IntegerField(source="program_id")
+    sme = serializers.IntegerField(source="sme_id")
+    bank = serializers.IntegerField(source="bank_id")
+    insurer = serializers.IntegerField(source="insurer_id")
+    appraiser = serializers.IntegerField(source="appraiser_id")
+    patents = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    requested_amount = MoneyField()
+    appraised_value = MoneyField(allow_null=True)
+    pledge_rate = RateField(allow_null=True)
+    credit_ceiling = MoneyField(allow_null=True)
+    policy = serializers.SerializerMethodField()
+    loan = serializers.SerializerMethodField()
+    valuation = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Application
+        fields = ["id", "status", "sme", "program", "patents", "requested_amount", "term_months",
+                  "repayment_method", "bank", "insurer", "appraiser", "purpose", "submitted_on",
+                  "appraised_value", "risk_grade", "pledge_rate", "credit_ceiling", "decline_reason",
+                  "valuation", "policy", "loan", "external_id", "created_at"]
+
+    def get_policy(self, app: Application) -> dict[str, Any] | None:
+        policy = getattr(app, "policy", None)
+        return PolicyOutSerializer(policy).data if policy else None
+
+    def get_loan(self, app: Application) -> dict[str, Any] | None:
+        loan = getattr(app, "loan", None)
+        return LoanOutSerializer(loan).data if loan else None
+
+    def get_valuation(self, app: Application) -> int | None:
+        valuation = getattr(app, "valuation", None)
+        return valuation.pk if valuation else None
+
+
+def _app_out(pk: int, user: Any, code: int = status.HTTP_200_OK) -> Response:
+    app = applications_visible_to(user).get(pk=pk)
+    return Response(ApplicationOutSerializer(app).data, status=code)
+
+
+class ApplicationListCreateApi(generics.ListAPIView):
+    serializer_class = ApplicationOutSerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self) -> Any:
+        return applications_visible_to(self.request.user).order_by("-id")
+
+    @extend_schema(request=ApplicationInSerializer, responses={201: ApplicationOutSerializer})
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = ApplicationInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        app = application_create(
+            user=request.user, program_id=v["program"], patent_ids=v["patents"],
+            requested_amount=v["requested_amount"], term_months=v["term_months"],
+            repayment_method=v["repayment_method"], bank_id=v["bank"], insurer_id=v["insurer"],
+            appraiser_id=v["appraiser"], purpose=v["purpose"], external_id=v["external_id"],
+        )
+        return _app_out(app.pk, request.user, status.HTTP_201_CREATED)
+
+
+class ApplicationDetailApi(generics.RetrieveAPIView):
+    serializer_class = ApplicationOutSerializer
+
+    def get_queryset(self) -> Any:
+        return applications_visible_to(self.request.user)
+
+
+class ApplicationSubmitApi(APIView):
+    @extend_schema(request=None, responses=ApplicationOutSerializer)
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        app = application_for(request.user, pk, K.SME)
+        application_submit(actor=request.user, application_id=app.pk)
+        return _app_out(pk, request.user)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+
+
+class ApplicationWithdrawApi(APIView):
+    @extend_schema(request=ReasonSerializer, responses=ApplicationOutSerializer)
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        app = application_for(request.user, pk, K.SME)
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        application_withdraw(actor=request.user, application_id=app.pk, reason=data.validated_data["reason"])
+        return _app_out(pk, request.user)
+
+
+class DeclineSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class ApplicationDeclineApi(APIView):
+    @extend_schema(request=DeclineSerializer, responses=ApplicationOutSerializer)
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        app = application_for(request.user, pk, K.INSURER, K.BANK)
+        data = DeclineSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        application_decline(actor=request.user, application_id=app.pk, reason=data.validated_data["reason"])
+        return _app_out(pk, request.user)
+
+
+class PolicyInSerializer(serializers.Serializer):
+    premium_rate = RateField()
+    insured_amount = MoneyField(required=False)
+
+
+class PolicyIssueApi(APIView):
+    @extend_schema(request=PolicyInSerializer, responses={201: PolicyOutSerializer})
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        app = application_for(request.user, pk, K.INSURER)
+        data = PolicyInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy = policy_issue(actor=request.user, application_id=app.pk, **data.validated_data)
+        return Response(PolicyOutSerializer(policy).data, status=status.HTTP_201_CREATED)
+
+
+class PremiumPaymentInSerializer(serializers.Serializer):
+    amount = MoneyField()
+    paid_on = serializers.DateField()
+
+
+class PremiumPaymentApi(APIView):
+    @extend_schema(
+        request=PremiumPaymentInSerializer,
+        responses={201: inline_serializer("PremiumPaymentOut", {
+            "id": serializers.IntegerField(), "amount": serializers.CharField(),
+            "paid_on": serializers.DateField(), "policy": PolicyOutSerializer()})},
+    )
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        policy = policy_for(request.user, pk, K.INSURER)
+        data = PremiumPaymentInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment = premium_payment_record(actor=request.user, policy_id=policy.pk, **data.validated_data)
+        policy.refresh_from_db()
+        return Response(
+            {"id": payment.pk, "amount": f"{payment.amount:.2f}", "paid_on": payment.paid_on.isoformat(),
+             "policy": PolicyOutSerializer(policy).data},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ApproveInSerializer(serializers.Serializer):
+    principal = MoneyField()
+    annual_rate = RateField()
+    term_months = serializers.IntegerField(min_value=1, max_value=360)
+    repayment_method = serializers.ChoiceField(choices=RepaymentMethod.choices)
+    external_id = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+
+
+class ApplicationApproveApi(APIView):
+    @extend_schema(request=ApproveInSerializer,
+                   responses={201: inline_serializer("Approved", {"loan": LoanOutSerializer()})})
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        app = application_for(request.user, pk, K.BANK)
+        data = ApproveInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        loan = loan_approve(actor=request.user, application_id=app.pk, **data.validated_data)
+        return Response({"loan": LoanOutSerializer(loan).data}, status=status.HTTP_201_CREATED)

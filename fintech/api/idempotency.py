@@ -1,0 +1,73 @@
+"""The `Idempotency-Key` header for POSTs that move money or state (API.md "Conventions").
+
+The key row is inserted in the same transaction as the work, so the first request's effects and
+its stored response commit together. A concurrent request with the same key waits on the unique
+index until the first commits, then replays its response; a key reused for a different request is
+a 409. Errors in the request's input are stored and replayed too: the answer to a key never changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.api import exception_handler
+from fintech.errors import IdempotencyKeyReused, InvalidInput
+from fintech.models.idempotency import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+
+
+def _replay(record: IdempotencyKey, fingerprint: str) -> Response:
+    if record.fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    response = Response(record.response_body, status=record.status_code)
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
+    @wraps(view_method)
+    def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = request.headers.get(HEADER)
+        if not key:
+            return view_method(self, request, *args, **kwargs)
+        if len(key) > 200:
+            raise InvalidInput.on(HEADER, "An Idempotency-Key has at most 200 characters.")
+        body = request._request.body  # read (and cached) before DRF parses it
+        fingerprint = hashlib.sha256(
+            request.method.encode() + b" " + request.path.encode() + b"\n" + body  # type: ignore[union-attr]
+        ).hexdigest()
+        for _attempt in range(2):
+            existing = IdempotencyKey.objects.filter(user=request.user, key=key).first()
+            if existing is not None:
+                return _replay(existing, fingerprint)
+            try:
+                with transaction.atomic():
+                    record = IdempotencyKey.objects.create(
+                        user=request.user, key=key, method=request.method, path=request.path[:300],
+                        fingerprint=fingerprint, status_code=0,
+                    )
+                    try:
+                        with transaction.atomic():
+                            response = view_method(self, request, *args, **kwargs)
+                    except Exception as exc:
+                        response = exception_handler(exc, {"view": self, "request": request})
+                        if response.status_code >= 500:
+                            raise
+                    record.status_code = response.status_code
+                    record.response_body = response.data
+                    record.save(update_fields=["status_code", "response_body"])
+                return response
+            except IntegrityError:
+                continue  # a concurrent request with this key committed first: replay it
+        existing = IdempotencyKey.objects.get(user=request.user, key=key)
+        return _replay(existing, fingerprint)
+
+    return wrapper

@@ -1,0 +1,116 @@
+"""Bank side after approval: pledge, disbursement, the loan and its schedule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fintech.models import Installment, Loan, OrganizationKind, Pledge
+from fintech.selectors.applications import loan_for, loan_schedule, loans_visible_to
+from fintech.services.loans import loan_disburse, pledge_register
+
+from .fields import MoneyField, RateField
+from .idempotency import idempotent
+
+K = OrganizationKind
+
+
+class LoanOutSerializer(serializers.ModelSerializer):
+    application = serializers.IntegerField(source="application_id")
+    sme = serializers.IntegerField(source="sme_id")
+    bank = serializers.IntegerField(source="bank_id")
+    policy = serializers.IntegerField(source="policy_id")
+    program = serializers.IntegerField(source="program_id")
+    principal = MoneyField()
+    annual_rate = RateField()
+
+    class Meta:
+        model = Loan
+        fields = ["id", "application", "program", "sme", "bank", "policy", "principal", "annual_rate",
+                  "term_months", "repayment_method", "status", "approved_on", "disbursed_on", "maturity_on",
+                  "settled_on", "grace_days", "default_days_past_due", "external_id"]
+
+
+class InstallmentOutSerializer(serializers.ModelSerializer):
+    principal_due = MoneyField()
+    interest_due = MoneyField()
+    principal_paid = MoneyField()
+    interest_paid = MoneyField()
+    opening_principal = MoneyField()
+
+    class Meta:
+        model = Installment
+        fields = ["seq", "start_on", "due_on", "days", "opening_principal", "principal_due", "interest_due",
+                  "principal_paid", "interest_paid", "paid_on", "status"]
+
+
+class PledgeOutSerializer(serializers.ModelSerializer):
+    loan = serializers.IntegerField(source="loan_id")
+    secured_amount = MoneyField()
+    patents = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Pledge
+        fields = ["id", "loan", "registration_number", "registered_on", "secured_amount", "debt_start_on",
+                  "debt_end_on", "released_on", "patents"]
+
+    def get_patents(self, pledge: Pledge) -> list[int]:
+        return [item.patent_id for item in pledge.items.order_by("patent_id")]
+
+
+class LoanListApi(generics.ListAPIView):
+    serializer_class = LoanOutSerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self) -> Any:
+        return loans_visible_to(self.request.user).order_by("-id")
+
+
+class LoanDetailApi(generics.RetrieveAPIView):
+    serializer_class = LoanOutSerializer
+
+    def get_queryset(self) -> Any:
+        return loans_visible_to(self.request.user)
+
+
+class LoanScheduleApi(APIView):
+    @extend_schema(responses=InstallmentOutSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        loan = loan_for(request.user, pk, K.SME, K.BANK, K.INSURER, K.REGULATOR, K.APPRAISER)
+        return Response(InstallmentOutSerializer(loan_schedule(loan), many=True).data)
+
+
+class PledgeInSerializer(serializers.Serializer):
+    registration_number = serializers.CharField(max_length=64)
+    registered_on = serializers.DateField()
+
+
+class PledgeApi(APIView):
+    @extend_schema(request=PledgeInSerializer, responses={201: PledgeOutSerializer})
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        loan = loan_for(request.user, pk, K.BANK)
+        data = PledgeInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pledge = pledge_register(actor=request.user, loan_id=loan.pk, **data.validated_data)
+        return Response(PledgeOutSerializer(pledge).data, status=status.HTTP_201_CREATED)
+
+
+class DisburseInSerializer(serializers.Serializer):
+    disbursed_on = serializers.DateField()
+
+
+class DisburseApi(APIView):
+    @extend_schema(request=DisburseInSerializer, responses=LoanOutSerializer)
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        loan = loan_for(request.user, pk, K.BANK)
+        data = DisburseInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        loan = loan_disburse(actor=request.user, loan_id=loan.pk, **data.validated_data)
+        return Response(LoanOutSerializer(loan).data)

@@ -1,0 +1,211 @@
+"""Applications: an SME drafts, submits (eligibility checked) or withdraws; the insurer or the
+bank declines (DOMAIN.md sections 1, 3, 4)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+
+from fintech.errors import (
+    InvalidInput,
+    InvalidTransition,
+    NotAnSme,
+    NotEligible,
+    PatentAlreadyPledged,
+    PatentNotEligible,
+    ProgramSuspended,
+    RoleNotAllowed,
+)
+from fintech.models import (
+    OPEN_STATUSES,
+    Application,
+    ApplicationPatent,
+    ApplicationStatus,
+    Organization,
+    OrganizationKind,
+    Patent,
+    PatentStatus,
+    PledgedPatent,
+    Program,
+    User,
+    Valuation,
+    ValuationStatus,
+)
+from fintech.rules.schedules import add_months
+from fintech.rules.sme_size import SizeClass, classify_enterprise, sme_refusal_message
+
+from .audit import audit_record
+from .common import business_today
+from .notifications import notify_on_commit
+from .transitions import application_lock, application_transition
+
+S = ApplicationStatus
+
+
+def _party(pk: int, kind: str, field: str) -> Organization:
+    org = Organization.objects.filter(pk=pk, kind=kind, is_active=True).first()
+    if org is None:
+        raise InvalidInput.on(field, f"No active {kind} with id {pk}.")
+    return org
+
+
+def _sme_of(user: User) -> Organization:
+    org = user.organization
+    if org is None or org.kind != OrganizationKind.SME:
+        raise RoleNotAllowed("Only an SME applies for financing.")
+    return org
+
+
+@transaction.atomic
+def application_create(
+    *,
+    user: User,
+    program_id: int,
+    patent_ids: list[int],
+    requested_amount: Decimal,
+    term_months: int,
+    repayment_method: str,
+    bank_id: int,
+    insurer_id: int,
+    appraiser_id: int,
+    purpose: str = "",
+    external_id: str = "",
+) -> Application:
+    """Draft an application for the caller's SME; the full eligibility check runs at submission."""
+    sme = _sme_of(user)
+    program = Program.objects.filter(pk=program_id).first()
+    if program is None:
+        raise InvalidInput.on("program", f"No programme with id {program_id}.")
+    if not patent_ids:
+        raise InvalidInput.on("patents", "Pledge at least one patent.")
+    if len(set(patent_ids)) != len(patent_ids):
+        raise InvalidInput.on("patents", "A patent is listed twice.")
+    patents = list(Patent.objects.filter(pk__in=patent_ids, owner=sme))
+    if len(patents) != len(patent_ids):
+        missing = sorted(set(patent_ids) - {p.pk for p in patents})
+        raise InvalidInput.on("patents", f"Unknown patent id(s) {missing}: register your patents first.")
+    if not program.min_term_months <= term_months <= program.max_term_months:
+        raise InvalidInput.on(
+            "term_months", f"The term must be {program.min_term_months} to {program.max_term_months} months."
+        )
+    if requested_amount <= 0:
+        raise InvalidInput.on("requested_amount", "The amount must be above zero.")
+    if requested_amount > program.loan_cap:
+        raise InvalidInput.on("requested_amount", f"The programme lends at most {program.loan_cap:.2f}.")
+    app = Application.objects.create(
+        sme=sme,
+        program=program,
+        requested_amount=requested_amount,
+        term_months=term_months,
+        repayment_method=repayment_method,
+        bank=_party(bank_id, OrganizationKind.BANK, "bank"),
+        insurer=_party(insurer_id, OrganizationKind.INSURER, "insurer"),
+        appraiser=_party(appraiser_id, OrganizationKind.APPRAISER, "appraiser"),
+        purpose=purpose,
+        created_by=user,
+        external_id=external_id,
+    )
+    ApplicationPatent.objects.bulk_create(ApplicationPatent(application=app, patent=p) for p in patents)
+    audit_record(actor=user, action="application.create", obj=app, to_state=app.status,
+                 amount=requested_amount, payload={"patents": patent_ids, "program": program_id})
+    return app
+
+
+def _check_eligibility(app: Application, on: date) -> None:
+    """DOMAIN.md sections 3 and 4, checked when the SME submits."""
+    program, sme = app.program, app.sme
+    if not program.is_active:
+        raise ProgramSuspended(f"Programme {program.code} is not taking new applications.")
+    size = classify_enterprise(sme.industry, sme.employees or 0, sme.annual_revenue or Decimal(0),
+                               sme.total_assets or Decimal(0))
+    if size == SizeClass.LARGE:
+        raise NotAnSme(sme_refusal_message(sme.industry, sme.employees or 0, sme.annual_revenue or Decimal(0),
+                                           sme.total_assets or Decimal(0)))
+    if not program.regions.filter(code=sme.region_id).exists():
+        raise NotEligible(f"Programme {program.code} does not serve region {sme.region_id}.",
+                          fields={"program": ["Your region is not served by this programme."]})
+    min_expiry = add_months(on, program.min_remaining_patent_months)
+    for patent in app.patents.prefetch_related("patentees").order_by("id"):
+        if patent.owner_id != sme.pk:
+            raise PatentNotEligible(f"Patent {patent.application_number} is not yours.",
+                                    fields={"patents": ["Not your patent."]})
+        if patent.status != PatentStatus.IN_FORCE:
+            raise PatentNotEligible(
+                f"Patent {patent.application_number} is {patent.get_status_display()}, not in force.",
+                fields={"patents": [f"{patent.application_number} is not in force."]},
+            )
+        if patent.grant_date > on:
+            raise PatentNotEligible(f"Patent {patent.application_number} is not granted yet.")
+        if patent.expires_on < min_expiry:
+            raise PatentNotEligible(
+                f"Patent {patent.application_number} expires on {patent.expires_on}; the programme needs "
+                f"{program.min_remaining_patent_months} months of remaining term (until {min_expiry}).",
+                fields={"patents": [f"{patent.application_number}: not enough remaining term."]},
+            )
+        if PledgedPatent.objects.filter(patent=patent, is_active=True).exists():
+            raise PatentAlreadyPledged(f"Patent {patent.application_number} is already under an active pledge.")
+        in_use = (
+            Application.objects.filter(patents=patent, status__in=OPEN_STATUSES)
+            .exclude(pk=app.pk)
+            .exclude(status=S.DRAFT)
+            .exists()
+        )
+        if in_use:
+            raise PatentAlreadyPledged(
+                f"Patent {patent.application_number} is already offered in another open application."
+            )
+
+
+@transaction.atomic
+def application_submit(*, actor: User, application_id: int) -> Application:
+    """Check eligibility, open the appraisal engagement and move to `valuation`."""
+    app = application_lock(application_id)
+    if app.sme_id != _sme_of(actor).pk:
+        raise RoleNotAllowed("Only the applicant submits its application.")
+    if app.status == S.DRAFT:  # otherwise the transition below answers 409 with the state
+        _check_eligibility(app, business_today())
+    application_transition(app, "submit", actor=actor)
+    app.submitted_on = business_today()
+    app.save(update_fields=["submitted_on"])
+    Valuation.objects.create(application=app, appraiser=app.appraiser)
+    notify_on_commit(app, app.appraiser, "valuation")
+    return app
+
+
+@transaction.atomic
+def application_withdraw(*, actor: User, application_id: int, reason: str = "") -> Application:
+    app = application_lock(application_id)
+    if app.sme_id != _sme_of(actor).pk:
+        raise RoleNotAllowed("Only the applicant withdraws its application.")
+    application_transition(app, "withdraw", actor=actor, reason=reason)
+    Valuation.objects.filter(application=app, status=ValuationStatus.PENDING).update(
+        status=ValuationStatus.CANCELLED
+    )
+    return app
+
+
+@transaction.atomic
+def application_decline(*, actor: User, application_id: int, reason: str) -> Application:
+    """The insurer declines while underwriting, the bank while reviewing; a reason is required."""
+    if not reason.strip():
+        raise InvalidInput.on("reason", "Give the reason for declining.")
+    app = application_lock(application_id)
+    org_id = actor.organization_id
+    if actor.role == OrganizationKind.INSURER and org_id == app.insurer_id:
+        allowed = (S.UNDERWRITING,)
+    elif actor.role == OrganizationKind.BANK and org_id == app.bank_id:
+        allowed = (S.BANK_REVIEW,)
+    else:
+        raise RoleNotAllowed("Only the insurer or the bank named on the application declines it.")
+    if app.status not in allowed:
+        raise InvalidTransition(app.status, "decline")
+    app.decline_reason = reason
+    application_transition(app, "decline", actor=actor, reason=reason)
+    if hasattr(app, "policy"):
+        from .policies import policy_cancel
+
+        policy_cancel(actor=actor, policy=app.policy, reason=reason)
+    notify_on_commit(app, app.sme, "declined")
+    return app

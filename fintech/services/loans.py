@@ -1,0 +1,217 @@
+"""Bank side of origination: approval, pledge registration, disbursement and the schedule
+(DOMAIN.md sections 3 and 8)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from fintech.errors import (
+    AmountOverLimit,
+    CoOwnerConsentMissing,
+    DatesOutOfOrder,
+    InvalidInput,
+    InvalidTransition,
+    MaturityAfterPatentExpiry,
+    PatentAlreadyPledged,
+    PatentNotEligible,
+    PledgeNotRegistered,
+    PremiumNotPaid,
+    RoleNotAllowed,
+    ValuationExpired,
+)
+from fintech.models import (
+    ApplicationStatus,
+    Installment,
+    Loan,
+    LoanStatus,
+    OrganizationKind,
+    PatentStatus,
+    Pledge,
+    PledgedPatent,
+    PolicyStatus,
+    User,
+)
+from fintech.rules.schedules import RepaymentMethod, add_months, build_schedule
+
+from .audit import audit_record
+from .common import business_today, ensure_not_future
+from .transitions import application_lock, application_transition, require_status
+
+
+def _bank_check(actor: User, bank_id: int) -> None:
+    if actor.role != OrganizationKind.BANK or actor.organization_id != bank_id:
+        raise RoleNotAllowed("Only the bank named on the application does this.")
+
+
+@transaction.atomic
+def loan_approve(
+    *,
+    actor: User,
+    application_id: int,
+    principal: Decimal,
+    annual_rate: Decimal,
+    term_months: int,
+    repayment_method: str,
+    external_id: str = "",
+) -> Loan:
+    """Approve the loan once the policy is issued; one loan per application (DOMAIN.md section 8)."""
+    app = application_lock(application_id)
+    _bank_check(actor, app.bank_id)
+    require_status(app, "approve", ApplicationStatus.BANK_REVIEW)
+    policy = getattr(app, "policy", None)
+    if policy is None or policy.status not in (PolicyStatus.ISSUED, PolicyStatus.ACTIVE):
+        raise InvalidTransition(app.status, "approve", "The insurance policy must be issued before approval.")
+    program = app.program
+    ceiling = app.credit_ceiling or Decimal(0)
+    if principal <= 0:
+        raise InvalidInput.on("principal", "The principal must be above zero.")
+    if principal > policy.insured_amount:
+        raise AmountOverLimit(
+            f"The principal may not exceed the insured amount {policy.insured_amount:.2f}.",
+            fields={"principal": [f"At most the insured amount {policy.insured_amount:.2f}."]},
+        )
+    if principal > ceiling:
+        raise AmountOverLimit(
+            f"The principal may not exceed the credit ceiling {ceiling:.2f}.",
+            fields={"principal": [f"At most the credit ceiling {ceiling:.2f}."]},
+        )
+    if not program.min_term_months <= term_months <= min(program.max_term_months, policy.term_months):
+        raise InvalidInput.on(
+            "term_months",
+            f"The term must be {program.min_term_months} to {min(program.max_term_months, policy.term_months)}"
+            " months (within the programme and the policy's cover).",
+        )
+    if not Decimal(0) < annual_rate < Decimal(1):
+        raise InvalidInput.on("annual_rate", "The annual rate is a fraction above 0 and below 1.")
+    loan = Loan.objects.create(
+        application=app,
+        program=program,
+        sme_id=app.sme_id,
+        bank_id=app.bank_id,
+        policy=policy,
+        principal=principal,
+        annual_rate=annual_rate,
+        term_months=term_months,
+        repayment_method=repayment_method,
+        approved_on=business_today(),
+        approved_by=actor,
+        grace_days=program.grace_days,
+        default_days_past_due=program.default_days_past_due,
+        external_id=external_id,
+    )
+    audit_record(actor=actor, action="loan.approve", obj=loan, to_state=LoanStatus.APPROVED, amount=principal,
+                 payload={"annual_rate": annual_rate, "term_months": term_months, "method": repayment_method})
+    application_transition(app, "approve", actor=actor)
+    return loan
+
+
+def _loan_lock(loan_id: int) -> tuple[Loan, object]:
+    loan = Loan.objects.get(pk=loan_id)
+    app = application_lock(loan.application_id)
+    return Loan.objects.select_for_update().select_related("policy").get(pk=loan_id), app
+
+
+@transaction.atomic
+def pledge_register(*, actor: User, loan_id: int, registration_number: str, registered_on: date) -> Pledge:
+    """Record the CNIPA pledge registration of the application's patents for this loan."""
+    loan, app = _loan_lock(loan_id)
+    _bank_check(actor, loan.bank_id)
+    if loan.status != LoanStatus.APPROVED:
+        raise InvalidTransition(loan.status, "register a pledge")
+    if Pledge.objects.filter(loan=loan).exists():
+        raise InvalidTransition(loan.status, "register a pledge", "The pledge for this loan is already registered.")
+    ensure_not_future(registered_on, "registered_on")
+    valuation_date = loan.application.valuation.valuation_date
+    if valuation_date and registered_on < valuation_date:
+        raise DatesOutOfOrder(
+            f"The pledge cannot be registered ({registered_on}) before the valuation date ({valuation_date}).",
+            fields={"registered_on": [f"Not before the valuation date {valuation_date}."]},
+        )
+    patents = list(loan.application.patents.prefetch_related("patentees").order_by("id"))
+    for patent in patents:
+        if patent.status != PatentStatus.IN_FORCE:
+            raise PatentNotEligible(f"Patent {patent.application_number} is not in force.")
+        if any(p.pledge_consent_on is None for p in patent.patentees.all()):
+            raise CoOwnerConsentMissing(
+                f"Patent {patent.application_number}: every co-owner must consent to the pledge."
+            )
+        if PledgedPatent.objects.filter(patent=patent, is_active=True).exists():
+            raise PatentAlreadyPledged(f"Patent {patent.application_number} is already under an active pledge.")
+    if Pledge.objects.filter(registration_number=registration_number).exists():
+        raise InvalidInput.on("registration_number", "This registration number is already recorded.")
+    try:
+        with transaction.atomic():
+            pledge = Pledge.objects.create(
+                loan=loan, registration_number=registration_number, registered_on=registered_on,
+                secured_amount=loan.principal, recorded_by=actor,
+            )
+            PledgedPatent.objects.bulk_create(PledgedPatent(pledge=pledge, patent=p) for p in patents)
+    except IntegrityError as exc:
+        # The partial unique index one_active_pledge_per_patent: a concurrent pledge won.
+        raise PatentAlreadyPledged() from exc
+    audit_record(actor=actor, action="pledge.register", obj=pledge, to_state="active", amount=loan.principal,
+                 payload={"registration_number": registration_number, "registered_on": registered_on,
+                          "patents": [p.pk for p in patents]})
+    return pledge
+
+
+@transaction.atomic
+def loan_disburse(*, actor: User, loan_id: int, disbursed_on: date) -> Loan:
+    """Disburse once the premium is paid and the pledge registered; build and store the schedule."""
+    loan, app = _loan_lock(loan_id)
+    _bank_check(actor, loan.bank_id)
+    if loan.status != LoanStatus.APPROVED:
+        raise InvalidTransition(loan.status, "disburse")
+    policy = loan.policy
+    if policy.status != PolicyStatus.ACTIVE:
+        raise PremiumNotPaid()
+    pledge = Pledge.objects.filter(loan=loan).first()
+    if pledge is None:
+        raise PledgeNotRegistered()
+    ensure_not_future(disbursed_on, "disbursed_on")
+    valuation = loan.application.valuation
+    earliest = max(d for d in (policy.premium_paid_on, pledge.registered_on, valuation.valuation_date) if d)
+    if disbursed_on < earliest:
+        raise DatesOutOfOrder(
+            f"Disbursement ({disbursed_on}) cannot precede the premium payment, the pledge registration"
+            f" or the valuation (latest {earliest}).",
+            fields={"disbursed_on": [f"Not before {earliest}."]},
+        )
+    if valuation.valid_until is None or disbursed_on > valuation.valid_until:
+        raise ValuationExpired(
+            f"The valuation of {valuation.valuation_date} is valid until {valuation.valid_until};"
+            f" it cannot back a disbursement on {disbursed_on}."
+        )
+    maturity = add_months(disbursed_on, loan.term_months)
+    for patent in loan.application.patents.order_by("id"):
+        if maturity > patent.expires_on:
+            raise MaturityAfterPatentExpiry(
+                f"The loan would mature on {maturity}, after patent {patent.application_number}"
+                f" expires ({patent.expires_on})."
+            )
+        if patent.status != PatentStatus.IN_FORCE:
+            raise PatentNotEligible(f"Patent {patent.application_number} is no longer in force.")
+    plan = build_schedule(loan.principal, loan.annual_rate, loan.term_months,
+                          RepaymentMethod(loan.repayment_method), disbursed_on)
+    Installment.objects.bulk_create(
+        Installment(
+            loan=loan, seq=row.seq, start_on=row.start_on, due_on=row.due_on, days=row.days,
+            opening_principal=row.opening_principal, principal_due=row.principal_due,
+            interest_due=row.interest_due,
+        )
+        for row in plan
+    )
+    loan.status = LoanStatus.ACTIVE
+    loan.disbursed_on = disbursed_on
+    loan.maturity_on = maturity
+    loan.save(update_fields=["status", "disbursed_on", "maturity_on"])
+    pledge.debt_start_on = disbursed_on
+    pledge.debt_end_on = maturity
+    pledge.save(update_fields=["debt_start_on", "debt_end_on"])
+    audit_record(actor=actor, action="loan.disburse", obj=loan, from_state=LoanStatus.APPROVED,
+                 to_state=LoanStatus.ACTIVE, amount=loan.principal, payload={"disbursed_on": disbursed_on})
+    application_transition(app, "disburse", actor=actor)  # type: ignore[arg-type]
+    return loan

@@ -1,0 +1,40 @@
+"""Notify a party's users when an application reaches its queue: queued after commit, sent by a
+Celery task through Django's mail backend (console by default)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import send_mass_mail
+from django.db import transaction
+
+from fintech.models import Application, Organization, User
+
+QUEUE_MESSAGES = {
+    "valuation": "Application #{id} of {sme} awaits your valuation report.",
+    "underwriting": "Application #{id} of {sme} awaits your underwriting (valuation reported).",
+    "bank_review": "Application #{id} of {sme} awaits your review (policy issued).",
+    "declined": "Application #{id} was declined: {reason}",
+}
+
+
+def notify_on_commit(application: Application, organization: Organization, what: str) -> None:
+    """Queue the notification once the current transaction commits (never for rolled-back work)."""
+    from fintech.tasks import notify_organization
+
+    app_id, org_id = application.pk, organization.pk
+    transaction.on_commit(lambda: notify_organization.delay(app_id, org_id, what))
+
+
+def notification_send(*, application_id: int, organization_id: int, what: str) -> int:
+    """Email every active user of the organisation who has an address; returns how many."""
+    app = Application.objects.select_related("sme").get(pk=application_id)
+    recipients = list(
+        User.objects.filter(organization_id=organization_id, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not recipients:
+        return 0
+    text = QUEUE_MESSAGES[what].format(id=app.pk, sme=app.sme.name, reason=app.decline_reason)
+    subject = f"[Patent pledge] Application #{app.pk}: {what.replace('_', ' ')}"
+    return send_mass_mail([(subject, text, settings.DEFAULT_FROM_EMAIL, [r]) for r in recipients])

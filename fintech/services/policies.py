@@ -1,0 +1,121 @@
+"""Loan-guarantee insurance: issue a policy, record premium payments (DOMAIN.md section 7)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+
+from fintech.errors import AmountOverLimit, DatesOutOfOrder, InvalidInput, InvalidTransition, RoleNotAllowed
+from fintech.models import (
+    ApplicationStatus,
+    OrganizationKind,
+    Policy,
+    PolicyStatus,
+    PremiumPayment,
+    User,
+)
+from fintech.money import round_fen
+
+from .audit import audit_record
+from .common import ensure_not_future
+from .notifications import notify_on_commit
+from .transitions import application_lock, application_transition, require_status
+
+
+def policy_premium(insured_amount: Decimal, premium_rate: Decimal, term_months: int) -> Decimal:
+    """Premium = round(insured amount x annual premium rate x term months / 12), rounded once."""
+    return round_fen(insured_amount * premium_rate * term_months / 12)
+
+
+@transaction.atomic
+def policy_issue(
+    *, actor: User, application_id: int, premium_rate: Decimal, insured_amount: Decimal | None = None
+) -> Policy:
+    """The insurer underwrites: the application moves to bank review."""
+    app = application_lock(application_id)
+    if actor.role != OrganizationKind.INSURER or actor.organization_id != app.insurer_id:
+        raise RoleNotAllowed("Only the insurer named on the application issues its policy.")
+    require_status(app, "issue a policy", ApplicationStatus.UNDERWRITING)
+    program = app.program
+    if not program.premium_rate_min <= premium_rate <= program.premium_rate_max:
+        raise InvalidInput.on(
+            "premium_rate",
+            f"The premium rate must lie within the programme band {program.premium_rate_min.normalize():f}"
+            f" to {program.premium_rate_max.normalize():f} a year.",
+        )
+    ceiling = app.credit_ceiling or Decimal(0)
+    if insured_amount is None:
+        insured_amount = min(app.requested_amount, ceiling)
+    if insured_amount <= 0:
+        raise InvalidInput.on("insured_amount", "The insured amount must be above zero.")
+    if insured_amount > ceiling:
+        raise AmountOverLimit(
+            f"The insured amount may not exceed the credit ceiling {ceiling:.2f}.",
+            fields={"insured_amount": [f"At most the credit ceiling {ceiling:.2f}."]},
+        )
+    policy = Policy.objects.create(
+        application=app,
+        insurer_id=app.insurer_id,
+        policy_number=f"PLI{app.pk:010d}",
+        insured_amount=insured_amount,
+        premium_rate=premium_rate,
+        term_months=app.term_months,
+        premium=policy_premium(insured_amount, premium_rate, app.term_months),
+        issued_by=actor,
+    )
+    audit_record(actor=actor, action="policy.issue", obj=policy, to_state=PolicyStatus.ISSUED,
+                 amount=policy.premium, payload={"insured_amount": insured_amount, "premium_rate": premium_rate})
+    application_transition(app, "policy_issued", actor=actor)
+    notify_on_commit(app, app.bank, "bank_review")
+    return policy
+
+
+@transaction.atomic
+def premium_payment_record(*, actor: User, policy_id: int, amount: Decimal, paid_on: date) -> PremiumPayment:
+    """Record (part of) the premium; the policy becomes active when it is paid in full."""
+    policy = Policy.objects.select_related("application").get(pk=policy_id)
+    app = application_lock(policy.application_id)
+    policy = Policy.objects.select_for_update().get(pk=policy_id)
+    if actor.role != OrganizationKind.INSURER or actor.organization_id != policy.insurer_id:
+        raise RoleNotAllowed("Only the insurer records premium payments.")
+    if policy.status != PolicyStatus.ISSUED:
+        raise InvalidTransition(policy.status, "record a premium payment")
+    require_status(app, "record a premium payment", ApplicationStatus.BANK_REVIEW, ApplicationStatus.APPROVED)
+    if amount <= 0:
+        raise InvalidInput.on("amount", "The amount must be above zero.")
+    ensure_not_future(paid_on, "paid_on")
+    valuation_date = app.valuation.valuation_date
+    if valuation_date and paid_on < valuation_date:
+        raise DatesOutOfOrder(
+            f"The premium cannot be paid ({paid_on}) before the valuation date ({valuation_date}).",
+            fields={"paid_on": [f"Not before the valuation date {valuation_date}."]},
+        )
+    outstanding = policy.premium - policy.premium_paid_amount
+    if amount > outstanding:
+        raise AmountOverLimit(
+            f"Only {outstanding:.2f} of the premium is outstanding.",
+            fields={"amount": [f"At most {outstanding:.2f}."]},
+        )
+    payment = PremiumPayment.objects.create(policy=policy, amount=amount, paid_on=paid_on, recorded_by=actor)
+    before = policy.status
+    policy.premium_paid_amount += amount
+    if policy.premium_paid_amount == policy.premium:
+        policy.status = PolicyStatus.ACTIVE
+        policy.premium_paid_on = paid_on
+    policy.save(update_fields=["premium_paid_amount", "status", "premium_paid_on"])
+    audit_record(actor=actor, action="policy.premium_paid", obj=policy, from_state=before, to_state=policy.status,
+                 amount=amount, payload={"paid_on": paid_on, "payment": payment.pk})
+    return payment
+
+
+def policy_cancel(*, actor: User, policy: Policy, reason: str) -> None:
+    """Cancel a policy whose application was declined (inside the caller's transaction)."""
+    locked = Policy.objects.select_for_update().get(pk=policy.pk)
+    if locked.status in (PolicyStatus.ISSUED, PolicyStatus.ACTIVE):
+        before = locked.status
+        locked.status = PolicyStatus.CANCELLED
+        locked.save(update_fields=["status"])
+        audit_record(actor=actor, action="policy.cancel", obj=locked, from_state=before,
+                     to_state=PolicyStatus.CANCELLED, reason=reason)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import applications, loans, parties, patents, valuations
+from . import applications, loans, parties, patents, repayments, valuations
 
 urlpatterns = [
     path("auth/register/", parties.RegisterApi.as_view(), name="auth-register"),
@@ -33,4 +33,5 @@ urlpatterns = [
     path("loans/<int:pk>/schedule/", loans.LoanScheduleApi.as_view(), name="loan-schedule"),
     path("loans/<int:pk>/pledge/", loans.PledgeApi.as_view(), name="loan-pledge"),
     path("loans/<int:pk>/disburse/", loans.DisburseApi.as_view(), name="loan-disburse"),
+    path("loans/<int:pk>/repayments/", repayments.LoanRepaymentApi.as_view(), name="loan-repayments"),
 ]

@@ -13,6 +13,7 @@ from .applications import (
 )
 from .audit import AuditLog
 from .idempotency import IdempotencyKey
+from .repayments import Repayment, RepaymentAllocation
 from .loans import Installment, InstallmentStatus, Loan, LoanStatus, Pledge, PledgedPatent
 from .parties import (
     BenchmarkMode,
@@ -42,6 +43,8 @@ __all__ = [
     "Policy",
     "PolicyStatus",
     "PremiumPayment",
+    "Repayment",
+    "RepaymentAllocation",
     "RepaymentMethod",
     "Valuation",
     "ValuationStatus",

@@ -13,15 +13,15 @@ from fintech.models import AuditLog, User
 _SECRET_KEYS = ("password", "token", "secret", "refresh", "access", "authorization")
 
 
-def _scrub(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """Drop secrets and make the payload JSON-safe (Decimals and dates as strings)."""
     if isinstance(value, dict):
         return {
-            str(k): ("***" if any(s in str(k).lower() for s in _SECRET_KEYS) else _scrub(v))
+            str(k): ("***" if any(s in str(k).lower() for s in _SECRET_KEYS) else json_safe(v))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, models.Model):
         return value.pk
     if value is None or isinstance(value, bool | int | str):
@@ -53,5 +53,5 @@ def audit_record(
         to_state=str(to_state or ""),
         reason=reason or "",
         amount=amount,
-        payload=_scrub(payload or {}),
+        payload=json_safe(payload or {}),
     )

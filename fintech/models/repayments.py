@@ -1,0 +1,49 @@
+"""Repayments reported by the bank and how each was allocated (DOMAIN.md section 8)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .base import MoneyField, TimeStamped
+from .loans import Installment, Loan
+
+
+class Repayment(TimeStamped):
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments")
+    amount = MoneyField(_("amount"))
+    paid_on = models.DateField(_("value date"))
+    transaction_id = models.CharField(_("bank transaction id"), max_length=100, blank=True, default="")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("repayment")
+        verbose_name_plural = _("repayments")
+        constraints = [
+            models.CheckConstraint(name="repayment_amount_positive", condition=Q(amount__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} on {self.paid_on} for loan {self.loan_id}"
+
+
+class RepaymentAllocation(models.Model):
+    repayment = models.ForeignKey(Repayment, on_delete=models.PROTECT, related_name="allocations")
+    installment = models.ForeignKey(Installment, on_delete=models.PROTECT, related_name="allocations")
+    principal = MoneyField(_("principal"))
+    interest = MoneyField(_("interest"))
+
+    class Meta:
+        ordering = ["repayment_id", "installment__seq"]
+        verbose_name = _("repayment allocation")
+        verbose_name_plural = _("repayment allocations")
+        constraints = [
+            models.UniqueConstraint(fields=["repayment", "installment"], name="allocation_once_per_installment"),
+            models.CheckConstraint(
+                name="allocation_amounts_valid",
+                condition=Q(principal__gte=0) & Q(interest__gte=0) & (Q(principal__gt=0) | Q(interest__gt=0)),
+            ),
+        ]

@@ -71,6 +71,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class PatentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Patent
+        skip_postgeneration_save = True
 
     application_number = factory.LazyFunction(lambda: make_patent_number(2020, 1))
     title = factory.Sequence(lambda n: f"Patent {n}")

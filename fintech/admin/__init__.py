@@ -1,1 +1,1 @@
-from . import parties, patents  # noqa: F401  (registers the admin classes)
+from . import origination, parties, patents, risk, servicing, subsidies  # noqa: F401  (registers the admin classes)

@@ -15,16 +15,32 @@ urlpatterns = [
     # Origination
     path("applications/", applications.ApplicationListCreateApi.as_view(), name="application-list"),
     path("applications/<int:pk>/", applications.ApplicationDetailApi.as_view(), name="application-detail"),
-    path("applications/<int:pk>/submit/", applications.ApplicationSubmitApi.as_view(), name="application-submit"),
-    path("applications/<int:pk>/withdraw/", applications.ApplicationWithdrawApi.as_view(),
-         name="application-withdraw"),
-    path("applications/<int:pk>/decline/", applications.ApplicationDeclineApi.as_view(),
-         name="application-decline"),
+    path(
+        "applications/<int:pk>/submit/",
+        applications.ApplicationSubmitApi.as_view(),
+        name="application-submit",
+    ),
+    path(
+        "applications/<int:pk>/withdraw/",
+        applications.ApplicationWithdrawApi.as_view(),
+        name="application-withdraw",
+    ),
+    path(
+        "applications/<int:pk>/decline/",
+        applications.ApplicationDeclineApi.as_view(),
+        name="application-decline",
+    ),
     path("applications/<int:pk>/policy/", applications.PolicyIssueApi.as_view(), name="application-policy"),
-    path("applications/<int:pk>/approve/", applications.ApplicationApproveApi.as_view(),
-         name="application-approve"),
-    path("policies/<int:pk>/premium-payments/", applications.PremiumPaymentApi.as_view(),
-         name="policy-premium-payments"),
+    path(
+        "applications/<int:pk>/approve/",
+        applications.ApplicationApproveApi.as_view(),
+        name="application-approve",
+    ),
+    path(
+        "policies/<int:pk>/premium-payments/",
+        applications.PremiumPaymentApi.as_view(),
+        name="policy-premium-payments",
+    ),
     path("valuations/", valuations.ValuationListApi.as_view(), name="valuation-list"),
     path("valuations/<int:pk>/", valuations.ValuationDetailApi.as_view(), name="valuation-detail"),
     path("valuations/<int:pk>/report/", valuations.ValuationReportApi.as_view(), name="valuation-report"),
@@ -35,3 +51,8 @@ urlpatterns = [
     path("loans/<int:pk>/disburse/", loans.DisburseApi.as_view(), name="loan-disburse"),
     path("loans/<int:pk>/repayments/", repayments.LoanRepaymentApi.as_view(), name="loan-repayments"),
 ]
+
+# Servicing, risk pool and subsidies keep their routes next to their views.
+from . import risk, servicing, subsidies  # noqa: E402
+
+urlpatterns += servicing.urlpatterns + risk.urlpatterns + subsidies.urlpatterns

@@ -13,7 +13,28 @@ from .applications import (
 )
 from .audit import AuditLog
 from .idempotency import IdempotencyKey
+from .ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
 from .repayments import Repayment, RepaymentAllocation
+from .risk import FundMovement, FundMovementKind, LossEvent, Recovery, Settlement, SettlementParty, SettlementStatus
+from .servicing import (
+    CloseChunk,
+    CloseRun,
+    FileStatus,
+    RepaymentFile,
+    RepaymentFileLine,
+    RepaymentReversal,
+    RunStatus,
+)
+from .subsidies import (
+    BenchmarkRate,
+    BenchmarkSource,
+    EntitlementStatus,
+    SubsidyEntitlement,
+    SubsidyKind,
+    SubsidyRun,
+    SubsidyRunChunk,
+    SubsidyRunStatus,
+)
 from .loans import Installment, InstallmentStatus, Loan, LoanStatus, Pledge, PledgedPatent
 from .parties import (
     BenchmarkMode,
@@ -28,6 +49,33 @@ from .parties import (
 from .patents import Patent, Patentee, PatentStatus, PatentType
 
 __all__ = [
+    "Account",
+    "AccountKind",
+    "BenchmarkRate",
+    "BenchmarkSource",
+    "CloseChunk",
+    "CloseRun",
+    "EntitlementStatus",
+    "EntryKind",
+    "FileStatus",
+    "FundMovement",
+    "FundMovementKind",
+    "JournalEntry",
+    "LossEvent",
+    "Posting",
+    "Recovery",
+    "RepaymentFile",
+    "RepaymentFileLine",
+    "RepaymentReversal",
+    "RunStatus",
+    "Settlement",
+    "SettlementParty",
+    "SettlementStatus",
+    "SubsidyEntitlement",
+    "SubsidyKind",
+    "SubsidyRun",
+    "SubsidyRunChunk",
+    "SubsidyRunStatus",
     "OPEN_STATUSES",
     "Application",
     "ApplicationPatent",

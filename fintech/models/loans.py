@@ -42,6 +42,8 @@ class Loan(TimeStamped):
     disbursed_on = models.DateField(_("disbursed on"), null=True, blank=True)
     maturity_on = models.DateField(_("matures on"), null=True, blank=True)
     settled_on = models.DateField(_("settled on"), null=True, blank=True)
+    defaulted_on = models.DateField(_("default date"), null=True, blank=True)
+    last_closed_on = models.DateField(_("last closed on"), null=True, blank=True)
     # Programme parameters in force at approval.
     grace_days = models.PositiveSmallIntegerField(_("grace days"))
     default_days_past_due = models.PositiveSmallIntegerField(_("days past due before default"))

@@ -13,6 +13,8 @@ from .loans import Installment, Loan
 
 class Repayment(TimeStamped):
     loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments")
+    # The reporting bank, kept on the row so "one transaction id per bank" is a database constraint.
+    bank = models.ForeignKey("fintech.Organization", on_delete=models.PROTECT, related_name="+")
     amount = MoneyField(_("amount"))
     paid_on = models.DateField(_("value date"))
     transaction_id = models.CharField(_("bank transaction id"), max_length=100, blank=True, default="")
@@ -24,6 +26,10 @@ class Repayment(TimeStamped):
         verbose_name_plural = _("repayments")
         constraints = [
             models.CheckConstraint(name="repayment_amount_positive", condition=Q(amount__gt=0)),
+            models.UniqueConstraint(
+                fields=["bank", "transaction_id"], condition=~Q(transaction_id=""),
+                name="repayment_transaction_once_per_bank",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -80,7 +80,8 @@ def repayment_record(
             f"The loan still owes {owed:.2f}; {amount:.2f} is more.", fields={"amount": [f"At most {owed:.2f}."]}
         )
     repayment = Repayment.objects.create(
-        loan=loan, amount=amount, paid_on=paid_on, transaction_id=transaction_id, recorded_by=actor
+        loan=loan, bank_id=loan.bank_id, amount=amount, paid_on=paid_on, transaction_id=transaction_id,
+        recorded_by=actor,
     )
     plan = allocate([r for r in rows if r.status not in (InstallmentStatus.PAID, InstallmentStatus.PAID_LATE)],
                     amount)

@@ -1,0 +1,5 @@
+"""API: risk."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

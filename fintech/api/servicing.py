@@ -1,0 +1,5 @@
+"""API: servicing."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,5 @@
+"""API: subsidies."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,105 @@
+"""A double-entry ledger of every money movement.
+
+Each Posting debits one account and credits another with the same amount, so every journal
+entry balances by construction: the schema itself (one amount column, a check that it is
+positive and that the two accounts differ) is the database's guarantee, on SQLite and
+PostgreSQL alike. A journal entry groups the postings of one business event; corrections are new
+entries that reverse old ones, never edits.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from .base import MoneyField
+from .loans import Loan
+from .parties import Organization, Program
+
+
+class AccountKind(models.TextChoices):
+    ASSET = "asset", _("Asset")
+    LIABILITY = "liability", _("Liability")
+    EQUITY = "equity", _("Equity / fund")
+    INCOME = "income", _("Income")
+    EXPENSE = "expense", _("Expense")
+
+
+class Account(models.Model):
+    """The chart of accounts (loaded by a migration; see ACCOUNTS in services.ledger)."""
+
+    code = models.CharField(_("code"), max_length=8, primary_key=True)
+    name = models.CharField(_("name"), max_length=100)
+    name_zh = models.CharField(_("Chinese name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=12, choices=AccountKind.choices)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("ledger account")
+        verbose_name_plural = _("chart of accounts")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name} {self.name_zh}"
+
+
+class EntryKind(models.TextChoices):
+    PREMIUM = "premium", _("Premium received")
+    DISBURSEMENT = "disbursement", _("Disbursement")
+    REPAYMENT = "repayment", _("Repayment")
+    REVERSAL = "reversal", _("Reversal")
+    LOSS = "loss", _("Loss at default")
+    SETTLEMENT = "settlement", _("Loss settlement")
+    RECOVERY = "recovery", _("Recovery")
+    FUND_TOP_UP = "fund_top_up", _("Risk fund top-up")
+    SUBSIDY_ACCRUAL = "subsidy_accrual", _("Subsidy approved")
+    SUBSIDY_PAYMENT = "subsidy_payment", _("Subsidy paid")
+
+
+class JournalEntry(models.Model):
+    kind = models.CharField(_("kind"), max_length=20, choices=EntryKind.choices)
+    booked_on = models.DateField(_("business date"), db_index=True)
+    memo = models.CharField(_("memo"), max_length=300, blank=True, default="")
+    # The operational record this entry books (one entry per record and kind: replays post nothing).
+    source_type = models.CharField(_("source type"), max_length=64)
+    source_id = models.CharField(_("source id"), max_length=64)
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, null=True, blank=True, related_name="journal_entries")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("journal entry")
+        verbose_name_plural = _("journal entries")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "source_type", "source_id"], name="journal_entry_once_per_source")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.booked_on} {self.get_kind_display()}"
+
+
+class Posting(models.Model):
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
+    debit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="debit_postings")
+    credit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="credit_postings")
+    amount = MoneyField(_("amount"))
+    # The party whose books this movement touches (bank, insurer, fund's programme regulator, SME).
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, null=True, blank=True, related_name="postings")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("posting")
+        verbose_name_plural = _("postings")
+        constraints = [
+            models.CheckConstraint(name="posting_amount_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(name="posting_two_accounts", condition=~Q(debit_account=F("credit_account"))),
+        ]

@@ -1,0 +1,167 @@
+"""Subsidies: benchmark rates as dated data, subsidy runs and their entitlements (DOMAIN.md 9)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from .base import MoneyField, RateField
+from .loans import Installment, Loan
+from .parties import Organization, Program
+
+
+class BenchmarkSource(models.TextChoices):
+    PBOC = "pboc", _("PBOC benchmark")
+    LPR = "lpr", _("Loan Prime Rate")
+
+
+class BenchmarkRate(models.Model):
+    """A rate in force from `effective_on` for loan terms within [term_min_months, term_max_months].
+
+    The benchmark of day d for a term of n months is the row with the latest effective_on <= d
+    among the rows whose term range covers n (LPR rows from 2019-08-20 cover every term, so they
+    supersede the PBOC rows from that day on).
+    """
+
+    source = models.CharField(_("source"), max_length=8, choices=BenchmarkSource.choices)
+    effective_on = models.DateField(_("effective from"))
+    term_min_months = models.PositiveSmallIntegerField(_("term from (months)"))
+    term_max_months = models.PositiveSmallIntegerField(_("term to (months)"), null=True, blank=True)
+    rate = RateField(_("rate"))
+
+    class Meta:
+        ordering = ["effective_on", "term_min_months"]
+        verbose_name = _("benchmark rate")
+        verbose_name_plural = _("benchmark rates")
+        constraints = [
+            models.UniqueConstraint(fields=["effective_on", "term_min_months"], name="benchmark_once_per_day_bucket"),
+            models.CheckConstraint(name="benchmark_rate_range", condition=Q(rate__gt=0) & Q(rate__lt=1)),
+            models.CheckConstraint(
+                name="benchmark_term_range",
+                condition=Q(term_max_months__isnull=True) | Q(term_max_months__gte=F("term_min_months")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        top = self.term_max_months or "∞"
+        return f"{self.get_source_display()} {self.effective_on} {self.term_min_months}-{top}m {self.rate}"
+
+
+class SubsidyRunStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    COMPUTED = "computed", _("Computed")
+    APPROVED = "approved", _("Approved")
+    PAID = "paid", _("Paid")
+    FAILED = "failed", _("Failed")
+
+
+class SubsidyRun(models.Model):
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="subsidy_runs")
+    period = models.CharField(_("period"), max_length=8, help_text=_("2025Q3 or 2025-07"))
+    period_start = models.DateField(_("period from"))
+    period_end = models.DateField(_("period to"))
+    status = models.CharField(
+        _("status"), max_length=12, choices=SubsidyRunStatus.choices, default=SubsidyRunStatus.PENDING
+    )
+    # Programme parameters used by this run (a later edit of the programme changes nothing here).
+    parameters = models.JSONField(_("parameters"), default=dict)
+    chunks_total = models.PositiveIntegerField(_("chunks"), default=0)
+    chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
+    entitlements_count = models.PositiveIntegerField(_("entitlements"), default=0)
+    interest_total = MoneyField(_("interest subsidies"), default=0)
+    premium_total = MoneyField(_("premium subsidies"), default=0)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    paid_on = models.DateField(_("paid on"), null=True, blank=True)
+    payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True, default="")
+    error = models.TextField(_("error"), blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("subsidy run")
+        verbose_name_plural = _("subsidy runs")
+        constraints = [
+            models.CheckConstraint(
+                name="subsidy_run_four_eyes", condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("started_by"))
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program.code} {self.period} #{self.pk} ({self.get_status_display()})"
+
+
+class SubsidyRunChunk(models.Model):
+    run = models.ForeignKey(SubsidyRun, on_delete=models.CASCADE, related_name="chunks")
+    lo_id = models.BigIntegerField()
+    hi_id = models.BigIntegerField()
+    status = models.CharField(max_length=12, default="pending")
+    entitlements_count = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run_id", "lo_id"]
+        constraints = [models.UniqueConstraint(fields=["run", "lo_id"], name="subsidy_chunk_once")]
+
+
+class SubsidyKind(models.TextChoices):
+    INTEREST = "interest", _("Interest subsidy")
+    PREMIUM = "premium", _("Premium subsidy")
+
+
+class EntitlementStatus(models.TextChoices):
+    COMPUTED = "computed", _("Computed")
+    APPROVED = "approved", _("Approved")
+    PAID = "paid", _("Paid")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class SubsidyEntitlement(models.Model):
+    """One subsidy owed to an SME: per on-time installment (interest) or per loan (premium)."""
+
+    run = models.ForeignKey(SubsidyRun, on_delete=models.PROTECT, related_name="entitlements")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
+    sme = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="subsidies")
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="subsidies")
+    installment = models.ForeignKey(
+        Installment, on_delete=models.PROTECT, null=True, blank=True, related_name="subsidies"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=SubsidyKind.choices)
+    period = models.CharField(_("period"), max_length=8, db_index=True)
+    year = models.PositiveSmallIntegerField(_("cap year"))
+    computed_amount = MoneyField(_("amount before the cap"))
+    amount = MoneyField(_("amount"))
+    capped = models.BooleanField(_("capped"), default=False)
+    status = models.CharField(
+        _("status"), max_length=12, choices=EntitlementStatus.choices, default=EntitlementStatus.COMPUTED
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("subsidy entitlement")
+        verbose_name_plural = _("subsidy entitlements")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["installment", "kind"], condition=Q(installment__isnull=False),
+                name="one_entitlement_per_installment_and_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["loan", "kind"], condition=Q(kind="premium"), name="one_premium_subsidy_per_loan"
+            ),
+            models.CheckConstraint(
+                name="entitlement_amounts",
+                condition=Q(amount__gte=0) & Q(amount__lte=F("computed_amount")),
+            ),
+            models.CheckConstraint(
+                name="entitlement_interest_has_installment",
+                condition=Q(kind="premium") | Q(installment__isnull=False),
+            ),
+        ]

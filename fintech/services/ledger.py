@@ -1,0 +1,132 @@
+"""Posting to the double-entry ledger. Every money movement of the services lands here, in the
+same transaction as the operational change, once per source record (a replay posts nothing).
+
+Conventions (debit <- credit), each leg tagged with the party whose books it touches:
+- premium paid:   insurer cash <- premium income; SME premium expense <- SME cash
+- disbursement:   loans receivable <- bank cash; SME cash <- SME loans payable
+- repayment:      bank cash <- loans receivable (principal), bank cash <- interest income;
+                  SME loans payable <- SME cash (principal), SME interest expense <- SME cash
+- loss at default: defaulted-loan clearing <- loans receivable (principal) and <- interest income
+                  (interest part); then claim on insurer / claim on fund / bank credit loss <-
+                  clearing (the three shares); insurer claims expense <- insurer claims payable;
+                  fund loss expense <- fund claims payable
+- settlement:     insurer (fund) claims payable <- insurer (fund) cash; bank cash <- claim
+- recovery:       each party's cash <- its loss expense (its part of the recovery)
+- fund top-up:    fund cash <- fund capital
+- subsidies:      subsidy expense <- subsidies payable (approval); payable <- government budget
+                  and SME cash <- SME subsidy income (payment)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import models, transaction
+
+from fintech.models import JournalEntry, Loan, Posting, Program, User
+
+# (code, English name, Chinese name, kind): loaded by migration 0005; codes are referenced below.
+ACCOUNTS = (
+    ("1001", "Bank cash", "银行存款-贷款银行", "asset"),
+    ("1002", "Insurer cash", "银行存款-保险公司", "asset"),
+    ("1003", "Risk fund cash", "风险补偿资金池存款", "asset"),
+    ("1004", "SME cash", "企业存款", "asset"),
+    ("1005", "Government subsidy budget", "财政补贴资金", "asset"),
+    ("1101", "Loans receivable", "贷款本金", "asset"),
+    ("1201", "Defaulted loans (clearing)", "违约贷款清算", "asset"),
+    ("1202", "Claim on insurer", "应收保险赔款", "asset"),
+    ("1203", "Claim on risk fund", "应收风险补偿", "asset"),
+    ("2001", "Insurer claims payable", "应付保险赔款", "liability"),
+    ("2002", "Risk fund claims payable", "应付风险补偿", "liability"),
+    ("2003", "Subsidies payable", "应付补贴", "liability"),
+    ("2004", "SME loans payable", "企业借款", "liability"),
+    ("3001", "Risk fund capital", "风险补偿资金", "equity"),
+    ("4001", "Interest income", "利息收入", "income"),
+    ("4002", "Premium income", "保费收入", "income"),
+    ("4004", "SME subsidy income", "企业补贴收入", "income"),
+    ("5001", "Bank credit loss", "银行贷款损失", "expense"),
+    ("5002", "Insurer claims expense", "保险赔付支出", "expense"),
+    ("5003", "Risk fund loss expense", "风险补偿支出", "expense"),
+    ("5004", "Subsidy expense", "补贴支出", "expense"),
+    ("5005", "SME interest expense", "企业利息支出", "expense"),
+    ("5006", "SME premium expense", "企业保费支出", "expense"),
+)
+
+BANK_CASH, INSURER_CASH, FUND_CASH, SME_CASH, GOV_BUDGET = "1001", "1002", "1003", "1004", "1005"
+LOANS_RECEIVABLE, DEFAULT_CLEARING, CLAIM_INSURER, CLAIM_FUND = "1101", "1201", "1202", "1203"
+INSURER_PAYABLE, FUND_PAYABLE, SUBSIDIES_PAYABLE, SME_LOANS_PAYABLE = "2001", "2002", "2003", "2004"
+FUND_CAPITAL = "3001"
+INTEREST_INCOME, PREMIUM_INCOME, SME_SUBSIDY_INCOME = "4001", "4002", "4004"
+BANK_CREDIT_LOSS, INSURER_CLAIMS_EXPENSE, FUND_LOSS_EXPENSE = "5001", "5002", "5003"
+SUBSIDY_EXPENSE, SME_INTEREST_EXPENSE, SME_PREMIUM_EXPENSE = "5004", "5005", "5006"
+
+
+@dataclass(frozen=True)
+class Leg:
+    debit: str
+    credit: str
+    amount: Decimal
+    organization_id: int | None = None
+
+
+def ledger_post(
+    *,
+    kind: str,
+    booked_on: date,
+    source: models.Model,
+    legs: Sequence[Leg],
+    loan: Loan | None = None,
+    program: Program | None = None,
+    memo: str = "",
+    actor: User | None = None,
+) -> JournalEntry | None:
+    """Book one journal entry for `source` (once: an existing entry of this kind is returned).
+
+    Legs of 0.00 are dropped; an entry with no leg left is not written.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("ledger_post must run inside the transaction of the movement it books")
+    source_type, source_id = source._meta.label_lower, str(source.pk)
+    existing = JournalEntry.objects.filter(kind=kind, source_type=source_type, source_id=source_id).first()
+    if existing is not None:
+        return existing
+    kept = [leg for leg in legs if leg.amount != 0]
+    if any(leg.amount < 0 for leg in kept):
+        raise ValueError("a leg's amount is never negative: swap its accounts")
+    if not kept:
+        return None
+    entry = JournalEntry.objects.create(
+        kind=kind, booked_on=booked_on, memo=memo[:300], source_type=source_type, source_id=source_id,
+        loan=loan, program=program, created_by=actor if actor is not None and actor.pk else None,
+    )
+    Posting.objects.bulk_create(
+        Posting(
+            entry=entry, debit_account_id=leg.debit, credit_account_id=leg.credit, amount=leg.amount,
+            organization_id=leg.organization_id, loan=loan,
+        )
+        for leg in kept
+    )
+    return entry
+
+
+def ledger_reverse(
+    *, entry: JournalEntry, booked_on: date, source: models.Model, actor: User | None = None, memo: str = ""
+) -> JournalEntry | None:
+    """Book the mirror image of an entry (debits and credits swapped); once per entry."""
+    from fintech.models import EntryKind
+
+    legs = [
+        Leg(debit=p.credit_account_id, credit=p.debit_account_id, amount=p.amount, organization_id=p.organization_id)
+        for p in entry.postings.order_by("id")
+    ]
+    reversal = ledger_post(
+        kind=EntryKind.REVERSAL, booked_on=booked_on, source=source, legs=legs, loan=entry.loan,
+        program=entry.program, memo=memo or f"reverses entry {entry.pk}", actor=actor,
+    )
+    if reversal is not None and reversal.reverses_id is None:
+        reversal.reverses = entry
+        reversal.save(update_fields=["reverses"])
+    return reversal

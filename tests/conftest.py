@@ -46,6 +46,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             session.exitstatus = 1
 
 
+def reference_data_load() -> None:
+    """Re-run the data migrations' loaders (idempotent): regions, the Wuhan programme, the chart of
+    accounts, benchmark rates. A transactional test's flush empties those tables."""
+    import importlib
+
+    from django.apps import apps
+
+    class _Editor:
+        connection = connection
+
+        @staticmethod
+        def execute(sql: str) -> None:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+
+    for name in ("0002_regions_wuhan_programme_audit_guard", "0005_chart_of_accounts_benchmark_rates"):
+        importlib.import_module(f"fintech.migrations.{name}").load(apps, _Editor)
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and (marker.kwargs.get("transaction") or marker.kwargs.get("serialized_rollback")))
+    if transactional or "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+        request.getfixturevalue("_django_db_helper")
+        reference_data_load()
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings: Any) -> None:
     # Tests talk plain HTTP to the test client; production redirects to HTTPS.

@@ -57,6 +57,7 @@ BEGIN
     RAISE EXCEPTION 'the audit log is append-only';
 END;
 $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS fintech_auditlog_append_only ON fintech_auditlog;
 CREATE TRIGGER fintech_auditlog_append_only
     BEFORE UPDATE OR DELETE ON fintech_auditlog
     FOR EACH ROW EXECUTE FUNCTION fintech_auditlog_append_only();

@@ -3,6 +3,7 @@
 import django.db.models.deletion
 import django_fsm
 from django.conf import settings
+import decimal
 from django.db import migrations, models
 
 
@@ -118,8 +119,8 @@ class Migration(migrations.Migration):
                 ('opening_principal', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='principal outstanding')),
                 ('principal_due', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='principal due')),
                 ('interest_due', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='interest due')),
-                ('principal_paid', models.DecimalField(decimal_places=2, default=0, max_digits=18, verbose_name='principal paid')),
-                ('interest_paid', models.DecimalField(decimal_places=2, default=0, max_digits=18, verbose_name='interest paid')),
+                ('principal_paid', models.DecimalField(decimal_places=2, default=decimal.Decimal('0.00'), max_digits=18, verbose_name='principal paid')),
+                ('interest_paid', models.DecimalField(decimal_places=2, default=decimal.Decimal('0.00'), max_digits=18, verbose_name='interest paid')),
                 ('paid_on', models.DateField(blank=True, null=True, verbose_name='paid on')),
                 ('status', models.CharField(choices=[('due', 'Due'), ('paid', 'Paid'), ('paid_late', 'Paid late'), ('overdue', 'Overdue')], default='due', max_length=16, verbose_name='status')),
                 ('loan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='installments', to='fintech.loan')),
@@ -173,7 +174,7 @@ class Migration(migrations.Migration):
                 ('premium_rate', models.DecimalField(decimal_places=8, max_digits=12, verbose_name='annual premium rate')),
                 ('term_months', models.PositiveSmallIntegerField(verbose_name='term (months)')),
                 ('premium', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='premium')),
-                ('premium_paid_amount', models.DecimalField(decimal_places=2, default=0, max_digits=18, verbose_name='premium paid')),
+                ('premium_paid_amount', models.DecimalField(decimal_places=2, default=decimal.Decimal('0.00'), max_digits=18, verbose_name='premium paid')),
                 ('premium_paid_on', models.DateField(blank=True, null=True, verbose_name='premium paid on')),
                 ('status', models.CharField(choices=[('issued', 'Issued'), ('active', 'Active (premium paid)'), ('claimed', 'Claimed'), ('expired', 'Expired'), ('cancelled', 'Cancelled')], default='issued', max_length=16, verbose_name='status')),
                 ('external_id', models.CharField(blank=True, default='', max_length=100, verbose_name='external id')),

@@ -3,6 +3,7 @@
 import django.db.models.deletion
 import django.db.models.expressions
 from django.conf import settings
+import decimal
 from django.db import migrations, models
 
 
@@ -114,7 +115,7 @@ class Migration(migrations.Migration):
                 ('government_share', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='government share')),
                 ('bank_share', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='bank share')),
                 ('fund_balance_before', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='fund balance before the draw')),
-                ('unfunded_amount', models.DecimalField(decimal_places=2, default=0, max_digits=18, verbose_name="unfunded part of the fund's share")),
+                ('unfunded_amount', models.DecimalField(decimal_places=2, default=decimal.Decimal('0.00'), max_digits=18, verbose_name="unfunded part of the fund's share")),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('declared_by', models.ForeignKey(blank=True, help_text='Empty when the daily close declared it.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('loan', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='loss_event', to='fintech.loan')),
@@ -303,8 +304,8 @@ class Migration(migrations.Migration):
                 ('chunks_total', models.PositiveIntegerField(default=0, verbose_name='chunks')),
                 ('chunks_done', models.PositiveIntegerField(default=0, verbose_name='chunks done')),
                 ('entitlements_count', models.PositiveIntegerField(default=0, verbose_name='entitlements')),
-                ('interest_total', models.DecimalField(decimal_places=2, default=0, max_digits=18, verbose_name='interest subsidies')),
-                ('premium_total', models.DecimalField(decimal_places=2, default=0, max_digits=18, verbose_name='premium subsidies')),
+                ('interest_total', models.DecimalField(decimal_places=2, default=decimal.Decimal('0.00'), max_digits=18, verbose_name='interest subsidies')),
+                ('premium_total', models.DecimalField(decimal_places=2, default=decimal.Decimal('0.00'), max_digits=18, verbose_name='premium subsidies')),
                 ('approved_at', models.DateTimeField(blank=True, null=True, verbose_name='approved at')),
                 ('paid_on', models.DateField(blank=True, null=True, verbose_name='paid on')),
                 ('payment_reference', models.CharField(blank=True, default='', max_length=100, verbose_name='payment reference')),

@@ -3,6 +3,8 @@ to a loan (DOMAIN.md sections 1, 6, 7)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -209,7 +211,7 @@ class Policy(TimeStamped):
     premium_rate = RateField(_("annual premium rate"))
     term_months = models.PositiveSmallIntegerField(_("term (months)"))
     premium = MoneyField(_("premium"))
-    premium_paid_amount = MoneyField(_("premium paid"), default=0)
+    premium_paid_amount = MoneyField(_("premium paid"), default=Decimal("0.00"))
     premium_paid_on = models.DateField(_("premium paid on"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=PolicyStatus.choices, default="issued")
     issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

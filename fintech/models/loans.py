@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -130,8 +132,8 @@ class Installment(models.Model):
     opening_principal = MoneyField(_("principal outstanding"))
     principal_due = MoneyField(_("principal due"))
     interest_due = MoneyField(_("interest due"))
-    principal_paid = MoneyField(_("principal paid"), default=0)
-    interest_paid = MoneyField(_("interest paid"), default=0)
+    principal_paid = MoneyField(_("principal paid"), default=Decimal("0.00"))
+    interest_paid = MoneyField(_("interest paid"), default=Decimal("0.00"))
     paid_on = models.DateField(_("paid on"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=InstallmentStatus.choices, default="due")
 

@@ -4,6 +4,8 @@ person (DOMAIN.md section 10)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -36,7 +38,7 @@ class LossEvent(models.Model):
     government_share = MoneyField(_("government share"))
     bank_share = MoneyField(_("bank share"))
     fund_balance_before = MoneyField(_("fund balance before the draw"))
-    unfunded_amount = MoneyField(_("unfunded part of the fund's share"), default=0)
+    unfunded_amount = MoneyField(_("unfunded part of the fund's share"), default=Decimal("0.00"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

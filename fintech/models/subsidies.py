@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -71,8 +73,8 @@ class SubsidyRun(models.Model):
     chunks_total = models.PositiveIntegerField(_("chunks"), default=0)
     chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
     entitlements_count = models.PositiveIntegerField(_("entitlements"), default=0)
-    interest_total = MoneyField(_("interest subsidies"), default=0)
-    premium_total = MoneyField(_("premium subsidies"), default=0)
+    interest_total = MoneyField(_("interest subsidies"), default=Decimal("0.00"))
+    premium_total = MoneyField(_("premium subsidies"), default=Decimal("0.00"))
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

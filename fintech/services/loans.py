@@ -23,7 +23,9 @@ from fintech.errors import (
     ValuationExpired,
 )
 from fintech.models import (
+    Application,
     ApplicationStatus,
+    EntryKind,
     Installment,
     Loan,
     LoanStatus,
@@ -38,6 +40,7 @@ from fintech.rules.schedules import RepaymentMethod, add_months, build_schedule
 
 from .audit import audit_record
 from .common import business_today, ensure_not_future
+from .ledger import BANK_CASH, LOANS_RECEIVABLE, SME_CASH, SME_LOANS_PAYABLE, Leg, ledger_post
 from .transitions import application_lock, application_transition, require_status
 
 
@@ -68,21 +71,24 @@ def loan_approve(
     ceiling = app.credit_ceiling or Decimal(0)
     if principal <= 0:
         raise InvalidInput.on("principal", "The principal must be above zero.")
-    if principal > policy.insured_amount:
-        raise AmountOverLimit(
-            f"The principal may not exceed the insured amount {policy.insured_amount:.2f}.",
-            fields={"principal": [f"At most the insured amount {policy.insured_amount:.2f}."]},
-        )
+    # Principal <= insured amount <= credit ceiling (DOMAIN.md 8): name the ceiling when it is the
+    # limit crossed, the insured amount when only the policy's cover is.
     if principal > ceiling:
         raise AmountOverLimit(
             f"The principal may not exceed the credit ceiling {ceiling:.2f}.",
             fields={"principal": [f"At most the credit ceiling {ceiling:.2f}."]},
         )
-    if not program.min_term_months <= term_months <= min(program.max_term_months, policy.term_months):
+    if principal > policy.insured_amount:
+        raise AmountOverLimit(
+            f"The principal may not exceed the insured amount {policy.insured_amount:.2f}.",
+            fields={"principal": [f"At most the insured amount {policy.insured_amount:.2f}."]},
+        )
+    longest = min(program.max_term_months, policy.term_months)
+    if not program.min_term_months <= term_months <= longest:
         raise InvalidInput.on(
             "term_months",
-            f"The term must be {program.min_term_months} to {min(program.max_term_months, policy.term_months)}"
-            " months (within the programme and the policy's cover).",
+            f"The term must be {program.min_term_months} to {longest} months (within the programme and the"
+            " policy's cover).",
         )
     if not Decimal(0) < annual_rate < Decimal(1):
         raise InvalidInput.on("annual_rate", "The annual rate is a fraction above 0 and below 1.")
@@ -102,13 +108,20 @@ def loan_approve(
         default_days_past_due=program.default_days_past_due,
         external_id=external_id,
     )
-    audit_record(actor=actor, action="loan.approve", obj=loan, to_state=LoanStatus.APPROVED, amount=principal,
-                 payload={"annual_rate": annual_rate, "term_months": term_months, "method": repayment_method})
+    audit_record(
+        actor=actor,
+        action="loan.approve",
+        obj=loan,
+        to_state=LoanStatus.APPROVED,
+        amount=principal,
+        payload={"annual_rate": annual_rate, "term_months": term_months, "method": repayment_method},
+    )
     application_transition(app, "approve", actor=actor)
     return loan
 
 
-def _loan_lock(loan_id: int) -> tuple[Loan, object]:
+def _loan_lock(loan_id: int) -> tuple[Loan, Application]:
+    """Lock the application, then the loan: the order every origination write takes."""
     loan = Loan.objects.get(pk=loan_id)
     app = application_lock(loan.application_id)
     return Loan.objects.select_for_update().select_related("policy").get(pk=loan_id), app
@@ -117,17 +130,24 @@ def _loan_lock(loan_id: int) -> tuple[Loan, object]:
 @transaction.atomic
 def pledge_register(*, actor: User, loan_id: int, registration_number: str, registered_on: date) -> Pledge:
     """Record the CNIPA pledge registration of the application's patents for this loan."""
-    loan, app = _loan_lock(loan_id)
+    loan, _app = _loan_lock(loan_id)
     _bank_check(actor, loan.bank_id)
     if loan.status != LoanStatus.APPROVED:
         raise InvalidTransition(loan.status, "register a pledge")
-    if Pledge.objects.filter(loan=loan).exists():
-        raise InvalidTransition(loan.status, "register a pledge", "The pledge for this loan is already registered.")
+    existing = Pledge.objects.filter(loan=loan).first()
+    if existing is not None:
+        raise InvalidTransition(
+            loan.status,
+            "register a pledge",
+            f"Cannot register a pledge: pledge {existing.registration_number} is already registered for this"
+            f" loan (the loan is '{loan.status}').",
+        )
     ensure_not_future(registered_on, "registered_on")
     valuation_date = loan.application.valuation.valuation_date
     if valuation_date and registered_on < valuation_date:
         raise DatesOutOfOrder(
-            f"The pledge cannot be registered ({registered_on}) before the valuation date ({valuation_date}).",
+            f"The pledge cannot be registered ({registered_on}) before the valuation date"
+            f" ({valuation_date}).",
             fields={"registered_on": [f"Not before the valuation date {valuation_date}."]},
         )
     patents = list(loan.application.patents.prefetch_related("patentees").order_by("id"))
@@ -139,22 +159,36 @@ def pledge_register(*, actor: User, loan_id: int, registration_number: str, regi
                 f"Patent {patent.application_number}: every co-owner must consent to the pledge."
             )
         if PledgedPatent.objects.filter(patent=patent, is_active=True).exists():
-            raise PatentAlreadyPledged(f"Patent {patent.application_number} is already under an active pledge.")
+            raise PatentAlreadyPledged(
+                f"Patent {patent.application_number} is already under an active pledge."
+            )
     if Pledge.objects.filter(registration_number=registration_number).exists():
         raise InvalidInput.on("registration_number", "This registration number is already recorded.")
     try:
         with transaction.atomic():
             pledge = Pledge.objects.create(
-                loan=loan, registration_number=registration_number, registered_on=registered_on,
-                secured_amount=loan.principal, recorded_by=actor,
+                loan=loan,
+                registration_number=registration_number,
+                registered_on=registered_on,
+                secured_amount=loan.principal,
+                recorded_by=actor,
             )
             PledgedPatent.objects.bulk_create(PledgedPatent(pledge=pledge, patent=p) for p in patents)
     except IntegrityError as exc:
         # The partial unique index one_active_pledge_per_patent: a concurrent pledge won.
         raise PatentAlreadyPledged() from exc
-    audit_record(actor=actor, action="pledge.register", obj=pledge, to_state="active", amount=loan.principal,
-                 payload={"registration_number": registration_number, "registered_on": registered_on,
-                          "patents": [p.pk for p in patents]})
+    audit_record(
+        actor=actor,
+        action="pledge.register",
+        obj=pledge,
+        to_state="active",
+        amount=loan.principal,
+        payload={
+            "registration_number": registration_number,
+            "registered_on": registered_on,
+            "patents": [p.pk for p in patents],
+        },
+    )
     return pledge
 
 
@@ -167,10 +201,15 @@ def loan_disburse(*, actor: User, loan_id: int, disbursed_on: date) -> Loan:
         raise InvalidTransition(loan.status, "disburse")
     policy = loan.policy
     if policy.status != PolicyStatus.ACTIVE:
-        raise PremiumNotPaid()
+        raise PremiumNotPaid(
+            f"Cannot disburse: the premium is not paid (the policy is '{policy.status}',"
+            f" {policy.premium_paid_amount:.2f} of {policy.premium:.2f} paid)."
+        )
     pledge = Pledge.objects.filter(loan=loan).first()
     if pledge is None:
-        raise PledgeNotRegistered()
+        raise PledgeNotRegistered(
+            f"Cannot disburse: the pledge is not registered (the loan is '{loan.status}')."
+        )
     ensure_not_future(disbursed_on, "disbursed_on")
     valuation = loan.application.valuation
     earliest = max(d for d in (policy.premium_paid_on, pledge.registered_on, valuation.valuation_date) if d)
@@ -194,12 +233,22 @@ def loan_disburse(*, actor: User, loan_id: int, disbursed_on: date) -> Loan:
             )
         if patent.status != PatentStatus.IN_FORCE:
             raise PatentNotEligible(f"Patent {patent.application_number} is no longer in force.")
-    plan = build_schedule(loan.principal, loan.annual_rate, loan.term_months,
-                          RepaymentMethod(loan.repayment_method), disbursed_on)
+    plan = build_schedule(
+        loan.principal,
+        loan.annual_rate,
+        loan.term_months,
+        RepaymentMethod(loan.repayment_method),
+        disbursed_on,
+    )
     Installment.objects.bulk_create(
         Installment(
-            loan=loan, seq=row.seq, start_on=row.start_on, due_on=row.due_on, days=row.days,
-            opening_principal=row.opening_principal, principal_due=row.principal_due,
+            loan=loan,
+            seq=row.seq,
+            start_on=row.start_on,
+            due_on=row.due_on,
+            days=row.days,
+            opening_principal=row.opening_principal,
+            principal_due=row.principal_due,
             interest_due=row.interest_due,
         )
         for row in plan
@@ -211,7 +260,27 @@ def loan_disburse(*, actor: User, loan_id: int, disbursed_on: date) -> Loan:
     pledge.debt_start_on = disbursed_on
     pledge.debt_end_on = maturity
     pledge.save(update_fields=["debt_start_on", "debt_end_on"])
-    audit_record(actor=actor, action="loan.disburse", obj=loan, from_state=LoanStatus.APPROVED,
-                 to_state=LoanStatus.ACTIVE, amount=loan.principal, payload={"disbursed_on": disbursed_on})
-    application_transition(app, "disburse", actor=actor)  # type: ignore[arg-type]
+    audit_record(
+        actor=actor,
+        action="loan.disburse",
+        obj=loan,
+        from_state=LoanStatus.APPROVED,
+        to_state=LoanStatus.ACTIVE,
+        amount=loan.principal,
+        payload={"disbursed_on": disbursed_on},
+    )
+    ledger_post(
+        kind=EntryKind.DISBURSEMENT,
+        booked_on=disbursed_on,
+        source=loan,
+        legs=[
+            Leg(LOANS_RECEIVABLE, BANK_CASH, loan.principal, loan.bank_id),
+            Leg(SME_CASH, SME_LOANS_PAYABLE, loan.principal, loan.sme_id),
+        ],
+        loan=loan,
+        program=loan.program,
+        memo=f"disbursement of loan {loan.pk}",
+        actor=actor,
+    )
+    application_transition(app, "disburse", actor=actor)
     return loan

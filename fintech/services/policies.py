@@ -10,16 +10,19 @@ from django.db import transaction
 from fintech.errors import AmountOverLimit, DatesOutOfOrder, InvalidInput, InvalidTransition, RoleNotAllowed
 from fintech.models import (
     ApplicationStatus,
+    EntryKind,
+    Loan,
     OrganizationKind,
     Policy,
     PolicyStatus,
     PremiumPayment,
     User,
 )
-from fintech.money import round_fen
+from fintech.money import ZERO, round_fen
 
 from .audit import audit_record
 from .common import ensure_not_future
+from .ledger import INSURER_CASH, PREMIUM_INCOME, SME_CASH, SME_PREMIUM_EXPENSE, Leg, ledger_post
 from .notifications import notify_on_commit
 from .transitions import application_lock, application_transition, require_status
 
@@ -55,6 +58,13 @@ def policy_issue(
             f"The insured amount may not exceed the credit ceiling {ceiling:.2f}.",
             fields={"insured_amount": [f"At most the credit ceiling {ceiling:.2f}."]},
         )
+    # The policy guarantees the requested loan (DOMAIN.md 7): covering more would charge the SME a
+    # premium on money it does not borrow.
+    if insured_amount > app.requested_amount:
+        raise AmountOverLimit(
+            f"The insured amount may not exceed the requested amount {app.requested_amount:.2f}.",
+            fields={"insured_amount": [f"At most the requested amount {app.requested_amount:.2f}."]},
+        )
     policy = Policy.objects.create(
         application=app,
         insurer_id=app.insurer_id,
@@ -63,10 +73,18 @@ def policy_issue(
         premium_rate=premium_rate,
         term_months=app.term_months,
         premium=policy_premium(insured_amount, premium_rate, app.term_months),
+        # Explicit, not the model's default 0: the instance is serialized as it is, money as Decimal.
+        premium_paid_amount=ZERO,
         issued_by=actor,
     )
-    audit_record(actor=actor, action="policy.issue", obj=policy, to_state=PolicyStatus.ISSUED,
-                 amount=policy.premium, payload={"insured_amount": insured_amount, "premium_rate": premium_rate})
+    audit_record(
+        actor=actor,
+        action="policy.issue",
+        obj=policy,
+        to_state=PolicyStatus.ISSUED,
+        amount=policy.premium,
+        payload={"insured_amount": insured_amount, "premium_rate": premium_rate},
+    )
     application_transition(app, "policy_issued", actor=actor)
     notify_on_commit(app, app.bank, "bank_review")
     return policy
@@ -105,8 +123,28 @@ def premium_payment_record(*, actor: User, policy_id: int, amount: Decimal, paid
         policy.status = PolicyStatus.ACTIVE
         policy.premium_paid_on = paid_on
     policy.save(update_fields=["premium_paid_amount", "status", "premium_paid_on"])
-    audit_record(actor=actor, action="policy.premium_paid", obj=policy, from_state=before, to_state=policy.status,
-                 amount=amount, payload={"paid_on": paid_on, "payment": payment.pk})
+    audit_record(
+        actor=actor,
+        action="policy.premium_paid",
+        obj=policy,
+        from_state=before,
+        to_state=policy.status,
+        amount=amount,
+        payload={"paid_on": paid_on, "payment": payment.pk},
+    )
+    ledger_post(
+        kind=EntryKind.PREMIUM,
+        booked_on=paid_on,
+        source=payment,
+        legs=[
+            Leg(INSURER_CASH, PREMIUM_INCOME, amount, policy.insurer_id),
+            Leg(SME_PREMIUM_EXPENSE, SME_CASH, amount, app.sme_id),
+        ],
+        loan=Loan.objects.filter(application=app).first(),
+        program=app.program,
+        memo=f"premium of policy {policy.policy_number}",
+        actor=actor,
+    )
     return payment
 
 
@@ -117,5 +155,11 @@ def policy_cancel(*, actor: User, policy: Policy, reason: str) -> None:
         before = locked.status
         locked.status = PolicyStatus.CANCELLED
         locked.save(update_fields=["status"])
-        audit_record(actor=actor, action="policy.cancel", obj=locked, from_state=before,
-                     to_state=PolicyStatus.CANCELLED, reason=reason)
+        audit_record(
+            actor=actor,
+            action="policy.cancel",
+            obj=locked,
+            from_state=before,
+            to_state=PolicyStatus.CANCELLED,
+            reason=reason,
+        )

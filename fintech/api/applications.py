@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fintech.models import Application, OrganizationKind, Policy, RepaymentMethod
+from fintech.models import Application, OrganizationKind, Patent, Policy, RepaymentMethod, User
 from fintech.selectors.applications import application_for, applications_visible_to, policy_for
 from fintech.services.applications import (
     application_create,
@@ -28,6 +28,10 @@ from .loans import LoanOutSerializer
 K = OrganizationKind
 
 
+def _caller(request: Request) -> User:
+    return cast(User, request.user)  # IsAuthenticated: never anonymous here
+
+
 class PolicyOutSerializer(serializers.ModelSerializer):
     insured_amount = MoneyField()
     premium_rate = RateField()
@@ -37,8 +41,19 @@ class PolicyOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Policy
-        fields = ["id", "application", "policy_number", "insured_amount", "premium_rate", "term_months", "premium",
-                  "premium_paid_amount", "premium_paid_on", "status", "external_id"]
+        fields = [
+            "id",
+            "application",
+            "policy_number",
+            "insured_amount",
+            "premium_rate",
+            "term_months",
+            "premium",
+            "premium_paid_amount",
+            "premium_paid_on",
+            "status",
+            "external_id",
+        ]
 
 
 class ApplicationInSerializer(serializers.Serializer):
@@ -60,7 +75,9 @@ class ApplicationOutSerializer(serializers.ModelSerializer):
     bank = serializers.IntegerField(source="bank_id")
     insurer = serializers.IntegerField(source="insurer_id")
     appraiser = serializers.IntegerField(source="appraiser_id")
-    patents = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    patents: serializers.PrimaryKeyRelatedField[Patent] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
     requested_amount = MoneyField()
     appraised_value = MoneyField(allow_null=True)
     pledge_rate = RateField(allow_null=True)
@@ -71,10 +88,31 @@ class ApplicationOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Application
-        fields = ["id", "status", "sme", "program", "patents", "requested_amount", "term_months",
-                  "repayment_method", "bank", "insurer", "appraiser", "purpose", "submitted_on",
-                  "appraised_value", "risk_grade", "pledge_rate", "credit_ceiling", "decline_reason",
-                  "valuation", "policy", "loan", "external_id", "created_at"]
+        fields = [
+            "id",
+            "status",
+            "sme",
+            "program",
+            "patents",
+            "requested_amount",
+            "term_months",
+            "repayment_method",
+            "bank",
+            "insurer",
+            "appraiser",
+            "purpose",
+            "submitted_on",
+            "appraised_value",
+            "risk_grade",
+            "pledge_rate",
+            "credit_ceiling",
+            "decline_reason",
+            "valuation",
+            "policy",
+            "loan",
+            "external_id",
+            "created_at",
+        ]
 
     def get_policy(self, app: Application) -> dict[str, Any] | None:
         policy = getattr(app, "policy", None)
@@ -98,8 +136,10 @@ class ApplicationListCreateApi(generics.ListAPIView):
     serializer_class = ApplicationOutSerializer
     filterset_fields = ["status"]
 
+    queryset = Application.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
+
     def get_queryset(self) -> Any:
-        return applications_visible_to(self.request.user).order_by("-id")
+        return applications_visible_to(_caller(self.request)).order_by("-id")
 
     @extend_schema(request=ApplicationInSerializer, responses={201: ApplicationOutSerializer})
     @idempotent
@@ -108,28 +148,37 @@ class ApplicationListCreateApi(generics.ListAPIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         app = application_create(
-            user=request.user, program_id=v["program"], patent_ids=v["patents"],
-            requested_amount=v["requested_amount"], term_months=v["term_months"],
-            repayment_method=v["repayment_method"], bank_id=v["bank"], insurer_id=v["insurer"],
-            appraiser_id=v["appraiser"], purpose=v["purpose"], external_id=v["external_id"],
+            user=_caller(request),
+            program_id=v["program"],
+            patent_ids=v["patents"],
+            requested_amount=v["requested_amount"],
+            term_months=v["term_months"],
+            repayment_method=v["repayment_method"],
+            bank_id=v["bank"],
+            insurer_id=v["insurer"],
+            appraiser_id=v["appraiser"],
+            purpose=v["purpose"],
+            external_id=v["external_id"],
         )
-        return _app_out(app.pk, request.user, status.HTTP_201_CREATED)
+        return _app_out(app.pk, _caller(request), status.HTTP_201_CREATED)
 
 
 class ApplicationDetailApi(generics.RetrieveAPIView):
     serializer_class = ApplicationOutSerializer
 
+    queryset = Application.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
+
     def get_queryset(self) -> Any:
-        return applications_visible_to(self.request.user)
+        return applications_visible_to(_caller(self.request))
 
 
 class ApplicationSubmitApi(APIView):
     @extend_schema(request=None, responses=ApplicationOutSerializer)
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        app = application_for(request.user, pk, K.SME)
-        application_submit(actor=request.user, application_id=app.pk)
-        return _app_out(pk, request.user)
+        app = application_for(_caller(request), pk, K.SME)
+        application_submit(actor=_caller(request), application_id=app.pk)
+        return _app_out(pk, _caller(request))
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -140,11 +189,13 @@ class ApplicationWithdrawApi(APIView):
     @extend_schema(request=ReasonSerializer, responses=ApplicationOutSerializer)
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        app = application_for(request.user, pk, K.SME)
+        app = application_for(_caller(request), pk, K.SME)
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        application_withdraw(actor=request.user, application_id=app.pk, reason=data.validated_data["reason"])
-        return _app_out(pk, request.user)
+        application_withdraw(
+            actor=_caller(request), application_id=app.pk, reason=data.validated_data["reason"]
+        )
+        return _app_out(pk, _caller(request))
 
 
 class DeclineSerializer(serializers.Serializer):
@@ -155,11 +206,13 @@ class ApplicationDeclineApi(APIView):
     @extend_schema(request=DeclineSerializer, responses=ApplicationOutSerializer)
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        app = application_for(request.user, pk, K.INSURER, K.BANK)
+        app = application_for(_caller(request), pk, K.INSURER, K.BANK)
         data = DeclineSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        application_decline(actor=request.user, application_id=app.pk, reason=data.validated_data["reason"])
-        return _app_out(pk, request.user)
+        application_decline(
+            actor=_caller(request), application_id=app.pk, reason=data.validated_data["reason"]
+        )
+        return _app_out(pk, _caller(request))
 
 
 class PolicyInSerializer(serializers.Serializer):
@@ -171,10 +224,10 @@ class PolicyIssueApi(APIView):
     @extend_schema(request=PolicyInSerializer, responses={201: PolicyOutSerializer})
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        app = application_for(request.user, pk, K.INSURER)
+        app = application_for(_caller(request), pk, K.INSURER)
         data = PolicyInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        policy = policy_issue(actor=request.user, application_id=app.pk, **data.validated_data)
+        policy = policy_issue(actor=_caller(request), application_id=app.pk, **data.validated_data)
         return Response(PolicyOutSerializer(policy).data, status=status.HTTP_201_CREATED)
 
 
@@ -186,20 +239,32 @@ class PremiumPaymentInSerializer(serializers.Serializer):
 class PremiumPaymentApi(APIView):
     @extend_schema(
         request=PremiumPaymentInSerializer,
-        responses={201: inline_serializer("PremiumPaymentOut", {
-            "id": serializers.IntegerField(), "amount": serializers.CharField(),
-            "paid_on": serializers.DateField(), "policy": PolicyOutSerializer()})},
+        responses={
+            201: inline_serializer(
+                "PremiumPaymentOut",
+                {
+                    "id": serializers.IntegerField(),
+                    "amount": serializers.CharField(),
+                    "paid_on": serializers.DateField(),
+                    "policy": PolicyOutSerializer(),
+                },
+            )
+        },
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        policy = policy_for(request.user, pk, K.INSURER)
+        policy = policy_for(_caller(request), pk, K.INSURER)
         data = PremiumPaymentInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        payment = premium_payment_record(actor=request.user, policy_id=policy.pk, **data.validated_data)
+        payment = premium_payment_record(actor=_caller(request), policy_id=policy.pk, **data.validated_data)
         policy.refresh_from_db()
         return Response(
-            {"id": payment.pk, "amount": f"{payment.amount:.2f}", "paid_on": payment.paid_on.isoformat(),
-             "policy": PolicyOutSerializer(policy).data},
+            {
+                "id": payment.pk,
+                "amount": f"{payment.amount:.2f}",
+                "paid_on": payment.paid_on.isoformat(),
+                "policy": PolicyOutSerializer(policy).data,
+            },
             status=status.HTTP_201_CREATED,
         )
 
@@ -213,12 +278,14 @@ class ApproveInSerializer(serializers.Serializer):
 
 
 class ApplicationApproveApi(APIView):
-    @extend_schema(request=ApproveInSerializer,
-                   responses={201: inline_serializer("Approved", {"loan": LoanOutSerializer()})})
+    @extend_schema(
+        request=ApproveInSerializer,
+        responses={201: inline_serializer("Approved", {"loan": LoanOutSerializer()})},
+    )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        app = application_for(request.user, pk, K.BANK)
+        app = application_for(_caller(request), pk, K.BANK)
         data = ApproveInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        loan = loan_approve(actor=request.user, application_id=app.pk, **data.validated_data)
+        loan = loan_approve(actor=_caller(request), application_id=app.pk, **data.validated_data)
         return Response({"loan": LoanOutSerializer(loan).data}, status=status.HTTP_201_CREATED)

@@ -9,25 +9,37 @@ a 409. Errors in the request's input are stored and replayed too: the answer to 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils import encoders
 
 from config.api import exception_handler
 from fintech.errors import IdempotencyKeyReused, InvalidInput
+from fintech.models import User
 from fintech.models.idempotency import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 
 
+def _stored_body(data: Any) -> Any:
+    """The response body as JSON text: PostgreSQL's jsonb does not keep the order of an object's
+    keys, and a replay must answer with the very same bytes as the first response."""
+    return json.dumps(data, cls=encoders.JSONEncoder, ensure_ascii=False)
+
+
 def _replay(record: IdempotencyKey, fingerprint: str) -> Response:
     if record.fingerprint != fingerprint:
         raise IdempotencyKeyReused()
-    response = Response(record.response_body, status=record.status_code)
+    body = record.response_body
+    # Bodies are objects or arrays, so a string is the JSON text stored by _stored_body.
+    data = json.loads(body) if isinstance(body, str) else body
+    response = Response(data, status=record.status_code)
     response["Idempotent-Replayed"] = "true"
     return response
 
@@ -40,19 +52,24 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
             return view_method(self, request, *args, **kwargs)
         if len(key) > 200:
             raise InvalidInput.on(HEADER, "An Idempotency-Key has at most 200 characters.")
+        user = cast(User, request.user)  # the views are authenticated (IsAuthenticated)
         body = request._request.body  # read (and cached) before DRF parses it
         fingerprint = hashlib.sha256(
             request.method.encode() + b" " + request.path.encode() + b"\n" + body  # type: ignore[union-attr]
         ).hexdigest()
         for _attempt in range(2):
-            existing = IdempotencyKey.objects.filter(user=request.user, key=key).first()
+            existing = IdempotencyKey.objects.filter(user=user, key=key).first()
             if existing is not None:
                 return _replay(existing, fingerprint)
             try:
                 with transaction.atomic():
                     record = IdempotencyKey.objects.create(
-                        user=request.user, key=key, method=request.method, path=request.path[:300],
-                        fingerprint=fingerprint, status_code=0,
+                        user=user,
+                        key=key,
+                        method=str(request.method),
+                        path=request.path[:300],
+                        fingerprint=fingerprint,
+                        status_code=0,
                     )
                     try:
                         with transaction.atomic():
@@ -62,12 +79,12 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
                         if response.status_code >= 500:
                             raise
                     record.status_code = response.status_code
-                    record.response_body = response.data
+                    record.response_body = _stored_body(response.data)
                     record.save(update_fields=["status_code", "response_body"])
                 return response
             except IntegrityError:
                 continue  # a concurrent request with this key committed first: replay it
-        existing = IdempotencyKey.objects.get(user=request.user, key=key)
+        existing = IdempotencyKey.objects.get(user=user, key=key)
         return _replay(existing, fingerprint)
 
     return wrapper

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -10,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fintech.models import Valuation
+from fintech.models import User, Valuation
 from fintech.selectors.applications import valuation_for, valuations_visible_to
 from fintech.services.audit import json_safe
 from fintech.services.valuations import PatentReport, method_inputs, valuation_report
@@ -19,6 +20,9 @@ from valuation import public as val
 from .fields import MoneyField, RateField
 from .idempotency import idempotent
 
+
+def _caller(request: Request) -> User:
+    return cast(User, request.user)  # IsAuthenticated: never anonymous here
 
 
 def score(**kwargs: Any) -> serializers.DecimalField:
@@ -43,10 +47,12 @@ class PatentReportSerializer(serializers.Serializer):
     patent = serializers.IntegerField(min_value=1)
     method = serializers.ChoiceField(choices=list(val.METHODS), default=val.RELIEF_FROM_ROYALTY)
     # relief from royalty
-    revenue_forecast = serializers.ListField(child=MoneyField(), required=False, max_length=val.MAX_FORECAST_YEARS)
+    revenue_forecast = serializers.ListField(
+        child=MoneyField(), required=False, max_length=val.MAX_FORECAST_YEARS
+    )
     royalty_rate = RateField(required=False)
     tax_rate = RateField(required=False)
-    discount_rate = RateField(required=False, max_value=10)
+    discount_rate = RateField(required=False, max_value=Decimal(10))
     # market
     comparables = ComparableSerializer(many=True, required=False)
     # cost
@@ -56,19 +62,28 @@ class PatentReportSerializer(serializers.Serializer):
     economic_life_years = serializers.DecimalField(max_digits=6, decimal_places=2, required=False)
     remaining_economic_life_years = serializers.DecimalField(max_digits=6, decimal_places=2, required=False)
     indicators = IndicatorsSerializer()
-    sub_indicators = serializers.DictField(child=serializers.DictField(child=score()), required=False, default=dict)
+    sub_indicators = serializers.DictField(
+        child=serializers.DictField(child=score()), required=False, default=dict
+    )
 
     REQUIRED = {
         val.RELIEF_FROM_ROYALTY: ("revenue_forecast", "royalty_rate", "tax_rate", "discount_rate"),
         val.MARKET: ("comparables",),
-        val.COST: ("replacement_cost", "functional_obsolescence_rate", "economic_obsolescence_rate",
-                   "economic_life_years", "remaining_economic_life_years"),
+        val.COST: (
+            "replacement_cost",
+            "functional_obsolescence_rate",
+            "economic_obsolescence_rate",
+            "economic_life_years",
+            "remaining_economic_life_years",
+        ),
     }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         missing = [f for f in self.REQUIRED[attrs["method"]] if f not in attrs]
         if missing:
-            raise serializers.ValidationError({f: [f"Required by the {attrs['method']} method."] for f in missing})
+            raise serializers.ValidationError(
+                {f: [f"Required by the {attrs['method']} method."] for f in missing}
+            )
         return attrs
 
 
@@ -93,9 +108,21 @@ class ValuationOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Valuation
-        fields = ["id", "application", "patents", "status", "report_number", "valuation_date", "valid_until",
-                  "appraised_value", "composite_score", "risk_grade", "pledge_rate", "credit_ceiling",
-                  "scorecard_version"]
+        fields = [
+            "id",
+            "application",
+            "patents",
+            "status",
+            "report_number",
+            "valuation_date",
+            "valid_until",
+            "appraised_value",
+            "composite_score",
+            "risk_grade",
+            "pledge_rate",
+            "credit_ceiling",
+            "scorecard_version",
+        ]
 
     def get_patents(self, v: Valuation) -> list[dict[str, Any]]:
         values = {line.patent_id: f"{line.value:.2f}" for line in v.lines.all()}
@@ -106,22 +133,26 @@ class ValuationListApi(generics.ListAPIView):
     serializer_class = ValuationOutSerializer
     filterset_fields = ["status"]
 
+    queryset = Valuation.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
+
     def get_queryset(self) -> Any:
-        return valuations_visible_to(self.request.user)
+        return valuations_visible_to(_caller(self.request))
 
 
 class ValuationDetailApi(generics.RetrieveAPIView):
     serializer_class = ValuationOutSerializer
 
+    queryset = Valuation.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
+
     def get_queryset(self) -> Any:
-        return valuations_visible_to(self.request.user)
+        return valuations_visible_to(_caller(self.request))
 
 
 class ValuationReportApi(APIView):
     @extend_schema(request=ReportInSerializer, responses={201: ValuationOutSerializer})
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        engagement = valuation_for(request.user, pk)
+        engagement = valuation_for(_caller(request), pk)
         data = ReportInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -132,14 +163,18 @@ class ValuationReportApi(APIView):
                 inputs=method_inputs(p["method"], p),
                 indicators=val.PatentIndicators(**p["indicators"]),
                 sub_indicators=p["sub_indicators"],
-                raw=json_safe(request.data["patents"][i]),
+                raw=json_safe(cast(dict[str, Any], request.data)["patents"][i]),
             )
             for i, p in enumerate(v["patents"])
         ]
         result = valuation_report(
-            actor=request.user, valuation_id=engagement.pk, report_number=v["report_number"],
-            valuation_date=v["valuation_date"], patents=reports, operating=v["enterprise"]["operating"],
+            actor=_caller(request),
+            valuation_id=engagement.pk,
+            report_number=v["report_number"],
+            valuation_date=v["valuation_date"],
+            patents=reports,
+            operating=v["enterprise"]["operating"],
             economic_benefit=v["enterprise"]["economic_benefit"],
         )
-        result = valuations_visible_to(request.user).get(pk=result.pk)
+        result = valuations_visible_to(_caller(request)).get(pk=result.pk)
         return Response(ValuationOutSerializer(result).data, status=status.HTTP_201_CREATED)

@@ -72,9 +72,12 @@ def loan_schedule(loan: Loan) -> QuerySet[Installment]:
 
 
 def valuations_visible_to(user: User) -> QuerySet[Valuation]:
-    return Valuation.objects.filter(application__in=applications_visible_to(user).values("pk")).select_related(
-        "application"
-    ).prefetch_related("application__patents", "lines").order_by("-id")
+    return (
+        Valuation.objects.filter(application__in=applications_visible_to(user).values("pk"))
+        .select_related("application")
+        .prefetch_related("application__patents", "lines")
+        .order_by("-id")
+    )
 
 
 def valuation_for(user: User, pk: int) -> Valuation:

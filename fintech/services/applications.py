@@ -108,8 +108,14 @@ def application_create(
         external_id=external_id,
     )
     ApplicationPatent.objects.bulk_create(ApplicationPatent(application=app, patent=p) for p in patents)
-    audit_record(actor=user, action="application.create", obj=app, to_state=app.status,
-                 amount=requested_amount, payload={"patents": patent_ids, "program": program_id})
+    audit_record(
+        actor=user,
+        action="application.create",
+        obj=app,
+        to_state=app.status,
+        amount=requested_amount,
+        payload={"patents": patent_ids, "program": program_id},
+    )
     return app
 
 
@@ -118,19 +124,34 @@ def _check_eligibility(app: Application, on: date) -> None:
     program, sme = app.program, app.sme
     if not program.is_active:
         raise ProgramSuspended(f"Programme {program.code} is not taking new applications.")
-    size = classify_enterprise(sme.industry, sme.employees or 0, sme.annual_revenue or Decimal(0),
-                               sme.total_assets or Decimal(0))
+    size = classify_enterprise(
+        sme.industry, sme.employees or 0, sme.annual_revenue or Decimal(0), sme.total_assets or Decimal(0)
+    )
     if size == SizeClass.LARGE:
-        raise NotAnSme(sme_refusal_message(sme.industry, sme.employees or 0, sme.annual_revenue or Decimal(0),
-                                           sme.total_assets or Decimal(0)))
+        raise NotAnSme(
+            sme_refusal_message(
+                sme.industry,
+                sme.employees or 0,
+                sme.annual_revenue or Decimal(0),
+                sme.total_assets or Decimal(0),
+            )
+        )
     if not program.regions.filter(code=sme.region_id).exists():
-        raise NotEligible(f"Programme {program.code} does not serve region {sme.region_id}.",
-                          fields={"program": ["Your region is not served by this programme."]})
+        raise NotEligible(
+            f"Programme {program.code} does not serve region {sme.region_id}.",
+            fields={"program": ["Your region is not served by this programme."]},
+        )
     min_expiry = add_months(on, program.min_remaining_patent_months)
-    for patent in app.patents.prefetch_related("patentees").order_by("id"):
+    # Lock the patents (in id order, so two submissions sharing patents cannot deadlock): of two
+    # applications offering the same patent submitted at once, the second waits here and then sees
+    # the first one open.
+    patent_ids = list(app.patent_links.values_list("patent_id", flat=True))
+    patents = Patent.objects.select_for_update().filter(pk__in=patent_ids).order_by("id")
+    for patent in patents:
         if patent.owner_id != sme.pk:
-            raise PatentNotEligible(f"Patent {patent.application_number} is not yours.",
-                                    fields={"patents": ["Not your patent."]})
+            raise PatentNotEligible(
+                f"Patent {patent.application_number} is not yours.", fields={"patents": ["Not your patent."]}
+            )
         if patent.status != PatentStatus.IN_FORCE:
             raise PatentNotEligible(
                 f"Patent {patent.application_number} is {patent.get_status_display()}, not in force.",
@@ -145,7 +166,9 @@ def _check_eligibility(app: Application, on: date) -> None:
                 fields={"patents": [f"{patent.application_number}: not enough remaining term."]},
             )
         if PledgedPatent.objects.filter(patent=patent, is_active=True).exists():
-            raise PatentAlreadyPledged(f"Patent {patent.application_number} is already under an active pledge.")
+            raise PatentAlreadyPledged(
+                f"Patent {patent.application_number} is already under an active pledge."
+            )
         in_use = (
             Application.objects.filter(patents=patent, status__in=OPEN_STATUSES)
             .exclude(pk=app.pk)
@@ -176,13 +199,29 @@ def application_submit(*, actor: User, application_id: int) -> Application:
 
 @transaction.atomic
 def application_withdraw(*, actor: User, application_id: int, reason: str = "") -> Application:
+    """The SME withdraws before approval: a pending engagement and an issued policy are cancelled."""
     app = application_lock(application_id)
     if app.sme_id != _sme_of(actor).pk:
         raise RoleNotAllowed("Only the applicant withdraws its application.")
     application_transition(app, "withdraw", actor=actor, reason=reason)
-    Valuation.objects.filter(application=app, status=ValuationStatus.PENDING).update(
-        status=ValuationStatus.CANCELLED
-    )
+    for engagement in Valuation.objects.select_for_update().filter(
+        application=app, status=ValuationStatus.PENDING
+    ):
+        engagement.status = ValuationStatus.CANCELLED
+        engagement.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            action="valuation.cancel",
+            obj=engagement,
+            from_state=ValuationStatus.PENDING,
+            to_state=ValuationStatus.CANCELLED,
+            reason=reason or "application withdrawn",
+        )
+    if hasattr(app, "policy"):
+        # The cover was underwritten for this application only; it must not stay "issued".
+        from .policies import policy_cancel
+
+        policy_cancel(actor=actor, policy=app.policy, reason=reason or "application withdrawn")
     return app
 
 

@@ -18,7 +18,12 @@ def application_lock(pk: int) -> Application:
 
 
 def application_transition(
-    app: Application, name: str, *, actor: User | None, reason: str = "", payload: dict[str, Any] | None = None
+    app: Application,
+    name: str,
+    *,
+    actor: User | None,
+    reason: str = "",
+    payload: dict[str, Any] | None = None,
 ) -> None:
     """Run transition `name` on a locked application, save it and write the audit row.
 
@@ -32,8 +37,13 @@ def application_transition(
     method()
     app.save()
     audit_record(
-        actor=actor, action=f"application.{name}", obj=app, from_state=before, to_state=app.status,
-        reason=reason, payload=payload,
+        actor=actor,
+        action=f"application.{name}",
+        obj=app,
+        from_state=before,
+        to_state=app.status,
+        reason=reason,
+        payload=payload,
     )
 
 

@@ -12,7 +12,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fintech.errors import AlreadyRegistered, InvalidInput, InvalidTransition, RoleNotAllowed
-from fintech.models import ApplicationStatus, OrganizationKind, PatentValuation, User, Valuation, ValuationStatus
+from fintech.models import (
+    ApplicationStatus,
+    OrganizationKind,
+    PatentValuation,
+    User,
+    Valuation,
+    ValuationStatus,
+)
 from fintech.rules.schedules import add_months
 from valuation import public as val
 
@@ -89,8 +96,12 @@ def valuation_report(
         valuation_date=valuation_date,
         patents=tuple(
             val.PatentInput(
-                patent=p.patent, expiry_date=expiry[p.patent], method=p.method, inputs=p.inputs,
-                indicators=p.indicators, sub_indicators=p.sub_indicators,
+                patent=p.patent,
+                expiry_date=expiry[p.patent],
+                method=p.method,
+                inputs=p.inputs,
+                indicators=p.indicators,
+                sub_indicators=p.sub_indicators,
             )
             for p in patents
         ),
@@ -123,9 +134,16 @@ def valuation_report(
     by_patent = {p.patent: p for p in patents}
     PatentValuation.objects.bulk_create(
         PatentValuation(
-            valuation=engagement, patent_id=line.patent, method=line.method, value=line.value,
+            valuation=engagement,
+            patent_id=line.patent,
+            method=line.method,
+            value=line.value,
             inputs=by_patent[line.patent].raw,
-            indicators={"legal": str(line.legal), "technical": str(line.technical), "economic": str(line.economic)},
+            indicators={
+                "legal": str(line.legal),
+                "technical": str(line.technical),
+                "economic": str(line.economic),
+            },
         )
         for line in result.patents
     )
@@ -133,9 +151,15 @@ def valuation_report(
     app.risk_grade = result.risk_grade
     app.pledge_rate = result.pledge_rate
     app.credit_ceiling = result.credit_ceiling
-    audit_record(actor=actor, action="valuation.report", obj=engagement, from_state=ValuationStatus.PENDING,
-                 to_state=ValuationStatus.REPORTED, amount=result.appraised_value,
-                 payload={"report_number": report_number, "risk_grade": result.risk_grade})
+    audit_record(
+        actor=actor,
+        action="valuation.report",
+        obj=engagement,
+        from_state=ValuationStatus.PENDING,
+        to_state=ValuationStatus.REPORTED,
+        amount=result.appraised_value,
+        payload={"report_number": report_number, "risk_grade": result.risk_grade},
+    )
     if result.eligible:
         application_transition(app, "valuation_reported", actor=actor)
         notify_on_commit(app, app.insurer, "underwriting")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import codecs
 import json
 import logging
+import math
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -89,7 +89,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, DjangoPermissionDenied):
         return Response(error_body("permission_denied", "You may not do this."), status=403)
     if isinstance(exc, DjangoValidationError):
-        fields = {k: [str(m) for m in v] for k, v in exc.message_dict.items()} if hasattr(exc, "error_dict") else {}
+        fields = (
+            {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
+            if hasattr(exc, "error_dict")
+            else {}
+        )
         return Response(error_body("invalid", "; ".join(exc.messages), fields), status=400)
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body("request_too_large", "The request body is too large."), status=413)
@@ -102,8 +106,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             message = str(detail)
             code = getattr(detail, "code", None) or exc.default_code
         headers: dict[str, str] = {}
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait))
+        wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+        if wait is not None:
+            # Rounded up: a client that waits the whole figure is not refused again.
+            headers["Retry-After"] = str(math.ceil(wait))
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         return Response(error_body(str(code), message), status=exc.status_code, headers=headers)
@@ -111,9 +117,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         # A database constraint refused the write: a concurrent change won (the services check
         # the same rules first and give friendlier errors; this is the last line).
         logger.warning("integrity error answered with 409: %s", exc)
-        return Response(
-            error_body("conflict", "A concurrent change won; reload and try again."), status=409
-        )
+        return Response(error_body("conflict", "A concurrent change won; reload and try again."), status=409)
     logger.exception("unhandled API error", exc_info=exc)
     return Response(error_body("server_error", "Internal error."), status=500)
 

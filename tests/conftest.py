@@ -78,6 +78,12 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
 def _test_settings(settings: Any) -> None:
     # Tests talk plain HTTP to the test client; production redirects to HTTPS.
     settings.SECURE_SSL_REDIRECT = False
+    # Fast hashing for the many users tests create; admin pages without a collectstatic manifest.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     from django.core.cache import cache
 
     cache.clear()  # throttling counts live in the cache

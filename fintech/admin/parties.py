@@ -1,19 +1,22 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from fintech.models import AuditLog, Organization, Program, Region, User
+from fintech.rules.identifiers import InvalidIdentifier, validate_uscc
+from fintech.services.audit import audit_record
 
-from .scoping import OrgScopedAdmin, ReadOnlyAdminMixin, is_platform
+from .scoping import OrgScopedAdmin, ReadOnlyAdminMixin, ReviewScreenMixin, is_platform
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RegionAdmin(ReviewScreenMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["code", "name_zh", "name_en"]
     search_fields = ["code", "name_zh", "name_en"]
 
@@ -24,8 +27,34 @@ class RegionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     has_delete_permission = has_change_permission
 
 
+class OrganizationForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Organization
+        fields = [
+            "kind",
+            "name",
+            "uscc",
+            "region",
+            "external_id",
+            "is_active",
+            "industry",
+            "employees",
+            "annual_revenue",
+            "total_assets",
+            "size_class",
+        ]
+
+    def clean_uscc(self) -> str:
+        # The same GB 32100-2015 check as registration and add_member (DOMAIN.md section 2).
+        try:
+            return validate_uscc(self.cleaned_data["uscc"])
+        except InvalidIdentifier as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
 @admin.register(Organization)
 class OrganizationAdmin(OrgScopedAdmin):
+    form = OrganizationForm
     org_lookups = ("pk",)
     list_display = ["name", "kind", "uscc", "region", "size_class", "is_active"]
     list_filter = ["kind", "size_class", "is_active", "region"]
@@ -40,6 +69,18 @@ class OrganizationAdmin(OrgScopedAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_platform(request.user)
 
+    def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
+        # The admin's change view runs in a transaction, so the row and its audit commit together.
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=cast(User, request.user),
+            action="organization.change" if change else "organization.create",
+            obj=obj,
+            from_state=("active" if form.initial.get("is_active", True) else "inactive") if change else "",
+            to_state="active" if obj.is_active else "inactive",
+            payload={name: form.cleaned_data.get(name) for name in form.changed_data},
+        )
+
 
 @admin.register(User)
 class UserAdmin(OrgScopedAdmin, DjangoUserAdmin):  # type: ignore[misc]
@@ -48,7 +89,7 @@ class UserAdmin(OrgScopedAdmin, DjangoUserAdmin):  # type: ignore[misc]
     list_display = ["username", "organization", "is_active", "is_staff", "last_login"]
     list_filter = ["is_active", "is_staff", "organization__kind"]
     search_fields = ["username", "email", "organization__name"]
-    fieldsets = (*DjangoUserAdmin.fieldsets, (_("Organisation"), {"fields": ("organization",)}))  # type: ignore[operator]
+    fieldsets = (*(DjangoUserAdmin.fieldsets or ()), (_("Organisation"), {"fields": ("organization",)}))
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_platform(request.user)
@@ -61,8 +102,16 @@ class UserAdmin(OrgScopedAdmin, DjangoUserAdmin):  # type: ignore[misc]
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["code", "name", "is_active", "insurer_share", "government_share", "bank_share", "loan_cap"]
+class ProgramAdmin(ReviewScreenMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = [
+        "code",
+        "name",
+        "is_active",
+        "insurer_share",
+        "government_share",
+        "bank_share",
+        "loan_cap",
+    ]
     filter_horizontal = ["regions"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -1,10 +1,46 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from fintech.models import Patent, Patentee
+from fintech.models import Patent, Patentee, PatentStatus, User
+from fintech.services.patents import patent_status_set
 
-from .scoping import OrgScopedAdmin, OrgScopedInline
+from .scoping import OrgScopedAdmin, OrgScopedInline, is_platform
+
+# The legal-status changes the platform records (DOMAIN.md section 3); "expired" is set by the
+# daily task from the term, not by hand.
+MARKABLE_STATUSES = [
+    PatentStatus.LAPSED,
+    PatentStatus.INVALIDATED,
+    PatentStatus.TERMINATED,
+    PatentStatus.WAIVED,
+    PatentStatus.PRESERVED,
+    PatentStatus.DISPUTED,
+    PatentStatus.IN_FORCE,
+]
+
+
+def _status_action(status: PatentStatus) -> Callable[[Any, HttpRequest, QuerySet[Patent]], None]:
+    def action(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Patent]) -> None:
+        changed = 0
+        for patent in queryset.order_by("pk"):
+            if patent.status != status:
+                patent_status_set(
+                    actor=cast(User, request.user),
+                    patent=patent,
+                    status=status,
+                    reason=f"marked {status.label} in the admin",
+                )
+                changed += 1
+        modeladmin.message_user(request, f"{changed} patent(s) marked {status.label}.")
+
+    action.__name__ = f"mark_{status.value}"
+    return admin.action(description=f"Mark as {status.label}", permissions=["legal_status"])(action)
 
 
 class PatenteeInline(OrgScopedInline):
@@ -22,14 +58,28 @@ class PatentAdmin(OrgScopedAdmin):
     list_filter = ["patent_type", "status"]
     search_fields = ["application_number", "title", "owner__name"]
     inlines = [PatenteeInline]
-    # Legal status changes go through services.patents.patent_status_set (audited); see actions.
+    # Legal status changes go through services.patents.patent_status_set (audited): see actions.
+    actions = [_status_action(status) for status in MARKABLE_STATUSES]
     readonly_fields = [
-        "application_number", "title", "patent_type", "filing_date", "grant_date", "claims_count",
-        "term_adjustment_days", "expires_on", "status", "owner", "created_by", "external_id",
+        "application_number",
+        "title",
+        "patent_type",
+        "filing_date",
+        "grant_date",
+        "claims_count",
+        "term_adjustment_days",
+        "expires_on",
+        "status",
+        "owner",
+        "created_by",
+        "external_id",
     ]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # SMEs register patents through the API (ownership and number checks)
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_legal_status_permission(self, request: HttpRequest) -> bool:
+        return is_platform(request.user)

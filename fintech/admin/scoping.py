@@ -17,7 +17,9 @@ from fintech.models import Organization, OrganizationKind, User
 
 
 def is_platform(user: Any) -> bool:
-    return bool(getattr(user, "is_superuser", False)) or getattr(user, "role", "") == OrganizationKind.PLATFORM
+    return (
+        bool(getattr(user, "is_superuser", False)) or getattr(user, "role", "") == OrganizationKind.PLATFORM
+    )
 
 
 def org_filter(user: User, lookups: tuple[str, ...]) -> Q:
@@ -28,8 +30,33 @@ def org_filter(user: User, lookups: tuple[str, ...]) -> Q:
     return q
 
 
-class OrgScopedMixin:
-    """Scope querysets (and foreign-key choices) to the user's organisation."""
+def may_review(user: Any) -> bool:
+    """Platform staff, and the staff of a member organisation (add_member makes them staff).
+
+    Members are onboarded with an organisation, never with Django permission rows: viewing a
+    scoped screen is granted by membership, and what they see is their organisation's rows only.
+    """
+    if is_platform(user):
+        return True
+    return bool(
+        getattr(user, "is_active", False)
+        and getattr(user, "is_staff", False)
+        and getattr(user, "organization_id", None)
+    )
+
+
+class ReviewScreenMixin:
+    """Let member staff read a screen without per-model Django permissions."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return may_review(request.user) or super().has_view_permission(request, obj)  # type: ignore[misc]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return may_review(request.user) or super().has_module_permission(request)  # type: ignore[misc]
+
+
+class OrgScopedMixin(ReviewScreenMixin):
+    """Scope querysets (and foreign-key choices) to the user's organisation; members may view."""
 
     org_lookups: tuple[str, ...] = ()
     # Foreign-key fields whose choices are scoped, with the lookup from the related model.

@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from fintech.money import InvalidMoney, parse_money
+from fintech.money import InvalidMoney, parse_money, round_fen
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -23,7 +23,9 @@ class MoneyField(serializers.Field):
             raise serializers.ValidationError(str(exc)) from exc
 
     def to_representation(self, value: Decimal) -> str:
-        return f"{value:.2f}"
+        # Stored money already has two places; anything finer rounds half up (DOMAIN.md section 5),
+        # not half-even as format() would.
+        return f"{round_fen(value):.2f}"
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -36,15 +38,15 @@ class RateField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> Decimal:
         if isinstance(data, bool) or not isinstance(data, str | int | float | Decimal):
-            raise serializers.ValidationError("Enter a rate as a decimal string, e.g. \"0.0435\".")
+            raise serializers.ValidationError('Enter a rate as a decimal string, e.g. "0.0435".')
         text = repr(data) if isinstance(data, float) else str(data).strip()
         try:
             value = Decimal(text)
         except InvalidOperation as exc:
-            raise serializers.ValidationError("Enter a rate as a decimal string, e.g. \"0.0435\".") from exc
+            raise serializers.ValidationError('Enter a rate as a decimal string, e.g. "0.0435".') from exc
         if not value.is_finite() or "e" in text.lower():
             raise serializers.ValidationError("Enter a rate in plain notation.")
-        if value < 0 or value >= self.max_value:
+        if value.is_signed() or value >= self.max_value:  # is_signed: "-0" is refused too
             raise serializers.ValidationError(f"A rate is a fraction from 0 to below {self.max_value}.")
         if value.as_tuple().exponent < -8:  # type: ignore[operator]
             raise serializers.ValidationError("A rate has at most 8 decimal places.")

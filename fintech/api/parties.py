@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from fintech.models import Organization, OrganizationKind, Program
+from fintech.models import Organization, OrganizationKind, Program, Region, User
 from fintech.rules.sme_size import INDUSTRY_CHOICES
 from fintech.selectors.parties import organization_directory, program_list
 from fintech.services.parties import sme_register
@@ -21,8 +23,28 @@ from fintech.services.parties import sme_register
 from .fields import MoneyField, RateField
 
 
+class AuthRateThrottle(ScopedRateThrottle):
+    """The "auth" rate (AUTH_THROTTLE_RATE) per client address, as the settings say when the request comes.
+
+    DRF binds SimpleRateThrottle.THROTTLE_RATES to the rates dict at import, so a later change
+    of settings.REST_FRAMEWORK (a deployment's reload, a test's override) would be ignored.
+    """
+
+    def get_rate(self) -> str | None:
+        self.THROTTLE_RATES = cast("dict[str, str | None]", api_settings.DEFAULT_THROTTLE_RATES)
+        return super().get_rate()
+
+    def get_ident(self, request: Request) -> str:
+        # Without NUM_PROXIES, DRF keys on X-Forwarded-For as the client wrote it, so a client
+        # that sends a new value each time is never throttled (password guessing, mass sign-ups).
+        # Trust the header only when the deployment says how many proxies append to it.
+        if api_settings.NUM_PROXIES is None:
+            return str(request.META.get("REMOTE_ADDR", ""))
+        return super().get_ident(request)
+
+
 class AuthThrottled:
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes: Sequence[type[BaseThrottle]] = [AuthRateThrottle]
     throttle_scope = "auth"
 
 
@@ -64,9 +86,16 @@ class RegisterApi(AuthThrottled, APIView):
 
     @extend_schema(
         request=RegisterInSerializer,
-        responses={201: inline_serializer("Registered", {"id": serializers.IntegerField(),
-                                                         "username": serializers.CharField(),
-                                                         "organization": OrganizationOutSerializer()})},
+        responses={
+            201: inline_serializer(
+                "Registered",
+                {
+                    "id": serializers.IntegerField(),
+                    "username": serializers.CharField(),
+                    "organization": OrganizationOutSerializer(),
+                },
+            )
+        },
     )
     def post(self, request: Request) -> Response:
         data = RegisterInSerializer(data=request.data)
@@ -74,7 +103,11 @@ class RegisterApi(AuthThrottled, APIView):
         v = data.validated_data
         user = sme_register(username=v["username"], password=v["password"], **v["enterprise"])
         return Response(
-            {"id": user.pk, "username": user.username, "organization": OrganizationOutSerializer(user.organization).data},
+            {
+                "id": user.pk,
+                "username": user.username,
+                "organization": OrganizationOutSerializer(user.organization).data,
+            },
             status=status.HTTP_201_CREATED,
         )
 
@@ -89,10 +122,17 @@ class MeOutSerializer(serializers.Serializer):
 class MeApi(APIView):
     @extend_schema(responses=MeOutSerializer)
     def get(self, request: Request) -> Response:
-        user = request.user
-        return Response(MeOutSerializer(
-            {"id": user.pk, "username": user.username, "role": user.role, "organization": user.organization}
-        ).data)
+        user = cast(User, request.user)  # IsAuthenticated: never anonymous here
+        return Response(
+            MeOutSerializer(
+                {
+                    "id": user.pk,
+                    "username": user.username,
+                    "role": user.role,
+                    "organization": user.organization,
+                }
+            ).data
+        )
 
 
 class OrganizationListApi(generics.ListAPIView):
@@ -100,7 +140,8 @@ class OrganizationListApi(generics.ListAPIView):
 
     class Filter(serializers.Serializer):
         kind = serializers.ChoiceField(
-            choices=[OrganizationKind.BANK, OrganizationKind.INSURER, OrganizationKind.APPRAISER], required=False
+            choices=[OrganizationKind.BANK, OrganizationKind.INSURER, OrganizationKind.APPRAISER],
+            required=False,
         )
 
     def get_queryset(self) -> Any:
@@ -123,18 +164,40 @@ class ProgramOutSerializer(serializers.ModelSerializer):
     loan_cap = MoneyField()
     annual_subsidy_cap = MoneyField()
     loss_threshold_amount = MoneyField(allow_null=True)
-    regions = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
+    regions: serializers.SlugRelatedField[Region] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="code"
+    )
 
     class Meta:
         model = Program
         fields = [
-            "id", "code", "name", "is_active", "regions",
-            "insurer_share", "government_share", "bank_share", "loss_threshold_amount",
-            "interest_subsidy_rate", "premium_subsidy_rate", "subsidy_period", "benchmark_mode",
-            "forfeit_after_late", "annual_subsidy_cap",
-            "loan_cap", "min_term_months", "max_term_months", "premium_rate_min", "premium_rate_max",
-            "min_remaining_patent_months", "valuation_validity_months",
-            "pledge_rate_a", "pledge_rate_b", "pledge_rate_c", "grace_days", "default_days_past_due",
+            "id",
+            "code",
+            "name",
+            "is_active",
+            "regions",
+            "insurer_share",
+            "government_share",
+            "bank_share",
+            "loss_threshold_amount",
+            "interest_subsidy_rate",
+            "premium_subsidy_rate",
+            "subsidy_period",
+            "benchmark_mode",
+            "forfeit_after_late",
+            "annual_subsidy_cap",
+            "loan_cap",
+            "min_term_months",
+            "max_term_months",
+            "premium_rate_min",
+            "premium_rate_max",
+            "min_remaining_patent_months",
+            "valuation_validity_months",
+            "pledge_rate_a",
+            "pledge_rate_b",
+            "pledge_rate_c",
+            "grace_days",
+            "default_days_past_due",
         ]
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from fintech.models import Patent, Patentee, PatentType
+from fintech.models import Patent, Patentee, PatentType, User
 from fintech.selectors.patents import patents_visible_to
 from fintech.services.patents import PatenteeInput, patent_register
+
+
+def _caller(request: Request) -> User:
+    return cast(User, request.user)  # IsAuthenticated: never anonymous here
 
 
 class PatenteeSerializer(serializers.ModelSerializer):
@@ -55,27 +59,41 @@ class PatentOutSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patent
         fields = [
-            "id", "application_number", "title", "patent_type", "filing_date", "grant_date", "claims_count",
-            "term_adjustment_days", "expires_on", "status", "owner", "patentees", "external_id", "created_at",
+            "id",
+            "application_number",
+            "title",
+            "patent_type",
+            "filing_date",
+            "grant_date",
+            "claims_count",
+            "term_adjustment_days",
+            "expires_on",
+            "status",
+            "owner",
+            "patentees",
+            "external_id",
+            "created_at",
         ]
 
 
 class PatentListCreateApi(generics.ListAPIView):
     serializer_class = PatentOutSerializer
+    queryset = Patent.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
 
     def get_queryset(self) -> Any:
-        return patents_visible_to(self.request.user)
+        return patents_visible_to(_caller(self.request))
 
     @extend_schema(request=PatentInSerializer, responses={201: PatentOutSerializer})
     def post(self, request: Request) -> Response:
         data = PatentInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        patent = patent_register(user=request.user, **data.validated_data)
+        patent = patent_register(user=_caller(request), **data.validated_data)
         return Response(PatentOutSerializer(patent).data, status=status.HTTP_201_CREATED)
 
 
 class PatentDetailApi(generics.RetrieveAPIView):
     serializer_class = PatentOutSerializer
+    queryset = Patent.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
 
     def get_queryset(self) -> Any:
-        return patents_visible_to(self.request.user)
+        return patents_visible_to(_caller(self.request))

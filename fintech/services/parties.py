@@ -12,9 +12,11 @@ from django.db import IntegrityError, transaction
 from fintech.errors import AlreadyRegistered, InvalidInput, NotAnSme
 from fintech.models import Organization, OrganizationKind, Region, User
 from fintech.rules.identifiers import InvalidIdentifier, validate_uscc
-from fintech.rules.sme_size import SizeClass, classify_enterprise, sme_refusal_message
+from fintech.rules.sme_size import INDUSTRY_CHOICES, SizeClass, classify_enterprise, sme_refusal_message
 
 from .audit import audit_record
+
+INDUSTRY_CODES = frozenset(code for code, _ in INDUSTRY_CHOICES)
 
 
 def _region(code: str, field: str) -> Region:
@@ -29,6 +31,14 @@ def _uscc(raw: str, field: str) -> str:
         return validate_uscc(raw)
     except InvalidIdentifier as exc:
         raise InvalidInput.on(field, str(exc)) from exc
+
+
+def _username(username: str, field: str = "username") -> None:
+    """The user model's own rules (required, 150 characters, letters, digits and @/./+/-/_)."""
+    try:
+        User._meta.get_field("username").clean(username, None)
+    except DjangoValidationError as exc:
+        raise InvalidInput(exc.messages[0], fields={field: list(exc.messages)}) from exc
 
 
 def _password(password: str, user: User, field: str = "password") -> None:
@@ -54,13 +64,16 @@ def sme_register(
     """Create an SME organisation and its first user, after the 2011 size check. Audited."""
     code = _uscc(uscc, "enterprise.uscc")
     region = _region(region_code, "enterprise.region_code")
+    if industry not in INDUSTRY_CODES:
+        raise InvalidInput.on("enterprise.industry", f"Unknown industry '{industry}'.")
     try:
         size = classify_enterprise(industry, employees, annual_revenue, total_assets)
-    except ValueError as exc:
-        raise InvalidInput.on("enterprise.industry", str(exc)) from exc
+    except ValueError as exc:  # a negative figure
+        raise InvalidInput.on("enterprise", str(exc)) from exc
     if size == SizeClass.LARGE:
         message = sme_refusal_message(industry, employees, annual_revenue, total_assets)
         raise NotAnSme(message, fields={"enterprise": [message]})
+    _username(username)
     if User.objects.filter(username__iexact=username).exists():
         raise InvalidInput.on("username", "This username is taken.")
     user = User(username=username)
@@ -118,12 +131,20 @@ def member_add(
     org = Organization.objects.select_for_update().filter(uscc=code).first()
     if org is None:
         if kind == OrganizationKind.SME:
-            raise InvalidInput.on("kind", "SMEs register themselves through the API (they need a size check).")
+            raise InvalidInput.on(
+                "kind", "SMEs register themselves through the API (they need a size check)."
+            )
         org = Organization.objects.create(kind=kind, name=org_name, uscc=code, region=region, **(extra or {}))
-        audit_record(actor=actor, action="organization.create", obj=org, to_state="active",
-                     payload={"kind": kind, "name": org_name, "uscc": code})
+        audit_record(
+            actor=actor,
+            action="organization.create",
+            obj=org,
+            to_state="active",
+            payload={"kind": kind, "name": org_name, "uscc": code},
+        )
     elif org.kind != kind:
         raise AlreadyRegistered(f"USCC {code} belongs to a {org.kind}, not a {kind}.")
+    _username(username)
     if User.objects.filter(username__iexact=username).exists():
         raise AlreadyRegistered(f"The username '{username}' is taken.", fields={"username": ["Taken."]})
     user = User(username=username, organization=org)
@@ -132,6 +153,11 @@ def member_add(
     # Platform members run the admin; other parties' staff use their review screens there too.
     user.is_staff = kind != OrganizationKind.SME
     user.save()
-    audit_record(actor=actor, action="user.create", obj=user, to_state="active",
-                 payload={"organization": org.pk, "kind": kind})
+    audit_record(
+        actor=actor,
+        action="user.create",
+        obj=user,
+        to_state="active",
+        payload={"organization": org.pk, "kind": kind},
+    )
     return user

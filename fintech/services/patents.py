@@ -20,6 +20,9 @@ from fintech.rules.identifiers import (
 from .audit import audit_record
 from .common import business_today, ensure_not_future
 
+# ZC 0006-2003: 12-digit application numbers from 2003-10-01, 8 digits before (DOMAIN.md section 2).
+FIRST_12_DIGIT_FILING_DATE = date(2003, 10, 1)
+
 
 @dataclass(frozen=True)
 class PatenteeInput:
@@ -57,9 +60,17 @@ def patent_register(
     ensure_not_future(grant_date, "grant_date")
     if grant_date < filing_date:
         raise InvalidInput.on("grant_date", "The grant date is before the filing date.")
+    if number.legacy != (filing_date < FIRST_12_DIGIT_FILING_DATE):
+        raise InvalidInput.on(
+            "filing_date",
+            f"Applications filed {'from' if number.legacy else 'before'} {FIRST_12_DIGIT_FILING_DATE} have "
+            f"{'12' if number.legacy else '8'}-digit numbers; {number.canonical} cannot have been filed on "
+            f"{filing_date}.",
+        )
     if number.filing_year != filing_date.year:
         raise InvalidInput.on(
-            "filing_date", f"The application number says filing year {number.filing_year}, not {filing_date.year}."
+            "filing_date",
+            f"The application number says filing year {number.filing_year}, not {filing_date.year}.",
         )
     if not patentees:
         raise InvalidInput.on("patentees", "At least one patentee is needed.")
@@ -133,7 +144,9 @@ def patent_status_set(*, actor: User | None, patent: Patent, status: str, reason
         return locked
     locked.status = status
     locked.save(update_fields=["status"])
-    audit_record(actor=actor, action="patent.status", obj=locked, from_state=before, to_state=status, reason=reason)
+    audit_record(
+        actor=actor, action="patent.status", obj=locked, from_state=before, to_state=status, reason=reason
+    )
     return locked
 
 
@@ -144,20 +157,29 @@ def patentee_consent_record(*, actor: User | None, patentee: Patentee, consent_o
     locked = Patentee.objects.select_for_update().get(pk=patentee.pk)
     locked.pledge_consent_on = consent_on
     locked.save(update_fields=["pledge_consent_on"])
-    audit_record(actor=actor, action="patentee.consent", obj=locked.patent, to_state="consented",
-                 payload={"patentee": locked.uscc, "consent_on": consent_on})
+    audit_record(
+        actor=actor,
+        action="patentee.consent",
+        obj=locked.patent,
+        to_state="consented",
+        payload={"patentee": locked.uscc, "consent_on": consent_on},
+    )
     return locked
 
 
 @transaction.atomic
 def patents_mark_expired(*, as_of: date) -> int:
     """Mark in-force patents whose term has run out by as_of as expired; returns how many."""
-    rows = list(
-        Patent.objects.select_for_update().filter(status=PatentStatus.IN_FORCE, expires_on__lt=as_of)
-    )
+    rows = list(Patent.objects.select_for_update().filter(status=PatentStatus.IN_FORCE, expires_on__lt=as_of))
     for patent in rows:
         patent.status = PatentStatus.EXPIRED
         patent.save(update_fields=["status"])
-        audit_record(actor=None, action="patent.expire", obj=patent, from_state=PatentStatus.IN_FORCE,
-                     to_state=PatentStatus.EXPIRED, reason=f"term ended {patent.expires_on}")
+        audit_record(
+            actor=None,
+            action="patent.expire",
+            obj=patent,
+            from_state=PatentStatus.IN_FORCE,
+            to_state=PatentStatus.EXPIRED,
+            reason=f"term ended {patent.expires_on}",
+        )
     return len(rows)

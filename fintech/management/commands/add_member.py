@@ -15,7 +15,9 @@ class Command(BaseCommand):
     help = "Create the organisation (found by its USCC) if it is missing, and a user in it."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--kind", required=True, choices=[k for k in OrganizationKind.values if k != "sme"])
+        parser.add_argument(
+            "--kind", required=True, choices=[k for k in OrganizationKind.values if k != "sme"]
+        )
         parser.add_argument("--org", required=True, help="organisation name")
         parser.add_argument("--uscc", required=True)
         parser.add_argument("--region", required=True, help="GB/T 2260 region code, e.g. 420100")

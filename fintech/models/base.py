@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
+from django.db.models import Q, Value
+from django.db.models.lookups import GreaterThan, LessThan
 
 
 def MoneyField(verbose_name: Any = None, **kwargs: Any) -> models.DecimalField:  # noqa: N802
@@ -26,3 +29,14 @@ class TimeStamped(models.Model):
 
     class Meta:
         abstract = True
+
+
+def money_equals(left: Any, right: Any) -> Q:
+    """A check-constraint condition "left = right" for sums of money columns.
+
+    With two decimal places the only value inside the open band (right - 0.005, right + 0.005)
+    is right itself, so this is exact equality on PostgreSQL's numeric; the band keeps SQLite,
+    which adds decimals as binary floats, from refusing 50,000.01 + 30,000.00 + 20,000.00.
+    """
+    half_fen = Value(Decimal("0.005"))
+    return Q(GreaterThan(left, right - half_fen)) & Q(LessThan(left, right + half_fen))

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from .base import MoneyField, RateField
+from .base import MoneyField, RateField, money_equals
 from .loans import Loan
 from .parties import Organization, Program
 
@@ -48,11 +48,13 @@ class LossEvent(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="loss_parts_sum",
-                condition=Q(loss_amount=F("unpaid_principal") + F("unpaid_interest") + F("accrued_interest")),
+                condition=money_equals(F("unpaid_principal") + F("unpaid_interest") + F("accrued_interest"),
+                                       F("loss_amount")),
             ),
             models.CheckConstraint(
                 name="loss_shares_sum",
-                condition=Q(loss_amount=F("insurer_share") + F("government_share") + F("bank_share")),
+                condition=money_equals(F("insurer_share") + F("government_share") + F("bank_share"),
+                                       F("loss_amount")),
             ),
             models.CheckConstraint(
                 name="loss_amounts_non_negative",
@@ -85,7 +87,7 @@ class Recovery(models.Model):
             models.CheckConstraint(name="recovery_positive", condition=Q(amount__gt=0)),
             models.CheckConstraint(
                 name="recovery_parts_sum",
-                condition=Q(amount=F("insurer_part") + F("government_part") + F("bank_part"))
+                condition=money_equals(F("insurer_part") + F("government_part") + F("bank_part"), F("amount"))
                 & Q(insurer_part__gte=0) & Q(government_part__gte=0) & Q(bank_part__gte=0),
             ),
         ]

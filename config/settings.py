@@ -180,6 +180,9 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With acks_late, a task whose worker died is redelivered after this many seconds; every task is
+# idempotent, so a redelivery of a slow but live task is harmless. Chunks take seconds, not minutes.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
 
 LOGGING = {
     "version": 1,

@@ -1,1 +1,424 @@
-"""Admin: subsidies."""
+"""Admin: benchmark rates, subsidy runs and their entitlements (DOMAIN.md sections 9 and 11).
+
+- Benchmark rates are dated reference data: regulators and platform staff add new fixings and
+  correct old ones (through the same service as everything else, audited); nobody deletes one.
+- Subsidy runs are listed for the regulators of the programmes' regions (platform staff see all);
+  "Add" starts a run, and the detail page offers approve, record payment and queue-again as the
+  run's status and the viewer allow. Each calls the same service as the API, with the user as
+  actor, so four-eyes and every other rule live in one place.
+- Entitlements are read-only: regulators see their region's, an SME its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets, unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from fintech.errors import DomainError
+from fintech.models import (
+    BenchmarkRate,
+    OrganizationKind,
+    Program,
+    SubsidyEntitlement,
+    SubsidyRun,
+    SubsidyRunStatus,
+    User,
+)
+from fintech.selectors.subsidies import programs_served_for
+from fintech.services import subsidies as services
+from fintech.services.common import business_today
+
+from .scoping import ReadOnlyAdminMixin, is_platform
+
+K = OrganizationKind
+S = SubsidyRunStatus
+
+
+def _role(user: Any) -> str:
+    return str(getattr(user, "role", "") or "")
+
+
+def _staff_in(user: Any, *roles: str) -> bool:
+    if not (getattr(user, "is_active", False) and getattr(user, "is_staff", False)):
+        return False
+    return is_platform(user) or _role(user) in roles
+
+
+def _money(value: Any) -> str:
+    return f"{value:,.2f}"
+
+
+# --- benchmark rates -----------------------------------------------------------------------------
+
+
+class BenchmarkRateForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = BenchmarkRate
+        fields = ["source", "effective_on", "term_min_months", "term_max_months", "rate"]
+        help_texts = {
+            "rate": _("A fraction: 3.45 % is 0.0345."),
+            "term_max_months": _("Empty: no upper bound (e.g. the 5-year LPR from 61 months)."),
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        rate = data.get("rate")
+        if rate is not None and not (0 < rate < 1):
+            self.add_error("rate", gettext("A rate is a fraction above 0 and below 1, e.g. 0.0345."))
+        lo, hi, on = data.get("term_min_months"), data.get("term_max_months"), data.get("effective_on")
+        if lo is not None and hi is not None and hi < lo:
+            self.add_error("term_max_months", gettext("The range ends before it starts."))
+        elif lo is not None and on is not None:
+            probe = BenchmarkRate(
+                pk=self.instance.pk, effective_on=on, term_min_months=lo, term_max_months=hi
+            )
+            clash = services.benchmark_overlap(probe)
+            if clash is not None:
+                self.add_error(
+                    "term_min_months",
+                    gettext("The term range overlaps %(other)s of the same day.") % {"other": clash},
+                )
+        return data
+
+
+@admin.register(BenchmarkRate)
+class BenchmarkRateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = BenchmarkRateForm
+    list_display = ["effective_on", "source", "term_min_months", "term_max_months", "rate"]
+    list_filter = ["source", "term_min_months"]
+    date_hierarchy = "effective_on"
+    ordering = ["-effective_on", "term_min_months"]
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return _staff_in(request.user, K.REGULATOR)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _staff_in(request.user, K.REGULATOR)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _staff_in(request.user, K.REGULATOR)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return _staff_in(request.user, K.REGULATOR)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # a wrong fixing is corrected, never deleted (runs may have used it)
+
+    def save_model(self, request: HttpRequest, obj: BenchmarkRate, form: Any, change: bool) -> None:
+        services.benchmark_rate_save(actor=cast(User, request.user), rate=obj, changed=form.changed_data)
+
+
+# --- subsidy runs --------------------------------------------------------------------------------
+
+
+class SubsidyRunStartForm(forms.Form):
+    program = forms.ModelChoiceField(queryset=Program.objects.none(), label=_("programme"))
+    period = forms.CharField(
+        label=_("period"),
+        max_length=8,
+        help_text=_("A quarter like 2025Q3, or a month like 2025-07 (per programme)."),
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ModelChoiceField, self.fields["program"])  # type: ignore[type-arg]
+        field.queryset = programs_served_for(user).order_by("code")
+
+
+class SubsidyRunApproveForm(forms.Form):
+    """No input: the page states what will be approved; the POST approves it."""
+
+
+class SubsidyRunPaymentForm(forms.Form):
+    paid_on = forms.DateField(label=_("paid on"), help_text=_("The value date of the transfer (YYYY-MM-DD)."))
+    reference = forms.CharField(label=_("payment reference"), max_length=100)
+
+
+class SubsidyRunResumeForm(forms.Form):
+    """No input: queue the chunks that are not done once more."""
+
+
+RUN_ACTIONS: dict[str, tuple[Any, type[forms.Form], tuple[str, ...]]] = {
+    # key: (label, form, statuses in which it is offered)
+    "approve": (_("Approve"), SubsidyRunApproveForm, (S.COMPUTED,)),
+    "pay": (_("Record payment"), SubsidyRunPaymentForm, (S.APPROVED,)),
+    "resume": (_("Queue unfinished chunks again"), SubsidyRunResumeForm, (S.PENDING, S.RUNNING)),
+}
+
+
+@admin.register(SubsidyRun)
+class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    change_form_template = "admin/fintech/subsidyrun/change_form.html"
+    list_display = [
+        "id",
+        "program",
+        "period",
+        "status",
+        "interest_total",
+        "premium_total",
+        "entitlements_count",
+        "progress",
+        "started_by",
+        "approved_by",
+        "paid_on",
+    ]
+    list_select_related = ["program", "started_by", "approved_by"]
+    list_filter = ["status", "program", "period"]
+    fields = [
+        ("program", "period"),
+        ("period_start", "period_end"),
+        "status",
+        ("interest_total", "premium_total", "entitlements_count"),
+        ("chunks_total", "chunks_done"),
+        "parameters",
+        ("started_by", "created_at"),
+        ("approved_by", "approved_at"),
+        ("paid_on", "payment_reference"),
+        "finished_at",
+        "error",
+        "entitlements_link",
+    ]
+    readonly_fields = flatten_fieldsets([(None, {"fields": fields})])
+
+    # scoping and permissions
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs = super().get_queryset(request)
+        if is_platform(request.user):
+            return qs
+        return qs.filter(program__in=programs_served_for(cast(User, request.user)).values("pk"))
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return _staff_in(request.user, K.REGULATOR)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _staff_in(request.user, K.REGULATOR)
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return _staff_in(request.user, K.REGULATOR) and _role(request.user) == K.REGULATOR
+
+    # columns
+
+    @admin.display(description=_("chunks"))
+    def progress(self, obj: SubsidyRun) -> str:
+        return f"{obj.chunks_done}/{obj.chunks_total}"
+
+    @admin.display(description=_("entitlements"))
+    def entitlements_link(self, obj: SubsidyRun) -> Any:
+        url = reverse("admin:fintech_subsidyentitlement_changelist") + f"?run__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, gettext("The run's entitlements"))
+
+    # actions
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "<path:object_id>/run/<slug:action>/",
+                self.admin_site.admin_view(self.run_action_view),
+                name="fintech_subsidyrun_action",
+            )
+        ]
+        return own + super().get_urls()
+
+    def actions_for(self, request: HttpRequest, run: SubsidyRun) -> list[dict[str, Any]]:
+        if _role(request.user) != K.REGULATOR:
+            return []
+        offered = []
+        for key, (label, _form, statuses) in RUN_ACTIONS.items():
+            if run.status not in statuses or (key == "approve" and run.started_by_id == request.user.pk):
+                continue
+            url = reverse(
+                "admin:fintech_subsidyrun_action", args=[run.pk, key], current_app=self.admin_site.name
+            )
+            offered.append({"label": label, "url": url})
+        return offered
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: SubsidyRun | None = None,
+    ) -> HttpResponse:
+        context["run_actions"] = self.actions_for(request, obj) if obj is not None else []
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _page(self, request: HttpRequest, **context: Any) -> TemplateResponse:
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request,
+            "admin/fintech/subsidyrun/action.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "has_view_permission": True,
+                **context,
+            },
+        )
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        """Start a run (instead of the model form): the service snapshots the programme, cuts the
+        chunks and queues them."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        user = cast(User, request.user)
+        back = reverse("admin:fintech_subsidyrun_changelist", current_app=self.admin_site.name)
+        is_post = request.method == "POST"
+        form = SubsidyRunStartForm(request.POST if is_post else None, user=user)
+        if is_post and form.is_valid():
+            try:
+                run = services.subsidy_run_start(
+                    actor=user, program_id=form.cleaned_data["program"].pk, period=form.cleaned_data["period"]
+                )
+            except DomainError as exc:
+                for field, errors in exc.fields.items():
+                    form.add_error(field if field in form.fields else None, errors)
+                if not exc.fields:
+                    form.add_error(None, exc.message)
+            else:
+                self.message_user(
+                    request,
+                    gettext("Subsidy run #%(id)s of %(period)s started.")
+                    % {"id": run.pk, "period": run.period},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse(
+                        "admin:fintech_subsidyrun_change", args=[run.pk], current_app=self.admin_site.name
+                    )
+                )
+        return self._page(
+            request,
+            title=gettext("Start a subsidy run"),
+            form=form,
+            back_url=back,
+            submit_label=gettext("Start"),
+            summary=[],
+        )
+
+    def run_action_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        """The form of one action (GET); on POST the service with the user as actor. A broken rule
+        comes back as an error message on the run's page, and nothing has changed."""
+        run = self.get_object(request, unquote(object_id))
+        if run is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
+        if action not in RUN_ACTIONS:
+            raise PermissionDenied
+        if _role(request.user) != K.REGULATOR:
+            raise PermissionDenied
+        label, form_class, _statuses = RUN_ACTIONS[action]
+        back = reverse("admin:fintech_subsidyrun_change", args=[run.pk], current_app=self.admin_site.name)
+        is_post = request.method == "POST"
+        form = form_class(request.POST) if is_post else form_class(initial=self._initial(action))
+        if is_post and form.is_valid():
+            user = cast(User, request.user)
+            try:
+                done = self._run(action, user, run, form.cleaned_data)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, done, messages.SUCCESS)
+            return HttpResponseRedirect(back)
+        return self._page(
+            request,
+            title=label,
+            form=form,
+            back_url=back,
+            original=run,
+            submit_label=label,
+            summary=self._summary(run),
+        )
+
+    @staticmethod
+    def _initial(action: str) -> dict[str, Any]:
+        return {"paid_on": business_today()} if action == "pay" else {}
+
+    @staticmethod
+    def _run(action: str, user: User, run: SubsidyRun, data: dict[str, Any]) -> str:
+        if action == "approve":
+            run = services.subsidy_run_approve(actor=user, run_id=run.pk)
+            return gettext("Run #%(id)s approved.") % {"id": run.pk}
+        if action == "pay":
+            run = services.subsidy_run_pay(
+                actor=user, run_id=run.pk, paid_on=data["paid_on"], reference=data["reference"]
+            )
+            return gettext("Payment %(ref)s of run #%(id)s recorded.") % {
+                "ref": run.payment_reference,
+                "id": run.pk,
+            }
+        services.subsidy_run_resume(actor=user, run_id=run.pk)
+        return gettext("The unfinished chunks of run #%(id)s were queued again.") % {"id": run.pk}
+
+    @staticmethod
+    def _summary(run: SubsidyRun) -> list[tuple[Any, Any]]:
+        return [
+            (_("programme"), run.program),
+            (_("period"), run.period),
+            (_("status"), run.get_status_display()),
+            (_("interest subsidies"), _money(run.interest_total)),
+            (_("premium subsidies"), _money(run.premium_total)),
+            (_("total"), _money(run.interest_total + run.premium_total)),
+            (_("entitlements"), run.entitlements_count),
+            (_("started by"), run.started_by),
+        ]
+
+
+# --- entitlements (read-only) --------------------------------------------------------------------
+
+
+@admin.register(SubsidyEntitlement)
+class SubsidyEntitlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = [
+        "id",
+        "run",
+        "period",
+        "kind",
+        "sme",
+        "loan",
+        "installment_seq",
+        "computed_amount",
+        "amount",
+        "capped",
+        "status",
+    ]
+    list_select_related = ["run", "run__program", "sme", "loan", "installment"]
+    list_filter = ["kind", "status", "capped", "period"]
+    search_fields = ["sme__name", "=sme__uscc"]
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs = super().get_queryset(request)
+        user = request.user
+        if is_platform(user):
+            return qs
+        org = getattr(user, "organization", None)
+        if org is None:
+            return qs.none()
+        if org.kind == K.REGULATOR:
+            return qs.filter(sme__region_id=org.region_id)
+        if org.kind == K.SME:
+            return qs.filter(sme_id=org.pk)
+        return qs.none()
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return _staff_in(request.user, K.REGULATOR, K.SME)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _staff_in(request.user, K.REGULATOR, K.SME)
+
+    @admin.display(description=_("installment"), ordering="installment__seq")
+    def installment_seq(self, obj: SubsidyEntitlement) -> Any:
+        return obj.installment.seq if obj.installment is not None else "—"

@@ -1,5 +1,324 @@
-"""API: subsidies."""
+"""API: subsidy runs, entitlements and the subsidy report (API.md "Regulator").
 
-from django.urls import URLPattern
+- `POST /subsidy-runs/` {program, period} -> 202 (computed by Celery); `GET /subsidy-runs/`,
+  `GET /subsidy-runs/{id}/`; `POST /subsidy-runs/{id}/approve/` (a second regulator) and
+  `POST /subsidy-runs/{id}/payments/` {paid_on, reference} -> 200.
+- `GET /subsidies/?period=&enterprise=&kind=&status=` -> the caller's entitlements, paginated.
+- `GET /reports/subsidies/?period=&group_by=&status=[&format=csv|xlsx]` -> a bare JSON list of
+  `{group_id, group, interest_amount, premium_amount, total_amount, loans, enterprises}`, or the
+  same rows as a CSV file (streamed) or an XLSX workbook (written row by row to a temporary file,
+  in openpyxl's write-only mode): constant memory whatever the number of groups, so no download
+  task is needed.
+"""
 
-urlpatterns: list[URLPattern] = []
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Iterator
+from typing import Any, cast
+
+from django.http import FileResponse, StreamingHttpResponse
+from django.urls import URLPattern, path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from rest_framework import generics, serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fintech.errors import InvalidInput
+from fintech.models import EntitlementStatus, SubsidyEntitlement, SubsidyKind, SubsidyRun, User
+from fintech.selectors import subsidies as selectors
+from fintech.selectors.subsidies import require_regulator
+from fintech.services import subsidies as services
+
+from .fields import MoneyField
+from .idempotency import idempotent
+
+
+def _caller(request: Request) -> User:
+    return cast(User, request.user)  # IsAuthenticated: never anonymous here
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+class SubsidyRunOutSerializer(serializers.ModelSerializer):
+    program = serializers.IntegerField(source="program_id")
+    interest_total = MoneyField()
+    premium_total = MoneyField()
+    total_amount = serializers.SerializerMethodField()
+    started_by = serializers.IntegerField(source="started_by_id")
+    approved_by = serializers.IntegerField(source="approved_by_id", allow_null=True)
+
+    class Meta:
+        model = SubsidyRun
+        fields = [
+            "id",
+            "program",
+            "period",
+            "period_start",
+            "period_end",
+            "status",
+            "interest_total",
+            "premium_total",
+            "total_amount",
+            "entitlements_count",
+            "chunks_total",
+            "chunks_done",
+            "parameters",
+            "started_by",
+            "approved_by",
+            "approved_at",
+            "paid_on",
+            "payment_reference",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+
+    def get_total_amount(self, run: SubsidyRun) -> str:
+        return f"{run.interest_total + run.premium_total:.2f}"
+
+
+class SubsidyRunInSerializer(serializers.Serializer):
+    program = serializers.IntegerField(min_value=1)
+    period = serializers.CharField(max_length=16)
+
+
+class SubsidyRunListCreateApi(generics.ListAPIView):
+    serializer_class = SubsidyRunOutSerializer
+    filterset_fields = ["status", "period", "program"]
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # the OpenAPI schema is built without a user
+            return SubsidyRun.objects.none()
+        return selectors.subsidy_runs_visible_to(_caller(self.request)).order_by("-id")
+
+    @extend_schema(request=SubsidyRunInSerializer, responses={202: SubsidyRunOutSerializer})
+    @idempotent
+    def post(self, request: Request) -> Response:
+        require_regulator(_caller(request))
+        data = SubsidyRunInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = services.subsidy_run_start(
+            actor=_caller(request),
+            program_id=data.validated_data["program"],
+            period=data.validated_data["period"],
+        )
+        run.refresh_from_db()  # in-process runs (no broker) are already computed
+        return Response(SubsidyRunOutSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SubsidyRunDetailApi(APIView):
+    @extend_schema(responses=SubsidyRunOutSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(SubsidyRunOutSerializer(selectors.subsidy_run_for(_caller(request), pk)).data)
+
+
+class SubsidyRunApproveApi(APIView):
+    @extend_schema(request=None, responses=SubsidyRunOutSerializer)
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        run = services.subsidy_run_approve(actor=_caller(request), run_id=pk)
+        return Response(SubsidyRunOutSerializer(run).data)
+
+
+class SubsidyPaymentInSerializer(serializers.Serializer):
+    paid_on = serializers.DateField()
+    reference = serializers.CharField(max_length=100)
+
+
+class SubsidyRunPaymentApi(APIView):
+    @extend_schema(request=SubsidyPaymentInSerializer, responses=SubsidyRunOutSerializer)
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        require_regulator(_caller(request))
+        data = SubsidyPaymentInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = services.subsidy_run_pay(actor=_caller(request), run_id=pk, **data.validated_data)
+        return Response(SubsidyRunOutSerializer(run).data)
+
+
+# --- entitlements --------------------------------------------------------------------------------
+
+
+class EntitlementOutSerializer(serializers.ModelSerializer):
+    run = serializers.IntegerField(source="run_id")
+    program = serializers.IntegerField(source="program_id")
+    loan = serializers.IntegerField(source="loan_id")
+    installment = serializers.SerializerMethodField()
+    enterprise = serializers.IntegerField(source="sme_id")
+    amount = MoneyField()
+    computed_amount = MoneyField()
+
+    class Meta:
+        model = SubsidyEntitlement
+        fields = [
+            "id",
+            "run",
+            "program",
+            "loan",
+            "installment",
+            "kind",
+            "period",
+            "year",
+            "amount",
+            "computed_amount",
+            "capped",
+            "status",
+            "enterprise",
+            "created_at",
+        ]
+
+    def get_installment(self, entitlement: SubsidyEntitlement) -> int | None:
+        """The installment's number on the loan's schedule (null for a premium subsidy)."""
+        return entitlement.installment.seq if entitlement.installment is not None else None
+
+
+class EntitlementQuerySerializer(serializers.Serializer):
+    period = serializers.CharField(required=False, allow_blank=True)
+    enterprise = serializers.IntegerField(required=False, min_value=1)
+    kind = serializers.ChoiceField(choices=SubsidyKind.choices, required=False)
+    status = serializers.ChoiceField(choices=EntitlementStatus.choices, required=False)
+
+
+class SubsidyListApi(generics.ListAPIView):
+    serializer_class = EntitlementOutSerializer
+    filter_backends: list[Any] = []
+
+    @extend_schema(parameters=[EntitlementQuerySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # the OpenAPI schema is built without a user
+            return SubsidyEntitlement.objects.none()
+        query = EntitlementQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        return selectors.entitlement_list(
+            _caller(self.request),
+            period=selectors.period_filter(q.get("period")),
+            enterprise=q.get("enterprise"),
+            kind=q.get("kind"),
+            status=q.get("status"),
+        )
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+FORMATS = ("json", "csv", "xlsx")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class JsonOnlyNegotiation(BaseContentNegotiation):
+    """`?format=csv|xlsx` names the report's file format here, not a DRF renderer; errors and the
+    JSON report are always rendered as JSON."""
+
+    def select_parser(self, request: Request, parsers: Any) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: Any, format_suffix: str | None = None) -> Any:
+        renderer: BaseRenderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+
+def _cell(row: dict[str, Any], column: str) -> Any:
+    value = row[column]
+    return f"{value:.2f}" if column in selectors.MONEY_COLUMNS else value
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    # A byte-order mark so that spreadsheet programs read the Chinese names as UTF-8.
+    yield "\ufeff" + writer.writerow(selectors.REPORT_COLUMNS)
+    for row in rows:
+        yield writer.writerow([_cell(row, c) for c in selectors.REPORT_COLUMNS])
+
+
+def _xlsx_file(rows: Iterator[dict[str, Any]]) -> Any:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("subsidies")
+    sheet.append(list(selectors.REPORT_COLUMNS))
+    for row in rows:
+        cells: list[Any] = []
+        for column in selectors.REPORT_COLUMNS:
+            cell = WriteOnlyCell(sheet, value=row[column])
+            if column in selectors.MONEY_COLUMNS:
+                cell.number_format = "0.00"
+            cells.append(cell)
+        sheet.append(cells)
+    # Not a `with` block: FileResponse streams the file and closes it, which removes it.
+    out = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115
+    workbook.save(out)
+    out.seek(0)
+    return out
+
+
+class SubsidyReportApi(APIView):
+    content_negotiation_class = JsonOnlyNegotiation
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("period", OpenApiTypes.STR, description="2025Q3 or 2025-07"),
+            OpenApiParameter("group_by", OpenApiTypes.STR, enum=list(selectors.REPORT_GROUPS), required=True),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=EntitlementStatus.values),
+            OpenApiParameter("format", OpenApiTypes.STR, enum=list(FORMATS)),
+        ],
+        responses=inline_serializer(
+            "SubsidyReportRow",
+            {
+                "group_id": serializers.CharField(),
+                "group": serializers.CharField(),
+                "interest_amount": serializers.CharField(),
+                "premium_amount": serializers.CharField(),
+                "total_amount": serializers.CharField(),
+                "loans": serializers.IntegerField(),
+                "enterprises": serializers.IntegerField(),
+            },
+            many=True,
+        ),
+    )
+    def get(self, request: Request) -> Any:
+        user = _caller(request)
+        fmt = request.query_params.get("format") or "json"
+        if fmt not in FORMATS:
+            raise InvalidInput.on("format", f"Format is one of {', '.join(FORMATS)}.")
+        query = selectors.report_query(request.query_params)
+        report = selectors.subsidy_report(user, query)
+        name = f"subsidies-{query.period.label if query.period else 'all'}-{query.group_by}"
+        if fmt == "csv":
+            response = StreamingHttpResponse(
+                _csv_lines(selectors.report_rows(report)), content_type="text/csv; charset=utf-8"
+            )
+            response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+            return response
+        if fmt == "xlsx":
+            return FileResponse(
+                _xlsx_file(selectors.report_rows(report)),
+                as_attachment=True,
+                filename=f"{name}.xlsx",
+                content_type=XLSX_TYPE,
+            )
+        return Response([{c: _cell(row, c) for c in selectors.REPORT_COLUMNS} for row in report])
+
+
+urlpatterns: list[URLPattern] = [
+    path("subsidy-runs/", SubsidyRunListCreateApi.as_view(), name="subsidy-run-list"),
+    path("subsidy-runs/<int:pk>/", SubsidyRunDetailApi.as_view(), name="subsidy-run-detail"),
+    path("subsidy-runs/<int:pk>/approve/", SubsidyRunApproveApi.as_view(), name="subsidy-run-approve"),
+    path("subsidy-runs/<int:pk>/payments/", SubsidyRunPaymentApi.as_view(), name="subsidy-run-payments"),
+    path("subsidies/", SubsidyListApi.as_view(), name="subsidy-list"),
+    path("reports/subsidies/", SubsidyReportApi.as_view(), name="subsidy-report"),
+]

@@ -1,0 +1,185 @@
+"""Reads of subsidies (DOMAIN.md sections 9 and 11): subsidy runs, entitlements and the subsidy
+report, scoped per organisation. Regulators see the runs of the programmes serving their region
+and every entitlement of an SME in their region; an SME sees its own; platform staff everything.
+
+The report is one aggregate query over the entitlements; JSON, CSV and XLSX are written from the
+same rows, so their totals agree and equal the sum of the entitlements they count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+
+from fintech.errors import InvalidInput, NotFound, RoleNotAllowed
+from fintech.models import (
+    EntitlementStatus,
+    OrganizationKind,
+    Program,
+    SubsidyEntitlement,
+    SubsidyKind,
+    SubsidyRun,
+    User,
+)
+from fintech.rules.subsidies import InvalidPeriod, Period, parse_period
+
+from .parties import require_role
+
+K = OrganizationKind
+
+
+def require_regulator(user: User) -> None:
+    """Starting, approving and paying subsidy runs is the regulator's alone (DOMAIN.md section 11):
+    platform staff manage programmes and rates, they do not move subsidy money."""
+    if user.role != K.REGULATOR or user.organization_id is None:
+        raise RoleNotAllowed(f"Only a regulator may do this; you are '{user.role or 'none'}'.")
+
+
+def programs_served_for(user: User) -> QuerySet[Program]:
+    """The programmes whose runs the user may see: a regulator's are those serving its region."""
+    if user.is_platform:
+        return Program.objects.all()
+    if user.role == K.REGULATOR and user.organization is not None:
+        return Program.objects.filter(regions=user.organization.region_id)
+    return Program.objects.none()
+
+
+def subsidy_runs_visible_to(user: User) -> QuerySet[SubsidyRun]:
+    require_role(user, K.REGULATOR)
+    return SubsidyRun.objects.filter(program__in=programs_served_for(user).values("pk")).select_related(
+        "program"
+    )
+
+
+def subsidy_run_for(user: User, pk: int) -> SubsidyRun:
+    run = subsidy_runs_visible_to(user).filter(pk=pk).first()
+    if run is None:
+        raise NotFound("Subsidy run not found.")
+    return run
+
+
+def entitlements_visible_to(user: User) -> QuerySet[SubsidyEntitlement]:
+    """An SME's own entitlements; a regulator's region; everything for the platform."""
+    require_role(user, K.REGULATOR, K.SME)
+    qs = SubsidyEntitlement.objects.all()
+    if user.is_platform:
+        return qs
+    org = user.organization
+    assert org is not None  # require_role passed with an organisation kind
+    if org.kind == K.SME:
+        return qs.filter(sme_id=org.pk)
+    return qs.filter(sme__region_id=org.region_id)
+
+
+def period_filter(text: str | None, field: str = "period") -> Period | None:
+    """A period query parameter (either kind); a malformed one is a 400 on that field."""
+    if text in (None, ""):
+        return None
+    try:
+        return parse_period(str(text))
+    except InvalidPeriod as exc:
+        raise InvalidInput.on(field, str(exc)) from exc
+
+
+def entitlement_list(
+    user: User,
+    *,
+    period: Period | None = None,
+    enterprise: int | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+) -> QuerySet[SubsidyEntitlement]:
+    """Entitlements the user may see, filtered. A quarter also matches the monthly periods inside
+    it (programmes may pay by month)."""
+    qs = entitlements_visible_to(user).select_related("installment")
+    if period is not None:
+        qs = qs.filter(period__in=period.labels())
+    if enterprise is not None:
+        qs = qs.filter(sme_id=enterprise)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("period", "id")
+
+
+# --- the subsidy report --------------------------------------------------------------------------
+
+# group_by -> (the group's key, its label), both reached from an entitlement.
+REPORT_GROUPS: dict[str, tuple[str, str]] = {
+    "bank": ("loan__bank_id", "loan__bank__name"),
+    "insurer": ("loan__policy__insurer_id", "loan__policy__insurer__name"),
+    "region": ("sme__region_id", "sme__region__name_en"),
+    "enterprise": ("sme_id", "sme__name"),
+}
+REPORT_COLUMNS = (
+    "group_id",
+    "group",
+    "interest_amount",
+    "premium_amount",
+    "total_amount",
+    "loans",
+    "enterprises",
+)
+MONEY_COLUMNS = ("interest_amount", "premium_amount", "total_amount")
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    group_by: str
+    period: Period | None
+    status: str | None
+
+
+def report_query(params: Any) -> ReportQuery:
+    """Parse ?period=&group_by=&status= (a bad value is a 400 naming its field)."""
+    group_by = str(params.get("group_by") or "")
+    if group_by not in REPORT_GROUPS:
+        raise InvalidInput.on("group_by", f"Group by one of {', '.join(REPORT_GROUPS)}.")
+    status = params.get("status") or None
+    if status is not None and status not in EntitlementStatus.values:
+        raise InvalidInput.on("status", f"Status is one of {', '.join(EntitlementStatus.values)}.")
+    return ReportQuery(group_by=group_by, period=period_filter(params.get("period")), status=status)
+
+
+def _money_sum(condition: Q | None = None) -> Coalesce:
+    zero = Value(Decimal("0.00"), output_field=DecimalField(max_digits=18, decimal_places=2))
+    return Coalesce(
+        Sum("amount", filter=condition), zero, output_field=DecimalField(max_digits=18, decimal_places=2)
+    )
+
+
+def subsidy_report(user: User, query: ReportQuery) -> QuerySet[Any]:
+    """One aggregate query: per group, interest, premium and total amounts, distinct loans and SMEs.
+
+    Every entitlement that is not cancelled counts, whatever its status, unless `status` asks for
+    one status (DOMAIN.md section 9).
+    """
+    require_role(user, K.REGULATOR)
+    qs = entitlements_visible_to(user)
+    if query.period is not None:
+        qs = qs.filter(period__in=query.period.labels())
+    qs = qs.filter(status=query.status) if query.status else qs.exclude(status=EntitlementStatus.CANCELLED)
+    key, label = REPORT_GROUPS[query.group_by]
+    return (
+        qs.values(group_id=F(key), group=F(label))
+        .annotate(
+            interest_amount=_money_sum(Q(kind=SubsidyKind.INTEREST)),
+            premium_amount=_money_sum(Q(kind=SubsidyKind.PREMIUM)),
+            total_amount=_money_sum(),
+            loans=Count("loan_id", distinct=True),
+            enterprises=Count("sme_id", distinct=True),
+        )
+        .order_by("group", "group_id")
+    )
+
+
+def report_rows(report: QuerySet[Any]) -> Iterator[dict[str, Any]]:
+    """The report's rows, streamed from the database (constant memory however many groups)."""
+    for row in report.iterator(chunk_size=2000):
+        yield {column: row[column] for column in REPORT_COLUMNS}

@@ -1,1 +1,310 @@
-"""Admin: servicing."""
+"""Admin: servicing. Bank staff upload their daily repayment file here (the same service as the API)
+and follow its progress and result; regulators and platform staff read the ledger (journal entries
+with their postings, the chart of accounts). Nothing here edits a record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from fintech.errors import DomainError
+from fintech.models import (
+    Account,
+    FileStatus,
+    JournalEntry,
+    OrganizationKind,
+    Posting,
+    Program,
+    RepaymentFile,
+    RepaymentFileLine,
+)
+from fintech.money import ZERO
+from fintech.services.repayment_files import HEADER, repayment_file_errors, repayment_file_upload
+
+from .origination import ReviewScopeMixin, _admin_link, _money, _table
+from .scoping import OrgScopedAdmin, OrgScopedInline, ReadOnlyAdminMixin, is_platform
+
+K = OrganizationKind
+
+
+def _role(user: Any) -> str:
+    return str(getattr(user, "role", "") or "")
+
+
+# --- repayment files ------------------------------------------------------------------------------
+
+
+class RepaymentFileUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("repayment file"),
+        help_text=_(
+            "CSV in UTF-8 with the header loan,amount,value_date,transaction_id; loan is the loan id or "
+            "its external id, amounts in plain notation (1000.00), value dates YYYY-MM-DD."
+        ),
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        # Normally answered earlier by the body-size middleware; kept for requests it lets through.
+        if upload.size > settings.MAX_REQUEST_BODY_BYTES:
+            raise forms.ValidationError(_("The file is larger than 10 MB."), code="too_large")
+        return upload
+
+
+class RepaymentFileLineInline(ReviewScopeMixin, ReadOnlyAdminMixin, OrgScopedInline):
+    model = RepaymentFileLine
+    org_lookups = ("file__bank",)
+    view_roles = (K.BANK,)
+    fields = ("line", "transaction_id", "repayment_link", "reason")
+    readonly_fields = ("line", "transaction_id", "repayment_link", "reason")
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("processed lines")
+
+    @admin.display(description=_("repayment"))
+    def repayment_link(self, obj: RepaymentFileLine) -> Any:
+        if obj.repayment_id is None:
+            return "—"
+        return f"#{obj.repayment_id}"
+
+
+@admin.register(RepaymentFile)
+class RepaymentFileAdmin(ReviewScopeMixin, OrgScopedAdmin):
+    """A bank's uploads. "Add" is the upload form, which calls repayment_file_upload; the detail
+    page shows the progress (refreshed while the worker runs) and every rejected line."""
+
+    org_lookups = ("bank",)
+    view_roles = (K.BANK,)
+    list_display = [
+        "id",
+        "filename",
+        "status",
+        "progress",
+        "lines_applied",
+        "lines_rejected",
+        "uploaded_by",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["uploaded_by"]
+    search_fields = ["filename"]
+    fields = [
+        ("filename", "status"),
+        ("progress", "lines_applied", "lines_rejected"),
+        ("uploaded_by", "created_at", "finished_at"),
+        "errors_panel",
+    ]
+    readonly_fields = [
+        "filename",
+        "status",
+        "progress",
+        "lines_applied",
+        "lines_rejected",
+        "uploaded_by",
+        "created_at",
+        "finished_at",
+        "errors_panel",
+    ]
+    inlines = [RepaymentFileLineInline]
+    change_form_template = "admin/fintech/repaymentfile/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).defer("content")  # up to 10 MB a file, never shown
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_staff and _role(user) == K.BANK)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: RepaymentFile) -> str:
+        return f"{obj.lines_done} / {obj.lines_total}"
+
+    @admin.display(description=_("rejected lines"))
+    def errors_panel(self, obj: RepaymentFile) -> SafeString:
+        return _table(
+            [_("line"), _("reason")],
+            [
+                (e["line"] if e["line"] is not None else _("file"), e["reason"])
+                for e in repayment_file_errors(obj)
+            ],
+            _("No line rejected."),
+        )
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: RepaymentFile | None = None,
+    ) -> HttpResponse:
+        context["refresh_seconds"] = (
+            3 if obj is not None and obj.status in (FileStatus.PENDING, FileStatus.PROCESSING) else 0
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The upload form: the file goes to repayment_file_upload with the user as actor; a refused
+        file (not UTF-8, no header) comes back as a form error and nothing is stored."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = RepaymentFileUploadForm(request.POST, request.FILES)
+            if form.is_valid():
+                upload = form.cleaned_data["file"]
+                try:
+                    file = repayment_file_upload(
+                        actor=request.user,  # type: ignore[arg-type]
+                        filename=upload.name or "",
+                        content=upload.read(),
+                    )
+                except DomainError as exc:
+                    form.add_error("file", exc.message)
+                else:
+                    self.message_user(
+                        request,
+                        gettext("File %(name)s uploaded: %(lines)s lines queued for processing.")
+                        % {"name": file.filename, "lines": file.lines_total},
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(
+                        reverse(
+                            "admin:fintech_repaymentfile_change",
+                            args=[file.pk],
+                            current_app=self.admin_site.name,
+                        )
+                    )
+        else:
+            form = RepaymentFileUploadForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Upload a repayment file"),
+            "form": form,
+            "header": ",".join(HEADER),
+            "has_view_permission": self.has_view_permission(request),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/fintech/repaymentfile/upload.html", context)
+
+
+# --- the ledger (read-only) -----------------------------------------------------------------------
+
+
+class LedgerScopeMixin(ReviewScopeMixin):
+    """Regulators read the entries of loans to SMEs of their region and the loan-free entries of
+    programmes serving it; platform staff everything (as the trial balance of the API)."""
+
+    view_roles = (K.REGULATOR,)
+    loan_path = "loan"
+    program_path = "program"
+
+    def scope(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
+        user = request.user
+        if is_platform(user):
+            return qs
+        if _role(user) != K.REGULATOR:
+            return qs.none()
+        region_id = user.organization.region_id  # type: ignore[union-attr]
+        return qs.filter(
+            Q(**{f"{self.loan_path}__sme__region_id": region_id})
+            | Q(
+                **{
+                    f"{self.loan_path}__isnull": True,
+                    f"{self.program_path}_id__in": Program.objects.filter(regions=region_id).values("pk"),
+                }
+            )
+        )
+
+
+class PostingInline(LedgerScopeMixin, ReadOnlyAdminMixin, OrgScopedInline):
+    model = Posting
+    loan_path = "loan"
+    program_path = "entry__program"
+    fields = ("debit_account", "credit_account", "amount", "organization")
+    readonly_fields = ("debit_account", "credit_account", "amount", "organization")
+    extra = 0
+    can_delete = False
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(LedgerScopeMixin, ReadOnlyAdminMixin, OrgScopedAdmin):
+    list_display = ["id", "booked_on", "kind", "loan_link", "amount_total", "memo", "reverses"]
+    list_filter = ["kind"]
+    date_hierarchy = "booked_on"
+    search_fields = ["=id", "=loan__id", "memo"]
+    fields = [
+        ("booked_on", "kind"),
+        "memo",
+        ("loan_link", "program"),
+        ("source_type", "source_id"),
+        ("reverses", "created_by", "created_at"),
+    ]
+    readonly_fields = [
+        "booked_on",
+        "kind",
+        "memo",
+        "loan_link",
+        "program",
+        "source_type",
+        "source_id",
+        "reverses",
+        "created_by",
+        "created_at",
+    ]
+    inlines = [PostingInline]
+    list_per_page = 100
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).prefetch_related("postings")
+
+    @admin.display(description=_("loan"), ordering="loan_id")
+    def loan_link(self, obj: JournalEntry) -> Any:
+        return _admin_link(obj.loan, f"#{obj.loan_id}") if obj.loan_id else "—"
+
+    @admin.display(description=_("amount"))
+    def amount_total(self, obj: JournalEntry) -> str:
+        return _money(sum((p.amount for p in obj.postings.all()), ZERO))
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """The chart of accounts (loaded by a migration): a list to read, for regulators and platform."""
+
+    list_display = ["code", "name", "name_zh", "kind"]
+    list_filter = ["kind"]
+    search_fields = ["code", "name", "name_zh"]
+    ordering = ["code"]
+
+    def _may_view(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_staff and (is_platform(user) or _role(user) == K.REGULATOR))
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._may_view(request)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._may_view(request)

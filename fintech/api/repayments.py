@@ -40,13 +40,27 @@ def repayment_out(repayment: Repayment) -> dict[str, object]:
 class LoanRepaymentApi(APIView):
     @extend_schema(
         request=RepaymentInSerializer,
-        responses={201: inline_serializer("RepaymentOut", {
-            "id": serializers.IntegerField(), "loan": serializers.IntegerField(),
-            "amount": serializers.CharField(), "paid_on": serializers.DateField(),
-            "transaction_id": serializers.CharField(),
-            "allocations": inline_serializer("AllocationOut", {
-                "seq": serializers.IntegerField(), "principal": serializers.CharField(),
-                "interest": serializers.CharField()}, many=True)})},
+        responses={
+            201: inline_serializer(
+                "RepaymentOut",
+                {
+                    "id": serializers.IntegerField(),
+                    "loan": serializers.IntegerField(),
+                    "amount": serializers.CharField(),
+                    "paid_on": serializers.DateField(),
+                    "transaction_id": serializers.CharField(),
+                    "allocations": inline_serializer(
+                        "AllocationOut",
+                        {
+                            "seq": serializers.IntegerField(),
+                            "principal": serializers.CharField(),
+                            "interest": serializers.CharField(),
+                        },
+                        many=True,
+                    ),
+                },
+            )
+        },
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:

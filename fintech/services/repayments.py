@@ -1,5 +1,10 @@
 """Repayments: oldest installment first, interest before principal; overpayment refused; the
-loan settles (and its pledge is released) when the last fen is paid. DOMAIN.md section 8."""
+loan settles (and its pledge is released) when the last fen is paid. DOMAIN.md section 8.
+
+Every repayment is booked to the ledger in the same transaction (services.ledger conventions); a
+wrong one is taken back by a reversal, which undoes its allocations and books the mirror entry.
+Nothing is ever deleted.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,26 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from fintech.errors import AmountOverLimit, DatesOutOfOrder, InvalidInput, InvalidTransition, RoleNotAllowed
+from fintech.errors import (
+    AmountOverLimit,
+    Conflict,
+    DatesOutOfOrder,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    RoleNotAllowed,
+)
 from fintech.models import (
     ApplicationStatus,
+    EntryKind,
     Installment,
     InstallmentStatus,
+    JournalEntry,
     Loan,
     LoanStatus,
     OrganizationKind,
     PledgedPatent,
+    RepaymentReversal,
     User,
 )
 from fintech.models.loans import Pledge
@@ -26,7 +42,35 @@ from fintech.money import ZERO
 
 from .audit import audit_record
 from .common import ensure_not_future
+from .ledger import (
+    BANK_CASH,
+    INTEREST_INCOME,
+    LOANS_RECEIVABLE,
+    SME_CASH,
+    SME_INTEREST_EXPENSE,
+    SME_LOANS_PAYABLE,
+    Leg,
+    ledger_post,
+    ledger_reverse,
+)
 from .transitions import application_lock, application_transition
+
+
+# The rules a reversal can break (409). They belong with the hierarchy in fintech.errors; they live
+# here until that module takes them, and the API answers them like any other DomainError.
+class RepaymentAlreadyReversed(Conflict):
+    code = "repayment_already_reversed"
+    default_message = "This repayment has already been reversed."
+
+
+class RepaymentNotLatest(Conflict):
+    code = "repayment_not_latest"
+    default_message = "Only the loan's most recent repayment that stands may be reversed."
+
+
+class DuplicateTransactionId(Conflict):
+    code = "duplicate_transaction_id"
+    default_message = "This bank transaction id has already been applied."
 
 
 @dataclass(frozen=True)
@@ -52,14 +96,56 @@ def allocate(rows: list[Installment], amount: Decimal) -> list[tuple[Installment
     return out
 
 
+def repayment_legs(loan: Loan, principal: Decimal, interest: Decimal) -> list[Leg]:
+    """The ledger legs of a repayment: the bank's books and the SME's (services.ledger)."""
+    return [
+        Leg(BANK_CASH, LOANS_RECEIVABLE, principal, loan.bank_id),
+        Leg(BANK_CASH, INTEREST_INCOME, interest, loan.bank_id),
+        Leg(SME_LOANS_PAYABLE, SME_CASH, principal, loan.sme_id),
+        Leg(SME_INTEREST_EXPENSE, SME_CASH, interest, loan.sme_id),
+    ]
+
+
+def repayment_post(repayment: Repayment, *, actor: User | None = None) -> JournalEntry | None:
+    """Book a repayment from its allocations (once: an existing entry is returned). Also books a
+    repayment recorded before the ledger existed, so a reversal always has an entry to mirror."""
+    loan = repayment.loan
+    principal = interest = ZERO
+    for part in repayment.allocations.all():
+        principal += part.principal
+        interest += part.interest
+    return ledger_post(
+        kind=EntryKind.REPAYMENT,
+        booked_on=repayment.paid_on,
+        source=repayment,
+        legs=repayment_legs(loan, principal, interest),
+        loan=loan,
+        program=loan.program,
+        memo=f"repayment {repayment.pk} of loan {loan.pk}"
+        + (f", bank transaction {repayment.transaction_id}" if repayment.transaction_id else ""),
+        actor=actor,
+    )
+
+
+def transaction_id_taken(bank_id: int, transaction_id: str) -> bool:
+    """Whether a repayment with this bank transaction id was already recorded for the bank."""
+    return Repayment.objects.filter(bank_id=bank_id, transaction_id=transaction_id).exists()
+
+
+def _lock_loan(loan_id: int) -> tuple[Loan, object]:
+    """Lock the application, then the loan: the order every servicing write takes."""
+    loan = Loan.objects.get(pk=loan_id)
+    app = application_lock(loan.application_id)
+    return Loan.objects.select_for_update().get(pk=loan_id), app
+
+
 @transaction.atomic
 def repayment_record(
     *, actor: User, loan_id: int, amount: Decimal, paid_on: date, transaction_id: str = ""
 ) -> Repayment:
-    """Apply a repayment reported by the loan's bank; refuses more than the loan still owes."""
-    loan = Loan.objects.get(pk=loan_id)
-    app = application_lock(loan.application_id)
-    loan = Loan.objects.select_for_update().get(pk=loan_id)
+    """Apply a repayment reported by the loan's bank and book it; refuses more than the loan
+    still owes. A transaction id is taken once per bank (the database's unique constraint)."""
+    loan, app = _lock_loan(loan_id)
     if actor.role != OrganizationKind.BANK or actor.organization_id != loan.bank_id:
         raise RoleNotAllowed("Only the loan's bank records repayments.")
     if loan.status != LoanStatus.ACTIVE:
@@ -77,14 +163,26 @@ def repayment_record(
     owed = sum((r.principal_due - r.principal_paid + r.interest_due - r.interest_paid for r in rows), ZERO)
     if amount > owed:
         raise AmountOverLimit(
-            f"The loan still owes {owed:.2f}; {amount:.2f} is more.", fields={"amount": [f"At most {owed:.2f}."]}
+            f"The loan still owes {owed:.2f}; {amount:.2f} is more.",
+            fields={"amount": [f"At most {owed:.2f}."]},
+        )
+    # A friendly answer; the unique constraint (bank, transaction_id) is the guarantee under races.
+    if transaction_id and transaction_id_taken(loan.bank_id, transaction_id):
+        raise DuplicateTransactionId(
+            f"Bank transaction {transaction_id} has already been applied.",
+            fields={"transaction_id": ["Already applied."]},
         )
     repayment = Repayment.objects.create(
-        loan=loan, bank_id=loan.bank_id, amount=amount, paid_on=paid_on, transaction_id=transaction_id,
+        loan=loan,
+        bank_id=loan.bank_id,
+        amount=amount,
+        paid_on=paid_on,
+        transaction_id=transaction_id,
         recorded_by=actor,
     )
-    plan = allocate([r for r in rows if r.status not in (InstallmentStatus.PAID, InstallmentStatus.PAID_LATE)],
-                    amount)
+    plan = allocate(
+        [r for r in rows if r.status not in (InstallmentStatus.PAID, InstallmentStatus.PAID_LATE)], amount
+    )
     for row, part in plan:
         RepaymentAllocation.objects.create(
             repayment=repayment, installment=row, principal=part.principal, interest=part.interest
@@ -96,12 +194,107 @@ def repayment_record(
             on_time = paid_on <= row.due_on + timedelta(days=loan.grace_days)
             row.status = InstallmentStatus.PAID if on_time else InstallmentStatus.PAID_LATE
         row.save(update_fields=["principal_paid", "interest_paid", "paid_on", "status"])
-    audit_record(actor=actor, action="repayment.record", obj=loan, amount=amount,
-                 payload={"repayment": repayment.pk, "paid_on": paid_on, "transaction_id": transaction_id,
-                          "allocations": [[p.seq, p.principal, p.interest] for _, p in plan]})
+    repayment_post(repayment, actor=actor)
+    audit_record(
+        actor=actor,
+        action="repayment.record",
+        obj=loan,
+        amount=amount,
+        payload={
+            "repayment": repayment.pk,
+            "paid_on": paid_on,
+            "transaction_id": transaction_id,
+            "allocations": [[p.seq, p.principal, p.interest] for _, p in plan],
+        },
+    )
     if amount == owed:
         _settle(actor, loan, app, paid_on)
     return repayment
+
+
+@transaction.atomic
+def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reason: str) -> RepaymentReversal:
+    """Take back a wrong repayment: its allocations are undone on the installments, the mirror
+    entry is booked on `reversed_on`, and a reversal row and an audit row are written.
+
+    Only the loan's most recent standing repayment may be reversed (later allocations were
+    computed on top of it), and only while the loan is active: a loan the repayment settled has
+    moved its application to `settled`, a transition that is not reversible.
+    """
+    found = Repayment.objects.filter(pk=repayment_id).only("loan_id").first()
+    if found is None:
+        raise NotFound("Repayment not found.")
+    loan, _app = _lock_loan(found.loan_id)
+    if actor.role != OrganizationKind.BANK or actor.organization_id != loan.bank_id:
+        raise RoleNotAllowed("Only the loan's bank reverses its repayments.")
+    repayment = Repayment.objects.select_for_update().get(pk=repayment_id)
+    if RepaymentReversal.objects.filter(repayment=repayment).exists():
+        raise RepaymentAlreadyReversed(f"Repayment {repayment.pk} has already been reversed.")
+    if loan.status != LoanStatus.ACTIVE:
+        raise InvalidTransition(
+            loan.status,
+            "reverse the repayment",
+            f"Cannot reverse the repayment: the loan is '{loan.status}'"
+            + (" (settled loans are not reopened)." if loan.status == LoanStatus.SETTLED else "."),
+        )
+    latest = Repayment.objects.filter(loan=loan, reversal__isnull=True).order_by("-id").first()
+    if latest is None or latest.pk != repayment.pk:
+        raise RepaymentNotLatest(
+            f"Repayment {repayment.pk} is not the loan's most recent standing repayment"
+            f" (that is {latest.pk if latest else 'none'}): reverse the later ones first."
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput.on("reason", "Say why the repayment is reversed.")
+    ensure_not_future(reversed_on, "reversed_on")
+    if reversed_on < repayment.paid_on:
+        raise DatesOutOfOrder(
+            f"A reversal ({reversed_on}) cannot precede the repayment ({repayment.paid_on}).",
+            fields={"reversed_on": [f"Not before the repayment's value date {repayment.paid_on}."]},
+        )
+    # Past due is judged on the later of the reversal date and the loan's last daily close, the
+    # date up to which the close has already marked installments overdue.
+    as_of = max(reversed_on, loan.last_closed_on or reversed_on)
+    parts = list(repayment.allocations.select_related("installment").order_by("installment__seq"))
+    rows = {
+        row.pk: row
+        for row in Installment.objects.select_for_update().filter(pk__in=[p.installment_id for p in parts])
+    }
+    for part in parts:
+        row = rows[part.installment_id]
+        row.principal_paid -= part.principal
+        row.interest_paid -= part.interest
+        row.paid_on = None  # an allocation is never zero, so the installment is no longer complete
+        row.status = InstallmentStatus.OVERDUE if row.due_on < as_of else InstallmentStatus.DUE
+        row.save(update_fields=["principal_paid", "interest_paid", "paid_on", "status"])
+    reversal = RepaymentReversal.objects.create(
+        repayment=repayment, reversed_on=reversed_on, reason=reason[:500], reversed_by=actor
+    )
+    entry = repayment_post(repayment, actor=actor)
+    if entry is not None:
+        ledger_reverse(
+            entry=entry,
+            booked_on=reversed_on,
+            source=reversal,
+            actor=actor,
+            memo=f"reversal of repayment {repayment.pk} of loan {loan.pk}",
+        )
+    audit_record(
+        actor=actor,
+        action="repayment.reverse",
+        obj=repayment,
+        from_state="applied",
+        to_state="reversed",
+        reason=reason,
+        amount=repayment.amount,
+        payload={
+            "loan": loan.pk,
+            "reversal": reversal.pk,
+            "reversed_on": reversed_on,
+            "allocations": [[p.installment.seq, p.principal, p.interest] for p in parts],
+        },
+    )
+    return reversal
 
 
 def _settle(actor: User, loan: Loan, app: object, on: date) -> None:
@@ -109,13 +302,21 @@ def _settle(actor: User, loan: Loan, app: object, on: date) -> None:
     loan.status = LoanStatus.SETTLED
     loan.settled_on = on
     loan.save(update_fields=["status", "settled_on"])
-    audit_record(actor=actor, action="loan.settle", obj=loan, from_state=LoanStatus.ACTIVE,
-                 to_state=LoanStatus.SETTLED, payload={"settled_on": on})
+    audit_record(
+        actor=actor,
+        action="loan.settle",
+        obj=loan,
+        from_state=LoanStatus.ACTIVE,
+        to_state=LoanStatus.SETTLED,
+        payload={"settled_on": on},
+    )
     pledge = Pledge.objects.filter(loan=loan).first()
     if pledge is not None:
         PledgedPatent.objects.filter(pledge=pledge, is_active=True).update(is_active=False)
         pledge.released_on = on
         pledge.save(update_fields=["released_on"])
-        audit_record(actor=actor, action="pledge.release", obj=pledge, from_state="active", to_state="released")
+        audit_record(
+            actor=actor, action="pledge.release", obj=pledge, from_state="active", to_state="released"
+        )
     if getattr(app, "status", None) == ApplicationStatus.ACTIVE:
         application_transition(app, "settle", actor=actor)  # type: ignore[arg-type]

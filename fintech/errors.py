@@ -129,6 +129,21 @@ class NotEligible(InvalidInput):
     code = "not_eligible"
 
 
+class RepaymentAlreadyReversed(Conflict):
+    code = "repayment_already_reversed"
+    default_message = "This repayment has already been reversed."
+
+
+class RepaymentNotLatest(Conflict):
+    code = "repayment_not_latest"
+    default_message = "Only the loan's most recent repayment that stands may be reversed."
+
+
+class DuplicateTransactionId(Conflict):
+    code = "duplicate_transaction_id"
+    default_message = "This bank transaction id has already been applied."
+
+
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
     default_message = "This Idempotency-Key was used with a different request."

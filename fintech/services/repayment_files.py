@@ -20,7 +20,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import F, Q
 from django.utils import timezone
 
-from fintech.errors import DomainError, InvalidInput, RoleNotAllowed
+from fintech.errors import DomainError, DuplicateTransactionId, InvalidInput, RoleNotAllowed
 from fintech.models import FileStatus, Loan, OrganizationKind, RepaymentFile, RepaymentFileLine, User
 from fintech.models.repayments import Repayment
 from fintech.money import InvalidMoney, parse_money
@@ -214,7 +214,7 @@ def _process_line(file_id: int, line: FileLine) -> None:
                 )
         except LineRejected as exc:
             reason = exc.reason
-        except repayments.DuplicateTransactionId:
+        except DuplicateTransactionId:
             reason = REASON_DUPLICATE  # applied by another upload after the check above
         except DomainError as exc:
             reason = exc.message

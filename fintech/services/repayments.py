@@ -16,11 +16,13 @@ from django.db import transaction
 
 from fintech.errors import (
     AmountOverLimit,
-    Conflict,
     DatesOutOfOrder,
+    DuplicateTransactionId,
     InvalidInput,
     InvalidTransition,
     NotFound,
+    RepaymentAlreadyReversed,
+    RepaymentNotLatest,
     RoleNotAllowed,
 )
 from fintech.models import (
@@ -58,21 +60,6 @@ from .transitions import application_lock, application_transition
 
 # The rules a reversal can break (409). They belong with the hierarchy in fintech.errors; they live
 # here until that module takes them, and the API answers them like any other DomainError.
-class RepaymentAlreadyReversed(Conflict):
-    code = "repayment_already_reversed"
-    default_message = "This repayment has already been reversed."
-
-
-class RepaymentNotLatest(Conflict):
-    code = "repayment_not_latest"
-    default_message = "Only the loan's most recent repayment that stands may be reversed."
-
-
-class DuplicateTransactionId(Conflict):
-    code = "duplicate_transaction_id"
-    default_message = "This bank transaction id has already been applied."
-
-
 @dataclass(frozen=True)
 class Allocation:
     seq: int

@@ -30,16 +30,14 @@ def parse_money(raw: object) -> Decimal:
     Exponents, NaN, Infinity, negatives, floats with binary noise and more places are refused.
     """
     if isinstance(raw, bool) or raw is None:
-        raise InvalidMoney("Enter an amount as a decimal string, e.g. \"1000.00\".")
+        raise InvalidMoney('Enter an amount as a decimal string, e.g. "1000.00".')
     # JSON numbers reach us as Decimal (config.api.DecimalJSONParser), never as float.
     if isinstance(raw, int | str | Decimal):
         text = str(raw).strip()
     else:
-        raise InvalidMoney("Enter an amount as a decimal string, e.g. \"1000.00\".")
+        raise InvalidMoney('Enter an amount as a decimal string, e.g. "1000.00".')
     if not _PLAIN_MONEY.match(text):
-        raise InvalidMoney(
-            "Enter a non-negative amount in plain notation with at most 2 decimal places."
-        )
+        raise InvalidMoney("Enter a non-negative amount in plain notation with at most 2 decimal places.")
     try:
         return Decimal(text).quantize(FEN)
     except InvalidOperation as exc:  # the pattern admits only 16 integer digits; kept as a guard
@@ -71,4 +69,3 @@ def split_by_ratios(amount: Decimal, ratios: Sequence[Decimal]) -> list[Decimal]
         floors[i] += 1
     parts = [Decimal(f) * FEN for f in floors]
     return [-p for p in parts] if negative else parts
-

@@ -31,8 +31,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://..."))
         if "broker" in item.keywords and not (has_broker and on_postgres):
             item.add_marker(
-                pytest.mark.skip(reason="needs a Redis broker, a Celery worker and PostgreSQL: "
-                                 "set CELERY_BROKER_URL and DATABASE_URL")
+                pytest.mark.skip(
+                    reason="needs a Redis broker, a Celery worker and PostgreSQL: "
+                    "set CELERY_BROKER_URL and DATABASE_URL"
+                )
             )
 
 
@@ -68,7 +70,9 @@ def reference_data_load() -> None:
 @pytest.fixture(autouse=True)
 def _reference_data(request: pytest.FixtureRequest) -> None:
     marker = request.node.get_closest_marker("django_db")
-    transactional = bool(marker and (marker.kwargs.get("transaction") or marker.kwargs.get("serialized_rollback")))
+    transactional = bool(
+        marker and (marker.kwargs.get("transaction") or marker.kwargs.get("serialized_rollback"))
+    )
     if transactional or "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
         request.getfixturevalue("_django_db_helper")
         reference_data_load()

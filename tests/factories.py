@@ -8,8 +8,17 @@ from decimal import Decimal
 
 import factory
 
-from fintech.models import Organization, OrganizationKind, Patent, Patentee, PatentStatus, Program, Region, User
-from fintech.rules.identifiers import patent_check_character, uscc_check_character, patent_expiry
+from fintech.models import (
+    Organization,
+    OrganizationKind,
+    Patent,
+    Patentee,
+    PatentStatus,
+    Program,
+    Region,
+    User,
+)
+from fintech.rules.identifiers import patent_check_character, patent_expiry, uscc_check_character
 
 PASSWORD = "Correct-horse-9!"
 _serial = itertools.count(1)
@@ -86,5 +95,9 @@ class PatentFactory(factory.django.DjangoModelFactory):
     def with_patentee(self, create: bool, extracted: object, **kwargs: object) -> None:
         if create and extracted is not False:
             Patentee.objects.create(
-                patent=self, position=1, name=self.owner.name, uscc=self.owner.uscc, pledge_consent_on=self.grant_date
+                patent=self,
+                position=1,
+                name=self.owner.name,
+                uscc=self.owner.uscc,
+                pledge_consent_on=self.grant_date,
             )

@@ -19,8 +19,9 @@ from .patents import Patent
 
 
 class RepaymentMethod(models.TextChoices):
-    INTEREST_MONTHLY_PRINCIPAL_AT_MATURITY = _RM.INTEREST_MONTHLY_PRINCIPAL_AT_MATURITY.value, _(
-        "Interest monthly, principal at maturity"
+    INTEREST_MONTHLY_PRINCIPAL_AT_MATURITY = (
+        _RM.INTEREST_MONTHLY_PRINCIPAL_AT_MATURITY.value,
+        _("Interest monthly, principal at maturity"),
     )
     EQUAL_PRINCIPAL = _RM.EQUAL_PRINCIPAL.value, _("Equal principal")
     EQUAL_INSTALLMENT = _RM.EQUAL_INSTALLMENT.value, _("Equal installment")
@@ -62,7 +63,9 @@ class Application(TimeStamped):
         Organization, on_delete=models.PROTECT, related_name="insurer_applications", verbose_name=_("insurer")
     )
     appraiser = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="appraiser_applications",
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="appraiser_applications",
         verbose_name=_("appraisal firm"),
     )
     purpose = models.CharField(_("purpose"), max_length=500, blank=True, default="")
@@ -93,7 +96,9 @@ class Application(TimeStamped):
     @transition(field=status, source=S.DRAFT, target=S.VALUATION)
     def submit(self) -> None: ...
 
-    @transition(field=status, source=[S.DRAFT, S.VALUATION, S.UNDERWRITING, S.BANK_REVIEW], target=S.WITHDRAWN)
+    @transition(
+        field=status, source=[S.DRAFT, S.VALUATION, S.UNDERWRITING, S.BANK_REVIEW], target=S.WITHDRAWN
+    )
     def withdraw(self) -> None: ...
 
     @transition(field=status, source=S.VALUATION, target=S.UNDERWRITING)
@@ -125,7 +130,12 @@ class ApplicationPatent(models.Model):
     class Meta:
         verbose_name = _("application patent")
         verbose_name_plural = _("application patents")
-        constraints = [models.UniqueConstraint(fields=["application", "patent"], name="application_patent_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "patent"], name="application_patent_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"application {self.application_id}: patent {self.patent_id}"
 
 
 class ValuationStatus(models.TextChoices):
@@ -144,14 +154,20 @@ class Valuation(TimeStamped):
     valuation_date = models.DateField(_("valuation date"), null=True, blank=True)
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
     appraised_value = MoneyField(_("appraised value"), null=True, blank=True)
-    composite_score = models.DecimalField(_("composite score"), max_digits=5, decimal_places=2, null=True, blank=True)
+    composite_score = models.DecimalField(
+        _("composite score"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
     risk_grade = models.CharField(_("risk grade"), max_length=1, blank=True, default="")
     pledge_rate = RateField(_("pledge rate"), null=True, blank=True)
     credit_ceiling = MoneyField(_("credit ceiling"), null=True, blank=True)
     scorecard_version = models.CharField(_("scorecard version"), max_length=16, blank=True, default="")
     enterprise_scores = models.JSONField(_("enterprise scores"), default=dict, blank=True)
     signed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("signing appraiser"),
     )
     reported_at = models.DateTimeField(_("reported at"), null=True, blank=True)
@@ -162,7 +178,8 @@ class Valuation(TimeStamped):
         verbose_name_plural = _("valuations")
         constraints = [
             models.UniqueConstraint(
-                fields=["appraiser", "report_number"], condition=~Q(report_number=""),
+                fields=["appraiser", "report_number"],
+                condition=~Q(report_number=""),
                 name="valuation_report_number_unique_per_firm",
             ),
             models.CheckConstraint(
@@ -191,6 +208,9 @@ class PatentValuation(models.Model):
             models.UniqueConstraint(fields=["valuation", "patent"], name="patent_valuation_once"),
             models.CheckConstraint(name="patent_valuation_non_negative", condition=Q(value__gte=0)),
         ]
+
+    def __str__(self) -> str:
+        return f"patent {self.patent_id}: {self.value} ({self.method})"
 
 
 class PolicyStatus(models.TextChoices):

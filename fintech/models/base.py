@@ -10,14 +10,14 @@ from django.db.models import Q, Value
 from django.db.models.lookups import GreaterThan, LessThan
 
 
-def MoneyField(verbose_name: Any = None, **kwargs: Any) -> models.DecimalField:  # noqa: N802
+def MoneyField(verbose_name: Any = None, **kwargs: Any) -> models.DecimalField:
     """CNY to the fen (DOMAIN.md section 5)."""
     kwargs.setdefault("max_digits", 18)
     kwargs.setdefault("decimal_places", 2)
     return models.DecimalField(verbose_name, **kwargs)
 
 
-def RateField(verbose_name: Any = None, **kwargs: Any) -> models.DecimalField:  # noqa: N802
+def RateField(verbose_name: Any = None, **kwargs: Any) -> models.DecimalField:
     """A rate or share as a fraction (0.0435), with eight places (DOMAIN.md asks for at least six)."""
     kwargs.setdefault("max_digits", 12)
     kwargs.setdefault("decimal_places", 8)

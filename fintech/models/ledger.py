@@ -64,7 +64,9 @@ class JournalEntry(models.Model):
     # The operational record this entry books (one entry per record and kind: replays post nothing).
     source_type = models.CharField(_("source type"), max_length=64)
     source_id = models.CharField(_("source id"), max_length=64)
-    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, null=True, blank=True, related_name="journal_entries")
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, null=True, blank=True, related_name="journal_entries"
+    )
     program = models.ForeignKey(Program, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     reverses = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
@@ -79,7 +81,9 @@ class JournalEntry(models.Model):
         verbose_name = _("journal entry")
         verbose_name_plural = _("journal entries")
         constraints = [
-            models.UniqueConstraint(fields=["kind", "source_type", "source_id"], name="journal_entry_once_per_source")
+            models.UniqueConstraint(
+                fields=["kind", "source_type", "source_id"], name="journal_entry_once_per_source"
+            )
         ]
 
     def __str__(self) -> str:
@@ -92,7 +96,9 @@ class Posting(models.Model):
     credit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="credit_postings")
     amount = MoneyField(_("amount"))
     # The party whose books this movement touches (bank, insurer, fund's programme regulator, SME).
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     loan = models.ForeignKey(Loan, on_delete=models.PROTECT, null=True, blank=True, related_name="postings")
 
     class Meta:
@@ -101,5 +107,10 @@ class Posting(models.Model):
         verbose_name_plural = _("postings")
         constraints = [
             models.CheckConstraint(name="posting_amount_positive", condition=Q(amount__gt=0)),
-            models.CheckConstraint(name="posting_two_accounts", condition=~Q(debit_account=F("credit_account"))),
+            models.CheckConstraint(
+                name="posting_two_accounts", condition=~Q(debit_account=F("credit_account"))
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.debit_account_id} <- {self.credit_account_id} {self.amount}"

@@ -57,14 +57,19 @@ class Loan(TimeStamped):
         verbose_name_plural = _("loans")
         constraints = [
             models.CheckConstraint(name="loan_principal_positive", condition=Q(principal__gt=0)),
-            models.CheckConstraint(name="loan_rate_range", condition=Q(annual_rate__gte=0) & Q(annual_rate__lt=1)),
+            models.CheckConstraint(
+                name="loan_rate_range", condition=Q(annual_rate__gte=0) & Q(annual_rate__lt=1)
+            ),
             models.CheckConstraint(name="loan_term_positive", condition=Q(term_months__gte=1)),
             models.CheckConstraint(
                 name="loan_active_is_disbursed",
-                condition=Q(status="approved") | (Q(disbursed_on__isnull=False) & Q(maturity_on__isnull=False)),
+                condition=Q(status="approved")
+                | (Q(disbursed_on__isnull=False) & Q(maturity_on__isnull=False)),
             ),
             models.UniqueConstraint(
-                fields=["bank", "external_id"], condition=~Q(external_id=""), name="loan_external_id_unique_per_bank"
+                fields=["bank", "external_id"],
+                condition=~Q(external_id=""),
+                name="loan_external_id_unique_per_bank",
             ),
         ]
 
@@ -88,7 +93,9 @@ class Pledge(TimeStamped):
         ordering = ["-id"]
         verbose_name = _("pledge registration")
         verbose_name_plural = _("pledge registrations")
-        constraints = [models.CheckConstraint(name="pledge_secured_positive", condition=Q(secured_amount__gt=0))]
+        constraints = [
+            models.CheckConstraint(name="pledge_secured_positive", condition=Q(secured_amount__gt=0))
+        ]
 
     def __str__(self) -> str:
         return self.registration_number
@@ -111,6 +118,9 @@ class PledgedPatent(models.Model):
             ),
             models.UniqueConstraint(fields=["pledge", "patent"], name="pledged_patent_once"),
         ]
+
+    def __str__(self) -> str:
+        return f"patent {self.patent_id} under pledge {self.pledge_id}"
 
 
 class InstallmentStatus(models.TextChoices):

@@ -55,11 +55,15 @@ class Organization(TimeStamped):
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
     is_active = models.BooleanField(_("active"), default=True)
     # SMEs only (DOMAIN.md section 4): the 2011 classification inputs and its result.
-    industry = models.CharField(_("industry"), max_length=32, choices=INDUSTRY_CHOICES, blank=True, default="")
+    industry = models.CharField(
+        _("industry"), max_length=32, choices=INDUSTRY_CHOICES, blank=True, default=""
+    )
     employees = models.PositiveIntegerField(_("employees"), null=True, blank=True)
     annual_revenue = MoneyField(_("operating revenue"), null=True, blank=True)
     total_assets = MoneyField(_("total assets"), null=True, blank=True)
-    size_class = models.CharField(_("size class"), max_length=8, choices=SizeClass.choices, blank=True, default="")
+    size_class = models.CharField(
+        _("size class"), max_length=8, choices=SizeClass.choices, blank=True, default=""
+    )
 
     class Meta:
         ordering = ["id"]
@@ -144,18 +148,26 @@ class Program(TimeStamped):
     government_share = RateField(_("government share"), default=Decimal("0.30"))
     bank_share = RateField(_("bank share"), default=Decimal("0.20"))
     loss_threshold_amount = MoneyField(
-        _("loss threshold"), null=True, blank=True, help_text=_("New applications stop above this total loss.")
+        _("loss threshold"),
+        null=True,
+        blank=True,
+        help_text=_("New applications stop above this total loss."),
     )
     # Subsidies (section 9)
     interest_subsidy_rate = RateField(_("interest subsidy rate"), default=Decimal("0.25"))
     premium_subsidy_rate = RateField(_("premium subsidy rate"), default=Decimal("0.40"))
     subsidy_period = models.CharField(
-        _("subsidy period"), max_length=8, choices=SubsidyPeriodKind.choices, default=SubsidyPeriodKind.QUARTER
+        _("subsidy period"),
+        max_length=8,
+        choices=SubsidyPeriodKind.choices,
+        default=SubsidyPeriodKind.QUARTER,
     )
     benchmark_mode = models.CharField(
         _("benchmark"), max_length=24, choices=BenchmarkMode.choices, default=BenchmarkMode.DAILY
     )
-    forfeit_after_late = models.BooleanField(_("forfeit later subsidies after a late installment"), default=False)
+    forfeit_after_late = models.BooleanField(
+        _("forfeit later subsidies after a late installment"), default=False
+    )
     annual_subsidy_cap = MoneyField(_("annual subsidy cap per SME"), default=Decimal("500000.00"))
     # Loans (sections 3, 7, 8)
     loan_cap = MoneyField(_("loan cap"), default=Decimal("5000000.00"))

@@ -32,7 +32,10 @@ class PatentStatus(models.TextChoices):
 
 class Patent(TimeStamped):
     application_number = models.CharField(
-        _("application number"), max_length=16, unique=True, help_text=_("Canonical form, e.g. 201710601862.3")
+        _("application number"),
+        max_length=16,
+        unique=True,
+        help_text=_("Canonical form, e.g. 201710601862.3"),
     )
     title = models.CharField(_("title"), max_length=300)
     patent_type = models.CharField(_("patent type"), max_length=16, choices=PatentType.choices)
@@ -57,8 +60,12 @@ class Patent(TimeStamped):
         verbose_name = _("patent")
         verbose_name_plural = _("patents")
         constraints = [
-            models.CheckConstraint(name="patent_grant_after_filing", condition=Q(grant_date__gte=models.F("filing_date"))),
-            models.CheckConstraint(name="patent_expiry_after_filing", condition=Q(expires_on__gt=models.F("filing_date"))),
+            models.CheckConstraint(
+                name="patent_grant_after_filing", condition=Q(grant_date__gte=models.F("filing_date"))
+            ),
+            models.CheckConstraint(
+                name="patent_expiry_after_filing", condition=Q(expires_on__gt=models.F("filing_date"))
+            ),
         ]
 
     def __str__(self) -> str:

@@ -27,7 +27,8 @@ class Repayment(TimeStamped):
         constraints = [
             models.CheckConstraint(name="repayment_amount_positive", condition=Q(amount__gt=0)),
             models.UniqueConstraint(
-                fields=["bank", "transaction_id"], condition=~Q(transaction_id=""),
+                fields=["bank", "transaction_id"],
+                condition=~Q(transaction_id=""),
                 name="repayment_transaction_once_per_bank",
             ),
         ]
@@ -47,9 +48,14 @@ class RepaymentAllocation(models.Model):
         verbose_name = _("repayment allocation")
         verbose_name_plural = _("repayment allocations")
         constraints = [
-            models.UniqueConstraint(fields=["repayment", "installment"], name="allocation_once_per_installment"),
+            models.UniqueConstraint(
+                fields=["repayment", "installment"], name="allocation_once_per_installment"
+            ),
             models.CheckConstraint(
                 name="allocation_amounts_valid",
                 condition=Q(principal__gte=0) & Q(interest__gte=0) & (Q(principal__gt=0) | Q(interest__gt=0)),
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"repayment {self.repayment_id}: principal {self.principal}, interest {self.interest}"

@@ -23,7 +23,11 @@ class LossEvent(models.Model):
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="loss_events")
     default_on = models.DateField(_("default date"))
     declared_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         help_text=_("Empty when the daily close declared it."),
     )
     reason = models.CharField(_("reason"), max_length=500, blank=True, default="")
@@ -48,19 +52,26 @@ class LossEvent(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="loss_parts_sum",
-                condition=money_equals(F("unpaid_principal") + F("unpaid_interest") + F("accrued_interest"),
-                                       F("loss_amount")),
+                condition=money_equals(
+                    F("unpaid_principal") + F("unpaid_interest") + F("accrued_interest"), F("loss_amount")
+                ),
             ),
             models.CheckConstraint(
                 name="loss_shares_sum",
-                condition=money_equals(F("insurer_share") + F("government_share") + F("bank_share"),
-                                       F("loss_amount")),
+                condition=money_equals(
+                    F("insurer_share") + F("government_share") + F("bank_share"), F("loss_amount")
+                ),
             ),
             models.CheckConstraint(
                 name="loss_amounts_non_negative",
-                condition=Q(unpaid_principal__gte=0) & Q(unpaid_interest__gte=0) & Q(accrued_interest__gte=0)
-                & Q(insurer_share__gte=0) & Q(government_share__gte=0) & Q(bank_share__gte=0)
-                & Q(unfunded_amount__gte=0) & Q(unfunded_amount__lte=F("government_share")),
+                condition=Q(unpaid_principal__gte=0)
+                & Q(unpaid_interest__gte=0)
+                & Q(accrued_interest__gte=0)
+                & Q(insurer_share__gte=0)
+                & Q(government_share__gte=0)
+                & Q(bank_share__gte=0)
+                & Q(unfunded_amount__gte=0)
+                & Q(unfunded_amount__lte=F("government_share")),
             ),
         ]
 
@@ -88,9 +99,14 @@ class Recovery(models.Model):
             models.CheckConstraint(
                 name="recovery_parts_sum",
                 condition=money_equals(F("insurer_part") + F("government_part") + F("bank_part"), F("amount"))
-                & Q(insurer_part__gte=0) & Q(government_part__gte=0) & Q(bank_part__gte=0),
+                & Q(insurer_part__gte=0)
+                & Q(government_part__gte=0)
+                & Q(bank_part__gte=0),
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"recovery {self.amount} on {self.received_on}"
 
 
 class SettlementParty(models.TextChoices):
@@ -138,6 +154,9 @@ class Settlement(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.get_party_display()} settlement {self.amount} ({self.get_status_display()})"
+
 
 class FundMovementKind(models.TextChoices):
     TOP_UP = "top_up", _("Top-up")
@@ -152,8 +171,12 @@ class FundMovement(models.Model):
     kind = models.CharField(_("kind"), max_length=12, choices=FundMovementKind.choices)
     amount = MoneyField(_("amount"))
     on = models.DateField(_("date"))
-    loss_event = models.ForeignKey(LossEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    recovery = models.OneToOneField(Recovery, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    loss_event = models.ForeignKey(
+        LossEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    recovery = models.OneToOneField(
+        Recovery, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -169,3 +192,6 @@ class FundMovement(models.Model):
                 fields=["loss_event"], condition=Q(kind="draw"), name="fund_one_draw_per_loss"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} on {self.on}"

@@ -25,7 +25,9 @@ class RepaymentFile(models.Model):
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     filename = models.CharField(_("file name"), max_length=200, blank=True, default="")
     content = models.TextField(_("content"))
-    status = models.CharField(_("status"), max_length=12, choices=FileStatus.choices, default=FileStatus.PENDING)
+    status = models.CharField(
+        _("status"), max_length=12, choices=FileStatus.choices, default=FileStatus.PENDING
+    )
     lines_total = models.PositiveIntegerField(_("lines"), default=0)
     lines_done = models.PositiveIntegerField(_("lines processed"), default=0)
     lines_applied = models.PositiveIntegerField(_("lines applied"), default=0)
@@ -49,7 +51,9 @@ class RepaymentFileLine(models.Model):
     file = models.ForeignKey(RepaymentFile, on_delete=models.CASCADE, related_name="lines")
     line = models.PositiveIntegerField(_("line"))
     transaction_id = models.CharField(_("bank transaction id"), max_length=100, blank=True, default="")
-    repayment = models.OneToOneField(Repayment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    repayment = models.OneToOneField(
+        Repayment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     reason = models.CharField(_("reason"), max_length=300, blank=True, default="")
 
     class Meta:
@@ -57,6 +61,9 @@ class RepaymentFileLine(models.Model):
         verbose_name = _("repayment file line")
         verbose_name_plural = _("repayment file lines")
         constraints = [models.UniqueConstraint(fields=["file", "line"], name="file_line_once")]
+
+    def __str__(self) -> str:
+        return f"file {self.file_id} line {self.line}"
 
 
 class RepaymentReversal(models.Model):
@@ -72,6 +79,9 @@ class RepaymentReversal(models.Model):
         verbose_name = _("repayment reversal")
         verbose_name_plural = _("repayment reversals")
 
+    def __str__(self) -> str:
+        return f"reversal of repayment {self.repayment_id}"
+
 
 class RunStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
@@ -84,7 +94,9 @@ class CloseRun(models.Model):
     """One daily close for a business date, split into chunks of loans by id range."""
 
     as_of = models.DateField(_("business date"), db_index=True)
-    status = models.CharField(_("status"), max_length=12, choices=RunStatus.choices, default=RunStatus.PENDING)
+    status = models.CharField(
+        _("status"), max_length=12, choices=RunStatus.choices, default=RunStatus.PENDING
+    )
     chunks_total = models.PositiveIntegerField(_("chunks"), default=0)
     chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
     loans_total = models.PositiveIntegerField(_("loans"), default=0)
@@ -108,7 +120,9 @@ class CloseChunk(models.Model):
     run = models.ForeignKey(CloseRun, on_delete=models.CASCADE, related_name="chunks")
     lo_id = models.BigIntegerField(_("from loan id"))
     hi_id = models.BigIntegerField(_("to loan id"))
-    status = models.CharField(_("status"), max_length=12, choices=RunStatus.choices, default=RunStatus.PENDING)
+    status = models.CharField(
+        _("status"), max_length=12, choices=RunStatus.choices, default=RunStatus.PENDING
+    )
     loans_closed = models.PositiveIntegerField(default=0)
     overdue_marked = models.PositiveIntegerField(default=0)
     defaults_count = models.PositiveIntegerField(default=0)
@@ -123,4 +137,5 @@ class CloseChunk(models.Model):
             models.CheckConstraint(name="close_chunk_range", condition=Q(lo_id__lte=models.F("hi_id"))),
         ]
 
-
+    def __str__(self) -> str:
+        return f"close {self.run_id} loans {self.lo_id}-{self.hi_id}"

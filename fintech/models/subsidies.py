@@ -38,7 +38,9 @@ class BenchmarkRate(models.Model):
         verbose_name = _("benchmark rate")
         verbose_name_plural = _("benchmark rates")
         constraints = [
-            models.UniqueConstraint(fields=["effective_on", "term_min_months"], name="benchmark_once_per_day_bucket"),
+            models.UniqueConstraint(
+                fields=["effective_on", "term_min_months"], name="benchmark_once_per_day_bucket"
+            ),
             models.CheckConstraint(name="benchmark_rate_range", condition=Q(rate__gt=0) & Q(rate__lt=1)),
             models.CheckConstraint(
                 name="benchmark_term_range",
@@ -92,7 +94,8 @@ class SubsidyRun(models.Model):
         verbose_name_plural = _("subsidy runs")
         constraints = [
             models.CheckConstraint(
-                name="subsidy_run_four_eyes", condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("started_by"))
+                name="subsidy_run_four_eyes",
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("started_by")),
             ),
         ]
 
@@ -111,6 +114,9 @@ class SubsidyRunChunk(models.Model):
     class Meta:
         ordering = ["run_id", "lo_id"]
         constraints = [models.UniqueConstraint(fields=["run", "lo_id"], name="subsidy_chunk_once")]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} loans {self.lo_id}-{self.hi_id}"
 
 
 class SubsidyKind(models.TextChoices):
@@ -152,7 +158,8 @@ class SubsidyEntitlement(models.Model):
         verbose_name_plural = _("subsidy entitlements")
         constraints = [
             models.UniqueConstraint(
-                fields=["installment", "kind"], condition=Q(installment__isnull=False),
+                fields=["installment", "kind"],
+                condition=Q(installment__isnull=False),
                 name="one_entitlement_per_installment_and_kind",
             ),
             models.UniqueConstraint(
@@ -167,3 +174,6 @@ class SubsidyEntitlement(models.Model):
                 condition=Q(kind="premium") | Q(installment__isnull=False),
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} ({self.period})"

@@ -99,13 +99,23 @@ def ledger_post(
     if not kept:
         return None
     entry = JournalEntry.objects.create(
-        kind=kind, booked_on=booked_on, memo=memo[:300], source_type=source_type, source_id=source_id,
-        loan=loan, program=program, created_by=actor if actor is not None and actor.pk else None,
+        kind=kind,
+        booked_on=booked_on,
+        memo=memo[:300],
+        source_type=source_type,
+        source_id=source_id,
+        loan=loan,
+        program=program,
+        created_by=actor if actor is not None and actor.pk else None,
     )
     Posting.objects.bulk_create(
         Posting(
-            entry=entry, debit_account_id=leg.debit, credit_account_id=leg.credit, amount=leg.amount,
-            organization_id=leg.organization_id, loan=loan,
+            entry=entry,
+            debit_account_id=leg.debit,
+            credit_account_id=leg.credit,
+            amount=leg.amount,
+            organization_id=leg.organization_id,
+            loan=loan,
         )
         for leg in kept
     )
@@ -119,12 +129,23 @@ def ledger_reverse(
     from fintech.models import EntryKind
 
     legs = [
-        Leg(debit=p.credit_account_id, credit=p.debit_account_id, amount=p.amount, organization_id=p.organization_id)
+        Leg(
+            debit=p.credit_account_id,
+            credit=p.debit_account_id,
+            amount=p.amount,
+            organization_id=p.organization_id,
+        )
         for p in entry.postings.order_by("id")
     ]
     reversal = ledger_post(
-        kind=EntryKind.REVERSAL, booked_on=booked_on, source=source, legs=legs, loan=entry.loan,
-        program=entry.program, memo=memo or f"reverses entry {entry.pk}", actor=actor,
+        kind=EntryKind.REVERSAL,
+        booked_on=booked_on,
+        source=source,
+        legs=legs,
+        loan=entry.loan,
+        program=entry.program,
+        memo=memo or f"reverses entry {entry.pk}",
+        actor=actor,
     )
     if reversal is not None and reversal.reverses_id is None:
         reversal.reverses = entry

@@ -29,12 +29,18 @@ def test_interest_first_then_principal_oldest_first():
     r = repayment_record(actor=people.bank, loan_id=loan.pk, amount=D("90000.00"), paid_on=date(2025, 3, 20))
     # then 3,500.00 interest + 83,333.33 principal clear installment 1 on time, and the remaining
     # 3,166.67 pays interest of installment 2 first (3,166.67 < 3,552.08, no principal)
-    allocations = [(a.installment.seq, a.principal, a.interest) for a in r.allocations.order_by("installment__seq")]
+    allocations = [
+        (a.installment.seq, a.principal, a.interest) for a in r.allocations.order_by("installment__seq")
+    ]
     assert allocations == [(1, D("83333.33"), D("3500.00")), (2, D("0.00"), D("3166.67"))]
     first, second = _rows(loan)[:2]
     assert (first.status, first.paid_on) == ("paid", date(2025, 3, 20))
     assert (second.status, second.interest_paid, second.principal_paid, second.paid_on) == (
-        "due", D("3166.67"), D("0.00"), None)
+        "due",
+        D("3166.67"),
+        D("0.00"),
+        None,
+    )
 
 
 def test_late_completion_is_paid_late():
@@ -50,8 +56,14 @@ def test_overpayment_refused_and_nothing_written():
     owed = sum((r.principal_due + r.interest_due for r in _rows(loan)), D(0))
     before = (Repayment.objects.count(), RepaymentAllocation.objects.count(), AuditLog.objects.count())
     with pytest.raises(AmountOverLimit):
-        repayment_record(actor=people.bank, loan_id=loan.pk, amount=owed + D("0.01"), paid_on=date(2025, 3, 20))
-    assert (Repayment.objects.count(), RepaymentAllocation.objects.count(), AuditLog.objects.count()) == before
+        repayment_record(
+            actor=people.bank, loan_id=loan.pk, amount=owed + D("0.01"), paid_on=date(2025, 3, 20)
+        )
+    assert (
+        Repayment.objects.count(),
+        RepaymentAllocation.objects.count(),
+        AuditLog.objects.count(),
+    ) == before
 
 
 def test_paying_everything_settles_and_releases_the_pledge():
@@ -85,7 +97,11 @@ def test_api_repayment_is_idempotent(client_for):
     assert first.json() == again.json()
     assert first.json()["allocations"] == [{"seq": 1, "principal": "0.00", "interest": "3500.00"}]
     assert Repayment.objects.filter(loan=loan).count() == 1
-    other = api.post(f"/api/v1/loans/{loan.pk}/repayments/", {"amount": "1.00", "paid_on": "2025-03-01"},
-                     format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    other = api.post(
+        f"/api/v1/loans/{loan.pk}/repayments/",
+        {"amount": "1.00", "paid_on": "2025-03-01"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k1",
+    )
     assert other.status_code == 409
     assert other.json()["code"] == "idempotency_key_reused"

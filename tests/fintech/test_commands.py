@@ -201,6 +201,7 @@ def _seed() -> str:
     return out.getvalue()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_seed_demo_creates_the_cast_and_prints_the_credentials():
     # given an empty book
     # when the demo is seeded
@@ -212,11 +213,15 @@ def test_seed_demo_creates_the_cast_and_prints_the_credentials():
         "platform": "platform",
         "bank": "bank",
         "insurer": "insurer",
+        "insurer2": "insurer",
         "appraiser": "appraiser",
         "regulator": "regulator",
         "regulator2": "regulator",
         "sme1": "sme",
         "sme2": "sme",
+        "sme3": "sme",
+        "sme4": "sme",
+        "sme5": "sme",
     }
     assert User.objects.get(username="platform").is_superuser
     assert (
@@ -230,6 +235,7 @@ def test_seed_demo_creates_the_cast_and_prints_the_credentials():
         assert f"  {username} " in output
 
 
+@pytest.mark.django_db(transaction=True)
 def test_seed_demo_twice_changes_nothing_the_second_time():
     # given a seeded demo
     first_output = _seed()
@@ -241,5 +247,8 @@ def test_seed_demo_twice_changes_nothing_the_second_time():
     # then nothing is added, and the same credentials are printed
     assert table_counts() == counts
     assert second_output == first_output
-    assert counts["Organization"] == 7
-    assert counts["User"] == 8
+    # and the book is the whole scenario: on-time, settled and defaulted loans, queues, subsidies
+    assert "  loans: 2 active, 1 settled, 1 defaulted" in first_output
+    assert "  applications waiting: 1 with the insurer, 1 with the bank" in first_output
+    assert counts["Organization"] == 10
+    assert counts["User"] == 12

@@ -1,0 +1,78 @@
+"""Celery beat (DatabaseScheduler): migrate registers the daily close at 00:30 and the patent expiry
+at 01:00, Asia/Shanghai; the beat task starts the close for today without waiting for it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.core.management.sql import emit_post_migrate_signal
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+from fintech.models import CloseRun, Loan
+from fintech.services.close import ensure_beat_schedule
+from fintech.tasks.close import close_day_beat
+
+from .conftest import FEB_20, loan_on
+
+pytestmark = pytest.mark.django_db
+
+
+def _schedule() -> list[tuple[str, str, bool, str, str, str]]:
+    return [
+        (t.name, t.task, t.enabled, t.crontab.minute, t.crontab.hour, str(t.crontab.timezone))
+        for t in PeriodicTask.objects.filter(name__startswith="fintech:")
+        .select_related("crontab")
+        .order_by("name")
+    ]
+
+
+def test_migrate_registers_the_daily_jobs():
+    # given a database without the periodic tasks
+    PeriodicTask.objects.filter(name__startswith="fintech:").delete()
+
+    # when migrate finishes (it sends post_migrate)
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+
+    # then beat runs the close at 00:30 and the patent expiry at 01:00, Shanghai time
+    assert _schedule() == [
+        ("fintech: daily close", "fintech.close_day_beat", True, "30", "0", "Asia/Shanghai"),
+        ("fintech: patents expire", "fintech.patents_expire", True, "0", "1", "Asia/Shanghai"),
+    ]
+
+
+def test_ensuring_the_schedule_again_changes_nothing_and_keeps_an_operators_switch():
+    # given the schedule, and an operator who paused the daily close
+    ensure_beat_schedule()
+    PeriodicTask.objects.filter(name="fintech: daily close").update(enabled=False)
+    counts = (PeriodicTask.objects.count(), CrontabSchedule.objects.count())
+
+    # when the schedule is ensured twice more (every migrate does it)
+    ensure_beat_schedule()
+    ensure_beat_schedule()
+
+    # then no row was added and the close stays paused
+    assert (PeriodicTask.objects.count(), CrontabSchedule.objects.count()) == counts
+    assert _schedule()[0] == (
+        "fintech: daily close",
+        "fintech.close_day_beat",
+        False,
+        "30",
+        "0",
+        "Asia/Shanghai",
+    )
+
+
+def test_the_beat_task_starts_the_close_and_queues_its_chunks(django_capture_on_commit_callbacks):
+    # given a loan whose installment 1 (due 2025-03-20) is unpaid
+    loan = loan_on(FEB_20)
+
+    # when beat fires the task for 2025-04-01 (tasks run in process here)
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        close_day_beat.delay("2025-04-01")
+
+    # then it queued one chunk and the close was done by it
+    assert len(queued) == 1
+    run = CloseRun.objects.get()
+    assert (run.as_of, run.status, run.overdue_marked) == (date(2025, 4, 1), "done", 1)
+    assert Loan.objects.get(pk=loan.pk).last_closed_on == date(2025, 4, 1)

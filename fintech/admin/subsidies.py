@@ -67,6 +67,7 @@ class BenchmarkRateForm(forms.ModelForm):  # type: ignore[type-arg]
         model = BenchmarkRate
         fields = ["source", "effective_on", "term_min_months", "term_max_months", "rate"]
         help_texts = {
+            # xgettext:no-python-format
             "rate": _("A fraction: 3.45 % is 0.0345."),
             "term_max_months": _("Empty: no upper bound (e.g. the 5-year LPR from 61 months)."),
         }

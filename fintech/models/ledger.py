@@ -28,7 +28,7 @@ class AccountKind(models.TextChoices):
 
 
 class Account(models.Model):
-    """The chart of accounts (loaded by a migration; see ACCOUNTS in services.ledger)."""
+    """The chart of accounts (loaded by migration 0005; codes in services.ledger)."""
 
     code = models.CharField(_("code"), max_length=8, primary_key=True)
     name = models.CharField(_("name"), max_length=100)

@@ -28,33 +28,7 @@ from django.db import models, transaction
 
 from fintech.models import JournalEntry, Loan, Posting, Program, User
 
-# (code, English name, Chinese name, kind): loaded by migration 0005; codes are referenced below.
-ACCOUNTS = (
-    ("1001", "Bank cash", "银行存款-贷款银行", "asset"),
-    ("1002", "Insurer cash", "银行存款-保险公司", "asset"),
-    ("1003", "Risk fund cash", "风险补偿资金池存款", "asset"),
-    ("1004", "SME cash", "企业存款", "asset"),
-    ("1005", "Government subsidy budget", "财政补贴资金", "asset"),
-    ("1101", "Loans receivable", "贷款本金", "asset"),
-    ("1201", "Defaulted loans (clearing)", "违约贷款清算", "asset"),
-    ("1202", "Claim on insurer", "应收保险赔款", "asset"),
-    ("1203", "Claim on risk fund", "应收风险补偿", "asset"),
-    ("2001", "Insurer claims payable", "应付保险赔款", "liability"),
-    ("2002", "Risk fund claims payable", "应付风险补偿", "liability"),
-    ("2003", "Subsidies payable", "应付补贴", "liability"),
-    ("2004", "SME loans payable", "企业借款", "liability"),
-    ("3001", "Risk fund capital", "风险补偿资金", "equity"),
-    ("4001", "Interest income", "利息收入", "income"),
-    ("4002", "Premium income", "保费收入", "income"),
-    ("4004", "SME subsidy income", "企业补贴收入", "income"),
-    ("5001", "Bank credit loss", "银行贷款损失", "expense"),
-    ("5002", "Insurer claims expense", "保险赔付支出", "expense"),
-    ("5003", "Risk fund loss expense", "风险补偿支出", "expense"),
-    ("5004", "Subsidy expense", "补贴支出", "expense"),
-    ("5005", "SME interest expense", "企业利息支出", "expense"),
-    ("5006", "SME premium expense", "企业保费支出", "expense"),
-)
-
+# Account codes (the chart itself, with English and Chinese names, is loaded by migration 0005).
 BANK_CASH, INSURER_CASH, FUND_CASH, SME_CASH, GOV_BUDGET = "1001", "1002", "1003", "1004", "1005"
 LOANS_RECEIVABLE, DEFAULT_CLEARING, CLAIM_INSURER, CLAIM_FUND = "1101", "1201", "1202", "1203"
 INSURER_PAYABLE, FUND_PAYABLE, SUBSIDIES_PAYABLE, SME_LOANS_PAYABLE = "2001", "2002", "2003", "2004"

@@ -125,8 +125,10 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
-EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email("EMAIL_URL"))
+else:  # the console: notifications are printed, not sent
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@patent-pledge.local")
 
 REST_FRAMEWORK: dict[str, object] = {

@@ -191,6 +191,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # celery.app.trace logs every task at INFO: too chatty when tasks run in process.
-    "loggers": {"django.request": {"level": "ERROR"}, "celery.app.trace": {"level": "WARNING"}},
+    # celery.app.trace logs every task at INFO: too chatty when tasks run in process (a worker
+    # keeps it, so its log shows each task it ran).
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"},
+    },
 }

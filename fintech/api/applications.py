@@ -21,7 +21,7 @@ from fintech.services.applications import (
 from fintech.services.loans import loan_approve
 from fintech.services.policies import policy_issue, premium_payment_record
 
-from .fields import MoneyField, RateField
+from .fields import MAX_ID, MoneyField, RateField
 from .idempotency import idempotent
 from .loans import LoanOutSerializer
 
@@ -57,14 +57,16 @@ class PolicyOutSerializer(serializers.ModelSerializer):
 
 
 class ApplicationInSerializer(serializers.Serializer):
-    program = serializers.IntegerField(min_value=1)
-    patents = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=50)
+    program = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    patents = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1, max_length=50
+    )
     requested_amount = MoneyField()
     term_months = serializers.IntegerField(min_value=1, max_value=360)
     repayment_method = serializers.ChoiceField(choices=RepaymentMethod.choices)
-    bank = serializers.IntegerField(min_value=1)
-    insurer = serializers.IntegerField(min_value=1)
-    appraiser = serializers.IntegerField(min_value=1)
+    bank = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    insurer = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    appraiser = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     purpose = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
     external_id = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
 

@@ -11,6 +11,9 @@ from rest_framework import serializers
 
 from fintech.money import InvalidMoney, parse_money, round_fen
 
+# Record ids are 64-bit: a larger number can name no record (and would overflow the database).
+MAX_ID = 2**63 - 1
+
 
 @extend_schema_field(OpenApiTypes.STR)
 class MoneyField(serializers.Field):

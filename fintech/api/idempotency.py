@@ -44,6 +44,25 @@ def _replay(record: IdempotencyKey, fingerprint: str) -> Response:
     return response
 
 
+def _fingerprint(request: Request) -> str:
+    """What makes two requests "the same": method, path and content. A multipart body is reduced to
+    its fields and files, since clients pick a new boundary on every retry."""
+    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
+    django_request = request._request
+    if (django_request.content_type or "").startswith("multipart/"):
+        for name, values in sorted(django_request.POST.lists()):
+            digest.update(f"field {name}={values!r}\n".encode())
+        for name in sorted(django_request.FILES):
+            for upload in django_request.FILES.getlist(name):
+                digest.update(f"file {name} {upload.name}\n".encode())
+                for chunk in upload.chunks():
+                    digest.update(chunk)
+                upload.seek(0)
+    else:
+        digest.update(django_request.body)  # read (and cached) before DRF parses it
+    return digest.hexdigest()
+
+
 def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
     @wraps(view_method)
     def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -53,10 +72,7 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
         if len(key) > 200:
             raise InvalidInput.on(HEADER, "An Idempotency-Key has at most 200 characters.")
         user = cast(User, request.user)  # the views are authenticated (IsAuthenticated)
-        body = request._request.body  # read (and cached) before DRF parses it
-        fingerprint = hashlib.sha256(
-            request.method.encode() + b" " + request.path.encode() + b"\n" + body  # type: ignore[union-attr]
-        ).hexdigest()
+        fingerprint = _fingerprint(request)
         for _attempt in range(2):
             existing = IdempotencyKey.objects.filter(user=user, key=key).first()
             if existing is not None:

@@ -126,7 +126,7 @@ class LoanDetailApi(generics.RetrieveAPIView):
 class LoanScheduleApi(APIView):
     @extend_schema(responses=InstallmentOutSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
-        loan = loan_for(_caller(request), pk, K.SME, K.BANK, K.INSURER, K.REGULATOR, K.APPRAISER)
+        loan = loan_for(_caller(request), pk, K.SME, K.BANK, K.INSURER, K.REGULATOR)
         return Response(InstallmentOutSerializer(loan_schedule(loan), many=True).data)
 
 

@@ -37,7 +37,7 @@ from fintech.selectors import subsidies as selectors
 from fintech.selectors.subsidies import require_regulator
 from fintech.services import subsidies as services
 
-from .fields import MoneyField
+from .fields import MAX_ID, MoneyField
 from .idempotency import idempotent
 
 
@@ -87,7 +87,7 @@ class SubsidyRunOutSerializer(serializers.ModelSerializer):
 
 
 class SubsidyRunInSerializer(serializers.Serializer):
-    program = serializers.IntegerField(min_value=1)
+    program = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     period = serializers.CharField(max_length=16)
 
 
@@ -183,7 +183,7 @@ class EntitlementOutSerializer(serializers.ModelSerializer):
 
 class EntitlementQuerySerializer(serializers.Serializer):
     period = serializers.CharField(required=False, allow_blank=True)
-    enterprise = serializers.IntegerField(required=False, min_value=1)
+    enterprise = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     kind = serializers.ChoiceField(choices=SubsidyKind.choices, required=False)
     status = serializers.ChoiceField(choices=EntitlementStatus.choices, required=False)
 

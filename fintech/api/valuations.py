@@ -11,13 +11,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import DecimalJSONParser
 from fintech.models import User, Valuation
 from fintech.selectors.applications import valuation_for, valuations_visible_to
 from fintech.services.audit import json_safe
 from fintech.services.valuations import PatentReport, method_inputs, valuation_report
 from valuation import public as val
 
-from .fields import MoneyField, RateField
+from .fields import MAX_ID, MoneyField, RateField
 from .idempotency import idempotent
 
 
@@ -44,7 +45,7 @@ class ComparableSerializer(serializers.Serializer):
 
 
 class PatentReportSerializer(serializers.Serializer):
-    patent = serializers.IntegerField(min_value=1)
+    patent = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     method = serializers.ChoiceField(choices=list(val.METHODS), default=val.RELIEF_FROM_ROYALTY)
     # relief from royalty
     revenue_forecast = serializers.ListField(
@@ -149,6 +150,9 @@ class ValuationDetailApi(generics.RetrieveAPIView):
 
 
 class ValuationReportApi(APIView):
+    # Nested lists of per-patent inputs: JSON only (a multipart form cannot carry them faithfully).
+    parser_classes = [DecimalJSONParser]
+
     @extend_schema(request=ReportInSerializer, responses={201: ValuationOutSerializer})
     @idempotent
     def post(self, request: Request, pk: int) -> Response:

@@ -54,6 +54,10 @@ def application_for(user: User, pk: int, *roles: str) -> Application:
 
 
 def loans_visible_to(user: User) -> QuerySet[Loan]:
+    """Loans of the applications the caller sees, except for appraisers: an appraisal firm sees its
+    valuations only (DOMAIN.md section 11)."""
+    if user.role == OrganizationKind.APPRAISER:
+        return Loan.objects.none()
     return Loan.objects.filter(application__in=applications_visible_to(user).values("pk")).select_related(
         "application", "policy", "sme", "bank"
     )

@@ -88,8 +88,13 @@ class LossPosition:
         )
 
     def settleable(self, party: str) -> Decimal:
-        """What the party may still put up for settlement: share - recovered - approved - pending."""
-        return self.net.of(party) - self.settled[party] - self.pending[party]
+        """What the party may still put up for settlement: share - approved - pending.
+
+        Its part of a recovery is not deducted here: the recovery already paid that part to the
+        party itself (its cash <- its loss expense), so the settlement still owes the bank the whole
+        share, whichever comes first; the party's net loss is share - recovered either way.
+        """
+        return self.shares.of(party) - self.settled[party] - self.pending[party]
 
 
 def loss_event_position(event: LossEvent) -> LossPosition:

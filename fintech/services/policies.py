@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Max
 
 from fintech.errors import AmountOverLimit, DatesOutOfOrder, InvalidInput, InvalidTransition, RoleNotAllowed
 from fintech.models import (
@@ -121,7 +122,9 @@ def premium_payment_record(*, actor: User, policy_id: int, amount: Decimal, paid
     policy.premium_paid_amount += amount
     if policy.premium_paid_amount == policy.premium:
         policy.status = PolicyStatus.ACTIVE
-        policy.premium_paid_on = paid_on
+        # Paid "on" the day the last part arrived, whatever order the payments were reported in.
+        earlier = policy.premium_payments.exclude(pk=payment.pk).aggregate(last=Max("paid_on"))["last"]
+        policy.premium_paid_on = max(paid_on, earlier) if earlier else paid_on
     policy.save(update_fields=["premium_paid_amount", "status", "premium_paid_on"])
     audit_record(
         actor=actor,

@@ -23,10 +23,12 @@ from fintech.errors import (
     NotFound,
     RepaymentAlreadyReversed,
     RepaymentNotLatest,
+    RepaymentSubsidised,
     RoleNotAllowed,
 )
 from fintech.models import (
     ApplicationStatus,
+    EntitlementStatus,
     EntryKind,
     Installment,
     InstallmentStatus,
@@ -36,6 +38,8 @@ from fintech.models import (
     OrganizationKind,
     PledgedPatent,
     RepaymentReversal,
+    SubsidyEntitlement,
+    SubsidyKind,
     User,
 )
 from fintech.models.loans import Pledge
@@ -146,6 +150,17 @@ def repayment_record(
             f"A repayment ({paid_on}) cannot precede the disbursement ({loan.disbursed_on}).",
             fields={"paid_on": [f"Not before the disbursement date {loan.disbursed_on}."]},
         )
+    last = (
+        Repayment.objects.filter(loan=loan, reversal__isnull=True)
+        .order_by("-paid_on")
+        .values_list("paid_on", flat=True)
+        .first()
+    )
+    if last is not None and paid_on < last:
+        raise DatesOutOfOrder(
+            f"A repayment ({paid_on}) cannot precede the loan's last repayment ({last}).",
+            fields={"paid_on": [f"Not before the last repayment's value date {last}."]},
+        )
     rows = list(Installment.objects.select_for_update().filter(loan=loan).order_by("seq"))
     owed = sum((r.principal_due - r.principal_paid + r.interest_due - r.interest_paid for r in rows), ZERO)
     if amount > owed:
@@ -243,6 +258,16 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
     # date up to which the close has already marked installments overdue.
     as_of = max(reversed_on, loan.last_closed_on or reversed_on)
     parts = list(repayment.allocations.select_related("installment").order_by("installment__seq"))
+    subsidised = SubsidyEntitlement.objects.filter(
+        installment_id__in=[p.installment_id for p in parts], kind=SubsidyKind.INTEREST
+    ).exclude(status=EntitlementStatus.CANCELLED)
+    if subsidised.exists():
+        # A subsidy was computed on the strength of this repayment being on time; taking the
+        # repayment back would leave a subsidy for an installment that may end up late.
+        raise RepaymentSubsidised(
+            f"Repayment {repayment.pk} paid installments that already earned an interest subsidy;"
+            " it can no longer be reversed."
+        )
     rows = {
         row.pk: row
         for row in Installment.objects.select_for_update().filter(pk__in=[p.installment_id for p in parts])

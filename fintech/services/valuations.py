@@ -28,6 +28,9 @@ from .common import ensure_not_future
 from .notifications import notify_on_commit
 from .transitions import application_lock, application_transition
 
+# The money columns hold 18 digits, 2 after the point.
+MAX_MONEY = Decimal("9999999999999999.99")
+
 
 @dataclass(frozen=True)
 class PatentReport:
@@ -113,6 +116,10 @@ def valuation_report(
         result = val.appraise(request)
     except val.ValuationInputError as exc:
         raise InvalidInput(f"{exc.field}: {exc.message}", fields=exc.as_fields()) from exc
+    if result.appraised_value > MAX_MONEY:
+        raise InvalidInput.on(
+            "patents", f"The appraised value {result.appraised_value:,.2f} is beyond any loan."
+        )
     engagement.status = ValuationStatus.REPORTED
     engagement.report_number = report_number
     engagement.valuation_date = valuation_date

@@ -201,7 +201,7 @@ def _seed() -> str:
     return out.getvalue()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_seed_demo_creates_the_cast_and_prints_the_credentials():
     # given an empty book
     # when the demo is seeded
@@ -235,7 +235,7 @@ def test_seed_demo_creates_the_cast_and_prints_the_credentials():
         assert f"  {username} " in output
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_seed_demo_twice_changes_nothing_the_second_time():
     # given a seeded demo
     first_output = _seed()

@@ -1,25 +1,16 @@
 """Fixtures of the daily-close and default tests: a fast password hasher, the close run in process,
-state snapshots for "nothing changed", and a real Celery worker for the broker tests (the pattern of
-tests/fintech/test_worker.py)."""
+state snapshots for "nothing changed", and a real Celery worker for the broker tests (the fixtures of
+tests/celery_worker.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 
-from config.celery import app
 from fintech.models import (
     Application,
     AuditLog,
@@ -35,10 +26,10 @@ from fintech.models import (
     Repayment,
 )
 from fintech.services.close import close_run_dispatch
+from tests.celery_worker import queue, through_the_broker, worker  # noqa: F401  (fixtures)
 from tests.fintech.helpers import FAST_PASSWORD_HASHERS
 from tests.loan_builder import Cast, active_loan, cast
 
-ROOT = Path(__file__).resolve().parents[3]
 D = Decimal
 
 SNAPSHOT_MODELS = (
@@ -106,96 +97,3 @@ def five_loan_book() -> list[Loan]:
 
 def statuses(loan: Loan) -> list[str]:
     return list(Installment.objects.filter(loan=loan).order_by("seq").values_list("status", flat=True))
-
-
-# --- a real worker (broker tests) ----------------------------------------------------------------
-
-
-def worker_database_url() -> str:
-    """DATABASE_URL of the test database this process uses (NAME is the test database's name)."""
-    s = connection.settings_dict
-    user = quote(s["USER"] or "", safe="")
-    password = f":{quote(s['PASSWORD'], safe='')}" if s.get("PASSWORD") else ""
-    credentials = f"{user}{password}@" if user else ""
-    host = s["HOST"] or "127.0.0.1"
-    port = f":{s['PORT']}" if s.get("PORT") else ""
-    return f"postgres://{credentials}{host}{port}/{quote(s['NAME'], safe='')}"
-
-
-class Worker:
-    def __init__(self, process: subprocess.Popen[str], log: Path) -> None:
-        self.process = process
-        self.log = log
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert self.process.poll() is None, f"the worker exited early:\n{self.output()}"
-            assert time.monotonic() < deadline, f"timed out waiting for {what}:\n{self.output()}"
-            time.sleep(0.25)
-
-
-@pytest.fixture
-def queue() -> str:
-    return f"test-close-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def worker(queue: str, tmp_path: Path) -> Iterator[Worker]:
-    """A real worker consuming only this test's queue; always terminated, its output shown on failure."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": worker_database_url(),
-        "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
-        "CELERY_QUEUE": queue,
-        "DJANGO_SECURE_SSL_REDIRECT": "off",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--pool=solo",
-        "--concurrency=1",
-        "-Q",
-        queue,
-        "--without-gossip",
-        "--without-mingle",
-        "-l",
-        "info",
-    ]
-    log = tmp_path / "worker.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, text=True
-        )
-    try:
-        yield Worker(process, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        print(f"--- worker output (exit {process.returncode}) ---\n{log.read_text(errors='replace')}")
-
-
-@pytest.fixture
-def through_the_broker(queue: str) -> Iterator[None]:
-    """Send tasks to the broker (not in process) on this test's queue; restore afterwards."""
-    eager, default_queue = app.conf.task_always_eager, app.conf.task_default_queue
-    app.conf.task_always_eager = False
-    app.conf.task_default_queue = queue
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = eager
-        app.conf.task_default_queue = default_queue

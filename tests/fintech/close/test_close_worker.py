@@ -61,7 +61,9 @@ def test_the_close_runs_in_a_real_worker_and_a_rerun_changes_nothing(worker, thr
     again = close_day(AS_OF, chunk_size=2, timeout=60, poll=0.25)
     close_chunk.delay(CloseChunk.objects.filter(run=run).order_by("lo_id").values_list("pk", flat=True)[0])
     close_day_beat.delay("2025-06-01")
-    worker.wait_for(lambda: CloseRun.objects.filter(as_of=date(2025, 6, 1)).exists(), "the marker task")
+    worker.wait_for(
+        lambda: CloseRun.objects.filter(as_of=date(2025, 6, 1)).exists(), "the marker task", timeout=90
+    )
 
     # then nothing changed
     assert (again.status, again.chunks_total, again.loans_closed) == ("done", 0, 0)

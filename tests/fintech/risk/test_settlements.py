@@ -7,9 +7,10 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db.models import Sum
 
 from fintech.errors import AmountOverLimit, NotFound, RoleNotAllowed, SamePersonApproval
-from fintech.models import AuditLog, JournalEntry, Settlement
+from fintech.models import AuditLog, JournalEntry, Posting, Settlement
 from fintech.services.ledger import (
     BANK_CASH,
     CLAIM_FUND,
@@ -136,9 +137,10 @@ def test_a_regulator_settles_the_funds_share_and_another_regulator_approves(defa
         _record(world, world.regulator, party="government", amount="0.01", reference="FUND-2")
 
 
-def test_settlements_may_not_exceed_the_share_less_its_recovered_part(defaulted):
-    # given the standard loss and a recovery of 100,000.03 (insurer part 50,000.01):
-    # the insurer may settle 507,000.00 - 50,000.01 = 456,999.99 in all
+def test_settlements_may_not_exceed_the_share_whatever_was_recovered(defaulted):
+    # given the standard loss (insurer share 507,000.00) and a recovery of 100,000.03 whose insurer
+    # part (50,000.01) was paid to the insurer itself: the insurer still owes the bank its whole
+    # share, 507,000.00, and its net loss is 507,000.00 - 50,000.01 = 456,999.99
     world, _ = defaulted
     recovery_record(
         actor=world.bank,
@@ -147,27 +149,33 @@ def test_settlements_may_not_exceed_the_share_less_its_recovered_part(defaulted)
         received_on=date(2025, 8, 15),
         source="x",
     )
-    # and 400,000.00 approved plus 56,000.00 pending: 999.99 still open
+    # and 400,000.00 approved plus 106,000.00 pending: 1,000.00 still open
     first = _record(world, world.insurer, amount="400000.00", reference="A")
     settlement_approve(actor=world.insurer_2, settlement_id=first.pk)
-    _record(world, world.insurer, amount="56000.00", reference="B")
+    second = _record(world, world.insurer, amount="106000.00", reference="B")
     before = risk_snapshot()
 
-    # when the insurer records 1,000.00 more
+    # when the insurer records 1,000.01 more
     response = client_for(world.insurer).post(
         _settlement_url(world),
-        {"party": "insurer", "amount": "1000.00", "paid_on": "2025-08-20", "reference": "C"},
+        {"party": "insurer", "amount": "1000.01", "paid_on": "2025-08-20", "reference": "C"},
         format="json",
     )
 
     # then 400 on amount, and nothing was written
     assert response.status_code == 400
     assert response.json()["code"] == "amount_over_limit"
-    assert response.json()["fields"] == {"amount": ["At most 999.99."]}
+    assert response.json()["fields"] == {"amount": ["At most 1000.00."]}
     assert risk_snapshot() == before
-    # while exactly what is open is accepted
-    last = _record(world, world.insurer, amount="999.99", reference="D")
+    # while exactly what is open is accepted, and once all is approved the bank's claim on the
+    # insurer (account 1202) is cleared to the fen
+    last = _record(world, world.insurer, amount="1000.00", reference="D")
     assert last.status == "pending"
+    settlement_approve(actor=world.insurer_2, settlement_id=second.pk)
+    settlement_approve(actor=world.insurer_2, settlement_id=last.pk)
+    debits = Posting.objects.filter(debit_account_id="1202").aggregate(s=Sum("amount"))["s"]
+    credits = Posting.objects.filter(credit_account_id="1202").aggregate(s=Sum("amount"))["s"]
+    assert (debits, credits) == (D("507000.00"), D("507000.00"))
 
 
 @pytest.mark.parametrize(

@@ -45,9 +45,9 @@ from fintech.models import (
     User,
 )
 from fintech.models.repayments import Repayment, RepaymentAllocation
+from tests.celery_worker import queue, through_the_broker, worker  # noqa: F401  (fixtures)
 from tests.factories import OrganizationFactory, UserFactory
 from tests.fintech.helpers import FAST_PASSWORD_HASHERS
-from tests.fintech.test_worker import queue, through_the_broker, worker  # noqa: F401  (fixtures)
 from tests.loan_builder import Cast, active_loan
 
 D = Decimal

@@ -1,6 +1,5 @@
 """A repayment file is processed by a real Celery worker through the broker (needs CELERY_BROKER_URL
-and a PostgreSQL DATABASE_URL; skipped otherwise). The worker fixtures come from
-tests/fintech/test_worker.py, each test on its own queue."""
+and a PostgreSQL DATABASE_URL; skipped otherwise)."""
 
 from __future__ import annotations
 
@@ -12,11 +11,17 @@ from fintech.models import RepaymentFile
 from fintech.models.repayments import Repayment
 from fintech.selectors.ledger import loan_reconciliation
 from fintech.services.repayment_files import repayment_file_upload
+from tests import celery_worker as harness
 
 from .conftest import installments
 
 D = Decimal
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+# The real-worker fixtures (tests/celery_worker.py), each test on its own queue.
+queue = harness.queue
+worker = harness.worker
+through_the_broker = harness.through_the_broker
 
 
 def test_a_repayment_file_is_processed_by_a_real_worker(book, worker, through_the_broker):

@@ -29,7 +29,7 @@ def _admin_static(settings: Any) -> None:
 
 
 def browser(user: Any) -> Client:
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")  # assertions read the English messages
     client.force_login(user)
     return client
 

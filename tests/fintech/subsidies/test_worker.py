@@ -8,140 +8,37 @@ test_interest.py): 718.75 + 735.76 + 721.18 = 2,175.69; the book: 3 x 2,175.69 =
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
 from datetime import date
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.db import connection, transaction
 
-from config.celery import app
 from fintech.models import SubsidyEntitlement, SubsidyRun, SubsidyRunChunk
 from fintech.services.subsidies import subsidy_run_start
+from tests import celery_worker as harness
 from tests.factories import wuhan_program
 from tests.loan_builder import active_loan
 
 from .helpers import INTEREST_ONLY, D, amounts, pay, regulator
 
-ROOT = Path(__file__).resolve().parents[3]
-
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
+# The real-worker fixtures (tests/celery_worker.py), each test on its own queue.
+queue = harness.queue
+workers = harness.workers
+through_the_broker = harness.through_the_broker
+
 # A restarted worker gets back the message of a killed one once the broker's visibility timeout has
-# passed (an hour by default). The restarted worker of these tests uses one second, so that the
-# test does not wait an hour; everything else is the project's configuration.
-FAST_REDELIVERY = (
-    "import sys; from config.celery import app; "
-    "app.conf.broker_transport_options = "
-    "{'visibility_timeout': 1, 'unacked_restore_interval': 1, 'unacked_restore_throttle': 1}; "
-    "app.worker_main(sys.argv[1:])"
-)
-
-
-def _test_database_url() -> str:
-    s = connection.settings_dict
-    user = quote(s["USER"] or "", safe="")
-    password = f":{quote(s['PASSWORD'], safe='')}" if s.get("PASSWORD") else ""
-    credentials = f"{user}{password}@" if user else ""
-    port = f":{s['PORT']}" if s.get("PORT") else ""
-    return f"postgres://{credentials}{s['HOST'] or '127.0.0.1'}{port}/{quote(s['NAME'], safe='')}"
-
-
-class Worker:
-    """One real worker process consuming only this test's queue."""
-
-    def __init__(self, queue: str, log: Path, fast_redelivery: bool = False) -> None:
-        env = {
-            **os.environ,
-            "DATABASE_URL": _test_database_url(),
-            "CELERY_QUEUE": queue,
-            "DJANGO_SECURE_SSL_REDIRECT": "off",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "PYTHONUNBUFFERED": "1",
-        }
-        args = [
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "-l",
-            "info",
-        ]
-        command = (
-            [sys.executable, "-c", FAST_REDELIVERY, *args]
-            if fast_redelivery
-            else [sys.executable, "-m", "celery", "-A", "config", *args]
-        )
-        self.log = log
-        with log.open("w") as sink:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert self.process.poll() is None, f"the worker exited early:\n{self.output()}"
-            assert time.monotonic() < deadline, f"timed out waiting for {what}:\n{self.output()}"
-            time.sleep(0.2)
-
-    def kill(self) -> None:
-        """SIGKILL: no warm shutdown, no acknowledgement, the open transaction is abandoned."""
-        self.process.kill()
-        self.process.wait(timeout=20)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        print(f"--- worker output (exit {self.process.returncode}) ---\n{self.output()}")
-
-
-@pytest.fixture
-def queue() -> str:
-    return f"test-subsidy-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def workers(queue: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    started: list[Worker] = []
-
-    def start(fast_redelivery: bool = False) -> Worker:
-        worker = Worker(queue, tmp_path / f"worker-{len(started) + 1}.log", fast_redelivery)
-        started.append(worker)
-        return worker
-
-    try:
-        yield start
-    finally:
-        for worker in started:
-            worker.stop()
-
-
-@pytest.fixture
-def through_the_broker(queue: str) -> Iterator[None]:
-    eager, default_queue = app.conf.task_always_eager, app.conf.task_default_queue
-    app.conf.task_always_eager = False
-    app.conf.task_default_queue = queue
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = eager
-        app.conf.task_default_queue = default_queue
+# passed (ten minutes by default, config/settings.py), at the next sweep for such messages (every
+# 100 s by default). The restarted worker of these tests uses one second for both, so that the test
+# does not wait that long; everything else is the project's configuration.
+FAST_REDELIVERY = {
+    "broker_transport_options": {
+        "visibility_timeout": 1,
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
+    }
+}
 
 
 @pytest.fixture
@@ -214,17 +111,13 @@ def test_a_run_whose_worker_is_killed_mid_way_gives_the_totals_of_an_uninterrupt
     )
 
     # and the same period started again, its three chunk tasks sent to the broker
-    app.conf.task_always_eager, default_queue = False, app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    try:
+    with harness.sending_to(queue):
         run = subsidy_run_start(
             actor=regulator(regulators.starter.organization),
             program_id=wuhan_program().pk,
             period="2024Q3",
             chunk_size=1,
         )
-    finally:
-        app.conf.task_always_eager, app.conf.task_default_queue = True, default_queue
     _first, second, _third = SubsidyRunChunk.objects.filter(run=run).order_by("lo_id")
 
     # when a worker computes the first chunk and is killed (SIGKILL) in the middle of the second,
@@ -240,7 +133,7 @@ def test_a_run_whose_worker_is_killed_mid_way_gives_the_totals_of_an_uninterrupt
     assert SubsidyEntitlement.objects.filter(run=run).count() == 3  # the first chunk's, committed
 
     # and a new worker is started
-    restarted = workers(fast_redelivery=True)
+    restarted = workers(config=FAST_REDELIVERY)
     restarted.wait_for(
         lambda: _status(run.pk) in ("computed", "failed"), "the run to be computed", timeout=90
     )

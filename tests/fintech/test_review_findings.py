@@ -1,0 +1,217 @@
+"""Defects found in review, each pinned by a test: a reversal after a subsidy, premium and
+repayment date order, oversized valuations, out-of-range ids, multipart reports, appraiser scope."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from fintech.errors import DatesOutOfOrder, RepaymentSubsidised
+from fintech.models import Installment, Repayment, RepaymentReversal
+from fintech.services.policies import premium_payment_record
+from fintech.services.repayments import repayment_record, repayment_reverse
+from fintech.services.subsidies import subsidy_run_start
+from tests.factories import wuhan_program
+from tests.fintech.subsidies.helpers import regulator, regulator_org
+from tests.loan_builder import active_loan, cast
+
+D = Decimal
+pytestmark = pytest.mark.django_db
+
+
+def test_a_repayment_whose_installment_earned_a_subsidy_cannot_be_reversed(
+    django_capture_on_commit_callbacks,
+):
+    # given installment 1 (due 2025-03-20) paid on time and a 2025Q1 run that computed its subsidy
+    loan, people = active_loan()
+    first = Installment.objects.get(loan=loan, seq=1)
+    repayment = repayment_record(
+        actor=people.bank,
+        loan_id=loan.pk,
+        amount=first.principal_due + first.interest_due,
+        paid_on=date(2025, 3, 20),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        subsidy_run_start(actor=regulator(regulator_org()), program_id=wuhan_program().pk, period="2025Q1")
+    assert first.subsidies.count() == 1
+    # when the bank tries to take the repayment back
+    with pytest.raises(RepaymentSubsidised):
+        repayment_reverse(
+            actor=people.bank,
+            repayment_id=repayment.pk,
+            reversed_on=date(2025, 3, 25),
+            reason="wrong account",
+        )
+    # then nothing changed
+    first.refresh_from_db()
+    assert (first.status, first.paid_on) == ("paid", date(2025, 3, 20))
+    assert RepaymentReversal.objects.count() == 0
+
+
+def test_premium_paid_on_is_the_latest_payment_whatever_the_reporting_order():
+    # given an approved loan whose 20,000.00 premium is paid in two halves, reported out of order:
+    # the payment of 2025-03-10 first, then the one of 2025-02-05
+    loan, people = _approved_loan(cast())
+    premium_payment_record(
+        actor=people.insurer, policy_id=loan.policy.pk, amount=D("10000.00"), paid_on=date(2025, 3, 10)
+    )
+    premium_payment_record(
+        actor=people.insurer, policy_id=loan.policy.pk, amount=D("10000.00"), paid_on=date(2025, 2, 5)
+    )
+    # then the premium counts as paid on 2025-03-10, when its last part arrived, so a disbursement
+    # on 2025-03-01 would precede it
+    loan.policy.refresh_from_db()
+    assert (loan.policy.status, loan.policy.premium_paid_on) == ("active", date(2025, 3, 10))
+
+
+def test_an_appraised_value_beyond_the_money_columns_is_a_400_and_writes_nothing():
+    from fintech.errors import InvalidInput
+    from fintech.services.applications import application_create, application_submit
+    from fintech.services.valuations import PatentReport, valuation_report
+    from tests.factories import PatentFactory
+    from valuation import public as val
+
+    c = cast()
+    patent = PatentFactory(owner=c.sme.organization)
+    app = application_create(
+        user=c.sme,
+        program_id=wuhan_program().pk,
+        patent_ids=[patent.pk],
+        requested_amount=D("1000000.00"),
+        term_months=12,
+        repayment_method="equal_principal",
+        bank_id=c.bank.organization_id,
+        insurer_id=c.insurer.organization_id,
+        appraiser_id=c.appraiser.organization_id,
+    )
+    application_submit(actor=c.sme, application_id=app.pk)
+    huge = tuple([D("1000000000000000.00")] * 18)
+    with pytest.raises(InvalidInput):
+        valuation_report(
+            actor=c.appraiser,
+            valuation_id=app.valuation.pk,
+            report_number="BIG",
+            valuation_date=date(2025, 2, 1),
+            patents=[
+                PatentReport(
+                    patent=patent.pk,
+                    method=val.RELIEF_FROM_ROYALTY,
+                    inputs=val.RoyaltyInputs(
+                        revenue_forecast=huge, royalty_rate=D("0.99"), tax_rate=D("0"), discount_rate=D("0")
+                    ),
+                    indicators=val.PatentIndicators(legal=D(80), technical=D(75), economic=D(78)),
+                )
+            ],
+            operating=D(70),
+            economic_benefit=D(72),
+        )
+    app.refresh_from_db()
+    app.valuation.refresh_from_db()
+    assert (app.status, app.valuation.status, app.appraised_value) == ("valuation", "pending", None)
+
+
+def _approved_loan(c):
+    from fintech.services.applications import application_create, application_submit
+    from fintech.services.loans import loan_approve
+    from fintech.services.policies import policy_issue
+    from fintech.services.valuations import PatentReport, valuation_report
+    from tests.factories import PatentFactory
+    from valuation import public as val
+
+    patent = PatentFactory(owner=c.sme.organization)
+    app = application_create(
+        user=c.sme,
+        program_id=wuhan_program().pk,
+        patent_ids=[patent.pk],
+        requested_amount=D("1000000.00"),
+        term_months=12,
+        repayment_method="equal_principal",
+        bank_id=c.bank.organization_id,
+        insurer_id=c.insurer.organization_id,
+        appraiser_id=c.appraiser.organization_id,
+    )
+    application_submit(actor=c.sme, application_id=app.pk)
+    valuation_report(
+        actor=c.appraiser,
+        valuation_id=app.valuation.pk,
+        report_number=f"R-{app.pk}",
+        valuation_date=date(2025, 2, 1),
+        patents=[
+            PatentReport(
+                patent=patent.pk,
+                method=val.RELIEF_FROM_ROYALTY,
+                inputs=val.RoyaltyInputs(
+                    revenue_forecast=(D("40000000.00"), D("44000000.00"), D("48000000.00")),
+                    royalty_rate=D("0.04"),
+                    tax_rate=D("0.25"),
+                    discount_rate=D("0.14"),
+                ),
+                indicators=val.PatentIndicators(legal=D(80), technical=D(75), economic=D(78)),
+            )
+        ],
+        operating=D(70),
+        economic_benefit=D(72),
+    )
+    policy_issue(actor=c.insurer, application_id=app.pk, premium_rate=D("0.02"))
+    loan = loan_approve(
+        actor=c.bank,
+        application_id=app.pk,
+        principal=D("1000000.00"),
+        annual_rate=D("0.045"),
+        term_months=12,
+        repayment_method="equal_principal",
+    )
+    return loan, c
+
+
+def test_a_repayment_may_not_precede_the_last_one():
+    # given installment 1 paid on 2025-03-20
+    loan, people = active_loan()
+    repayment_record(actor=people.bank, loan_id=loan.pk, amount=D("86833.33"), paid_on=date(2025, 3, 20))
+    # when the bank reports another repayment dated 2025-03-01
+    with pytest.raises(DatesOutOfOrder):
+        repayment_record(actor=people.bank, loan_id=loan.pk, amount=D("100.00"), paid_on=date(2025, 3, 1))
+    # then only the first stands
+    assert Repayment.objects.filter(loan=loan).count() == 1
+
+
+def test_out_of_range_ids_are_a_400_not_a_500(client_for):
+    _loan, people = active_loan()
+    api = client_for(people.sme)
+    r = api.post(
+        "/api/v1/applications/",
+        {
+            "program": 1,
+            "patents": [100000000000000000000],
+            "requested_amount": "1000.00",
+            "term_months": 12,
+            "repayment_method": "equal_principal",
+            "bank": 1,
+            "insurer": 1,
+            "appraiser": 1,
+        },
+        format="json",
+    )
+    assert r.status_code == 400
+    assert list(r.json()["fields"]) == ["patents.0"]
+    assert (
+        client_for(people.sme).get("/api/v1/subsidies/?enterprise=100000000000000000000").status_code == 400
+    )
+
+
+def test_the_valuation_report_is_json_only(client_for):
+    loan, people = active_loan()
+    r = client_for(people.appraiser).post(
+        f"/api/v1/valuations/{loan.application.valuation.pk}/report/",
+        {"report_number": "X", "valuation_date": "2025-02-01", "patents[0]patent": "1"},
+        format="multipart",
+    )
+    assert (r.status_code, r.json()["code"]) == (415, "unsupported_media_type")
+
+
+def test_an_appraiser_sees_valuations_not_loans(client_for):
+    loan, people = active_loan()
+    api = client_for(people.appraiser)
+    assert api.get(f"/api/v1/loans/{loan.pk}/").status_code == 404
+    assert api.get(f"/api/v1/loans/{loan.pk}/schedule/").status_code == 403
+    assert api.get("/api/v1/loans/").json()["count"] == 0

@@ -304,8 +304,10 @@ def test_lists_show_only_own_records(world: World, others: dict[str, Party]) -> 
         assert _ids(w.sme, "/api/v1/applications/") == sorted([case.application, draft])
         for party in (w.bank, w.insurer, w.appraiser):
             assert _ids(party, "/api/v1/applications/") == [case.application]
+        for party in (w.bank, w.insurer, w.sme):
             assert _ids(party, "/api/v1/loans/") == [case.loan]
-        assert _ids(w.sme, "/api/v1/loans/") == [case.loan]
+        # an appraisal firm sees its valuations, not loans (DOMAIN.md section 11)
+        assert _ids(w.appraiser, "/api/v1/loans/") == []
         assert _ids(w.appraiser, "/api/v1/valuations/") == [case.valuation]
         assert _ids(w.sme, "/api/v1/patents/") == sorted(set(case.patents) | set(_draft_patents(w, draft)))
 

@@ -47,6 +47,7 @@ from fintech.models import (
     User,
     Valuation,
 )
+from fintech.selectors.parties import is_active_member
 from fintech.services import applications as application_services
 from fintech.services import loans as loan_services
 from fintech.services import policies as policy_services
@@ -84,7 +85,7 @@ class ReviewScopeMixin(OrgScopedMixin):
 
     def may_view(self, request: HttpRequest) -> bool:
         user = request.user
-        if not (user.is_active and user.is_staff):
+        if not (user.is_staff and is_active_member(user)):
             return False
         return is_platform(user) or _role(user) in self.view_roles
 
@@ -470,6 +471,19 @@ class ApplicationAdmin(ReviewScopeMixin, ReadOnlyAdminMixin, OrgScopedAdmin):
         (_("Audit trail"), {"fields": ["audit_panel"]}),
     ]
     readonly_fields = flatten_fieldsets(fieldsets)
+    # An appraisal firm sees the valuation side only (DOMAIN.md section 11): not the policy, the
+    # loan, its schedule or the audit trail of the other parties' actions.
+    APPRAISER_HIDDEN = ("policy_panel", "loan_panel", "schedule_panel", "audit_panel")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if is_platform(request.user) or _role(request.user) != K.APPRAISER:
+            return fieldsets
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f not in self.APPRAISER_HIDDEN]})
+            for name, opts in fieldsets
+            if any(f not in self.APPRAISER_HIDDEN for f in opts["fields"])
+        ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         qs = super().get_queryset(request)

@@ -69,6 +69,12 @@ class OrganizationAdmin(OrgScopedAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_platform(request.user)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Records name an organisation by its role and region: changing either would orphan them
+        # (a bank turned insurer could no longer service its loans).
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "kind", "region"] if obj is not None else readonly
+
     def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
         # The admin's change view runs in a transaction, so the row and its audit commit together.
         super().save_model(request, obj, form, change)
@@ -94,6 +100,23 @@ class UserAdmin(OrgScopedAdmin, DjangoUserAdmin):  # type: ignore[misc]
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_platform(request.user)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Only a superuser hands out superuser status or Django permissions.
+        readonly = list(super().get_readonly_fields(request, obj))
+        if getattr(request.user, "is_superuser", False):
+            return readonly
+        return [*readonly, "is_superuser", "groups", "user_permissions"]
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=cast(User, request.user),
+            action="user.change" if change else "user.create",
+            obj=obj,
+            to_state="active" if obj.is_active else "inactive",
+            payload={name: form.cleaned_data.get(name) for name in form.changed_data},
+        )
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return is_platform(request.user)
 
@@ -116,6 +139,19 @@ class ProgramAdmin(ReviewScreenMixin, admin.ModelAdmin):  # type: ignore[type-ar
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_platform(request.user)
+
+    def save_model(self, request: HttpRequest, obj: Program, form: Any, change: bool) -> None:
+        # Past loans, loss events and runs keep the parameters copied onto them; this records who
+        # changed the programme and how (the admin's change view runs in one transaction).
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=cast(User, request.user),
+            action="program.change" if change else "program.create",
+            obj=obj,
+            from_state=("active" if form.initial.get("is_active", True) else "suspended") if change else "",
+            to_state="active" if obj.is_active else "suspended",
+            payload={name: form.cleaned_data.get(name) for name in form.changed_data},
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return is_platform(request.user)

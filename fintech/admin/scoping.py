@@ -14,6 +14,7 @@ from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 
 from fintech.models import Organization, OrganizationKind, User
+from fintech.selectors.parties import is_active_member
 
 
 def is_platform(user: Any) -> bool:
@@ -38,11 +39,7 @@ def may_review(user: Any) -> bool:
     """
     if is_platform(user):
         return True
-    return bool(
-        getattr(user, "is_active", False)
-        and getattr(user, "is_staff", False)
-        and getattr(user, "organization_id", None)
-    )
+    return bool(getattr(user, "is_staff", False) and is_active_member(user))
 
 
 class ReviewScreenMixin:

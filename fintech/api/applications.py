@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fintech.models import Application, OrganizationKind, Patent, Policy, RepaymentMethod, User
+from fintech.models import Application, OrganizationKind, Patent, Policy, RepaymentMethod
 from fintech.selectors.applications import application_for, applications_visible_to, policy_for
 from fintech.services.applications import (
     application_create,
@@ -24,12 +24,9 @@ from fintech.services.policies import policy_issue, premium_payment_record
 from .fields import MAX_ID, MoneyField, RateField
 from .idempotency import idempotent
 from .loans import LoanOutSerializer
+from .permissions import request_user
 
 K = OrganizationKind
-
-
-def _caller(request: Request) -> User:
-    return cast(User, request.user)  # IsAuthenticated: never anonymous here
 
 
 class PolicyOutSerializer(serializers.ModelSerializer):
@@ -116,13 +113,19 @@ class ApplicationOutSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
+    def _sees_policy_and_loan(self) -> bool:
+        # An appraisal firm sees its valuation, not the policy or the loan (DOMAIN.md section 11).
+        request = self.context.get("request")
+        user = getattr(request, "user", None) or self.context.get("user")
+        return getattr(user, "role", None) != OrganizationKind.APPRAISER
+
     def get_policy(self, app: Application) -> dict[str, Any] | None:
         policy = getattr(app, "policy", None)
-        return PolicyOutSerializer(policy).data if policy else None
+        return PolicyOutSerializer(policy).data if policy and self._sees_policy_and_loan() else None
 
     def get_loan(self, app: Application) -> dict[str, Any] | None:
         loan = getattr(app, "loan", None)
-        return LoanOutSerializer(loan).data if loan else None
+        return LoanOutSerializer(loan).data if loan and self._sees_policy_and_loan() else None
 
     def get_valuation(self, app: Application) -> int | None:
         valuation = getattr(app, "valuation", None)
@@ -131,7 +134,7 @@ class ApplicationOutSerializer(serializers.ModelSerializer):
 
 def _app_out(pk: int, user: Any, code: int = status.HTTP_200_OK) -> Response:
     app = applications_visible_to(user).get(pk=pk)
-    return Response(ApplicationOutSerializer(app).data, status=code)
+    return Response(ApplicationOutSerializer(app, context={"user": user}).data, status=code)
 
 
 class ApplicationListCreateApi(generics.ListAPIView):
@@ -141,7 +144,7 @@ class ApplicationListCreateApi(generics.ListAPIView):
     queryset = Application.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
 
     def get_queryset(self) -> Any:
-        return applications_visible_to(_caller(self.request)).order_by("-id")
+        return applications_visible_to(request_user(self.request)).order_by("-id")
 
     @extend_schema(request=ApplicationInSerializer, responses={201: ApplicationOutSerializer})
     @idempotent
@@ -150,7 +153,7 @@ class ApplicationListCreateApi(generics.ListAPIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         app = application_create(
-            user=_caller(request),
+            user=request_user(request),
             program_id=v["program"],
             patent_ids=v["patents"],
             requested_amount=v["requested_amount"],
@@ -162,7 +165,7 @@ class ApplicationListCreateApi(generics.ListAPIView):
             purpose=v["purpose"],
             external_id=v["external_id"],
         )
-        return _app_out(app.pk, _caller(request), status.HTTP_201_CREATED)
+        return _app_out(app.pk, request_user(request), status.HTTP_201_CREATED)
 
 
 class ApplicationDetailApi(generics.RetrieveAPIView):
@@ -171,16 +174,16 @@ class ApplicationDetailApi(generics.RetrieveAPIView):
     queryset = Application.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
 
     def get_queryset(self) -> Any:
-        return applications_visible_to(_caller(self.request))
+        return applications_visible_to(request_user(self.request))
 
 
 class ApplicationSubmitApi(APIView):
     @extend_schema(request=None, responses=ApplicationOutSerializer)
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        app = application_for(_caller(request), pk, K.SME)
-        application_submit(actor=_caller(request), application_id=app.pk)
-        return _app_out(pk, _caller(request))
+        app = application_for(request_user(request), pk, K.SME)
+        application_submit(actor=request_user(request), application_id=app.pk)
+        return _app_out(pk, request_user(request))
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -191,13 +194,13 @@ class ApplicationWithdrawApi(APIView):
     @extend_schema(request=ReasonSerializer, responses=ApplicationOutSerializer)
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        app = application_for(_caller(request), pk, K.SME)
+        app = application_for(request_user(request), pk, K.SME)
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         application_withdraw(
-            actor=_caller(request), application_id=app.pk, reason=data.validated_data["reason"]
+            actor=request_user(request), application_id=app.pk, reason=data.validated_data["reason"]
         )
-        return _app_out(pk, _caller(request))
+        return _app_out(pk, request_user(request))
 
 
 class DeclineSerializer(serializers.Serializer):
@@ -208,13 +211,13 @@ class ApplicationDeclineApi(APIView):
     @extend_schema(request=DeclineSerializer, responses=ApplicationOutSerializer)
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        app = application_for(_caller(request), pk, K.INSURER, K.BANK)
+        app = application_for(request_user(request), pk, K.INSURER, K.BANK)
         data = DeclineSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         application_decline(
-            actor=_caller(request), application_id=app.pk, reason=data.validated_data["reason"]
+            actor=request_user(request), application_id=app.pk, reason=data.validated_data["reason"]
         )
-        return _app_out(pk, _caller(request))
+        return _app_out(pk, request_user(request))
 
 
 class PolicyInSerializer(serializers.Serializer):
@@ -226,10 +229,10 @@ class PolicyIssueApi(APIView):
     @extend_schema(request=PolicyInSerializer, responses={201: PolicyOutSerializer})
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        app = application_for(_caller(request), pk, K.INSURER)
+        app = application_for(request_user(request), pk, K.INSURER)
         data = PolicyInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        policy = policy_issue(actor=_caller(request), application_id=app.pk, **data.validated_data)
+        policy = policy_issue(actor=request_user(request), application_id=app.pk, **data.validated_data)
         return Response(PolicyOutSerializer(policy).data, status=status.HTTP_201_CREATED)
 
 
@@ -255,10 +258,12 @@ class PremiumPaymentApi(APIView):
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        policy = policy_for(_caller(request), pk, K.INSURER)
+        policy = policy_for(request_user(request), pk, K.INSURER)
         data = PremiumPaymentInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        payment = premium_payment_record(actor=_caller(request), policy_id=policy.pk, **data.validated_data)
+        payment = premium_payment_record(
+            actor=request_user(request), policy_id=policy.pk, **data.validated_data
+        )
         policy.refresh_from_db()
         return Response(
             {
@@ -286,8 +291,8 @@ class ApplicationApproveApi(APIView):
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        app = application_for(_caller(request), pk, K.BANK)
+        app = application_for(request_user(request), pk, K.BANK)
         data = ApproveInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        loan = loan_approve(actor=_caller(request), application_id=app.pk, **data.validated_data)
+        loan = loan_approve(actor=request_user(request), application_id=app.pk, **data.validated_data)
         return Response({"loan": LoanOutSerializer(loan).data}, status=status.HTTP_201_CREATED)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -10,18 +10,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fintech.models import Installment, Loan, OrganizationKind, Pledge, User
+from fintech.models import Installment, Loan, OrganizationKind, Pledge
 from fintech.selectors.applications import loan_for, loan_schedule, loans_visible_to
 from fintech.services.loans import loan_disburse, pledge_register
 
 from .fields import MoneyField, RateField
 from .idempotency import idempotent
+from .permissions import request_user
 
 K = OrganizationKind
-
-
-def _caller(request: Request) -> User:
-    return cast(User, request.user)  # IsAuthenticated: never anonymous here
 
 
 class LoanOutSerializer(serializers.ModelSerializer):
@@ -111,7 +108,7 @@ class LoanListApi(generics.ListAPIView):
     queryset = Loan.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
 
     def get_queryset(self) -> Any:
-        return loans_visible_to(_caller(self.request)).order_by("-id")
+        return loans_visible_to(request_user(self.request)).order_by("-id")
 
 
 class LoanDetailApi(generics.RetrieveAPIView):
@@ -120,13 +117,13 @@ class LoanDetailApi(generics.RetrieveAPIView):
     queryset = Loan.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
 
     def get_queryset(self) -> Any:
-        return loans_visible_to(_caller(self.request))
+        return loans_visible_to(request_user(self.request))
 
 
 class LoanScheduleApi(APIView):
     @extend_schema(responses=InstallmentOutSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
-        loan = loan_for(_caller(request), pk, K.SME, K.BANK, K.INSURER, K.REGULATOR)
+        loan = loan_for(request_user(request), pk, K.SME, K.BANK, K.INSURER, K.REGULATOR)
         return Response(InstallmentOutSerializer(loan_schedule(loan), many=True).data)
 
 
@@ -139,10 +136,10 @@ class PledgeApi(APIView):
     @extend_schema(request=PledgeInSerializer, responses={201: PledgeOutSerializer})
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        loan = loan_for(_caller(request), pk, K.BANK)
+        loan = loan_for(request_user(request), pk, K.BANK)
         data = PledgeInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        pledge = pledge_register(actor=_caller(request), loan_id=loan.pk, **data.validated_data)
+        pledge = pledge_register(actor=request_user(request), loan_id=loan.pk, **data.validated_data)
         return Response(PledgeOutSerializer(pledge).data, status=status.HTTP_201_CREATED)
 
 
@@ -154,8 +151,8 @@ class DisburseApi(APIView):
     @extend_schema(request=DisburseInSerializer, responses=LoanOutSerializer)
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        loan = loan_for(_caller(request), pk, K.BANK)
+        loan = loan_for(request_user(request), pk, K.BANK)
         data = DisburseInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        loan = loan_disburse(actor=_caller(request), loan_id=loan.pk, **data.validated_data)
+        loan = loan_disburse(actor=request_user(request), loan_id=loan.pk, **data.validated_data)
         return Response(LoanOutSerializer(loan).data)

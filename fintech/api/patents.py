@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from fintech.models import Patent, Patentee, PatentType, User
+from fintech.models import Patent, Patentee, PatentType
 from fintech.selectors.patents import patents_visible_to
 from fintech.services.patents import PatenteeInput, patent_register
 
-
-def _caller(request: Request) -> User:
-    return cast(User, request.user)  # IsAuthenticated: never anonymous here
+from .permissions import request_user
 
 
 class PatenteeSerializer(serializers.ModelSerializer):
@@ -81,13 +79,13 @@ class PatentListCreateApi(generics.ListAPIView):
     queryset = Patent.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
 
     def get_queryset(self) -> Any:
-        return patents_visible_to(_caller(self.request))
+        return patents_visible_to(request_user(self.request))
 
     @extend_schema(request=PatentInSerializer, responses={201: PatentOutSerializer})
     def post(self, request: Request) -> Response:
         data = PatentInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        patent = patent_register(user=_caller(request), **data.validated_data)
+        patent = patent_register(user=request_user(request), **data.validated_data)
         return Response(PatentOutSerializer(patent).data, status=status.HTTP_201_CREATED)
 
 
@@ -96,4 +94,4 @@ class PatentDetailApi(generics.RetrieveAPIView):
     queryset = Patent.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
 
     def get_queryset(self) -> Any:
-        return patents_visible_to(_caller(self.request))
+        return patents_visible_to(request_user(self.request))

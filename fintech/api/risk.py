@@ -104,7 +104,7 @@ import csv  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from decimal import Decimal  # noqa: E402
 from io import BytesIO  # noqa: E402
-from typing import Any, cast  # noqa: E402
+from typing import Any  # noqa: E402
 
 from django.http import HttpResponse, StreamingHttpResponse  # noqa: E402
 from django.urls import path  # noqa: E402
@@ -119,7 +119,7 @@ from rest_framework.response import Response  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
 
 from fintech.errors import InvalidInput  # noqa: E402
-from fintech.models import FundMovement, LossEvent, OrganizationKind, Recovery, Settlement, User  # noqa: E402
+from fintech.models import FundMovement, LossEvent, OrganizationKind, Recovery, Settlement  # noqa: E402
 from fintech.selectors.applications import loan_for  # noqa: E402
 from fintech.selectors.risk_pool import RiskPoolReport, fund_balance, risk_pool_report, settlement_for  # noqa: E402
 from fintech.services.risk_pool import (  # noqa: E402
@@ -131,10 +131,7 @@ from fintech.services.risk_pool import (  # noqa: E402
 
 from .fields import MoneyField  # noqa: E402
 from .idempotency import idempotent  # noqa: E402
-
-
-def _risk_caller(request: Request) -> User:
-    return cast(User, request.user)  # IsAuthenticated: never anonymous here
+from .permissions import request_user  # noqa: E402
 
 
 def _fen(value: Decimal) -> str:
@@ -181,10 +178,10 @@ class LoanRecoveryApi(APIView):
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        loan = loan_for(_risk_caller(request), pk, OrganizationKind.BANK)
+        loan = loan_for(request_user(request), pk, OrganizationKind.BANK)
         data = RecoveryInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        recovery = recovery_record(actor=_risk_caller(request), loan_id=loan.pk, **data.validated_data)
+        recovery = recovery_record(actor=request_user(request), loan_id=loan.pk, **data.validated_data)
         return Response(recovery_out(recovery), status=status.HTTP_201_CREATED)
 
 
@@ -235,7 +232,7 @@ class LoanSettlementApi(APIView):
     @extend_schema(request=SettlementInSerializer, responses={201: SettlementOut})
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        user = _risk_caller(request)
+        user = request_user(request)
         loan = loan_for(user, pk, OrganizationKind.INSURER, OrganizationKind.REGULATOR)
         data = SettlementInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -247,7 +244,7 @@ class SettlementApproveApi(APIView):
     @extend_schema(request=None, responses=SettlementOut)
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        user = _risk_caller(request)
+        user = request_user(request)
         settlement = settlement_for(user, pk)
         settlement = settlement_approve(actor=user, settlement_id=settlement.pk)
         return Response(settlement_out(settlement))
@@ -292,7 +289,7 @@ class FundTopUpApi(APIView):
         data = FundTopUpInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         movement = fund_top_up_record(
-            actor=_risk_caller(request),
+            actor=request_user(request),
             program_id=data.validated_data["program"],
             amount=data.validated_data["amount"],
             received_on=data.validated_data["received_on"],
@@ -484,7 +481,7 @@ class RiskPoolReportApi(APIView):
         if fmt not in REPORT_FORMATS:
             raise InvalidInput.on("format", "The format is json, csv or xlsx.")
         report = risk_pool_report(
-            _risk_caller(request),
+            request_user(request),
             period=request.query_params.get("period") or None,
             program=request.query_params.get("program"),
         )

@@ -31,13 +31,10 @@ from fintech.services.repayments import repayment_reverse
 
 from .fields import MoneyField
 from .idempotency import idempotent
+from .permissions import request_user
 
 K = OrganizationKind
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-
-
-def _caller(request: Request) -> User:
-    return cast(User, request.user)  # IsAuthenticated: never anonymous here
 
 
 def _fen(value: Any) -> str:
@@ -123,7 +120,7 @@ class RepaymentFileListCreateApi(generics.GenericAPIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        caller = _caller(request)
+        caller = request_user(request)
         require_role(caller, K.BANK)
         data = RepaymentFileInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -164,7 +161,7 @@ class RepaymentFileListCreateApi(generics.GenericAPIView):
         description="The caller's bank's files, newest first (without their errors: see each file).",
     )
     def get(self, request: Request) -> Response:
-        files = repayment_files_visible_to(_caller(request)).order_by("-id")
+        files = repayment_files_visible_to(request_user(request)).order_by("-id")
         page = self.paginate_queryset(files)
         rows = page if page is not None else list(files)
         return self.get_paginated_response([repayment_file_out(f, with_errors=False) for f in rows])
@@ -177,7 +174,7 @@ class RepaymentFileDetailApi(APIView):
         "line number (the header is line 1) and reason.",
     )
     def get(self, request: Request, pk: int) -> Response:
-        file = repayment_files_visible_to(_caller(request)).filter(pk=pk).first()
+        file = repayment_files_visible_to(request_user(request)).filter(pk=pk).first()
         if file is None:
             raise NotFound("Repayment file not found.")
         return Response(repayment_file_out(file))
@@ -246,7 +243,7 @@ class RepaymentReversalApi(APIView):
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        caller = _caller(request)
+        caller = request_user(request)
         repayment = Repayment.objects.filter(pk=pk, loan__in=loans_visible_to(caller).values("pk")).first()
         if repayment is None:
             raise NotFound("Repayment not found.")
@@ -303,7 +300,7 @@ class TrialBalanceApi(APIView):
         "credits. Regulators see the postings of their region; platform staff the whole ledger.",
     )
     def get(self, request: Request) -> Response:
-        caller = _caller(request)
+        caller = request_user(request)
         postings = postings_visible_to(caller)
         report = trial_balance(postings, as_of=_as_of(request))
         return Response(
@@ -357,7 +354,7 @@ class LoanStatementApi(APIView):
         "receivable (account 1101).",
     )
     def get(self, request: Request, pk: int) -> Response:
-        loan = loan_for(_caller(request), pk, K.BANK, K.SME, K.REGULATOR)
+        loan = loan_for(request_user(request), pk, K.BANK, K.SME, K.REGULATOR)
         lines = loan_statement(loan)
         return Response(
             {

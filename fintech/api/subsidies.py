@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import tempfile
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 from django.http import FileResponse, StreamingHttpResponse
 from django.urls import URLPattern, path
@@ -32,18 +32,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fintech.errors import InvalidInput
-from fintech.models import EntitlementStatus, SubsidyEntitlement, SubsidyKind, SubsidyRun, User
+from fintech.models import EntitlementStatus, SubsidyEntitlement, SubsidyKind, SubsidyRun
 from fintech.selectors import subsidies as selectors
 from fintech.selectors.subsidies import require_regulator
 from fintech.services import subsidies as services
 
 from .fields import MAX_ID, MoneyField
 from .idempotency import idempotent
-
-
-def _caller(request: Request) -> User:
-    return cast(User, request.user)  # IsAuthenticated: never anonymous here
-
+from .permissions import request_user
 
 # --- runs ----------------------------------------------------------------------------------------
 
@@ -98,16 +94,16 @@ class SubsidyRunListCreateApi(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # the OpenAPI schema is built without a user
             return SubsidyRun.objects.none()
-        return selectors.subsidy_runs_visible_to(_caller(self.request)).order_by("-id")
+        return selectors.subsidy_runs_visible_to(request_user(self.request)).order_by("-id")
 
     @extend_schema(request=SubsidyRunInSerializer, responses={202: SubsidyRunOutSerializer})
     @idempotent
     def post(self, request: Request) -> Response:
-        require_regulator(_caller(request))
+        require_regulator(request_user(request))
         data = SubsidyRunInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         run = services.subsidy_run_start(
-            actor=_caller(request),
+            actor=request_user(request),
             program_id=data.validated_data["program"],
             period=data.validated_data["period"],
         )
@@ -118,14 +114,14 @@ class SubsidyRunListCreateApi(generics.ListAPIView):
 class SubsidyRunDetailApi(APIView):
     @extend_schema(responses=SubsidyRunOutSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(SubsidyRunOutSerializer(selectors.subsidy_run_for(_caller(request), pk)).data)
+        return Response(SubsidyRunOutSerializer(selectors.subsidy_run_for(request_user(request), pk)).data)
 
 
 class SubsidyRunApproveApi(APIView):
     @extend_schema(request=None, responses=SubsidyRunOutSerializer)
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        run = services.subsidy_run_approve(actor=_caller(request), run_id=pk)
+        run = services.subsidy_run_approve(actor=request_user(request), run_id=pk)
         return Response(SubsidyRunOutSerializer(run).data)
 
 
@@ -138,10 +134,10 @@ class SubsidyRunPaymentApi(APIView):
     @extend_schema(request=SubsidyPaymentInSerializer, responses=SubsidyRunOutSerializer)
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        require_regulator(_caller(request))
+        require_regulator(request_user(request))
         data = SubsidyPaymentInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        run = services.subsidy_run_pay(actor=_caller(request), run_id=pk, **data.validated_data)
+        run = services.subsidy_run_pay(actor=request_user(request), run_id=pk, **data.validated_data)
         return Response(SubsidyRunOutSerializer(run).data)
 
 
@@ -203,7 +199,7 @@ class SubsidyListApi(generics.ListAPIView):
         query.is_valid(raise_exception=True)
         q = query.validated_data
         return selectors.entitlement_list(
-            _caller(self.request),
+            request_user(self.request),
             period=selectors.period_filter(q.get("period")),
             enterprise=q.get("enterprise"),
             kind=q.get("kind"),
@@ -291,7 +287,7 @@ class SubsidyReportApi(APIView):
         ),
     )
     def get(self, request: Request) -> Any:
-        user = _caller(request)
+        user = request_user(request)
         fmt = request.query_params.get("format") or "json"
         if fmt not in FORMATS:
             raise InvalidInput.on("format", f"Format is one of {', '.join(FORMATS)}.")

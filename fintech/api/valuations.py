@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import DecimalJSONParser
-from fintech.models import User, Valuation
+from fintech.models import Valuation
 from fintech.selectors.applications import valuation_for, valuations_visible_to
 from fintech.services.audit import json_safe
 from fintech.services.valuations import PatentReport, method_inputs, valuation_report
@@ -20,10 +20,7 @@ from valuation import public as val
 
 from .fields import MAX_ID, MoneyField, RateField
 from .idempotency import idempotent
-
-
-def _caller(request: Request) -> User:
-    return cast(User, request.user)  # IsAuthenticated: never anonymous here
+from .permissions import request_user
 
 
 def score(**kwargs: Any) -> serializers.DecimalField:
@@ -137,7 +134,7 @@ class ValuationListApi(generics.ListAPIView):
     queryset = Valuation.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
 
     def get_queryset(self) -> Any:
-        return valuations_visible_to(_caller(self.request))
+        return valuations_visible_to(request_user(self.request))
 
 
 class ValuationDetailApi(generics.RetrieveAPIView):
@@ -146,7 +143,7 @@ class ValuationDetailApi(generics.RetrieveAPIView):
     queryset = Valuation.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
 
     def get_queryset(self) -> Any:
-        return valuations_visible_to(_caller(self.request))
+        return valuations_visible_to(request_user(self.request))
 
 
 class ValuationReportApi(APIView):
@@ -156,7 +153,7 @@ class ValuationReportApi(APIView):
     @extend_schema(request=ReportInSerializer, responses={201: ValuationOutSerializer})
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        engagement = valuation_for(_caller(request), pk)
+        engagement = valuation_for(request_user(request), pk)
         data = ReportInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -172,7 +169,7 @@ class ValuationReportApi(APIView):
             for i, p in enumerate(v["patents"])
         ]
         result = valuation_report(
-            actor=_caller(request),
+            actor=request_user(request),
             valuation_id=engagement.pk,
             report_number=v["report_number"],
             valuation_date=v["valuation_date"],
@@ -180,5 +177,5 @@ class ValuationReportApi(APIView):
             operating=v["enterprise"]["operating"],
             economic_benefit=v["enterprise"]["economic_benefit"],
         )
-        result = valuations_visible_to(_caller(request)).get(pk=result.pk)
+        result = valuations_visible_to(request_user(request)).get(pk=result.pk)
         return Response(ValuationOutSerializer(result).data, status=status.HTTP_201_CREATED)

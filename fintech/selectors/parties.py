@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from fintech.errors import RoleNotAllowed
 from fintech.models import Organization, OrganizationKind, Program, User
 
 PUBLIC_DIRECTORY_KINDS = (OrganizationKind.BANK, OrganizationKind.INSURER, OrganizationKind.APPRAISER)
+
+
+def is_active_member(user: Any) -> bool:
+    """An active user of an active organisation (a superuser without one counts as platform).
+
+    Deactivating an organisation locks out all its staff, in the API and the admin alike.
+    """
+    if not getattr(user, "is_active", False):
+        return False
+    org = getattr(user, "organization", None)
+    if org is None:
+        return bool(getattr(user, "is_superuser", False))
+    return bool(org.is_active)
 
 
 def require_role(user: User, *kinds: str) -> None:

@@ -39,7 +39,7 @@ from fintech.models import (
     SettlementStatus,
     User,
 )
-from fintech.money import ZERO
+from fintech.money import ZERO, round_fen
 
 from .parties import require_role
 
@@ -111,6 +111,9 @@ def loss_event_position(event: LossEvent) -> LossPosition:
                 Sum("amount", filter=Q(party=party, status=status)), _zero()
             )
     settled = Settlement.objects.filter(loss_event=event).aggregate(**by_party)
+    # SQLite sums decimals as floats and returns extra digits: back to the fen (exact sums).
+    rec = {k: round_fen(Decimal(v)) for k, v in rec.items()}
+    settled = {k: round_fen(Decimal(v)) for k, v in settled.items()}
     return LossPosition(
         shares=PartyAmounts(event.insurer_share, event.government_share, event.bank_share),
         recovered=PartyAmounts(rec["insurer"], rec["government"], rec["bank"]),

@@ -140,6 +140,8 @@ def patent_status_set(*, actor: User | None, patent: Patent, status: str, reason
         raise InvalidInput.on("status", f"Unknown status '{status}'.")
     locked = Patent.objects.select_for_update().get(pk=patent.pk)
     before = locked.status
+    if status == PatentStatus.IN_FORCE and locked.expires_on < business_today():
+        raise InvalidInput.on("status", f"Patent {locked.application_number} expired on {locked.expires_on}.")
     if before == status:
         return locked
     locked.status = status

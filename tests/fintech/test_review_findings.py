@@ -215,3 +215,104 @@ def test_an_appraiser_sees_valuations_not_loans(client_for):
     assert api.get(f"/api/v1/loans/{loan.pk}/").status_code == 404
     assert api.get(f"/api/v1/loans/{loan.pk}/schedule/").status_code == 403
     assert api.get("/api/v1/loans/").json()["count"] == 0
+    application = api.get(f"/api/v1/applications/{loan.application_id}/").json()
+    assert (application["status"], application["loan"], application["policy"]) == ("active", None, None)
+    assert application["valuation"] == loan.application.valuation.pk
+
+
+# --- the admin review ---------------------------------------------------------------------------
+
+
+def _browser(user):
+    from django.test import Client
+
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(user)
+    return client
+
+
+def test_the_appraiser_sees_no_policy_loan_or_audit_panel_in_the_admin():
+    loan, people = active_loan()
+    people.appraiser.is_staff = True
+    people.appraiser.save()
+    page = _browser(people.appraiser).get(f"/admin/fintech/application/{loan.application_id}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Valuation report" in html
+    for hidden in ("Insurance policy", "Loan and repayment schedule", "Audit trail"):
+        assert hidden not in html
+    bank_page = _browser(people.bank).get(f"/admin/fintech/application/{loan.application_id}/change/")
+    assert "Loan and repayment schedule" in bank_page.content.decode()
+
+
+def test_a_platform_member_who_is_not_superuser_cannot_grant_superuser_and_user_changes_are_audited():
+    from fintech.models import AuditLog, User
+    from tests.factories import OrganizationFactory, UserFactory
+
+    member = UserFactory(organization=OrganizationFactory(kind="platform"), is_staff=True)
+    target = UserFactory(organization=OrganizationFactory(kind="bank"), is_staff=True)
+    page = _browser(member).get(f"/admin/fintech/user/{target.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="is_superuser"' not in page.content.decode()
+    form = {
+        "username": target.username,
+        "is_active": "on",
+        "is_staff": "on",
+        "is_superuser": "on",
+        "organization": str(target.organization_id),
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": "2025-01-01",
+        "date_joined_1": "00:00:00",
+        "first_name": "Li",
+        "last_name": "",
+        "email": "",
+    }
+    response = _browser(member).post(f"/admin/fintech/user/{target.pk}/change/", form)
+    assert response.status_code == 302
+    target.refresh_from_db()
+    assert (target.is_superuser, target.first_name) == (False, "Li")
+    audit = AuditLog.objects.get(action="user.change", object_id=str(target.pk))
+    assert audit.actor == member
+    assert audit.payload["first_name"] == "Li"
+    assert "is_superuser" not in audit.payload
+    assert User.objects.filter(is_superuser=True).count() == 0
+
+
+def test_an_inactive_organisation_locks_out_its_staff(client_for):
+    _loan, people = active_loan()
+    bank = people.bank.organization
+    bank.is_active = False
+    bank.save()
+    response = client_for(people.bank).get("/api/v1/loans/")
+    assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+    assert _browser(people.bank).get("/admin/fintech/loan/").status_code == 403
+
+
+def test_an_organisation_keeps_its_kind_and_region():
+    from tests.factories import OrganizationFactory, UserFactory
+
+    platform = UserFactory(
+        organization=OrganizationFactory(kind="platform"), is_staff=True, is_superuser=True
+    )
+    bank = OrganizationFactory(kind="bank")
+    page = _browser(platform).get(f"/admin/fintech/organization/{bank.pk}/change/").content.decode()
+    assert 'name="kind"' not in page
+    assert 'name="region"' not in page
+
+
+def test_an_expired_patent_cannot_be_reinstated():
+    from fintech.errors import InvalidInput
+    from fintech.services.patents import patent_status_set
+    from tests.factories import PatentFactory
+
+    patent = PatentFactory(
+        patent_type="utility_model",
+        filing_date=date(2009, 1, 1),
+        grant_date=date(2010, 1, 1),
+        status="expired",
+    )
+    with pytest.raises(InvalidInput):
+        patent_status_set(actor=None, patent=patent, status="in_force", reason="appeal")
+    patent.refresh_from_db()
+    assert patent.status == "expired"

@@ -37,6 +37,8 @@ from fintech.models import (
     LoanStatus,
     OrganizationKind,
     PledgedPatent,
+    Policy,
+    PolicyStatus,
     RepaymentReversal,
     SubsidyEntitlement,
     SubsidyKind,
@@ -310,7 +312,8 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
 
 
 def _settle(actor: User, loan: Loan, app: object, on: date) -> None:
-    """All paid: the loan settles and the pledge is released (inside the caller's transaction)."""
+    """All paid: the loan settles, the pledge is released and the policy's cover ends (inside the
+    caller's transaction)."""
     loan.status = LoanStatus.SETTLED
     loan.settled_on = on
     loan.save(update_fields=["status", "settled_on"])
@@ -329,6 +332,18 @@ def _settle(actor: User, loan: Loan, app: object, on: date) -> None:
         pledge.save(update_fields=["released_on"])
         audit_record(
             actor=actor, action="pledge.release", obj=pledge, from_state="active", to_state="released"
+        )
+    policy = Policy.objects.select_for_update().get(pk=loan.policy_id)
+    if policy.status == PolicyStatus.ACTIVE:
+        policy.status = PolicyStatus.EXPIRED
+        policy.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            action="policy.expire",
+            obj=policy,
+            from_state=PolicyStatus.ACTIVE,
+            to_state=PolicyStatus.EXPIRED,
+            reason=f"loan {loan.pk} settled on {on}",
         )
     if getattr(app, "status", None) == ApplicationStatus.ACTIVE:
         application_transition(app, "settle", actor=actor)  # type: ignore[arg-type]

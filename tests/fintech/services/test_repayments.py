@@ -73,6 +73,8 @@ def test_paying_everything_settles_and_releases_the_pledge():
     loan.refresh_from_db()
     assert (loan.status, loan.settled_on) == ("settled", date(2025, 3, 20))
     assert loan.application.status == "settled"
+    loan.policy.refresh_from_db()
+    assert loan.policy.status == "expired"  # the cover ends with the loan
     assert PledgedPatent.objects.filter(pledge__loan=loan, is_active=True).count() == 0
     with pytest.raises(InvalidTransition):
         repayment_record(actor=people.bank, loan_id=loan.pk, amount=D("1.00"), paid_on=date(2025, 3, 21))

@@ -57,8 +57,11 @@ params_spec = st.fixed_dictionaries(
 
 
 def _repay(loan: Loan, people, payments: list[str], shift: int) -> None:
-    """Pay the installments in order as the pattern says, until the first unpaid one."""
+    """Pay the installments in order as the pattern says, until the first unpaid one. Value dates
+    never go backwards (a bank reports them in order): an early payment after a late one is made
+    the same day as the late one."""
     today = business_today()
+    last = date.min
     for inst, how in zip(Installment.objects.filter(loan=loan).order_by("seq"), payments, strict=False):
         if how == "unpaid":
             return
@@ -67,11 +70,12 @@ def _repay(loan: Loan, people, payments: list[str], shift: int) -> None:
             "early": max(inst.start_on, inst.due_on - timedelta(days=shift)),
             "late": inst.due_on + timedelta(days=shift),
         }[how]
+        last = max(last, min(paid_on, today))
         repayment_record(
             actor=people.bank,
             loan_id=loan.pk,
             amount=inst.principal_due + inst.interest_due,
-            paid_on=min(paid_on, today),
+            paid_on=last,
         )
 
 

@@ -3,7 +3,18 @@
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+
+def _too_large() -> JsonResponse:
+    return JsonResponse(
+        {
+            "code": "request_too_large",
+            "message": f"The request body is over {settings.MAX_REQUEST_BODY_BYTES} bytes.",
+        },
+        status=413,
+    )
 
 
 class BodySizeLimitMiddleware:
@@ -23,11 +34,41 @@ class BodySizeLimitMiddleware:
         except ValueError:
             length = 0
         if length > settings.MAX_REQUEST_BODY_BYTES:
-            return JsonResponse(
-                {
-                    "code": "request_too_large",
-                    "message": f"The request body is over {settings.MAX_REQUEST_BODY_BYTES} bytes.",
-                },
-                status=413,
-            )
+            return _too_large()
         return self.get_response(request)
+
+
+class AuditRequestMiddleware:
+    """Make the request that causes a change available to the audit log (services.audit).
+
+    Only writes are kept (POST, PUT, PATCH, DELETE); secrets are dropped before anything is stored.
+    """
+
+    WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method not in self.WRITES:
+            return self.get_response(request)
+        from fintech.services.audit import current_request, request_summary
+
+        content_type = request.content_type or ""
+        try:
+            request.body  # noqa: B018  (bounded by DATA_UPLOAD_MAX_MEMORY_SIZE, chunked bodies too)
+        except RequestDataTooBig:
+            return _too_large()
+        if content_type.startswith("multipart/") or content_type == "application/x-www-form-urlencoded":
+            # The raw body was read (and cached) first: the form is parsed from a copy, and the
+            # view's own parser still finds the stream intact (and can answer 415 if it wants JSON).
+            summary = request_summary(
+                request.method, request.path, content_type, b"", request.FILES, dict(request.POST.lists())
+            )
+        else:
+            summary = request_summary(request.method, request.path, content_type, request.body)
+        token = current_request.set(summary)
+        try:
+            return self.get_response(request)
+        finally:
+            current_request.reset(token)

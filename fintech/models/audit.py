@@ -39,7 +39,10 @@ class AuditLog(models.Model):
     to_state = models.CharField(_("to state"), max_length=32, blank=True, default="")
     reason = models.TextField(_("reason"), blank=True, default="")
     amount = MoneyField(_("amount"), null=True, blank=True)
-    payload = models.JSONField(_("request payload"), default=dict, blank=True)
+    payload = models.JSONField(_("details"), default=dict, blank=True)
+    # The HTTP request that caused the change (method, path, body without secrets; uploaded files
+    # by name and size only); empty for work done by the daily close, runs and commands.
+    request = models.JSONField(_("request payload"), default=dict, blank=True)
 
     objects = AuditLogQuerySet.as_manager()
 

@@ -3,6 +3,8 @@ together or not at all."""
 
 from __future__ import annotations
 
+import json
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +13,30 @@ from django.db import models, transaction
 from fintech.models import AuditLog, User
 
 _SECRET_KEYS = ("password", "token", "secret", "refresh", "access", "authorization")
+_MAX_REQUEST_BYTES = 64 * 1024
+
+# The request being served, set by config.middleware.AuditRequestMiddleware for writes.
+current_request: ContextVar[dict[str, Any] | None] = ContextVar("audit_current_request", default=None)
+
+
+def request_summary(
+    method: str, path: str, content_type: str, body: bytes, files: Any = None, fields: Any = None
+) -> dict[str, Any]:
+    """What the audit keeps of a request: method, path and the body without secrets (JSON parsed,
+    form fields as lists, files by name and size only); a body too large is noted, not kept."""
+    summary: dict[str, Any] = {"method": method, "path": path}
+    if content_type.startswith("multipart/") or content_type == "application/x-www-form-urlencoded":
+        summary["fields"] = json_safe({k: v for k, v in (fields or {}).items()})
+        summary["files"] = [{"field": k, "name": f.name, "size": f.size} for k, f in (files or {}).items()]
+    elif body:
+        if len(body) > _MAX_REQUEST_BYTES:
+            summary["body"] = f"<{len(body)} bytes, not kept>"
+        else:
+            try:
+                summary["body"] = json_safe(json.loads(body, parse_float=Decimal))
+            except ValueError:
+                summary["body"] = "<not JSON>"
+    return summary
 
 
 def json_safe(value: Any) -> Any:
@@ -54,4 +80,5 @@ def audit_record(
         reason=reason or "",
         amount=amount,
         payload=json_safe(payload or {}),
+        request=current_request.get() or {},
     )

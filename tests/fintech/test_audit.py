@@ -199,3 +199,45 @@ def test_registration_and_onboarding_never_store_the_password(db):
     rows = list(AuditLog.objects.values_list("payload", "reason"))
     assert len(rows) == 3  # sme.register, organization.create, user.create
     assert all(secret not in str(r) for r in rows)
+
+
+def test_the_audit_row_keeps_the_request_without_secrets(api):
+    # given an SME registering through the API (its body carries a password)
+    body = {
+        "username": "audited",
+        "password": "Correct-horse-9!",
+        "enterprise": {
+            "name": "Audited Tech",
+            "uscc": "91420100MA00090013",
+            "region_code": "420100",
+            "industry": "software_it",
+            "employees": 80,
+            "annual_revenue": "30000000.00",
+            "total_assets": "20000000.00",
+        },
+    }
+    # when it registers
+    assert api.post("/api/v1/auth/register/", body, format="json").status_code == 201
+    # then the audit row keeps the request: method, path, body, the password masked
+    row = AuditLog.objects.get(action="sme.register")
+    assert row.request == {
+        "method": "POST",
+        "path": "/api/v1/auth/register/",
+        "body": {**body, "password": "***"},
+    }
+
+
+def test_work_outside_a_request_has_no_request_payload():
+    from datetime import date
+
+    from fintech.services.patents import patents_mark_expired
+    from tests.factories import PatentFactory
+
+    PatentFactory(
+        patent_type="utility_model",
+        filing_date=date(2009, 1, 1),
+        grant_date=date(2010, 1, 1),
+        expires_on=date(2018, 12, 31),
+    )
+    assert patents_mark_expired(as_of=date(2025, 1, 1)) == 1
+    assert AuditLog.objects.get(action="patent.expire").request == {}

@@ -53,7 +53,14 @@ from fintech.services import loans as loan_services
 from fintech.services import policies as policy_services
 
 from . import forms as review_forms
-from .scoping import OrgScopedAdmin, OrgScopedInline, OrgScopedMixin, ReadOnlyAdminMixin, is_platform
+from .scoping import (
+    ACTION_TEMPLATE,
+    OrgScopedAdmin,
+    OrgScopedInline,
+    OrgScopedMixin,
+    ReadOnlyAdminMixin,
+    is_platform,
+)
 
 S = ApplicationStatus
 K = OrganizationKind
@@ -812,13 +819,13 @@ class ApplicationAdmin(ReviewScopeMixin, ReadOnlyAdminMixin, OrgScopedAdmin):
             "title": spec.label,
             "subtitle": str(app),
             "form": form,
-            "action": spec,
+            "submit_label": spec.label,
             "summary": self._summary(app),
-            "change_url": change_url,
+            "back_url": change_url,
             "has_view_permission": True,
         }
         request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/fintech/application/review_action.html", context)
+        return TemplateResponse(request, ACTION_TEMPLATE, context)
 
 
 # --- loans, policies, valuations, pledges (read-only) --------------------------------------------

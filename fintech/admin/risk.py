@@ -55,10 +55,9 @@ from fintech.services import risk_pool as risk_services
 
 from .forms import BusinessDateField, MoneyField
 from .origination import DASH, ReviewScopeMixin, _admin_link, _day, _money, _rate, _table, _text
-from .scoping import OrgScopedAdmin, ReadOnlyAdminMixin, is_platform
+from .scoping import ACTION_TEMPLATE, OrgScopedAdmin, ReadOnlyAdminMixin, is_platform
 
 K = OrganizationKind
-ACTION_TEMPLATE = "admin/fintech/application/review_action.html"
 ACTION_BUTTONS_TEMPLATE = "admin/fintech/application/change_form.html"  # the `review_actions` buttons
 
 
@@ -291,9 +290,9 @@ class RiskActionsMixin:
             "title": spec.label,
             "subtitle": str(obj),
             "form": form,
-            "action": spec,
+            "submit_label": spec.label,
             "summary": self.summary(obj),
-            "change_url": change_url,
+            "back_url": change_url,
             "has_view_permission": True,
         }
         request.current_app = self.admin_site.name  # type: ignore[attr-defined]
@@ -663,9 +662,9 @@ class FundMovementAdmin(ReviewScopeMixin, ReadOnlyAdminMixin, OrgScopedAdmin):
             "original": gettext("Risk fund"),
             "title": gettext("Top up the risk fund"),
             "form": form,
-            "action": {"label": gettext("Record top-up")},
+            "submit_label": gettext("Record top-up"),
             "summary": [],
-            "change_url": changelist_url,
+            "back_url": changelist_url,
             "has_view_permission": True,
         }
         request.current_app = self.admin_site.name

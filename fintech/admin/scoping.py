@@ -16,6 +16,9 @@ from django.http import HttpRequest
 from fintech.models import Organization, OrganizationKind, User
 from fintech.selectors.parties import is_active_member
 
+# The one form page of every admin action that calls a service (origination, risk, subsidies).
+ACTION_TEMPLATE = "admin/fintech/action_form.html"
+
 
 def is_platform(user: Any) -> bool:
     return (

@@ -39,7 +39,7 @@ from fintech.selectors.subsidies import programs_served_for
 from fintech.services import subsidies as services
 from fintech.services.common import business_today
 
-from .scoping import ReadOnlyAdminMixin, is_platform
+from .scoping import ACTION_TEMPLATE, ReadOnlyAdminMixin, is_platform
 
 K = OrganizationKind
 S = SubsidyRunStatus
@@ -261,7 +261,7 @@ class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         request.current_app = self.admin_site.name
         return TemplateResponse(
             request,
-            "admin/fintech/subsidyrun/action.html",
+            ACTION_TEMPLATE,
             {
                 **self.admin_site.each_context(request),
                 "opts": self.opts,

@@ -5,7 +5,6 @@ organisation (regulators: their region; the fund: the programmes serving their r
 from __future__ import annotations
 
 import re
-from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -40,6 +39,7 @@ from fintech.models import (
     User,
 )
 from fintech.money import ZERO, round_fen
+from fintech.rules.subsidies import InvalidPeriod, Period, parse_period
 
 from .parties import require_role
 
@@ -236,30 +236,13 @@ def fund_position(
 
 # --- the risk-pool report ------------------------------------------------------------------------
 
-_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-@dataclass(frozen=True)
-class Period:
-    label: str
-    start: date
-    end: date
-
 
 def period_parse(text: str) -> Period:
     """`2025Q3` (July to September) or `2025-07`; anything else is a 400 on `period`."""
-    text = text.strip()
-    if quarter := _QUARTER.match(text):
-        year, q = int(quarter[1]), int(quarter[2])
-        last_month = 3 * q
-        return Period(
-            text, date(year, last_month - 2, 1), date(year, last_month, monthrange(year, last_month)[1])
-        )
-    if month := _MONTH.match(text):
-        year, m = int(month[1]), int(month[2])
-        return Period(text, date(year, m, 1), date(year, m, monthrange(year, m)[1]))
-    raise InvalidInput.on("period", "Enter a quarter like 2025Q3 or a month like 2025-07.")
+    try:
+        return parse_period(text)
+    except InvalidPeriod as exc:
+        raise InvalidInput.on("period", "Enter a quarter like 2025Q3 or a month like 2025-07.") from exc
 
 
 def _party_sum(qs: QuerySet[Any], field: str) -> Coalesce:

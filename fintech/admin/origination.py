@@ -47,7 +47,6 @@ from fintech.models import (
     User,
     Valuation,
 )
-from fintech.selectors.parties import is_active_member
 from fintech.services import applications as application_services
 from fintech.services import loans as loan_services
 from fintech.services import policies as policy_services
@@ -60,6 +59,8 @@ from .scoping import (
     OrgScopedMixin,
     ReadOnlyAdminMixin,
     is_platform,
+    role_of,
+    staff_in,
 )
 
 S = ApplicationStatus
@@ -68,10 +69,6 @@ DASH = "—"
 
 
 # --- scoping and permissions ---------------------------------------------------------------------
-
-
-def _role(user: Any) -> str:
-    return str(getattr(user, "role", "") or "")
 
 
 class ReviewScopeMixin(OrgScopedMixin):
@@ -84,17 +81,14 @@ class ReviewScopeMixin(OrgScopedMixin):
 
     def scope(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
         user = request.user
-        if not is_platform(user) and _role(user) == K.REGULATOR:
+        if not is_platform(user) and role_of(user) == K.REGULATOR:
             if not self.region_lookup:
                 return qs.none()
             return qs.filter(**{self.region_lookup: user.organization.region_id})  # type: ignore[union-attr]
         return super().scope(request, qs)
 
     def may_view(self, request: HttpRequest) -> bool:
-        user = request.user
-        if not (user.is_staff and is_active_member(user)):
-            return False
-        return is_platform(user) or _role(user) in self.view_roles
+        return staff_in(request.user, *self.view_roles)
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self.may_view(request)
@@ -301,7 +295,7 @@ class ReviewAction:
     danger: bool = False
 
     def names(self, user: Any, app: Application) -> bool:
-        return _role(user) == self.party and getattr(app, f"{self.party}_id") == user.organization_id
+        return role_of(user) == self.party and getattr(app, f"{self.party}_id") == user.organization_id
 
     def available(self, app: Application) -> bool:
         return app.status in self.statuses and self.offered(app)
@@ -398,7 +392,9 @@ class QueueFilter(admin.SimpleListFilter):
     ALL = "all"
 
     def __init__(self, request: HttpRequest, params: dict[str, Any], model: Any, model_admin: Any) -> None:
-        self.queue_statuses = () if is_platform(request.user) else QUEUE_STATUSES.get(_role(request.user), ())
+        self.queue_statuses = (
+            () if is_platform(request.user) else QUEUE_STATUSES.get(role_of(request.user), ())
+        )
         self.status_chosen = any(key.startswith("status") for key in params)
         super().__init__(request, params, model, model_admin)
 
@@ -484,7 +480,7 @@ class ApplicationAdmin(ReviewScopeMixin, ReadOnlyAdminMixin, OrgScopedAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
-        if is_platform(request.user) or _role(request.user) != K.APPRAISER:
+        if is_platform(request.user) or role_of(request.user) != K.APPRAISER:
             return fieldsets
         return [
             (name, {**opts, "fields": [f for f in opts["fields"] if f not in self.APPRAISER_HIDDEN]})
@@ -494,7 +490,7 @@ class ApplicationAdmin(ReviewScopeMixin, ReadOnlyAdminMixin, OrgScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         qs = super().get_queryset(request)
-        if not is_platform(request.user) and _role(request.user) != K.SME:
+        if not is_platform(request.user) and role_of(request.user) != K.SME:
             qs = qs.exclude(status=S.DRAFT)  # a draft is the SME's own until it is submitted
         return qs
 

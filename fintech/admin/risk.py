@@ -55,14 +55,10 @@ from fintech.services import risk_pool as risk_services
 
 from .forms import BusinessDateField, MoneyField
 from .origination import DASH, ReviewScopeMixin, _admin_link, _day, _money, _rate, _table, _text
-from .scoping import ACTION_TEMPLATE, OrgScopedAdmin, ReadOnlyAdminMixin, is_platform
+from .scoping import ACTION_TEMPLATE, OrgScopedAdmin, ReadOnlyAdminMixin, is_platform, role_of
 
 K = OrganizationKind
 ACTION_BUTTONS_TEMPLATE = "admin/fintech/application/change_form.html"  # the `review_actions` buttons
-
-
-def _role(user: Any) -> str:
-    return str(getattr(user, "role", "") or "")
 
 
 def _org_id(user: Any) -> int | None:
@@ -121,10 +117,10 @@ class RiskAction:
 def _settling_party(user: Any, event: LossEvent) -> str | None:
     """The share this user's organisation settles on the loss: the policy's insurer its own, a
     regulator of the SME's region the fund's."""
-    if _role(user) == K.INSURER and event.loan.policy.insurer_id == _org_id(user):
+    if role_of(user) == K.INSURER and event.loan.policy.insurer_id == _org_id(user):
         return SettlementParty.INSURER
     org = getattr(user, "organization", None)
-    if _role(user) == K.REGULATOR and org is not None and org.region_id == event.loan.sme.region_id:
+    if role_of(user) == K.REGULATOR and org is not None and org.region_id == event.loan.sme.region_id:
         return SettlementParty.GOVERNMENT
     return None
 
@@ -174,7 +170,7 @@ LOSS_EVENT_ACTIONS: tuple[RiskAction, ...] = (
         key="record-recovery",
         label=_("Record recovery"),
         form_class=RecoveryForm,
-        may=lambda user, event: _role(user) == K.BANK and event.loan.bank_id == _org_id(user),
+        may=lambda user, event: role_of(user) == K.BANK and event.loan.bank_id == _org_id(user),
         run=_record_recovery,
     ),
     RiskAction(
@@ -607,7 +603,7 @@ class FundMovementAdmin(ReviewScopeMixin, ReadOnlyAdminMixin, OrgScopedAdmin):
     readonly_fields = flatten_fieldsets([(None, {"fields": fields})])
 
     def may_top_up(self, request: HttpRequest) -> bool:
-        return _role(request.user) == K.REGULATOR and not is_platform(request.user)
+        return role_of(request.user) == K.REGULATOR and not is_platform(request.user)
 
     def get_urls(self) -> list[URLPattern]:
         own = [

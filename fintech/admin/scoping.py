@@ -45,6 +45,17 @@ def may_review(user: Any) -> bool:
     return bool(getattr(user, "is_staff", False) and is_active_member(user))
 
 
+def role_of(user: Any) -> str:
+    return str(getattr(user, "role", "") or "")
+
+
+def staff_in(user: Any, *roles: str) -> bool:
+    """Active staff of an active organisation with one of these roles; platform staff pass."""
+    if not (getattr(user, "is_staff", False) and is_active_member(user)):
+        return False
+    return is_platform(user) or role_of(user) in roles
+
+
 class ReviewScreenMixin:
     """Let member staff read a screen without per-model Django permissions."""
 

@@ -33,13 +33,9 @@ from fintech.money import ZERO
 from fintech.services.repayment_files import HEADER, repayment_file_errors, repayment_file_upload
 
 from .origination import ReviewScopeMixin, _admin_link, _money, _table
-from .scoping import OrgScopedAdmin, OrgScopedInline, ReadOnlyAdminMixin, is_platform
+from .scoping import OrgScopedAdmin, OrgScopedInline, ReadOnlyAdminMixin, is_platform, role_of, staff_in
 
 K = OrganizationKind
-
-
-def _role(user: Any) -> str:
-    return str(getattr(user, "role", "") or "")
 
 
 # --- repayment files ------------------------------------------------------------------------------
@@ -124,8 +120,7 @@ class RepaymentFileAdmin(ReviewScopeMixin, OrgScopedAdmin):
         return super().get_queryset(request).defer("content")  # up to 10 MB a file, never shown
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        user = request.user
-        return bool(user.is_active and user.is_staff and _role(user) == K.BANK)
+        return staff_in(request.user, K.BANK) and role_of(request.user) == K.BANK
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
@@ -225,7 +220,7 @@ class LedgerScopeMixin(ReviewScopeMixin):
         user = request.user
         if is_platform(user):
             return qs
-        if _role(user) != K.REGULATOR:
+        if role_of(user) != K.REGULATOR:
             return qs.none()
         region_id = user.organization.region_id  # type: ignore[union-attr]
         return qs.filter(
@@ -300,8 +295,7 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
     ordering = ["code"]
 
     def _may_view(self, request: HttpRequest) -> bool:
-        user = request.user
-        return bool(user.is_active and user.is_staff and (is_platform(user) or _role(user) == K.REGULATOR))
+        return staff_in(request.user, K.REGULATOR)
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self._may_view(request)

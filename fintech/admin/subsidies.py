@@ -39,20 +39,10 @@ from fintech.selectors.subsidies import programs_served_for
 from fintech.services import subsidies as services
 from fintech.services.common import business_today
 
-from .scoping import ACTION_TEMPLATE, ReadOnlyAdminMixin, is_platform
+from .scoping import ACTION_TEMPLATE, ReadOnlyAdminMixin, is_platform, role_of, staff_in
 
 K = OrganizationKind
 S = SubsidyRunStatus
-
-
-def _role(user: Any) -> str:
-    return str(getattr(user, "role", "") or "")
-
-
-def _staff_in(user: Any, *roles: str) -> bool:
-    if not (getattr(user, "is_active", False) and getattr(user, "is_staff", False)):
-        return False
-    return is_platform(user) or _role(user) in roles
 
 
 def _money(value: Any) -> str:
@@ -102,16 +92,16 @@ class BenchmarkRateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ordering = ["-effective_on", "term_min_months"]
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return _staff_in(request.user, K.REGULATOR)
+        return staff_in(request.user, K.REGULATOR)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return _staff_in(request.user, K.REGULATOR)
+        return staff_in(request.user, K.REGULATOR)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return _staff_in(request.user, K.REGULATOR)
+        return staff_in(request.user, K.REGULATOR)
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return _staff_in(request.user, K.REGULATOR)
+        return staff_in(request.user, K.REGULATOR)
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # a wrong fixing is corrected, never deleted (runs may have used it)
@@ -201,13 +191,13 @@ class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         return qs.filter(program__in=programs_served_for(cast(User, request.user)).values("pk"))
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return _staff_in(request.user, K.REGULATOR)
+        return staff_in(request.user, K.REGULATOR)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return _staff_in(request.user, K.REGULATOR)
+        return staff_in(request.user, K.REGULATOR)
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return _staff_in(request.user, K.REGULATOR) and _role(request.user) == K.REGULATOR
+        return staff_in(request.user, K.REGULATOR) and role_of(request.user) == K.REGULATOR
 
     # columns
 
@@ -233,7 +223,7 @@ class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         return own + super().get_urls()
 
     def actions_for(self, request: HttpRequest, run: SubsidyRun) -> list[dict[str, Any]]:
-        if _role(request.user) != K.REGULATOR:
+        if role_of(request.user) != K.REGULATOR:
             return []
         offered = []
         for key, (label, _form, statuses) in RUN_ACTIONS.items():
@@ -318,7 +308,7 @@ class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
         if action not in RUN_ACTIONS:
             raise PermissionDenied
-        if _role(request.user) != K.REGULATOR:
+        if role_of(request.user) != K.REGULATOR:
             raise PermissionDenied
         label, form_class, _statuses = RUN_ACTIONS[action]
         back = reverse("admin:fintech_subsidyrun_change", args=[run.pk], current_app=self.admin_site.name)
@@ -415,10 +405,10 @@ class SubsidyEntitlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ig
         return qs.none()
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return _staff_in(request.user, K.REGULATOR, K.SME)
+        return staff_in(request.user, K.REGULATOR, K.SME)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return _staff_in(request.user, K.REGULATOR, K.SME)
+        return staff_in(request.user, K.REGULATOR, K.SME)
 
     @admin.display(description=_("installment"), ordering="installment__seq")
     def installment_seq(self, obj: SubsidyEntitlement) -> Any:

@@ -287,6 +287,13 @@ def test_an_inactive_organisation_locks_out_its_staff(client_for):
     response = client_for(people.bank).get("/api/v1/loans/")
     assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
     assert _browser(people.bank).get("/admin/fintech/loan/").status_code == 403
+    # every admin screen shares the check: the repayment-file upload and the subsidy runs too
+    assert _browser(people.bank).get("/admin/fintech/repaymentfile/add/").status_code == 403
+    regulator_user = regulator(regulator_org(), is_staff=True)
+    assert _browser(regulator_user).get("/admin/fintech/subsidyrun/").status_code == 200
+    regulator_user.organization.is_active = False
+    regulator_user.organization.save()
+    assert _browser(regulator_user).get("/admin/fintech/subsidyrun/").status_code == 403
 
 
 def test_an_organisation_keeps_its_kind_and_region():

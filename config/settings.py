@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files
     "django_celery_beat",
     "valuation",
     "fintech",
@@ -164,11 +165,16 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Patent-pledge financing API (Wuhan model)",
-    "DESCRIPTION": "SMEs, appraisers, insurers, banks and regulators; see API.md.",
+    "DESCRIPTION": "SMEs, appraisers, insurers, banks and regulators; the guide is docs/api.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # The API explorer works offline: Swagger UI and ReDoc come from drf-spectacular-sidecar's
+    # static files (no CDN), so an integrator behind a firewall sees the whole page.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: no broker configured means tasks run in process (the embedded default).

@@ -241,10 +241,6 @@ def demo_seed() -> list[str]:
     if not Application.objects.filter(sme__uscc__in=[s[1] for s in SMES]).exists():
         _book(cast, smes)
     lines += _summary()
-    lines.append(
-        "Admin: http://127.0.0.1:8000/admin/ (log in as 'platform', 'bank', 'insurer' or 'regulator')"
-    )
-    lines.append("API docs: http://127.0.0.1:8000/api/v1/docs/")
     return lines
 
 

@@ -11,5 +11,5 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 if not app.conf.broker_url:
     # In process, a task still passes through a producer: give it the in-memory transport, or kombu
     # falls back to an AMQP server on localhost and logs "No hostname was supplied" on every run.
-    app.conf.broker_url = "memory://localhost/"
+    app.conf.update(broker_url="memory://localhost/")
 app.autodiscover_tasks()

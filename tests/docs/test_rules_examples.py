@@ -29,6 +29,7 @@ from fintech.rules.identifiers import (
 )
 from fintech.rules.loss import split_loss
 from fintech.rules.schedules import build_schedule
+from fintech.rules.sme_size import classify_enterprise
 from fintech.rules.subsidies import apply_cap, premium_subsidy
 from fintech.selectors.risk import loan_loss_for
 from fintech.services.close import close_run_dispatch
@@ -105,6 +106,18 @@ def _patent_number(f: Figures) -> None:
     assert patent_check_character(digits) == f["invalid_check"]
     with pytest.raises(InvalidIdentifier):
         parse_patent_number(f["invalid"])
+
+
+# --- 14. SME size ---------------------------------------------------------------------------------
+
+
+@check("sme-size")
+def _sme_size(f: Figures) -> None:
+    for left, size in f.items():
+        industry, employees, revenue = left.split()
+        # total assets play no part for these two industries
+        got = classify_enterprise(industry, int(employees), D(revenue), D("20000000.00"), on=date(2025, 1, 1))
+        assert got == size, left
 
 
 # --- 2. terms ------------------------------------------------------------------------------------

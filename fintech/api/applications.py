@@ -177,12 +177,18 @@ class ApplicationDetailApi(generics.RetrieveAPIView):
         return applications_visible_to(request_user(self.request))
 
 
+class SubmitInSerializer(serializers.Serializer):
+    submitted_on = serializers.DateField(required=False, help_text="Business date; today if absent.")
+
+
 class ApplicationSubmitApi(APIView):
-    @extend_schema(request=None, responses=ApplicationOutSerializer)
+    @extend_schema(request=SubmitInSerializer, responses=ApplicationOutSerializer)
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
         app = application_for(request_user(request), pk, K.SME)
-        application_submit(actor=request_user(request), application_id=app.pk)
+        data = SubmitInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        application_submit(actor=request_user(request), application_id=app.pk, **data.validated_data)
         return _app_out(pk, request_user(request))
 
 
@@ -282,6 +288,7 @@ class ApproveInSerializer(serializers.Serializer):
     term_months = serializers.IntegerField(min_value=1, max_value=360)
     repayment_method = serializers.ChoiceField(choices=RepaymentMethod.choices)
     external_id = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    approved_on = serializers.DateField(required=False, help_text="Business date; today if absent.")
 
 
 class ApplicationApproveApi(APIView):

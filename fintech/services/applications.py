@@ -37,7 +37,7 @@ from fintech.rules.schedules import add_months
 from fintech.rules.sme_size import SizeClass, classify_enterprise, sme_refusal_message
 
 from .audit import audit_record
-from .common import business_today
+from .common import business_today, ensure_not_future
 from .notifications import notify_on_commit
 from .transitions import application_lock, application_transition
 
@@ -182,15 +182,18 @@ def _check_eligibility(app: Application, on: date) -> None:
 
 
 @transaction.atomic
-def application_submit(*, actor: User, application_id: int) -> Application:
-    """Check eligibility, open the appraisal engagement and move to `valuation`."""
+def application_submit(*, actor: User, application_id: int, submitted_on: date | None = None) -> Application:
+    """Check eligibility, open the appraisal engagement and move to `valuation`. `submitted_on` is
+    the business date of the submission (today when not given; history may be loaded back-dated)."""
+    submitted_on = submitted_on or business_today()
+    ensure_not_future(submitted_on, "submitted_on")
     app = application_lock(application_id)
     if app.sme_id != _sme_of(actor).pk:
         raise RoleNotAllowed("Only the applicant submits its application.")
     if app.status == S.DRAFT:  # otherwise the transition below answers 409 with the state
-        _check_eligibility(app, business_today())
+        _check_eligibility(app, submitted_on)
     application_transition(app, "submit", actor=actor)
-    app.submitted_on = business_today()
+    app.submitted_on = submitted_on
     app.save(update_fields=["submitted_on"])
     Valuation.objects.create(application=app, appraiser=app.appraiser)
     notify_on_commit(app, app.appraiser, "valuation")

@@ -59,11 +59,22 @@ def loan_approve(
     term_months: int,
     repayment_method: str,
     external_id: str = "",
+    approved_on: date | None = None,
 ) -> Loan:
-    """Approve the loan once the policy is issued; one loan per application (DOMAIN.md section 8)."""
+    """Approve the loan once the policy is issued; one loan per application (DOMAIN.md section 8).
+    `approved_on` is the business date of the decision (today when not given), not before the
+    valuation."""
+    approved_on = approved_on or business_today()
+    ensure_not_future(approved_on, "approved_on")
     app = application_lock(application_id)
     _bank_check(actor, app.bank_id)
     require_status(app, "approve", ApplicationStatus.BANK_REVIEW)
+    valued_on = app.valuation.valuation_date
+    if valued_on is not None and approved_on < valued_on:
+        raise DatesOutOfOrder(
+            f"Approval ({approved_on}) cannot precede the valuation ({valued_on}).",
+            fields={"approved_on": [f"Not before {valued_on}."]},
+        )
     policy = getattr(app, "policy", None)
     if policy is None or policy.status not in (PolicyStatus.ISSUED, PolicyStatus.ACTIVE):
         raise InvalidTransition(app.status, "approve", "The insurance policy must be issued before approval.")
@@ -102,7 +113,7 @@ def loan_approve(
         annual_rate=annual_rate,
         term_months=term_months,
         repayment_method=repayment_method,
-        approved_on=business_today(),
+        approved_on=approved_on,
         approved_by=actor,
         grace_days=program.grace_days,
         default_days_past_due=program.default_days_past_due,

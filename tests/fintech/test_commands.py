@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
+from fintech.demo import DEMO_PASSWORD
 from fintech.models import AuditLog, Organization, User
-from fintech.services.demo import DEMO_PASSWORD
 from tests.fintech.helpers import FAST_PASSWORD_HASHERS, USCC_A, USCC_B, table_counts
 
 pytestmark = pytest.mark.django_db
@@ -212,9 +212,13 @@ def test_seed_demo_creates_the_cast_and_prints_the_credentials():
     assert kinds == {
         "platform": "platform",
         "bank": "bank",
+        "bank2": "bank",
         "insurer": "insurer",
         "insurer2": "insurer",
+        "pingan": "insurer",
+        "pingan2": "insurer",
         "appraiser": "appraiser",
+        "appraiser2": "appraiser",
         "regulator": "regulator",
         "regulator2": "regulator",
         "sme1": "sme",
@@ -222,6 +226,7 @@ def test_seed_demo_creates_the_cast_and_prints_the_credentials():
         "sme3": "sme",
         "sme4": "sme",
         "sme5": "sme",
+        "sme6": "sme",
     }
     assert User.objects.get(username="platform").is_superuser
     assert (
@@ -248,7 +253,10 @@ def test_seed_demo_twice_changes_nothing_the_second_time():
     assert table_counts() == counts
     assert second_output == first_output
     # and the book is the whole scenario: on-time, settled and defaulted loans, queues, subsidies
-    assert "  loans: 2 active, 1 settled, 1 defaulted" in first_output
-    assert "  applications waiting: 1 with the insurer, 1 with the bank" in first_output
-    assert counts["Organization"] == 10
-    assert counts["User"] == 12
+    assert "  loans: 1 approved, 2 active, 2 settled, 1 defaulted" in first_output
+    assert (
+        "  applications waiting: 1 with the appraiser, 1 with the insurer, 1 with the bank; 1 draft,"
+        " 1 declined, 1 withdrawn"
+    ) in first_output
+    assert counts["Organization"] == 14
+    assert counts["User"] == 17

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.management.commands.runserver import naiveip_re
 
-from fintech.services.demo import demo_seed
+from fintech.demo import demo_seed
 
 
 def base_url(address: str) -> str:

@@ -14,8 +14,7 @@ from decimal import Decimal
 from django.db.models import Q, QuerySet, Sum
 
 from fintech.models import EntryKind, Loan, OrganizationKind, Posting, Program, User
-from fintech.money import ZERO
-from fintech.services.ledger import (
+from fintech.models.ledger import (
     BANK_CASH,
     INTEREST_INCOME,
     LOANS_RECEIVABLE,
@@ -23,6 +22,7 @@ from fintech.services.ledger import (
     SME_INTEREST_EXPENSE,
     SME_LOANS_PAYABLE,
 )
+from fintech.money import ZERO
 
 from .parties import require_role
 

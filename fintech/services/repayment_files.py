@@ -27,6 +27,7 @@ from fintech.money import InvalidMoney, parse_money
 
 from . import repayments
 from .audit import audit_record
+from .enqueue import enqueue_on_commit
 
 HEADER = ("loan", "amount", "value_date", "transaction_id")
 TRANSACTION_ID_MAX = 100
@@ -123,14 +124,7 @@ def repayment_file_upload(*, actor: User, filename: str, content: bytes) -> Repa
         to_state=FileStatus.PENDING,
         payload={"filename": file.filename, "lines_total": total, "bytes": len(content)},
     )
-    file_id = file.pk
-
-    def queue() -> None:
-        from fintech.tasks.files import repayment_file_process as task
-
-        task.delay(file_id)
-
-    transaction.on_commit(queue)
+    enqueue_on_commit("repayment_file_process", file.pk)
     return file
 
 

@@ -55,6 +55,7 @@ from fintech.selectors.subsidies import programs_served_for, require_regulator
 
 from .audit import audit_record
 from .common import business_today, ensure_not_future
+from .enqueue import enqueue_on_commit
 from .ledger import (
     GOV_BUDGET,
     SME_CASH,
@@ -347,13 +348,8 @@ def _chunk_bounds(program: Program, chunk_size: int) -> list[tuple[int, int]]:
 
 
 def _queue_chunks(chunk_ids: Sequence[int]) -> None:
-    def queue() -> None:
-        from fintech.tasks.subsidies import subsidy_chunk
-
-        for chunk_id in chunk_ids:
-            subsidy_chunk.delay(chunk_id)
-
-    transaction.on_commit(queue)
+    for chunk_id in chunk_ids:
+        enqueue_on_commit("subsidy_chunk", chunk_id)
 
 
 @transaction.atomic

@@ -8,7 +8,9 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
-RATE_PLACES = 6
+MONEY_DIGITS, MONEY_PLACES = 18, 2  # every amount column: models.base.MoneyField
+RATE_DIGITS = 12
+RATE_PLACES = 8  # a rate (annual rate, premium rate, ratio) is stored with 8 places: models.base.RateField
 
 _PLAIN_MONEY = re.compile(r"^[0-9]{1,16}(\.[0-9]{1,2})?$")
 
@@ -69,3 +71,10 @@ def split_by_ratios(amount: Decimal, ratios: Sequence[Decimal]) -> list[Decimal]
         floors[i] += 1
     parts = [Decimal(f) * FEN for f in floors]
     return [-p for p in parts] if negative else parts
+
+
+def format_money(value: Decimal, *, grouped: bool = False) -> str:
+    """An amount as text with exactly two places, as the API and the admin show it: "1234.50", or
+    "1,234.50" grouped for reading (the admin)."""
+    fen = round_fen(value)  # stored money has two places; anything finer rounds half up, not half-even
+    return f"{fen:,.2f}" if grouped else f"{fen:.2f}"

@@ -1,7 +1,17 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from . import origination, parties, patents, risk, servicing, subsidies  # noqa: F401  (registers the admin classes)
+from . import (  # noqa: F401  (registers the admin classes)
+    applications,
+    loans,
+    parties,
+    patents,
+    policies,
+    risk,
+    servicing,
+    subsidies,
+    valuations,
+)
 
 admin.site.site_header = _("Patent-pledge financing platform")
 admin.site.site_title = _("Patent-pledge financing")

@@ -8,23 +8,21 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from fintech.access import is_platform
 from fintech.models import AuditLog, Organization, Program, Region, User
 from fintech.rules.identifiers import InvalidIdentifier, validate_uscc
 from fintech.services.audit import audit_record
 
-from .scoping import OrgScopedAdmin, ReadOnlyAdminMixin, ReviewScreenMixin, is_platform
+from .scoping import PlatformEditsMixin, ReadOnlyAdminMixin, ScopedAdmin, ScreenMixin
 
 
 @admin.register(Region)
-class RegionAdmin(ReviewScreenMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class RegionAdmin(PlatformEditsMixin, ScreenMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["code", "name_zh", "name_en"]
     search_fields = ["code", "name_zh", "name_en"]
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_platform(request.user)
-
-    has_add_permission = has_change_permission  # type: ignore[assignment]
-    has_delete_permission = has_change_permission
 
 
 class OrganizationForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -53,21 +51,14 @@ class OrganizationForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(Organization)
-class OrganizationAdmin(OrgScopedAdmin):
+class OrganizationAdmin(PlatformEditsMixin, ScopedAdmin):
     form = OrganizationForm
-    org_lookups = ("pk",)
     list_display = ["name", "kind", "uscc", "region", "size_class", "is_active"]
-    list_filter = ["kind", "size_class", "is_active", "region"]
+    list_filter = ["kind", "size_class", "is_active", ("region", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "uscc", "external_id"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return is_platform(request.user)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # organisations are deactivated, never deleted (history points at them)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_platform(request.user)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # Records name an organisation by its role and region: changing either would orphan them
@@ -89,16 +80,11 @@ class OrganizationAdmin(OrgScopedAdmin):
 
 
 @admin.register(User)
-class UserAdmin(OrgScopedAdmin, DjangoUserAdmin):  # type: ignore[misc]
-    org_lookups = ("organization",)
-    fk_scopes = {"organization": ("pk",)}
+class UserAdmin(PlatformEditsMixin, ScopedAdmin, DjangoUserAdmin):  # type: ignore[misc]
     list_display = ["username", "organization", "is_active", "is_staff", "last_login"]
     list_filter = ["is_active", "is_staff", "organization__kind"]
     search_fields = ["username", "email", "organization__name"]
     fieldsets = (*(DjangoUserAdmin.fieldsets or ()), (_("Organisation"), {"fields": ("organization",)}))
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_platform(request.user)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # Only a superuser hands out superuser status or Django permissions.
@@ -117,15 +103,12 @@ class UserAdmin(OrgScopedAdmin, DjangoUserAdmin):  # type: ignore[misc]
             payload={name: form.cleaned_data.get(name) for name in form.changed_data},
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return is_platform(request.user)
-
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 @admin.register(Program)
-class ProgramAdmin(ReviewScreenMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class ProgramAdmin(PlatformEditsMixin, ScreenMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = [
         "code",
         "name",
@@ -136,9 +119,6 @@ class ProgramAdmin(ReviewScreenMixin, admin.ModelAdmin):  # type: ignore[type-ar
         "loan_cap",
     ]
     filter_horizontal = ["regions"]
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_platform(request.user)
 
     def save_model(self, request: HttpRequest, obj: Program, form: Any, change: bool) -> None:
         # Past loans, loss events and runs keep the parameters copied onto them; this records who
@@ -153,16 +133,12 @@ class ProgramAdmin(ReviewScreenMixin, admin.ModelAdmin):  # type: ignore[type-ar
             payload={name: form.cleaned_data.get(name) for name in form.changed_data},
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return is_platform(request.user)
-
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(ReadOnlyAdminMixin, OrgScopedAdmin):
-    org_lookups = ("actor_organization",)
+class AuditLogAdmin(ReadOnlyAdminMixin, ScopedAdmin):
     list_display = ["at", "action", "object_type", "object_id", "from_state", "to_state", "amount", "actor"]
     list_filter = ["action", "object_type"]
     search_fields = ["object_id", "reason", "actor__username"]

@@ -7,10 +7,11 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from fintech.access import is_platform
 from fintech.models import Patent, Patentee, PatentStatus, User
 from fintech.services.patents import patent_status_set
 
-from .scoping import OrgScopedAdmin, OrgScopedInline, is_platform
+from .scoping import ScopedAdmin, ScopedInline
 
 # The legal-status changes the platform records (DOMAIN.md section 3); "expired" is set by the
 # daily task from the term, not by hand.
@@ -43,17 +44,15 @@ def _status_action(status: PatentStatus) -> Callable[[Any, HttpRequest, QuerySet
     return admin.action(description=f"Mark as {status.label}", permissions=["legal_status"])(action)
 
 
-class PatenteeInline(OrgScopedInline):
+class PatenteeInline(ScopedInline):
     model = Patentee
-    org_lookups = ("patent__owner",)
     extra = 0
     readonly_fields = ["position", "name", "uscc", "pledge_consent_on"]
     can_delete = False
 
 
 @admin.register(Patent)
-class PatentAdmin(OrgScopedAdmin):
-    org_lookups = ("owner",)
+class PatentAdmin(ScopedAdmin):
     list_display = ["application_number", "title", "patent_type", "status", "expires_on", "owner"]
     list_filter = ["patent_type", "status"]
     search_fields = ["application_number", "title", "owner__name"]

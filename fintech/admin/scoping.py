@@ -1,104 +1,58 @@
-"""Organisation scoping for the admin: every list, form choice, filter and inline of a scoped
-admin shows only what the user's organisation may see; platform staff see everything.
-
-Review screens of banks and insurers subclass OrgScopedAdmin and name how a row reaches an
-organisation (`org_lookups`).
-"""
+"""The admin's side of fintech.access: every list, detail page, inline, foreign-key choice list and
+related-object filter of a scoped screen shows only the rows `access.visible` lets the user see;
+platform staff see everything. A screen names only who may open it (`view_roles`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from fintech.models import Organization, OrganizationKind, User
-from fintech.selectors.parties import is_active_member
-
-# The one form page of every admin action that calls a service (origination, risk, subsidies).
-ACTION_TEMPLATE = "admin/fintech/action_form.html"
+from fintech import access
 
 
-def is_platform(user: Any) -> bool:
-    return (
-        bool(getattr(user, "is_superuser", False)) or getattr(user, "role", "") == OrganizationKind.PLATFORM
-    )
+class ScreenMixin:
+    """Who opens the screen: member staff of one of `view_roles`, or (when None) any member staff,
+    or whoever Django's model permissions let in."""
 
+    view_roles: tuple[str, ...] | None = None
 
-def org_filter(user: User, lookups: tuple[str, ...]) -> Q:
-    """Rows whose lookups reach the user's organisation (any of them)."""
-    q = Q(pk__in=[])
-    for lookup in lookups:
-        q |= Q(**{lookup: user.organization_id})
-    return q
-
-
-def may_review(user: Any) -> bool:
-    """Platform staff, and the staff of a member organisation (add_member makes them staff).
-
-    Members are onboarded with an organisation, never with Django permission rows: viewing a
-    scoped screen is granted by membership, and what they see is their organisation's rows only.
-    """
-    if is_platform(user):
-        return True
-    return bool(getattr(user, "is_staff", False) and is_active_member(user))
-
-
-def role_of(user: Any) -> str:
-    return str(getattr(user, "role", "") or "")
-
-
-def staff_in(user: Any, *roles: str) -> bool:
-    """Active staff of an active organisation with one of these roles; platform staff pass."""
-    if not (getattr(user, "is_staff", False) and is_active_member(user)):
-        return False
-    return is_platform(user) or role_of(user) in roles
-
-
-class ReviewScreenMixin:
-    """Let member staff read a screen without per-model Django permissions."""
+    def may_view(self, request: HttpRequest) -> bool:
+        if self.view_roles is None:
+            return access.may_review(request.user)
+        return access.staff_in(request.user, *self.view_roles)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_review(request.user) or super().has_view_permission(request, obj)  # type: ignore[misc]
+        if self.view_roles is None:
+            return self.may_view(request) or super().has_view_permission(request, obj)  # type: ignore[misc]
+        return self.may_view(request)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return may_review(request.user) or super().has_module_permission(request)  # type: ignore[misc]
+        if self.view_roles is None:
+            return self.may_view(request) or super().has_module_permission(request)  # type: ignore[misc]
+        return self.may_view(request)
 
 
-class OrgScopedMixin(ReviewScreenMixin):
-    """Scope querysets (and foreign-key choices) to the user's organisation; members may view."""
-
-    org_lookups: tuple[str, ...] = ()
-    # Foreign-key fields whose choices are scoped, with the lookup from the related model.
-    fk_scopes: dict[str, tuple[str, ...]] = {}
-
-    def scope(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
-        user = request.user
-        if is_platform(user):
-            return qs
-        if not getattr(user, "organization_id", None) or not self.org_lookups:
-            return qs.none()
-        return qs.filter(org_filter(user, self.org_lookups)).distinct()  # type: ignore[arg-type]
+class ScopedMixin(ScreenMixin):
+    """ScreenMixin, and the rows (and foreign-key choices) through `access.visible`."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return self.scope(request, super().get_queryset(request))  # type: ignore[misc]
+        return access.visible(request.user, super().get_queryset(request))  # type: ignore[misc]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        user = request.user
-        lookups = self.fk_scopes.get(db_field.name)
-        if lookups is not None and not is_platform(user):
-            kwargs["queryset"] = db_field.related_model._default_manager.filter(
-                org_filter(user, lookups)  # type: ignore[arg-type]
-            )
+        related = db_field.related_model
+        if related in access.SCOPES and not access.is_platform(request.user):
+            kwargs["queryset"] = access.visible(request.user, related._default_manager.all())
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
 
-class OrgScopedAdmin(OrgScopedMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class ScopedAdmin(ScopedMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     pass
 
 
-class OrgScopedInline(OrgScopedMixin, admin.TabularInline):  # type: ignore[type-arg]
+class ScopedInline(ScopedMixin, admin.TabularInline):  # type: ignore[type-arg]
     pass
 
 
@@ -115,5 +69,25 @@ class ReadOnlyAdminMixin:
         return False
 
 
-def own_organization(request: HttpRequest) -> Organization | None:
-    return getattr(request.user, "organization", None)
+class PlatformEditsMixin:
+    """Reference data every member may read and only platform staff add or change."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.is_platform(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.is_platform(request.user)
+
+
+class ReviewAdmin(ReadOnlyAdminMixin, ScopedAdmin):
+    """A read-only review screen: what services wrote, scoped, with the actions of actions.py."""
+
+
+class ReviewInline(ReadOnlyAdminMixin, ScopedInline):
+    """A read-only, scoped list of a record's children on its page."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return list(self.fields or ())

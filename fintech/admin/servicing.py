@@ -9,8 +9,9 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -18,6 +19,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from fintech import access
 from fintech.errors import DomainError
 from fintech.models import (
     Account,
@@ -25,15 +27,14 @@ from fintech.models import (
     JournalEntry,
     OrganizationKind,
     Posting,
-    Program,
     RepaymentFile,
     RepaymentFileLine,
 )
 from fintech.money import ZERO
 from fintech.services.repayment_files import HEADER, repayment_file_errors, repayment_file_upload
 
-from .origination import ReviewScopeMixin, _admin_link, _money, _table
-from .scoping import OrgScopedAdmin, OrgScopedInline, ReadOnlyAdminMixin, is_platform, role_of, staff_in
+from .display import admin_link, money, table
+from .scoping import ReadOnlyAdminMixin, ReviewAdmin, ReviewInline, ScopedAdmin, ScreenMixin
 
 K = OrganizationKind
 
@@ -58,14 +59,10 @@ class RepaymentFileUploadForm(forms.Form):
         return upload
 
 
-class RepaymentFileLineInline(ReviewScopeMixin, ReadOnlyAdminMixin, OrgScopedInline):
+class RepaymentFileLineInline(ReviewInline):
     model = RepaymentFileLine
-    org_lookups = ("file__bank",)
     view_roles = (K.BANK,)
     fields = ("line", "transaction_id", "repayment_link", "reason")
-    readonly_fields = ("line", "transaction_id", "repayment_link", "reason")
-    extra = 0
-    can_delete = False
     verbose_name_plural = _("processed lines")
 
     @admin.display(description=_("repayment"))
@@ -76,11 +73,10 @@ class RepaymentFileLineInline(ReviewScopeMixin, ReadOnlyAdminMixin, OrgScopedInl
 
 
 @admin.register(RepaymentFile)
-class RepaymentFileAdmin(ReviewScopeMixin, OrgScopedAdmin):
+class RepaymentFileAdmin(ScopedAdmin):
     """A bank's uploads. "Add" is the upload form, which calls repayment_file_upload; the detail
     page shows the progress (refreshed while the worker runs) and every rejected line."""
 
-    org_lookups = ("bank",)
     view_roles = (K.BANK,)
     list_display = [
         "id",
@@ -102,17 +98,7 @@ class RepaymentFileAdmin(ReviewScopeMixin, OrgScopedAdmin):
         ("uploaded_by", "created_at", "finished_at"),
         "errors_panel",
     ]
-    readonly_fields = [
-        "filename",
-        "status",
-        "progress",
-        "lines_applied",
-        "lines_rejected",
-        "uploaded_by",
-        "created_at",
-        "finished_at",
-        "errors_panel",
-    ]
+    readonly_fields = flatten_fieldsets([(None, {"fields": fields})])
     inlines = [RepaymentFileLineInline]
     change_form_template = "admin/fintech/repaymentfile/change_form.html"
 
@@ -120,7 +106,7 @@ class RepaymentFileAdmin(ReviewScopeMixin, OrgScopedAdmin):
         return super().get_queryset(request).defer("content")  # up to 10 MB a file, never shown
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return staff_in(request.user, K.BANK) and role_of(request.user) == K.BANK
+        return self.may_view(request) and access.acts_for(request.user, K.BANK)
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
@@ -134,7 +120,7 @@ class RepaymentFileAdmin(ReviewScopeMixin, OrgScopedAdmin):
 
     @admin.display(description=_("rejected lines"))
     def errors_panel(self, obj: RepaymentFile) -> SafeString:
-        return _table(
+        return table(
             [_("line"), _("reason")],
             [
                 (e["line"] if e["line"] is not None else _("file"), e["reason"])
@@ -208,44 +194,17 @@ class RepaymentFileAdmin(ReviewScopeMixin, OrgScopedAdmin):
 # --- the ledger (read-only) -----------------------------------------------------------------------
 
 
-class LedgerScopeMixin(ReviewScopeMixin):
-    """Regulators read the entries of loans to SMEs of their region and the loan-free entries of
-    programmes serving it; platform staff everything (as the trial balance of the API)."""
-
-    view_roles = (K.REGULATOR,)
-    loan_path = "loan"
-    program_path = "program"
-
-    def scope(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
-        user = request.user
-        if is_platform(user):
-            return qs
-        if role_of(user) != K.REGULATOR:
-            return qs.none()
-        region_id = user.organization.region_id  # type: ignore[union-attr]
-        return qs.filter(
-            Q(**{f"{self.loan_path}__sme__region_id": region_id})
-            | Q(
-                **{
-                    f"{self.loan_path}__isnull": True,
-                    f"{self.program_path}_id__in": Program.objects.filter(regions=region_id).values("pk"),
-                }
-            )
-        )
-
-
-class PostingInline(LedgerScopeMixin, ReadOnlyAdminMixin, OrgScopedInline):
+class PostingInline(ReviewInline):
     model = Posting
-    loan_path = "loan"
-    program_path = "entry__program"
+    view_roles = (K.REGULATOR,)
     fields = ("debit_account", "credit_account", "amount", "organization")
-    readonly_fields = ("debit_account", "credit_account", "amount", "organization")
-    extra = 0
-    can_delete = False
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(LedgerScopeMixin, ReadOnlyAdminMixin, OrgScopedAdmin):
+class JournalEntryAdmin(ReviewAdmin):
+    """Regulators read the entries of their region's loans and programmes (fintech.access)."""
+
+    view_roles = (K.REGULATOR,)
     list_display = ["id", "booked_on", "kind", "loan_link", "amount_total", "memo", "reverses"]
     list_filter = ["kind"]
     date_hierarchy = "booked_on"
@@ -278,27 +237,19 @@ class JournalEntryAdmin(LedgerScopeMixin, ReadOnlyAdminMixin, OrgScopedAdmin):
 
     @admin.display(description=_("loan"), ordering="loan_id")
     def loan_link(self, obj: JournalEntry) -> Any:
-        return _admin_link(obj.loan, f"#{obj.loan_id}") if obj.loan_id else "—"
+        return admin_link(obj.loan, f"#{obj.loan_id}") if obj.loan_id else "—"
 
     @admin.display(description=_("amount"))
     def amount_total(self, obj: JournalEntry) -> str:
-        return _money(sum((p.amount for p in obj.postings.all()), ZERO))
+        return money(sum((p.amount for p in obj.postings.all()), ZERO))
 
 
 @admin.register(Account)
-class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class AccountAdmin(ReadOnlyAdminMixin, ScreenMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """The chart of accounts (loaded by a migration): a list to read, for regulators and platform."""
 
     list_display = ["code", "name", "name_zh", "kind"]
     list_filter = ["kind"]
     search_fields = ["code", "name", "name_zh"]
     ordering = ["code"]
-
-    def _may_view(self, request: HttpRequest) -> bool:
-        return staff_in(request.user, K.REGULATOR)
-
-    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self._may_view(request)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self._may_view(request)
+    view_roles = (K.REGULATOR,)

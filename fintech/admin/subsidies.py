@@ -15,16 +15,16 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import flatten_fieldsets, unquote
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from fintech.access import acts_for, programs_served_for
 from fintech.errors import DomainError
 from fintech.models import (
     BenchmarkRate,
@@ -35,18 +35,15 @@ from fintech.models import (
     SubsidyRunStatus,
     User,
 )
-from fintech.selectors.subsidies import programs_served_for
 from fintech.services import subsidies as services
 from fintech.services.common import business_today
 
-from .scoping import ACTION_TEMPLATE, ReadOnlyAdminMixin, is_platform, role_of, staff_in
+from .actions import ActionsMixin, AdminAction, Buttons
+from .display import money
+from .scoping import ReviewAdmin, ScreenMixin
 
 K = OrganizationKind
 S = SubsidyRunStatus
-
-
-def _money(value: Any) -> str:
-    return f"{value:,.2f}"
 
 
 # --- benchmark rates -----------------------------------------------------------------------------
@@ -84,24 +81,19 @@ class BenchmarkRateForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(BenchmarkRate)
-class BenchmarkRateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class BenchmarkRateAdmin(ScreenMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    view_roles = (K.REGULATOR,)  # regulators and platform staff keep the fixings
     form = BenchmarkRateForm
     list_display = ["effective_on", "source", "term_min_months", "term_max_months", "rate"]
     list_filter = ["source", "term_min_months"]
     date_hierarchy = "effective_on"
     ordering = ["-effective_on", "term_min_months"]
 
-    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return staff_in(request.user, K.REGULATOR)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return staff_in(request.user, K.REGULATOR)
-
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return staff_in(request.user, K.REGULATOR)
+        return self.may_view(request)
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return staff_in(request.user, K.REGULATOR)
+        return self.may_view(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # a wrong fixing is corrected, never deleted (runs may have used it)
@@ -140,17 +132,68 @@ class SubsidyRunResumeForm(forms.Form):
     """No input: queue the chunks that are not done once more."""
 
 
-RUN_ACTIONS: dict[str, tuple[Any, type[forms.Form], tuple[str, ...]]] = {
-    # key: (label, form, statuses in which it is offered)
-    "approve": (_("Approve"), SubsidyRunApproveForm, (S.COMPUTED,)),
-    "pay": (_("Record payment"), SubsidyRunPaymentForm, (S.APPROVED,)),
-    "resume": (_("Queue unfinished chunks again"), SubsidyRunResumeForm, (S.PENDING, S.RUNNING)),
-}
+def _approve(actor: User, run: SubsidyRun, data: dict[str, Any]) -> str:
+    run = services.subsidy_run_approve(actor=actor, run_id=run.pk)
+    return gettext("Run #%(id)s approved.") % {"id": run.pk}
+
+
+def _pay(actor: User, run: SubsidyRun, data: dict[str, Any]) -> str:
+    run = services.subsidy_run_pay(
+        actor=actor, run_id=run.pk, paid_on=data["paid_on"], reference=data["reference"]
+    )
+    return gettext("Payment %(ref)s of run #%(id)s recorded.") % {"ref": run.payment_reference, "id": run.pk}
+
+
+def _resume(actor: User, run: SubsidyRun, data: dict[str, Any]) -> str:
+    services.subsidy_run_resume(actor=actor, run_id=run.pk)
+    return gettext("The unfinished chunks of run #%(id)s were queued again.") % {"id": run.pk}
+
+
+def _regulator(user: Any, run: SubsidyRun) -> bool:
+    return acts_for(user, K.REGULATOR)
+
+
+def _in(*statuses: str) -> Any:
+    return lambda user, run: run.status in statuses
+
+
+RUN_ACTIONS = Buttons(
+    record=(
+        AdminAction(
+            key="approve",
+            label=_("Approve"),
+            form_class=SubsidyRunApproveForm,
+            may=_regulator,
+            # four eyes: not offered to the regulator who started the run (the service refuses it too)
+            offered=lambda user, run: run.status == S.COMPUTED and run.started_by_id != user.pk,
+            run=_approve,
+        ),
+        AdminAction(
+            key="pay",
+            label=_("Record payment"),
+            form_class=SubsidyRunPaymentForm,
+            may=_regulator,
+            offered=_in(S.APPROVED),
+            initial=lambda user, run: {"paid_on": business_today()},
+            run=_pay,
+        ),
+        AdminAction(
+            key="resume",
+            label=_("Queue unfinished chunks again"),
+            form_class=SubsidyRunResumeForm,
+            may=_regulator,
+            offered=_in(S.PENDING, S.RUNNING),
+            run=_resume,
+        ),
+    )
+)
 
 
 @admin.register(SubsidyRun)
-class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
-    change_form_template = "admin/fintech/subsidyrun/change_form.html"
+class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
+    view_roles = (K.REGULATOR,)
+    admin_actions = RUN_ACTIONS
+    action_path = "run"
     list_display = [
         "id",
         "program",
@@ -165,7 +208,7 @@ class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         "paid_on",
     ]
     list_select_related = ["program", "started_by", "approved_by"]
-    list_filter = ["status", "program", "period"]
+    list_filter = ["status", ("program", admin.RelatedOnlyFieldListFilter), "period"]
     fields = [
         ("program", "period"),
         ("period_start", "period_end"),
@@ -182,22 +225,8 @@ class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
     ]
     readonly_fields = flatten_fieldsets([(None, {"fields": fields})])
 
-    # scoping and permissions
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        qs = super().get_queryset(request)
-        if is_platform(request.user):
-            return qs
-        return qs.filter(program__in=programs_served_for(cast(User, request.user)).values("pk"))
-
-    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return staff_in(request.user, K.REGULATOR)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return staff_in(request.user, K.REGULATOR)
-
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return staff_in(request.user, K.REGULATOR) and role_of(request.user) == K.REGULATOR
+        return self.may_view(request) and acts_for(request.user, K.REGULATOR)
 
     # columns
 
@@ -209,56 +238,6 @@ class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
     def entitlements_link(self, obj: SubsidyRun) -> Any:
         url = reverse("admin:fintech_subsidyentitlement_changelist") + f"?run__id__exact={obj.pk}"
         return format_html('<a href="{}">{}</a>', url, gettext("The run's entitlements"))
-
-    # actions
-
-    def get_urls(self) -> list[URLPattern]:
-        own = [
-            path(
-                "<path:object_id>/run/<slug:action>/",
-                self.admin_site.admin_view(self.run_action_view),
-                name="fintech_subsidyrun_action",
-            )
-        ]
-        return own + super().get_urls()
-
-    def actions_for(self, request: HttpRequest, run: SubsidyRun) -> list[dict[str, Any]]:
-        if role_of(request.user) != K.REGULATOR:
-            return []
-        offered = []
-        for key, (label, _form, statuses) in RUN_ACTIONS.items():
-            if run.status not in statuses or (key == "approve" and run.started_by_id == request.user.pk):
-                continue
-            url = reverse(
-                "admin:fintech_subsidyrun_action", args=[run.pk, key], current_app=self.admin_site.name
-            )
-            offered.append({"label": label, "url": url})
-        return offered
-
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: SubsidyRun | None = None,
-    ) -> HttpResponse:
-        context["run_actions"] = self.actions_for(request, obj) if obj is not None else []
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
-    def _page(self, request: HttpRequest, **context: Any) -> TemplateResponse:
-        request.current_app = self.admin_site.name
-        return TemplateResponse(
-            request,
-            ACTION_TEMPLATE,
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "has_view_permission": True,
-                **context,
-            },
-        )
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         """Start a run (instead of the model form): the service snapshots the programme, cuts the
@@ -291,7 +270,7 @@ class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
                         "admin:fintech_subsidyrun_change", args=[run.pk], current_app=self.admin_site.name
                     )
                 )
-        return self._page(
+        return self.action_page(
             request,
             title=gettext("Start a subsidy run"),
             form=form,
@@ -300,68 +279,14 @@ class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
             summary=[],
         )
 
-    def run_action_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
-        """The form of one action (GET); on POST the service with the user as actor. A broken rule
-        comes back as an error message on the run's page, and nothing has changed."""
-        run = self.get_object(request, unquote(object_id))
-        if run is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
-        if action not in RUN_ACTIONS:
-            raise PermissionDenied
-        if role_of(request.user) != K.REGULATOR:
-            raise PermissionDenied
-        label, form_class, _statuses = RUN_ACTIONS[action]
-        back = reverse("admin:fintech_subsidyrun_change", args=[run.pk], current_app=self.admin_site.name)
-        is_post = request.method == "POST"
-        form = form_class(request.POST) if is_post else form_class(initial=self._initial(action))
-        if is_post and form.is_valid():
-            user = cast(User, request.user)
-            try:
-                done = self._run(action, user, run, form.cleaned_data)
-            except DomainError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-            else:
-                self.message_user(request, done, messages.SUCCESS)
-            return HttpResponseRedirect(back)
-        return self._page(
-            request,
-            title=label,
-            form=form,
-            back_url=back,
-            original=run,
-            submit_label=label,
-            summary=self._summary(run),
-        )
-
-    @staticmethod
-    def _initial(action: str) -> dict[str, Any]:
-        return {"paid_on": business_today()} if action == "pay" else {}
-
-    @staticmethod
-    def _run(action: str, user: User, run: SubsidyRun, data: dict[str, Any]) -> str:
-        if action == "approve":
-            run = services.subsidy_run_approve(actor=user, run_id=run.pk)
-            return gettext("Run #%(id)s approved.") % {"id": run.pk}
-        if action == "pay":
-            run = services.subsidy_run_pay(
-                actor=user, run_id=run.pk, paid_on=data["paid_on"], reference=data["reference"]
-            )
-            return gettext("Payment %(ref)s of run #%(id)s recorded.") % {
-                "ref": run.payment_reference,
-                "id": run.pk,
-            }
-        services.subsidy_run_resume(actor=user, run_id=run.pk)
-        return gettext("The unfinished chunks of run #%(id)s were queued again.") % {"id": run.pk}
-
-    @staticmethod
-    def _summary(run: SubsidyRun) -> list[tuple[Any, Any]]:
+    def action_summary(self, run: SubsidyRun) -> list[tuple[Any, Any]]:
         return [
             (_("programme"), run.program),
             (_("period"), run.period),
             (_("status"), run.get_status_display()),
-            (_("interest subsidies"), _money(run.interest_total)),
-            (_("premium subsidies"), _money(run.premium_total)),
-            (_("total"), _money(run.interest_total + run.premium_total)),
+            (_("interest subsidies"), money(run.interest_total)),
+            (_("premium subsidies"), money(run.premium_total)),
+            (_("total"), money(run.interest_total + run.premium_total)),
             (_("entitlements"), run.entitlements_count),
             (_("started by"), run.started_by),
         ]
@@ -371,7 +296,8 @@ class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
 
 
 @admin.register(SubsidyEntitlement)
-class SubsidyEntitlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class SubsidyEntitlementAdmin(ReviewAdmin):
+    view_roles = (K.REGULATOR, K.SME)
     list_display = [
         "id",
         "run",
@@ -389,26 +315,6 @@ class SubsidyEntitlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ig
     list_filter = ["kind", "status", "capped", "period"]
     search_fields = ["sme__name", "=sme__uscc"]
     show_full_result_count = False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        qs = super().get_queryset(request)
-        user = request.user
-        if is_platform(user):
-            return qs
-        org = getattr(user, "organization", None)
-        if org is None:
-            return qs.none()
-        if org.kind == K.REGULATOR:
-            return qs.filter(sme__region_id=org.region_id)
-        if org.kind == K.SME:
-            return qs.filter(sme_id=org.pk)
-        return qs.none()
-
-    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return staff_in(request.user, K.REGULATOR, K.SME)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return staff_in(request.user, K.REGULATOR, K.SME)
 
     @admin.display(description=_("installment"), ordering="installment__seq")
     def installment_seq(self, obj: SubsidyEntitlement) -> Any:

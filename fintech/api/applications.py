@@ -10,7 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fintech.access import sees_policy_and_loan
 from fintech.models import Application, OrganizationKind, Patent, Policy, RepaymentMethod
+from fintech.money import format_money
 from fintech.selectors.applications import application_for, applications_visible_to, policy_for
 from fintech.services.applications import (
     application_create,
@@ -114,10 +116,8 @@ class ApplicationOutSerializer(serializers.ModelSerializer):
         ]
 
     def _sees_policy_and_loan(self) -> bool:
-        # An appraisal firm sees its valuation, not the policy or the loan (DOMAIN.md section 11).
         request = self.context.get("request")
-        user = getattr(request, "user", None) or self.context.get("user")
-        return getattr(user, "role", None) != OrganizationKind.APPRAISER
+        return sees_policy_and_loan(getattr(request, "user", None) or self.context.get("user"))
 
     def get_policy(self, app: Application) -> dict[str, Any] | None:
         policy = getattr(app, "policy", None)
@@ -274,7 +274,7 @@ class PremiumPaymentApi(APIView):
         return Response(
             {
                 "id": payment.pk,
-                "amount": f"{payment.amount:.2f}",
+                "amount": format_money(payment.amount),
                 "paid_on": payment.paid_on.isoformat(),
                 "policy": PolicyOutSerializer(policy).data,
             },

@@ -9,8 +9,8 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from fintech.access import patents_visible_to
 from fintech.models import Patent, Patentee, PatentType
-from fintech.selectors.patents import patents_visible_to
 from fintech.services.patents import PatenteeInput, patent_register
 
 from .permissions import request_user

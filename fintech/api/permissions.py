@@ -7,8 +7,8 @@ from typing import Any, cast
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from fintech.access import is_active_member
 from fintech.models import User
-from fintech.selectors.parties import is_active_member
 
 
 class ActiveMember(BasePermission):

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from fintech.models import OrganizationKind
 from fintech.models.repayments import Repayment
+from fintech.money import format_money
 from fintech.selectors.applications import loan_for
 from fintech.services.repayments import repayment_record
 
@@ -27,11 +28,15 @@ def repayment_out(repayment: Repayment) -> dict[str, object]:
     return {
         "id": repayment.pk,
         "loan": repayment.loan_id,
-        "amount": f"{repayment.amount:.2f}",
+        "amount": format_money(repayment.amount),
         "paid_on": repayment.paid_on.isoformat(),
         "transaction_id": repayment.transaction_id,
         "allocations": [
-            {"seq": a.installment.seq, "principal": f"{a.principal:.2f}", "interest": f"{a.interest:.2f}"}
+            {
+                "seq": a.installment.seq,
+                "principal": format_money(a.principal),
+                "interest": format_money(a.interest),
+            }
             for a in repayment.allocations.select_related("installment").order_by("installment__seq")
         ],
     }

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fintech.money import format_money
 from fintech.selectors.risk import LoanLoss, PartyAmounts, loan_for_default, loan_loss_for
 from fintech.services.defaults import loan_default_declare
 
@@ -38,7 +39,7 @@ class LoanDefaultApi(APIView):
         )
         loan.refresh_from_db()
         body = {**LoanOutSerializer(loan).data, "defaulted_on": _iso(loan.defaulted_on)}
-        return Response({**body, "loss_amount": f"{event.loss_amount:.2f}"})
+        return Response({**body, "loss_amount": format_money(event.loss_amount)})
 
 
 def _iso(value: date | None) -> str | None:
@@ -47,16 +48,16 @@ def _iso(value: date | None) -> str | None:
 
 def _by_party(amounts: PartyAmounts) -> dict[str, str]:
     return {
-        "insurer": f"{amounts.insurer:.2f}",
-        "government": f"{amounts.government:.2f}",
-        "bank": f"{amounts.bank:.2f}",
+        "insurer": format_money(amounts.insurer),
+        "government": format_money(amounts.government),
+        "bank": format_money(amounts.bank),
     }
 
 
 def loss_out(loss: LoanLoss) -> dict[str, object]:
     return {
         "default_on": loss.default_on.isoformat(),
-        "loss_amount": f"{loss.loss_amount:.2f}",
+        "loss_amount": format_money(loss.loss_amount),
         "shares": _by_party(loss.shares),
         "recovered": _by_party(loss.recovered),
         "net": _by_party(loss.net),
@@ -135,7 +136,7 @@ from .permissions import request_user  # noqa: E402
 
 
 def _fen(value: Decimal) -> str:
-    return f"{value:.2f}"
+    return format_money(value)
 
 
 class RecoveryInSerializer(serializers.Serializer):

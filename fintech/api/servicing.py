@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any, cast
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import QuerySet
 from django.urls import URLPattern, path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -18,13 +17,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fintech.access import postings_visible_to, repayment_files_visible_to, require_role
 from fintech.errors import InvalidInput, NotFound
-from fintech.models import EntryKind, JournalEntry, OrganizationKind, RepaymentFile, RepaymentReversal, User
+from fintech.models import EntryKind, JournalEntry, OrganizationKind, RepaymentFile, RepaymentReversal
 from fintech.models.repayments import Repayment
-from fintech.money import ZERO
+from fintech.money import ZERO, format_money
 from fintech.selectors.applications import loan_for, loans_visible_to
-from fintech.selectors.ledger import loan_statement, postings_visible_to, trial_balance
-from fintech.selectors.parties import require_role
+from fintech.selectors.ledger import loan_statement, trial_balance
 from fintech.services.common import business_today
 from fintech.services.repayment_files import repayment_file_errors, repayment_file_upload
 from fintech.services.repayments import repayment_reverse
@@ -37,18 +36,7 @@ K = OrganizationKind
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
-def _fen(value: Any) -> str:
-    return f"{value:.2f}"
-
-
 # --- repayment files ------------------------------------------------------------------------------
-
-
-def repayment_files_visible_to(user: User) -> QuerySet[RepaymentFile]:
-    """A bank sees the files it uploaded; platform staff all of them."""
-    require_role(user, K.BANK)
-    qs = RepaymentFile.objects.defer("content")  # up to 10 MB a file: never read to answer
-    return qs if user.is_platform else qs.filter(bank_id=user.organization_id)
 
 
 ErrorOut = inline_serializer(
@@ -201,12 +189,16 @@ def reversal_out(reversal: RepaymentReversal) -> dict[str, Any]:
         "id": reversal.pk,
         "repayment": repayment.pk,
         "loan": repayment.loan_id,
-        "amount": _fen(repayment.amount),
+        "amount": format_money(repayment.amount),
         "reversed_on": reversal.reversed_on.isoformat(),
         "reason": reversal.reason,
         "journal_entry": entry,
         "allocations": [
-            {"seq": a.installment.seq, "principal": _fen(a.principal), "interest": _fen(a.interest)}
+            {
+                "seq": a.installment.seq,
+                "principal": format_money(a.principal),
+                "interest": format_money(a.interest),
+            }
             for a in repayment.allocations.select_related("installment").order_by("installment__seq")
         ],
     }
@@ -312,13 +304,13 @@ class TrialBalanceApi(APIView):
                         "name": a.name,
                         "name_zh": a.name_zh,
                         "kind": a.kind,
-                        "debit": _fen(a.debit),
-                        "credit": _fen(a.credit),
+                        "debit": format_money(a.debit),
+                        "credit": format_money(a.credit),
                     }
                     for a in report.accounts
                 ],
-                "total_debit": _fen(report.total_debit),
-                "total_credit": _fen(report.total_credit),
+                "total_debit": format_money(report.total_debit),
+                "total_credit": format_money(report.total_credit),
             }
         )
 
@@ -368,13 +360,13 @@ class LoanStatementApi(APIView):
                         "memo": line.memo,
                         "debit_account": line.debit_account,
                         "credit_account": line.credit_account,
-                        "amount": _fen(line.amount),
+                        "amount": format_money(line.amount),
                         "organization": line.organization_id,
-                        "balance": _fen(line.balance),
+                        "balance": format_money(line.balance),
                     }
                     for line in lines
                 ],
-                "balance": _fen(lines[-1].balance if lines else ZERO),
+                "balance": format_money(lines[-1].balance if lines else ZERO),
             }
         )
 

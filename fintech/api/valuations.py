@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from config.api import DecimalJSONParser
 from fintech.models import Valuation
+from fintech.money import format_money
 from fintech.selectors.applications import valuation_for, valuations_visible_to
 from fintech.services.audit import json_safe
 from fintech.services.valuations import PatentReport, method_inputs, valuation_report
@@ -123,7 +124,7 @@ class ValuationOutSerializer(serializers.ModelSerializer):
         ]
 
     def get_patents(self, v: Valuation) -> list[dict[str, Any]]:
-        values = {line.patent_id: f"{line.value:.2f}" for line in v.lines.all()}
+        values = {line.patent_id: format_money(line.value) for line in v.lines.all()}
         return [{"patent": p.pk, "value": values.get(p.pk)} for p in v.application.patents.all()]
 
 

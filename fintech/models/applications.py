@@ -233,7 +233,7 @@ class Policy(TimeStamped):
     premium = MoneyField(_("premium"))
     premium_paid_amount = MoneyField(_("premium paid"), default=Decimal("0.00"))
     premium_paid_on = models.DateField(_("premium paid on"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=16, choices=PolicyStatus.choices, default="issued")
+    status = FSMField(_("status"), max_length=16, choices=PolicyStatus.choices, default=PolicyStatus.ISSUED)
     issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
 
@@ -249,6 +249,25 @@ class Policy(TimeStamped):
                 condition=Q(premium_paid_amount__gte=0) & Q(premium_paid_amount__lte=models.F("premium")),
             ),
         ]
+
+    # Transitions (django-fsm-2), run only by services.transitions.record_transition.
+    @transition(field=status, source=PolicyStatus.ISSUED, target=PolicyStatus.ACTIVE)
+    def premium_paid(self) -> None: ...
+
+    @transition(
+        field=status,
+        source=[PolicyStatus.ISSUED, PolicyStatus.ACTIVE, PolicyStatus.EXPIRED, PolicyStatus.CANCELLED],
+        target=PolicyStatus.CLAIMED,
+    )
+    def claim(self) -> None: ...
+
+    @transition(field=status, source=PolicyStatus.ACTIVE, target=PolicyStatus.EXPIRED)
+    def expire(self) -> None: ...
+
+    @transition(
+        field=status, source=[PolicyStatus.ISSUED, PolicyStatus.ACTIVE], target=PolicyStatus.CANCELLED
+    )
+    def cancel(self) -> None: ...
 
     def __str__(self) -> str:
         return self.policy_number

@@ -9,18 +9,20 @@ from django.db import models
 from django.db.models import Q, Value
 from django.db.models.lookups import GreaterThan, LessThan
 
+from fintech.money import MONEY_DIGITS, MONEY_PLACES, RATE_DIGITS, RATE_PLACES
+
 
 def MoneyField(verbose_name: Any = None, **kwargs: Any) -> models.DecimalField:
     """CNY to the fen (DOMAIN.md section 5)."""
-    kwargs.setdefault("max_digits", 18)
-    kwargs.setdefault("decimal_places", 2)
+    kwargs.setdefault("max_digits", MONEY_DIGITS)
+    kwargs.setdefault("decimal_places", MONEY_PLACES)
     return models.DecimalField(verbose_name, **kwargs)
 
 
 def RateField(verbose_name: Any = None, **kwargs: Any) -> models.DecimalField:
     """A rate or share as a fraction (0.0435), with eight places (DOMAIN.md asks for at least six)."""
-    kwargs.setdefault("max_digits", 12)
-    kwargs.setdefault("decimal_places", 8)
+    kwargs.setdefault("max_digits", RATE_DIGITS)
+    kwargs.setdefault("decimal_places", RATE_PLACES)
     return models.DecimalField(verbose_name, **kwargs)
 
 

@@ -18,6 +18,16 @@ from .base import MoneyField
 from .loans import Loan
 from .parties import Organization, Program
 
+# Account codes (the chart itself, with English and Chinese names, is loaded by migration 0005;
+# services post to these codes, selectors report on them).
+BANK_CASH, INSURER_CASH, FUND_CASH, SME_CASH, GOV_BUDGET = "1001", "1002", "1003", "1004", "1005"
+LOANS_RECEIVABLE, DEFAULT_CLEARING, CLAIM_INSURER, CLAIM_FUND = "1101", "1201", "1202", "1203"
+INSURER_PAYABLE, FUND_PAYABLE, SUBSIDIES_PAYABLE, SME_LOANS_PAYABLE = "2001", "2002", "2003", "2004"
+FUND_CAPITAL = "3001"
+INTEREST_INCOME, PREMIUM_INCOME, SME_SUBSIDY_INCOME = "4001", "4002", "4004"
+BANK_CREDIT_LOSS, INSURER_CLAIMS_EXPENSE, FUND_LOSS_EXPENSE = "5001", "5002", "5003"
+SUBSIDY_EXPENSE, SME_INTEREST_EXPENSE, SME_PREMIUM_EXPENSE = "5004", "5005", "5006"
+
 
 class AccountKind(models.TextChoices):
     ASSET = "asset", _("Asset")

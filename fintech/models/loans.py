@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
 
 from .applications import Application, Policy, RepaymentMethod
 from .base import MoneyField, RateField, TimeStamped
@@ -38,7 +39,7 @@ class Loan(TimeStamped):
     annual_rate = RateField(_("annual rate"))
     term_months = models.PositiveSmallIntegerField(_("term (months)"))
     repayment_method = models.CharField(_("repayment method"), max_length=48, choices=RepaymentMethod.choices)
-    status = models.CharField(_("status"), max_length=16, choices=LoanStatus.choices, default="approved")
+    status = FSMField(_("status"), max_length=16, choices=LoanStatus.choices, default=LoanStatus.APPROVED)
     approved_on = models.DateField(_("approved on"))
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     disbursed_on = models.DateField(_("disbursed on"), null=True, blank=True)
@@ -72,6 +73,16 @@ class Loan(TimeStamped):
                 name="loan_external_id_unique_per_bank",
             ),
         ]
+
+    # Transitions (django-fsm-2), run only by services.transitions.record_transition.
+    @transition(field=status, source=LoanStatus.APPROVED, target=LoanStatus.ACTIVE)
+    def disburse(self) -> None: ...
+
+    @transition(field=status, source=LoanStatus.ACTIVE, target=LoanStatus.SETTLED)
+    def settle(self) -> None: ...
+
+    @transition(field=status, source=LoanStatus.ACTIVE, target=LoanStatus.DEFAULTED)
+    def default(self) -> None: ...
 
     def __str__(self) -> str:
         return f"Loan #{self.pk} {self.principal} ({self.get_status_display()})"

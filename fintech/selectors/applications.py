@@ -1,47 +1,30 @@
-"""Reads of applications, valuations, policies and loans, scoped per organisation: a party named
-on an application sees it from submission on; SMEs see their own; regulators their region."""
+"""Reads of applications, valuations, policies and loans, each one the caller may see (fintech.access):
+404 when it is not theirs to see, 403 when their role does not do this."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from fintech.errors import NotFound
-from fintech.models import (
-    Application,
-    ApplicationStatus,
-    Installment,
-    Loan,
-    OrganizationKind,
-    Policy,
-    User,
-    Valuation,
+from fintech.access import (
+    applications_visible_to,
+    loans_visible_to,
+    policies_visible_to,
+    require_role,
+    valuations_visible_to,
 )
+from fintech.errors import NotFound
+from fintech.models import Application, Installment, Loan, OrganizationKind, Policy, User, Valuation
 
-from .parties import require_role
-
-_NAMED_FIELD = {
-    OrganizationKind.BANK: "bank",
-    OrganizationKind.INSURER: "insurer",
-    OrganizationKind.APPRAISER: "appraiser",
-}
-
-
-def applications_visible_to(user: User) -> QuerySet[Application]:
-    qs = Application.objects.select_related(
-        "sme", "program", "bank", "insurer", "appraiser", "policy", "loan", "valuation"
-    ).prefetch_related("patents")
-    if user.is_platform:
-        return qs
-    org = user.organization
-    if org is None:
-        return qs.none()
-    if org.kind == OrganizationKind.SME:
-        return qs.filter(sme=org)
-    submitted = qs.exclude(status=ApplicationStatus.DRAFT)
-    if org.kind == OrganizationKind.REGULATOR:
-        return submitted.filter(sme__region_id=org.region_id)
-    field = _NAMED_FIELD.get(OrganizationKind(org.kind))
-    return submitted.filter(**{field: org}) if field else qs.none()
+__all__ = [
+    "application_for",
+    "applications_visible_to",
+    "loan_for",
+    "loan_schedule",
+    "loans_visible_to",
+    "policy_for",
+    "valuation_for",
+    "valuations_visible_to",
+]
 
 
 def application_for(user: User, pk: int, *roles: str) -> Application:
@@ -51,16 +34,6 @@ def application_for(user: User, pk: int, *roles: str) -> Application:
     if app is None:
         raise NotFound("Application not found.")
     return app
-
-
-def loans_visible_to(user: User) -> QuerySet[Loan]:
-    """Loans of the applications the caller sees, except for appraisers: an appraisal firm sees its
-    valuations only (DOMAIN.md section 11)."""
-    if user.role == OrganizationKind.APPRAISER:
-        return Loan.objects.none()
-    return Loan.objects.filter(application__in=applications_visible_to(user).values("pk")).select_related(
-        "application", "policy", "sme", "bank"
-    )
 
 
 def loan_for(user: User, pk: int, *roles: str) -> Loan:
@@ -75,15 +48,6 @@ def loan_schedule(loan: Loan) -> QuerySet[Installment]:
     return loan.installments.order_by("seq")
 
 
-def valuations_visible_to(user: User) -> QuerySet[Valuation]:
-    return (
-        Valuation.objects.filter(application__in=applications_visible_to(user).values("pk"))
-        .select_related("application")
-        .prefetch_related("application__patents", "lines")
-        .order_by("-id")
-    )
-
-
 def valuation_for(user: User, pk: int) -> Valuation:
     require_role(user, OrganizationKind.APPRAISER)
     valuation = valuations_visible_to(user).filter(pk=pk).first()
@@ -94,7 +58,7 @@ def valuation_for(user: User, pk: int) -> Valuation:
 
 def policy_for(user: User, pk: int, *roles: str) -> Policy:
     require_role(user, *roles)
-    policy = Policy.objects.filter(application__in=applications_visible_to(user).values("pk"), pk=pk).first()
+    policy = policies_visible_to(user).filter(pk=pk).first()
     if policy is None:
         raise NotFound("Policy not found.")
     return policy

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 
-from fintech.models import EntryKind, Loan, OrganizationKind, Posting, Program, User
-from fintech.money import ZERO
-from fintech.services.ledger import (
+from fintech.models import EntryKind, Loan, Posting
+from fintech.models.ledger import (
     BANK_CASH,
     INTEREST_INCOME,
     LOANS_RECEIVABLE,
@@ -23,22 +22,7 @@ from fintech.services.ledger import (
     SME_INTEREST_EXPENSE,
     SME_LOANS_PAYABLE,
 )
-
-from .parties import require_role
-
-
-def postings_visible_to(user: User) -> QuerySet[Posting]:
-    """Platform staff read the whole ledger; a regulator the postings of loans to SMEs of its region
-    and the loan-free postings of programmes serving it (fund top-ups and the like)."""
-    require_role(user, OrganizationKind.REGULATOR)
-    qs = Posting.objects.all()
-    if user.is_platform:
-        return qs
-    region_id = user.organization.region_id  # type: ignore[union-attr]
-    return qs.filter(
-        Q(loan__sme__region_id=region_id)
-        | Q(loan__isnull=True, entry__program_id__in=Program.objects.filter(regions=region_id).values("pk"))
-    )
+from fintech.money import ZERO
 
 
 @dataclass(frozen=True)

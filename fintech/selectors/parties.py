@@ -1,35 +1,12 @@
-"""Reads of parties and programmes, and the organisation scoping every other selector builds on."""
+"""Reads of parties and programmes (who sees what is fintech.access)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 
-from fintech.errors import RoleNotAllowed
-from fintech.models import Organization, OrganizationKind, Program, User
+from fintech.models import Organization, OrganizationKind, Program
 
 PUBLIC_DIRECTORY_KINDS = (OrganizationKind.BANK, OrganizationKind.INSURER, OrganizationKind.APPRAISER)
-
-
-def is_active_member(user: Any) -> bool:
-    """An active user of an active organisation (a superuser without one counts as platform).
-
-    Deactivating an organisation locks out all its staff, in the API and the admin alike.
-    """
-    if not getattr(user, "is_active", False):
-        return False
-    org = getattr(user, "organization", None)
-    if org is None:
-        return bool(getattr(user, "is_superuser", False))
-    return bool(org.is_active)
-
-
-def require_role(user: User, *kinds: str) -> None:
-    """Raise 403 unless the user's organisation is of one of these kinds (platform staff pass)."""
-    if user.is_platform or user.role in kinds:
-        return
-    raise RoleNotAllowed(f"This needs the role {' or '.join(kinds)}; you are '{user.role or 'none'}'.")
 
 
 def organization_directory(*, kind: str | None = None) -> QuerySet[Organization]:

@@ -13,7 +13,6 @@ from typing import Any
 from django.db.models import (
     Case,
     Count,
-    DecimalField,
     F,
     OuterRef,
     Q,
@@ -25,6 +24,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from fintech.access import loss_events_visible_to, programs_served_for, require_role, settlements_visible_to
 from fintech.errors import InvalidInput, NotFound
 from fintech.models import (
     FundMovement,
@@ -38,13 +38,12 @@ from fintech.models import (
     SettlementStatus,
     User,
 )
+from fintech.models.base import MoneyField
 from fintech.money import ZERO, round_fen
 from fintech.rules.subsidies import InvalidPeriod, Period, parse_period
 
-from .parties import require_role
-
 K = OrganizationKind
-MONEY = DecimalField(max_digits=18, decimal_places=2)
+MONEY = MoneyField()  # the output type of the money sums
 PARTIES = ("insurer", "government", "bank")
 SETTLING_PARTIES = (SettlementParty.INSURER.value, SettlementParty.GOVERNMENT.value)
 
@@ -125,49 +124,13 @@ def loss_event_position(event: LossEvent) -> LossPosition:
 # --- scoping -------------------------------------------------------------------------------------
 
 
-def loss_events_visible_to(user: User) -> QuerySet[LossEvent]:
-    """The loss events of the loans a user's organisation is party to; regulators their region."""
-    qs = LossEvent.objects.select_related(
-        "program", "loan", "loan__sme", "loan__bank", "loan__policy", "loan__policy__insurer"
-    )
-    if user.is_platform:
-        return qs
-    org = user.organization
-    if org is None:
-        return qs.none()
-    if org.kind == K.REGULATOR:
-        return qs.filter(loan__sme__region_id=org.region_id)
-    lookup = {K.SME: "loan__sme", K.BANK: "loan__bank", K.INSURER: "loan__policy__insurer"}.get(K(org.kind))
-    return qs.filter(**{lookup: org}) if lookup else qs.none()
-
-
-def fund_programs_visible_to(user: User) -> QuerySet[Program]:
-    """The programmes whose risk fund a user may see: regulators those serving their region."""
-    if user.is_platform:
-        return Program.objects.all()
-    org = user.organization
-    if org is None or org.kind != K.REGULATOR:
-        return Program.objects.none()
-    return Program.objects.filter(regions=org.region_id)
-
-
 def fund_program_for(user: User, pk: int) -> Program:
     """A programme whose fund the regulator keeps (one serving its region); 404 otherwise."""
     require_role(user, K.REGULATOR)
-    program = fund_programs_visible_to(user).filter(pk=pk).first()
+    program = programs_served_for(user).filter(pk=pk).first()
     if program is None:
         raise NotFound("Programme not found.")
     return program
-
-
-def settlements_visible_to(user: User) -> QuerySet[Settlement]:
-    """The paying organisation sees its settlements; the bank those paid to it."""
-    qs = Settlement.objects.select_related("loss_event", "loss_event__loan", "payer", "created_by")
-    if user.is_platform:
-        return qs
-    if user.organization_id is None:
-        return qs.none()
-    return qs.filter(Q(payer_id=user.organization_id) | Q(loss_event__loan__bank_id=user.organization_id))
 
 
 def settlement_for(user: User, pk: int) -> Settlement:
@@ -327,7 +290,7 @@ def risk_pool_report(user: User, *, period: str | None = None, program: str | No
             raise InvalidInput.on("program", "A programme is named by its integer id.")
         program_id = int(str(program))
     events = loss_events_visible_to(user)
-    programs = fund_programs_visible_to(user)
+    programs = programs_served_for(user)
     if program_id is not None:
         events = events.filter(program_id=program_id)
         programs = programs.filter(pk=program_id)

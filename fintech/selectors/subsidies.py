@@ -13,47 +13,23 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
+from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from fintech.errors import InvalidInput, NotFound, RoleNotAllowed
+from fintech.access import entitlements_visible_to, require_role, subsidy_runs_visible_to
+from fintech.errors import InvalidInput, NotFound
 from fintech.models import (
     EntitlementStatus,
     OrganizationKind,
-    Program,
     SubsidyEntitlement,
     SubsidyKind,
     SubsidyRun,
     User,
 )
+from fintech.models.base import MoneyField
 from fintech.rules.subsidies import InvalidPeriod, Period, parse_period
 
-from .parties import require_role
-
 K = OrganizationKind
-
-
-def require_regulator(user: User) -> None:
-    """Starting, approving and paying subsidy runs is the regulator's alone (DOMAIN.md section 11):
-    platform staff manage programmes and rates, they do not move subsidy money."""
-    if user.role != K.REGULATOR or user.organization_id is None:
-        raise RoleNotAllowed(f"Only a regulator may do this; you are '{user.role or 'none'}'.")
-
-
-def programs_served_for(user: User) -> QuerySet[Program]:
-    """The programmes whose runs the user may see: a regulator's are those serving its region."""
-    if user.is_platform:
-        return Program.objects.all()
-    if user.role == K.REGULATOR and user.organization is not None:
-        return Program.objects.filter(regions=user.organization.region_id)
-    return Program.objects.none()
-
-
-def subsidy_runs_visible_to(user: User) -> QuerySet[SubsidyRun]:
-    require_role(user, K.REGULATOR)
-    return SubsidyRun.objects.filter(program__in=programs_served_for(user).values("pk")).select_related(
-        "program"
-    )
 
 
 def subsidy_run_for(user: User, pk: int) -> SubsidyRun:
@@ -61,19 +37,6 @@ def subsidy_run_for(user: User, pk: int) -> SubsidyRun:
     if run is None:
         raise NotFound("Subsidy run not found.")
     return run
-
-
-def entitlements_visible_to(user: User) -> QuerySet[SubsidyEntitlement]:
-    """An SME's own entitlements; a regulator's region; everything for the platform."""
-    require_role(user, K.REGULATOR, K.SME)
-    qs = SubsidyEntitlement.objects.all()
-    if user.is_platform:
-        return qs
-    org = user.organization
-    assert org is not None  # require_role passed with an organisation kind
-    if org.kind == K.SME:
-        return qs.filter(sme_id=org.pk)
-    return qs.filter(sme__region_id=org.region_id)
 
 
 def period_filter(text: str | None, field: str = "period") -> Period | None:
@@ -148,10 +111,8 @@ def report_query(params: Any) -> ReportQuery:
 
 
 def _money_sum(condition: Q | None = None) -> Coalesce:
-    zero = Value(Decimal("0.00"), output_field=DecimalField(max_digits=18, decimal_places=2))
-    return Coalesce(
-        Sum("amount", filter=condition), zero, output_field=DecimalField(max_digits=18, decimal_places=2)
-    )
+    zero = Value(Decimal("0.00"), output_field=MoneyField())
+    return Coalesce(Sum("amount", filter=condition), zero, output_field=MoneyField())
 
 
 def subsidy_report(user: User, query: ReportQuery) -> QuerySet[Any]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from fintech.access import acts_for
 from fintech.errors import (
     InvalidInput,
     InvalidTransition,
@@ -33,6 +34,7 @@ from fintech.models import (
     Valuation,
     ValuationStatus,
 )
+from fintech.money import format_money
 from fintech.rules.schedules import add_months
 from fintech.rules.sme_size import SizeClass, classify_enterprise, sme_refusal_message
 
@@ -93,7 +95,9 @@ def application_create(
     if requested_amount <= 0:
         raise InvalidInput.on("requested_amount", "The amount must be above zero.")
     if requested_amount > program.loan_cap:
-        raise InvalidInput.on("requested_amount", f"The programme lends at most {program.loan_cap:.2f}.")
+        raise InvalidInput.on(
+            "requested_amount", f"The programme lends at most {format_money(program.loan_cap)}."
+        )
     app = Application.objects.create(
         sme=sme,
         program=program,
@@ -234,10 +238,9 @@ def application_decline(*, actor: User, application_id: int, reason: str) -> App
     if not reason.strip():
         raise InvalidInput.on("reason", "Give the reason for declining.")
     app = application_lock(application_id)
-    org_id = actor.organization_id
-    if actor.role == OrganizationKind.INSURER and org_id == app.insurer_id:
+    if acts_for(actor, OrganizationKind.INSURER, app):
         allowed = (S.UNDERWRITING,)
-    elif actor.role == OrganizationKind.BANK and org_id == app.bank_id:
+    elif acts_for(actor, OrganizationKind.BANK, app):
         allowed = (S.BANK_REVIEW,)
     else:
         raise RoleNotAllowed("Only the insurer or the bank named on the application declines it.")

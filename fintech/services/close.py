@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -41,6 +40,7 @@ from fintech.models import (
 
 from .common import ensure_not_future
 from .defaults import last_repayment_on, loan_default_declare
+from .enqueue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -114,17 +114,8 @@ def close_run_dispatch(as_of: date, *, chunk_size: int = CHUNK_SIZE) -> CloseRun
             run.chunks.exclude(status=RunStatus.DONE).order_by("lo_id").values_list("pk", flat=True)
         ):
             # robust: a chunk failing in process is recorded on the run; the others still go.
-            transaction.on_commit(_send_chunk(chunk_id), robust=True)
+            enqueue_on_commit("close_chunk", chunk_id, robust=True)
     return run
-
-
-def _send_chunk(chunk_id: int) -> Callable[[], None]:
-    from fintech.tasks.close import close_chunk
-
-    def send_close_chunk() -> None:  # named: Django logs a robust callback's failure by its name
-        close_chunk.delay(chunk_id)
-
-    return send_close_chunk
 
 
 def close_run_wait(run_id: int, *, timeout: float = WAIT_SECONDS, poll: float = POLL_SECONDS) -> CloseRun:

@@ -11,7 +11,8 @@ from datetime import date
 from django.db import transaction
 from django.db.models import Max
 
-from fintech.errors import DatesOutOfOrder, InvalidTransition, NotFound, RoleNotAllowed
+from fintech.access import require_acts_for
+from fintech.errors import DatesOutOfOrder, InvalidTransition, NotFound
 from fintech.models import (
     EntryKind,
     FundMovement,
@@ -49,7 +50,7 @@ from .ledger import (
     ledger_post,
 )
 from .risk_pool import fund_keeper_id, program_loss_threshold_check
-from .transitions import application_lock, application_transition
+from .transitions import application_lock, application_transition, record_transition
 
 # The API names the default date `declared_on`; errors point at that field.
 DATE_FIELD = "declared_on"
@@ -116,8 +117,8 @@ def loan_default_declare(*, actor: User | None, loan_id: int, default_on: date, 
     # and the state re-checked below is the state after it.
     app = application_lock(application_id)
     loan = Loan.objects.select_for_update().get(pk=loan_id)
-    if actor is not None and (actor.role != OrganizationKind.BANK or actor.organization_id != loan.bank_id):
-        raise RoleNotAllowed("Only the loan's bank declares a default.")
+    if actor is not None:
+        require_acts_for(actor, OrganizationKind.BANK, loan, "Only the loan's bank declares a default.")
     if loan.status != LoanStatus.ACTIVE:
         raise InvalidTransition(loan.status, "declare a default")
     _check_dates(loan, default_on)
@@ -185,15 +186,12 @@ def loan_default_declare(*, actor: User | None, loan_id: int, default_on: date, 
             payload={"loss_event": event.pk, "balance_before": balance_before, "unfunded": unfunded},
         )
 
-    loan.status = LoanStatus.DEFAULTED
     loan.defaulted_on = default_on
-    loan.save(update_fields=["status", "defaulted_on"])
-    audit_record(
+    record_transition(
+        loan,
+        "default",
         actor=actor,
-        action="loan.default",
-        obj=loan,
-        from_state=LoanStatus.ACTIVE,
-        to_state=LoanStatus.DEFAULTED,
+        fields=("defaulted_on",),
         reason=reason,
         amount=loss.loss_amount,
         payload={"default_on": default_on, "loss_event": event.pk, "by": "bank" if actor else "daily close"},
@@ -201,18 +199,8 @@ def loan_default_declare(*, actor: User | None, loan_id: int, default_on: date, 
     application_transition(app, "default", actor=actor, reason=reason, payload={"default_on": default_on})
     policy = Policy.objects.select_for_update().get(pk=loan.policy_id)
     if policy.status != PolicyStatus.CLAIMED:
-        before = policy.status
-        policy.status = PolicyStatus.CLAIMED
-        policy.save(update_fields=["status"])
-        audit_record(
-            actor=actor,
-            action="policy.claim",
-            obj=policy,
-            from_state=before,
-            to_state=PolicyStatus.CLAIMED,
-            amount=insurer_share,
-            payload={"loss_event": event.pk},
-        )
+        payload = {"loss_event": event.pk}
+        record_transition(policy, "claim", actor=actor, amount=insurer_share, payload=payload)
 
     _post_loss(event, loan, program, policy.insurer_id, actor)
     program_loss_threshold_check(program, actor=actor)

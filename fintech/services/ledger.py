@@ -27,15 +27,60 @@ from decimal import Decimal
 from django.db import models, transaction
 
 from fintech.models import JournalEntry, Loan, Posting, Program, User
+from fintech.models.ledger import (  # the account codes, named here for the services that post
+    BANK_CASH,
+    BANK_CREDIT_LOSS,
+    CLAIM_FUND,
+    CLAIM_INSURER,
+    DEFAULT_CLEARING,
+    FUND_CAPITAL,
+    FUND_CASH,
+    FUND_LOSS_EXPENSE,
+    FUND_PAYABLE,
+    GOV_BUDGET,
+    INSURER_CASH,
+    INSURER_CLAIMS_EXPENSE,
+    INSURER_PAYABLE,
+    INTEREST_INCOME,
+    LOANS_RECEIVABLE,
+    PREMIUM_INCOME,
+    SME_CASH,
+    SME_INTEREST_EXPENSE,
+    SME_LOANS_PAYABLE,
+    SME_PREMIUM_EXPENSE,
+    SME_SUBSIDY_INCOME,
+    SUBSIDIES_PAYABLE,
+    SUBSIDY_EXPENSE,
+)
 
-# Account codes (the chart itself, with English and Chinese names, is loaded by migration 0005).
-BANK_CASH, INSURER_CASH, FUND_CASH, SME_CASH, GOV_BUDGET = "1001", "1002", "1003", "1004", "1005"
-LOANS_RECEIVABLE, DEFAULT_CLEARING, CLAIM_INSURER, CLAIM_FUND = "1101", "1201", "1202", "1203"
-INSURER_PAYABLE, FUND_PAYABLE, SUBSIDIES_PAYABLE, SME_LOANS_PAYABLE = "2001", "2002", "2003", "2004"
-FUND_CAPITAL = "3001"
-INTEREST_INCOME, PREMIUM_INCOME, SME_SUBSIDY_INCOME = "4001", "4002", "4004"
-BANK_CREDIT_LOSS, INSURER_CLAIMS_EXPENSE, FUND_LOSS_EXPENSE = "5001", "5002", "5003"
-SUBSIDY_EXPENSE, SME_INTEREST_EXPENSE, SME_PREMIUM_EXPENSE = "5004", "5005", "5006"
+__all__ = [
+    "BANK_CASH",
+    "BANK_CREDIT_LOSS",
+    "CLAIM_FUND",
+    "CLAIM_INSURER",
+    "DEFAULT_CLEARING",
+    "FUND_CAPITAL",
+    "FUND_CASH",
+    "FUND_LOSS_EXPENSE",
+    "FUND_PAYABLE",
+    "GOV_BUDGET",
+    "INSURER_CASH",
+    "INSURER_CLAIMS_EXPENSE",
+    "INSURER_PAYABLE",
+    "INTEREST_INCOME",
+    "LOANS_RECEIVABLE",
+    "PREMIUM_INCOME",
+    "SME_CASH",
+    "SME_INTEREST_EXPENSE",
+    "SME_LOANS_PAYABLE",
+    "SME_PREMIUM_EXPENSE",
+    "SME_SUBSIDY_INCOME",
+    "SUBSIDIES_PAYABLE",
+    "SUBSIDY_EXPENSE",
+    "Leg",
+    "ledger_post",
+    "ledger_reverse",
+]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
+from fintech.access import require_acts_for
 from fintech.errors import (
     AmountOverLimit,
     CoOwnerConsentMissing,
@@ -19,7 +20,6 @@ from fintech.errors import (
     PatentNotEligible,
     PledgeNotRegistered,
     PremiumNotPaid,
-    RoleNotAllowed,
     ValuationExpired,
 )
 from fintech.models import (
@@ -36,17 +36,19 @@ from fintech.models import (
     PolicyStatus,
     User,
 )
+from fintech.money import format_money
 from fintech.rules.schedules import RepaymentMethod, add_months, build_schedule
 
 from .audit import audit_record
 from .common import business_today, ensure_not_future
 from .ledger import BANK_CASH, LOANS_RECEIVABLE, SME_CASH, SME_LOANS_PAYABLE, Leg, ledger_post
-from .transitions import application_lock, application_transition, require_status
+from .transitions import application_lock, application_transition, record_transition, require_status
 
 
-def _bank_check(actor: User, bank_id: int) -> None:
-    if actor.role != OrganizationKind.BANK or actor.organization_id != bank_id:
-        raise RoleNotAllowed("Only the bank named on the application does this.")
+def _bank_check(actor: User, record: Application | Loan) -> None:
+    require_acts_for(
+        actor, OrganizationKind.BANK, record, "Only the bank named on the application does this."
+    )
 
 
 @transaction.atomic
@@ -67,7 +69,7 @@ def loan_approve(
     approved_on = approved_on or business_today()
     ensure_not_future(approved_on, "approved_on")
     app = application_lock(application_id)
-    _bank_check(actor, app.bank_id)
+    _bank_check(actor, app)
     require_status(app, "approve", ApplicationStatus.BANK_REVIEW)
     valued_on = app.valuation.valuation_date
     if valued_on is not None and approved_on < valued_on:
@@ -86,13 +88,13 @@ def loan_approve(
     # limit crossed, the insured amount when only the policy's cover is.
     if principal > ceiling:
         raise AmountOverLimit(
-            f"The principal may not exceed the credit ceiling {ceiling:.2f}.",
-            fields={"principal": [f"At most the credit ceiling {ceiling:.2f}."]},
+            f"The principal may not exceed the credit ceiling {format_money(ceiling)}.",
+            fields={"principal": [f"At most the credit ceiling {format_money(ceiling)}."]},
         )
     if principal > policy.insured_amount:
         raise AmountOverLimit(
-            f"The principal may not exceed the insured amount {policy.insured_amount:.2f}.",
-            fields={"principal": [f"At most the insured amount {policy.insured_amount:.2f}."]},
+            f"The principal may not exceed the insured amount {format_money(policy.insured_amount)}.",
+            fields={"principal": [f"At most the insured amount {format_money(policy.insured_amount)}."]},
         )
     longest = min(program.max_term_months, policy.term_months)
     if not program.min_term_months <= term_months <= longest:
@@ -142,7 +144,7 @@ def _loan_lock(loan_id: int) -> tuple[Loan, Application]:
 def pledge_register(*, actor: User, loan_id: int, registration_number: str, registered_on: date) -> Pledge:
     """Record the CNIPA pledge registration of the application's patents for this loan."""
     loan, _app = _loan_lock(loan_id)
-    _bank_check(actor, loan.bank_id)
+    _bank_check(actor, loan)
     if loan.status != LoanStatus.APPROVED:
         raise InvalidTransition(loan.status, "register a pledge")
     existing = Pledge.objects.filter(loan=loan).first()
@@ -207,14 +209,14 @@ def pledge_register(*, actor: User, loan_id: int, registration_number: str, regi
 def loan_disburse(*, actor: User, loan_id: int, disbursed_on: date) -> Loan:
     """Disburse once the premium is paid and the pledge registered; build and store the schedule."""
     loan, app = _loan_lock(loan_id)
-    _bank_check(actor, loan.bank_id)
+    _bank_check(actor, loan)
     if loan.status != LoanStatus.APPROVED:
         raise InvalidTransition(loan.status, "disburse")
     policy = loan.policy
     if policy.status != PolicyStatus.ACTIVE:
         raise PremiumNotPaid(
             f"Cannot disburse: the premium is not paid (the policy is '{policy.status}',"
-            f" {policy.premium_paid_amount:.2f} of {policy.premium:.2f} paid)."
+            f" {format_money(policy.premium_paid_amount)} of {format_money(policy.premium)} paid)."
         )
     pledge = Pledge.objects.filter(loan=loan).first()
     if pledge is None:
@@ -264,19 +266,16 @@ def loan_disburse(*, actor: User, loan_id: int, disbursed_on: date) -> Loan:
         )
         for row in plan
     )
-    loan.status = LoanStatus.ACTIVE
     loan.disbursed_on = disbursed_on
     loan.maturity_on = maturity
-    loan.save(update_fields=["status", "disbursed_on", "maturity_on"])
     pledge.debt_start_on = disbursed_on
     pledge.debt_end_on = maturity
     pledge.save(update_fields=["debt_start_on", "debt_end_on"])
-    audit_record(
+    record_transition(
+        loan,
+        "disburse",
         actor=actor,
-        action="loan.disburse",
-        obj=loan,
-        from_state=LoanStatus.APPROVED,
-        to_state=LoanStatus.ACTIVE,
+        fields=("disbursed_on", "maturity_on"),
         amount=loan.principal,
         payload={"disbursed_on": disbursed_on},
     )

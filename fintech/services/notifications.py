@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import send_mass_mail
-from django.db import transaction
 
 from fintech.models import Application, Organization, User
+
+from .enqueue import enqueue_on_commit
 
 QUEUE_MESSAGES = {
     "valuation": "Application #{id} of {sme} awaits your valuation report.",
@@ -19,10 +20,7 @@ QUEUE_MESSAGES = {
 
 def notify_on_commit(application: Application, organization: Organization, what: str) -> None:
     """Queue the notification once the current transaction commits (never for rolled-back work)."""
-    from fintech.tasks import notify_organization
-
-    app_id, org_id = application.pk, organization.pk
-    transaction.on_commit(lambda: notify_organization.delay(app_id, org_id, what))
+    enqueue_on_commit("notify_organization", application.pk, organization.pk, what)
 
 
 def notification_send(*, application_id: int, organization_id: int, what: str) -> int:

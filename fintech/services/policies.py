@@ -8,7 +8,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Max
 
-from fintech.errors import AmountOverLimit, DatesOutOfOrder, InvalidInput, InvalidTransition, RoleNotAllowed
+from fintech.access import require_acts_for
+from fintech.errors import AmountOverLimit, DatesOutOfOrder, InvalidInput, InvalidTransition
 from fintech.models import (
     ApplicationStatus,
     EntryKind,
@@ -19,13 +20,13 @@ from fintech.models import (
     PremiumPayment,
     User,
 )
-from fintech.money import ZERO, round_fen
+from fintech.money import ZERO, format_money, round_fen
 
 from .audit import audit_record
 from .common import ensure_not_future
 from .ledger import INSURER_CASH, PREMIUM_INCOME, SME_CASH, SME_PREMIUM_EXPENSE, Leg, ledger_post
 from .notifications import notify_on_commit
-from .transitions import application_lock, application_transition, require_status
+from .transitions import application_lock, application_transition, record_transition, require_status
 
 
 def policy_premium(insured_amount: Decimal, premium_rate: Decimal, term_months: int) -> Decimal:
@@ -39,8 +40,9 @@ def policy_issue(
 ) -> Policy:
     """The insurer underwrites: the application moves to bank review."""
     app = application_lock(application_id)
-    if actor.role != OrganizationKind.INSURER or actor.organization_id != app.insurer_id:
-        raise RoleNotAllowed("Only the insurer named on the application issues its policy.")
+    require_acts_for(
+        actor, OrganizationKind.INSURER, app, "Only the insurer named on the application issues its policy."
+    )
     require_status(app, "issue a policy", ApplicationStatus.UNDERWRITING)
     program = app.program
     if not program.premium_rate_min <= premium_rate <= program.premium_rate_max:
@@ -56,15 +58,17 @@ def policy_issue(
         raise InvalidInput.on("insured_amount", "The insured amount must be above zero.")
     if insured_amount > ceiling:
         raise AmountOverLimit(
-            f"The insured amount may not exceed the credit ceiling {ceiling:.2f}.",
-            fields={"insured_amount": [f"At most the credit ceiling {ceiling:.2f}."]},
+            f"The insured amount may not exceed the credit ceiling {format_money(ceiling)}.",
+            fields={"insured_amount": [f"At most the credit ceiling {format_money(ceiling)}."]},
         )
     # The policy guarantees the requested loan (DOMAIN.md 7): covering more would charge the SME a
     # premium on money it does not borrow.
     if insured_amount > app.requested_amount:
         raise AmountOverLimit(
-            f"The insured amount may not exceed the requested amount {app.requested_amount:.2f}.",
-            fields={"insured_amount": [f"At most the requested amount {app.requested_amount:.2f}."]},
+            f"The insured amount may not exceed the requested amount {format_money(app.requested_amount)}.",
+            fields={
+                "insured_amount": [f"At most the requested amount {format_money(app.requested_amount)}."]
+            },
         )
     policy = Policy.objects.create(
         application=app,
@@ -97,8 +101,7 @@ def premium_payment_record(*, actor: User, policy_id: int, amount: Decimal, paid
     policy = Policy.objects.select_related("application").get(pk=policy_id)
     app = application_lock(policy.application_id)
     policy = Policy.objects.select_for_update().get(pk=policy_id)
-    if actor.role != OrganizationKind.INSURER or actor.organization_id != policy.insurer_id:
-        raise RoleNotAllowed("Only the insurer records premium payments.")
+    require_acts_for(actor, OrganizationKind.INSURER, policy, "Only the insurer records premium payments.")
     if policy.status != PolicyStatus.ISSUED:
         raise InvalidTransition(policy.status, "record a premium payment")
     require_status(app, "record a premium payment", ApplicationStatus.BANK_REVIEW, ApplicationStatus.APPROVED)
@@ -114,14 +117,14 @@ def premium_payment_record(*, actor: User, policy_id: int, amount: Decimal, paid
     outstanding = policy.premium - policy.premium_paid_amount
     if amount > outstanding:
         raise AmountOverLimit(
-            f"Only {outstanding:.2f} of the premium is outstanding.",
-            fields={"amount": [f"At most {outstanding:.2f}."]},
+            f"Only {format_money(outstanding)} of the premium is outstanding.",
+            fields={"amount": [f"At most {format_money(outstanding)}."]},
         )
     payment = PremiumPayment.objects.create(policy=policy, amount=amount, paid_on=paid_on, recorded_by=actor)
     before = policy.status
     policy.premium_paid_amount += amount
     if policy.premium_paid_amount == policy.premium:
-        policy.status = PolicyStatus.ACTIVE
+        policy.premium_paid()  # issued -> active (the transition; the audit row follows)
         # Paid "on" the day the last part arrived, whatever order the payments were reported in.
         earlier = policy.premium_payments.exclude(pk=payment.pk).aggregate(last=Max("paid_on"))["last"]
         policy.premium_paid_on = max(paid_on, earlier) if earlier else paid_on
@@ -155,14 +158,4 @@ def policy_cancel(*, actor: User, policy: Policy, reason: str) -> None:
     """Cancel a policy whose application was declined (inside the caller's transaction)."""
     locked = Policy.objects.select_for_update().get(pk=policy.pk)
     if locked.status in (PolicyStatus.ISSUED, PolicyStatus.ACTIVE):
-        before = locked.status
-        locked.status = PolicyStatus.CANCELLED
-        locked.save(update_fields=["status"])
-        audit_record(
-            actor=actor,
-            action="policy.cancel",
-            obj=locked,
-            from_state=before,
-            to_state=PolicyStatus.CANCELLED,
-            reason=reason,
-        )
+        record_transition(locked, "cancel", actor=actor, reason=reason)

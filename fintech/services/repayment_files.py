@@ -20,13 +20,15 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import F, Q
 from django.utils import timezone
 
-from fintech.errors import DomainError, DuplicateTransactionId, InvalidInput, RoleNotAllowed
+from fintech.access import require_acts_for
+from fintech.errors import DomainError, DuplicateTransactionId, InvalidInput
 from fintech.models import FileStatus, Loan, OrganizationKind, RepaymentFile, RepaymentFileLine, User
 from fintech.models.repayments import Repayment
 from fintech.money import InvalidMoney, parse_money
 
 from . import repayments
 from .audit import audit_record
+from .enqueue import enqueue_on_commit
 
 HEADER = ("loan", "amount", "value_date", "transaction_id")
 TRANSACTION_ID_MAX = 100
@@ -105,12 +107,11 @@ def repayment_file_upload(*, actor: User, filename: str, content: bytes) -> Repa
     """Store a bank's repayment file (pending) and queue its processing once committed.
 
     A file that is not UTF-8 or lacks the header is refused (400) and nothing is stored."""
-    if actor.role != OrganizationKind.BANK or actor.organization_id is None:
-        raise RoleNotAllowed("Only bank staff upload repayment files.")
+    require_acts_for(actor, OrganizationKind.BANK, None, "Only bank staff upload repayment files.")
     text = _decode(content)
     total = sum(1 for _ in file_lines(text))
     file = RepaymentFile.objects.create(
-        bank_id=actor.organization_id,
+        bank_id=actor.organization_id,  # type: ignore[misc]  # set: require_acts_for passed
         uploaded_by=actor,
         filename=(filename or "")[:200],
         content=text,
@@ -123,14 +124,7 @@ def repayment_file_upload(*, actor: User, filename: str, content: bytes) -> Repa
         to_state=FileStatus.PENDING,
         payload={"filename": file.filename, "lines_total": total, "bytes": len(content)},
     )
-    file_id = file.pk
-
-    def queue() -> None:
-        from fintech.tasks.files import repayment_file_process as task
-
-        task.delay(file_id)
-
-    transaction.on_commit(queue)
+    enqueue_on_commit("repayment_file_process", file.pk)
     return file
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from fintech.access import require_acts_for
 from fintech.errors import (
     AmountOverLimit,
     DatesOutOfOrder,
@@ -24,7 +25,6 @@ from fintech.errors import (
     RepaymentAlreadyReversed,
     RepaymentNotLatest,
     RepaymentSubsidised,
-    RoleNotAllowed,
 )
 from fintech.models import (
     ApplicationStatus,
@@ -46,7 +46,7 @@ from fintech.models import (
 )
 from fintech.models.loans import Pledge
 from fintech.models.repayments import Repayment, RepaymentAllocation
-from fintech.money import ZERO
+from fintech.money import ZERO, format_money
 
 from .audit import audit_record
 from .common import ensure_not_future
@@ -61,7 +61,7 @@ from .ledger import (
     ledger_post,
     ledger_reverse,
 )
-from .transitions import application_lock, application_transition
+from .transitions import application_lock, application_transition, record_transition
 
 
 # The rules a reversal can break (409). They belong with the hierarchy in fintech.errors; they live
@@ -139,8 +139,7 @@ def repayment_record(
     """Apply a repayment reported by the loan's bank and book it; refuses more than the loan
     still owes. A transaction id is taken once per bank (the database's unique constraint)."""
     loan, app = _lock_loan(loan_id)
-    if actor.role != OrganizationKind.BANK or actor.organization_id != loan.bank_id:
-        raise RoleNotAllowed("Only the loan's bank records repayments.")
+    require_acts_for(actor, OrganizationKind.BANK, loan, "Only the loan's bank records repayments.")
     if loan.status != LoanStatus.ACTIVE:
         raise InvalidTransition(loan.status, "record a repayment")
     if amount <= 0:
@@ -167,8 +166,8 @@ def repayment_record(
     owed = sum((r.principal_due - r.principal_paid + r.interest_due - r.interest_paid for r in rows), ZERO)
     if amount > owed:
         raise AmountOverLimit(
-            f"The loan still owes {owed:.2f}; {amount:.2f} is more.",
-            fields={"amount": [f"At most {owed:.2f}."]},
+            f"The loan still owes {format_money(owed)}; {format_money(amount)} is more.",
+            fields={"amount": [f"At most {format_money(owed)}."]},
         )
     # A friendly answer; the unique constraint (bank, transaction_id) is the guarantee under races.
     if transaction_id and transaction_id_taken(loan.bank_id, transaction_id):
@@ -229,8 +228,7 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
     if found is None:
         raise NotFound("Repayment not found.")
     loan, _app = _lock_loan(found.loan_id)
-    if actor.role != OrganizationKind.BANK or actor.organization_id != loan.bank_id:
-        raise RoleNotAllowed("Only the loan's bank reverses its repayments.")
+    require_acts_for(actor, OrganizationKind.BANK, loan, "Only the loan's bank reverses its repayments.")
     repayment = Repayment.objects.select_for_update().get(pk=repayment_id)
     if RepaymentReversal.objects.filter(repayment=repayment).exists():
         raise RepaymentAlreadyReversed(f"Repayment {repayment.pk} has already been reversed.")
@@ -314,17 +312,8 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
 def _settle(actor: User, loan: Loan, app: object, on: date) -> None:
     """All paid: the loan settles, the pledge is released and the policy's cover ends (inside the
     caller's transaction)."""
-    loan.status = LoanStatus.SETTLED
     loan.settled_on = on
-    loan.save(update_fields=["status", "settled_on"])
-    audit_record(
-        actor=actor,
-        action="loan.settle",
-        obj=loan,
-        from_state=LoanStatus.ACTIVE,
-        to_state=LoanStatus.SETTLED,
-        payload={"settled_on": on},
-    )
+    record_transition(loan, "settle", actor=actor, fields=("settled_on",), payload={"settled_on": on})
     pledge = Pledge.objects.filter(loan=loan).first()
     if pledge is not None:
         PledgedPatent.objects.filter(pledge=pledge, is_active=True).update(is_active=False)
@@ -335,15 +324,6 @@ def _settle(actor: User, loan: Loan, app: object, on: date) -> None:
         )
     policy = Policy.objects.select_for_update().get(pk=loan.policy_id)
     if policy.status == PolicyStatus.ACTIVE:
-        policy.status = PolicyStatus.EXPIRED
-        policy.save(update_fields=["status"])
-        audit_record(
-            actor=actor,
-            action="policy.expire",
-            obj=policy,
-            from_state=PolicyStatus.ACTIVE,
-            to_state=PolicyStatus.EXPIRED,
-            reason=f"loan {loan.pk} settled on {on}",
-        )
+        record_transition(policy, "expire", actor=actor, reason=f"loan {loan.pk} settled on {on}")
     if getattr(app, "status", None) == ApplicationStatus.ACTIVE:
         application_transition(app, "settle", actor=actor)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from fintech.access import SETTLING_ROLE, belongs_to, is_platform, require_acts_for
 from fintech.errors import (
     AmountOverLimit,
     DatesOutOfOrder,
@@ -38,7 +39,7 @@ from fintech.models import (
     SettlementStatus,
     User,
 )
-from fintech.money import ZERO
+from fintech.money import ZERO, format_money
 from fintech.rules.loss import split_loss
 from fintech.selectors.risk_pool import PARTIES, fund_program_for, loss_event_position
 
@@ -147,8 +148,7 @@ def recovery_record(
     movement (its part, when above zero), the ledger entry and the audit row."""
     event = _loss_event_locked(loan_id, "record a recovery")
     loan = event.loan
-    if actor.role != K.BANK or actor.organization_id != loan.bank_id:
-        raise RoleNotAllowed("Only the loan's bank records recoveries.")
+    require_acts_for(actor, K.BANK, loan, "Only the loan's bank records recoveries.")
     _positive(amount)
     _not_before_default(received_on, event, "received_on")
     if not source.strip():
@@ -157,8 +157,9 @@ def recovery_record(
     unrecovered = event.loss_amount - position.recovered.total
     if amount > unrecovered:
         raise AmountOverLimit(
-            f"Recoveries may not exceed the loss: {unrecovered:.2f} is unrecovered; {amount:.2f} is more.",
-            fields={"amount": [f"At most {unrecovered:.2f}."]},
+            f"Recoveries may not exceed the loss: {format_money(unrecovered)} is unrecovered;"
+            f" {format_money(amount)} is more.",
+            fields={"amount": [f"At most {format_money(unrecovered)}."]},
         )
     insurer, government, bank = recovery_parts(
         amount,
@@ -218,18 +219,19 @@ def recovery_record(
 # --- settlements ---------------------------------------------------------------------------------
 
 
+_NOT_THE_PAYER = {
+    SettlementParty.INSURER: "Only the insurer of the loan's policy settles the insurer's share.",
+    SettlementParty.GOVERNMENT: "Only a regulator of the SME's region settles the risk fund's share.",
+}
+
+
 def _check_payer(actor: User, loan: Loan, party: str) -> None:
     """The insurer settles its share (the policy's insurer); a regulator of the SME's region
     settles the fund's share."""
-    if party == SettlementParty.INSURER:
-        if actor.role != K.INSURER or actor.organization_id != loan.policy.insurer_id:
-            raise RoleNotAllowed("Only the insurer of the loan's policy settles the insurer's share.")
-    elif party == SettlementParty.GOVERNMENT:
-        org = actor.organization
-        if actor.role != K.REGULATOR or org is None or org.region_id != loan.sme.region_id:
-            raise RoleNotAllowed("Only a regulator of the SME's region settles the risk fund's share.")
-    else:
+    if party not in SETTLING_ROLE:
         raise InvalidInput.on("party", 'The party is "insurer" or "government".')
+    paying = SettlementParty(party)
+    require_acts_for(actor, SETTLING_ROLE[paying], loan, _NOT_THE_PAYER[paying])
 
 
 @transaction.atomic
@@ -251,8 +253,9 @@ def settlement_record(
     room = loss_event_position(event).settleable(party)
     if amount > room:
         raise AmountOverLimit(
-            f"The {party} share still open for settlement is {room:.2f}; {amount:.2f} is more.",
-            fields={"amount": [f"At most {room:.2f}."]},
+            f"The {party} share still open for settlement is {format_money(room)};"
+            f" {format_money(amount)} is more.",
+            fields={"amount": [f"At most {format_money(room)}."]},
         )
     assert actor.organization_id is not None  # _check_payer admits members of an organisation only
     settlement = Settlement.objects.create(
@@ -297,9 +300,9 @@ def settlement_approve(*, actor: User, settlement_id: int) -> Settlement:
     """A second member of the paying organisation approves a pending settlement (four eyes); the
     ledger entry and the audit row are written now. Another organisation's settlement is a 404."""
     settlement = Settlement.objects.select_for_update().filter(pk=settlement_id).first()
-    if settlement is None or (not actor.is_platform and actor.organization_id != settlement.payer_id):
+    if settlement is None or not (is_platform(actor) or belongs_to(actor, settlement.payer_id)):
         raise NotFound("Settlement not found.")
-    if actor.organization_id != settlement.payer_id:
+    if not belongs_to(actor, settlement.payer_id):
         raise RoleNotAllowed("Only a member of the paying organisation approves its settlement.")
     if settlement.status != SettlementStatus.PENDING:
         raise InvalidTransition(settlement.status, "approve the settlement")
@@ -340,8 +343,7 @@ def fund_top_up_record(*, actor: User, program_id: int, amount: Decimal, receive
     """A regulator of a region the programme serves records money paid into its risk fund.
     Writes the top-up movement, the ledger entry (fund cash <- fund capital) and the audit row."""
     program = fund_program_for(actor, program_id)
-    if actor.is_platform or actor.organization_id is None:
-        raise RoleNotAllowed("Only a regulator tops up the risk fund.")
+    require_acts_for(actor, K.REGULATOR, None, "Only a regulator tops up the risk fund.")
     _positive(amount)
     ensure_not_future(received_on, "received_on")
     movement = FundMovement.objects.create(
@@ -389,7 +391,8 @@ def program_loss_threshold_check(program: Program | int, *, actor: User | None =
         obj=locked,
         from_state="active",
         to_state="suspended",
-        reason=f"Losses {total:.2f} exceed the loss threshold {locked.loss_threshold_amount:.2f}.",
+        reason=f"Losses {format_money(total)} exceed the loss threshold"
+        f" {format_money(locked.loss_threshold_amount)}.",
         amount=total,
         payload={"threshold": locked.loss_threshold_amount},
     )

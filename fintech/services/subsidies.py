@@ -21,16 +21,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, DecimalField, F, Q, Sum, Value, Window
+from django.db.models import Count, F, Q, Sum, Value, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
+from fintech.access import programs_served_for, require_regulator, require_role
 from fintech.errors import (
     Conflict,
     InvalidInput,
     InvalidTransition,
     NotFound,
-    RoleNotAllowed,
     SamePersonApproval,
 )
 from fintech.models import (
@@ -49,12 +49,13 @@ from fintech.models import (
     SubsidyRunStatus,
     User,
 )
+from fintech.models.base import MoneyField
 from fintech.money import FEN
 from fintech.rules import subsidies as rules
-from fintech.selectors.subsidies import programs_served_for, require_regulator
 
 from .audit import audit_record
 from .common import business_today, ensure_not_future
+from .enqueue import enqueue_on_commit
 from .ledger import (
     GOV_BUDGET,
     SME_CASH,
@@ -347,13 +348,8 @@ def _chunk_bounds(program: Program, chunk_size: int) -> list[tuple[int, int]]:
 
 
 def _queue_chunks(chunk_ids: Sequence[int]) -> None:
-    def queue() -> None:
-        from fintech.tasks.subsidies import subsidy_chunk
-
-        for chunk_id in chunk_ids:
-            subsidy_chunk.delay(chunk_id)
-
-    transaction.on_commit(queue)
+    for chunk_id in chunk_ids:
+        enqueue_on_commit("subsidy_chunk", chunk_id)
 
 
 @transaction.atomic
@@ -572,7 +568,7 @@ def _finish(run: SubsidyRun) -> None:
 
 
 def _sum(condition: Q | None = None) -> Coalesce:
-    money = DecimalField(max_digits=18, decimal_places=2)
+    money = MoneyField()
     return Coalesce(
         Sum("amount", filter=condition), Value(Decimal("0.00"), output_field=money), output_field=money
     )
@@ -698,8 +694,7 @@ def benchmark_overlap(rate: BenchmarkRate) -> BenchmarkRate | None:
 def benchmark_rate_save(*, actor: User, rate: BenchmarkRate, changed: Sequence[str] = ()) -> BenchmarkRate:
     """Record a new fixing or correct one (regulator or platform). Runs already computed keep their
     figures; later runs use the table as it then is."""
-    if not (actor.is_platform or actor.role == OrganizationKind.REGULATOR):
-        raise RoleNotAllowed("Only regulators and platform staff edit benchmark rates.")
+    require_role(actor, OrganizationKind.REGULATOR)  # and platform staff
     if not (Decimal(0) < rate.rate < Decimal(1)):
         raise InvalidInput.on("rate", "A rate is a fraction above 0 and below 1, e.g. 0.0345.")
     if rate.term_max_months is not None and rate.term_max_months < rate.term_min_months:

@@ -1,9 +1,11 @@
-"""The one way an application changes status: locked row, re-checked source state, audit row."""
+"""The one way an application, a loan or a policy changes status: locked row, re-checked source
+state (django-fsm-2), audit row."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Model
 from django_fsm import can_proceed
 
 from fintech.errors import InvalidTransition
@@ -43,6 +45,36 @@ def application_transition(
         from_state=before,
         to_state=app.status,
         reason=reason,
+        payload=payload,
+    )
+
+
+def record_transition(
+    obj: Model,
+    name: str,
+    *,
+    actor: User | None,
+    fields: tuple[str, ...] = (),
+    reason: str = "",
+    amount: Any = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Run transition `name` on a row the caller has locked (a loan, a policy), save its status and
+    `fields`, and write the audit row `<model>.<name>` (from, to)."""
+    method = getattr(obj, name)
+    before = obj.status  # type: ignore[attr-defined]
+    if not can_proceed(method):
+        raise InvalidTransition(before, name.replace("_", " "))
+    method()
+    obj.save(update_fields=["status", *fields])
+    audit_record(
+        actor=actor,
+        action=f"{obj._meta.model_name}.{name}",
+        obj=obj,
+        from_state=before,
+        to_state=obj.status,  # type: ignore[attr-defined]
+        reason=reason,
+        amount=amount,
         payload=payload,
     )
 

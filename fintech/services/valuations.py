@@ -11,7 +11,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fintech.errors import AlreadyRegistered, InvalidInput, InvalidTransition, RoleNotAllowed
+from fintech.access import require_acts_for
+from fintech.errors import AlreadyRegistered, InvalidInput, InvalidTransition
 from fintech.models import (
     ApplicationStatus,
     OrganizationKind,
@@ -20,6 +21,7 @@ from fintech.models import (
     Valuation,
     ValuationStatus,
 )
+from fintech.money import format_money
 from fintech.rules.schedules import add_months
 from valuation import public as val
 
@@ -74,13 +76,11 @@ def valuation_report(
     economic_benefit: Decimal,
 ) -> Valuation:
     """Record the appraisal firm's report, signed by the caller, and advance the application."""
-    if actor.role != OrganizationKind.APPRAISER:
-        raise RoleNotAllowed("Only the appraisal firm reports a valuation.")
+    require_acts_for(actor, OrganizationKind.APPRAISER, None, "Only the appraisal firm reports a valuation.")
     engagement = Valuation.objects.select_related("application").get(pk=valuation_id)
     app = application_lock(engagement.application_id)
     engagement = Valuation.objects.select_for_update().get(pk=valuation_id)
-    if engagement.appraiser_id != actor.organization_id:
-        raise RoleNotAllowed("This engagement is another firm's.")
+    require_acts_for(actor, OrganizationKind.APPRAISER, engagement, "This engagement is another firm's.")
     if engagement.status != ValuationStatus.PENDING or app.status != ApplicationStatus.VALUATION:
         raise InvalidTransition(app.status, "report a valuation")
     ensure_not_future(valuation_date, "valuation_date")
@@ -118,7 +118,8 @@ def valuation_report(
         raise InvalidInput(f"{exc.field}: {exc.message}", fields=exc.as_fields()) from exc
     if result.appraised_value > MAX_MONEY:
         raise InvalidInput.on(
-            "patents", f"The appraised value {result.appraised_value:,.2f} is beyond any loan."
+            "patents",
+            f"The appraised value {format_money(result.appraised_value, grouped=True)} is beyond any loan.",
         )
     engagement.status = ValuationStatus.REPORTED
     engagement.report_number = report_number

@@ -11,9 +11,9 @@ from fintech.models import Installment, Repayment, RepaymentReversal
 from fintech.services.policies import premium_payment_record
 from fintech.services.repayments import repayment_record, repayment_reverse
 from fintech.services.subsidies import subsidy_run_start
+from tests.builders import active_loan, cast, loan_at
 from tests.factories import wuhan_program
 from tests.fintech.subsidies.helpers import regulator, regulator_org
-from tests.loan_builder import active_loan, cast
 
 D = Decimal
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ def test_a_repayment_whose_installment_earned_a_subsidy_cannot_be_reversed(
 def test_premium_paid_on_is_the_latest_payment_whatever_the_reporting_order():
     # given an approved loan whose 20,000.00 premium is paid in two halves, reported out of order:
     # the payment of 2025-03-10 first, then the one of 2025-02-05
-    loan, people = _approved_loan(cast())
+    loan, people = loan_at("approved")
     premium_payment_record(
         actor=people.insurer, policy_id=loan.policy.pk, amount=D("10000.00"), paid_on=date(2025, 3, 10)
     )
@@ -108,60 +108,6 @@ def test_an_appraised_value_beyond_the_money_columns_is_a_400_and_writes_nothing
     app.refresh_from_db()
     app.valuation.refresh_from_db()
     assert (app.status, app.valuation.status, app.appraised_value) == ("valuation", "pending", None)
-
-
-def _approved_loan(c):
-    from fintech.services.applications import application_create, application_submit
-    from fintech.services.loans import loan_approve
-    from fintech.services.policies import policy_issue
-    from fintech.services.valuations import PatentReport, valuation_report
-    from tests.factories import PatentFactory
-    from valuation import public as val
-
-    patent = PatentFactory(owner=c.sme.organization)
-    app = application_create(
-        user=c.sme,
-        program_id=wuhan_program().pk,
-        patent_ids=[patent.pk],
-        requested_amount=D("1000000.00"),
-        term_months=12,
-        repayment_method="equal_principal",
-        bank_id=c.bank.organization_id,
-        insurer_id=c.insurer.organization_id,
-        appraiser_id=c.appraiser.organization_id,
-    )
-    application_submit(actor=c.sme, application_id=app.pk)
-    valuation_report(
-        actor=c.appraiser,
-        valuation_id=app.valuation.pk,
-        report_number=f"R-{app.pk}",
-        valuation_date=date(2025, 2, 1),
-        patents=[
-            PatentReport(
-                patent=patent.pk,
-                method=val.RELIEF_FROM_ROYALTY,
-                inputs=val.RoyaltyInputs(
-                    revenue_forecast=(D("40000000.00"), D("44000000.00"), D("48000000.00")),
-                    royalty_rate=D("0.04"),
-                    tax_rate=D("0.25"),
-                    discount_rate=D("0.14"),
-                ),
-                indicators=val.PatentIndicators(legal=D(80), technical=D(75), economic=D(78)),
-            )
-        ],
-        operating=D(70),
-        economic_benefit=D(72),
-    )
-    policy_issue(actor=c.insurer, application_id=app.pk, premium_rate=D("0.02"))
-    loan = loan_approve(
-        actor=c.bank,
-        application_id=app.pk,
-        principal=D("1000000.00"),
-        annual_rate=D("0.045"),
-        term_months=12,
-        repayment_method="equal_principal",
-    )
-    return loan, c
 
 
 def test_a_repayment_may_not_precede_the_last_one():

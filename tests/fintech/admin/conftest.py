@@ -20,12 +20,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from fintech.models import Application, Organization, OrganizationKind, User
-from fintech.services.applications import application_create, application_submit
-from fintech.services.loans import loan_approve, loan_disburse, pledge_register
-from fintech.services.policies import policy_issue, premium_payment_record
-from fintech.services.valuations import PatentReport, valuation_report
-from tests.factories import OrganizationFactory, PatentFactory, SmeFactory, UserFactory, wuhan_program
+from fintech.models import Application, Organization, OrganizationKind, Patent, User
+from fintech.services.valuations import PatentReport
+from tests.builders import application_at
+from tests.factories import OrganizationFactory, SmeFactory, UserFactory
 from valuation import public as val
 
 D = Decimal
@@ -113,31 +111,21 @@ def superuser(db: None) -> User:
     return staff(None, is_superuser=True)
 
 
-def _report(app: Application, appraiser_user: User) -> None:
+def _market_report(patent: Patent) -> PatentReport:
     comparable = val.Comparable(D("1000000"), D("1"), D("1"), D("1"), D("1"))
-    valuation_report(
-        actor=appraiser_user,
-        valuation_id=app.valuation.pk,
-        report_number=f"ZS-{app.pk:05d}",
-        valuation_date=days_ago(VALUED_ON_DAYS_AGO),
-        patents=[
-            PatentReport(
-                patent=patent.pk,
-                method=val.MARKET,
-                inputs=val.MarketInputs(comparables=(comparable,)),
-                indicators=val.PatentIndicators(legal=D("80"), technical=D("70"), economic=D("60")),
-            )
-            for patent in app.patents.all()
-        ],
-        operating=D("90"),
-        economic_benefit=D("50"),
+    return PatentReport(
+        patent=patent.pk,
+        method=val.MARKET,
+        inputs=val.MarketInputs(comparables=(comparable,)),
+        indicators=val.PatentIndicators(legal=D("80"), technical=D("70"), economic=D("60")),
     )
 
 
 @pytest.fixture
 def make_application(cast: Cast) -> Callable[..., Application]:
     """make_application("bank_review", bank=..., insurer=...) walks a new application of the
-    cast's SME (with its own patent) through the services up to the named step."""
+    cast's SME (with its own patent) through the services up to the named step of FLOW
+    (tests.builders.application_at; "premium_paid" is bank review with the premium paid)."""
 
     def make(
         status: str,
@@ -146,59 +134,33 @@ def make_application(cast: Cast) -> Callable[..., Application]:
         insurer: Organization | None = None,
         requested: Decimal = REQUESTED,
     ) -> Application:
-        bank = bank or cast.bank
-        insurer = insurer or cast.insurer
-        bank_user = cast.bank_user if bank == cast.bank else cast.other_bank_user
-        insurer_user = cast.insurer_user if insurer == cast.insurer else cast.other_insurer_user
-        target = FLOW.index(status)
-        patent = PatentFactory(owner=cast.sme)
-        app = application_create(
-            user=cast.sme_user,
-            program_id=wuhan_program().pk,
-            patent_ids=[patent.pk],
-            requested_amount=requested,
+        bank_user = cast.bank_user if bank in (None, cast.bank) else cast.other_bank_user
+        insurer_user = cast.insurer_user if insurer in (None, cast.insurer) else cast.other_insurer_user
+        step = "bank_review" if status == "premium_paid" else status
+        return application_at(
+            step,
+            sme=cast.sme_user,
+            bank=bank_user,
+            insurer=insurer_user,
+            appraiser=cast.appraiser_user,
+            requested=requested,
+            principal=REQUESTED,
             term_months=TERM,
-            repayment_method="interest_monthly_principal_at_maturity",
-            bank_id=bank.pk,
-            insurer_id=insurer.pk,
-            appraiser_id=cast.appraiser.pk,
+            method="interest_monthly_principal_at_maturity",
+            annual_rate=ANNUAL_RATE,
+            premium_rate=PREMIUM_RATE,
+            premium_paid=FLOW.index(status) >= FLOW.index("premium_paid"),
+            valuation_on=days_ago(VALUED_ON_DAYS_AGO),
+            premium_paid_on=days_ago(PREMIUM_PAID_DAYS_AGO),
+            pledged_on=days_ago(PLEDGED_DAYS_AGO),
+            disbursed_on=days_ago(DISBURSED_DAYS_AGO),
+            report=_market_report,
+            operating=D("90"),
+            economic_benefit=D("50"),
             purpose="Working capital",
+            report_number="ZS-{app.pk:05d}",
+            registration_number="Y{app.pk:08d}",
         )
-        if target >= FLOW.index("valuation"):
-            application_submit(actor=cast.sme_user, application_id=app.pk)
-        if target >= FLOW.index("underwriting"):
-            _report(Application.objects.get(pk=app.pk), cast.appraiser_user)
-        if target >= FLOW.index("bank_review"):
-            policy_issue(actor=insurer_user, application_id=app.pk, premium_rate=PREMIUM_RATE)
-        if target >= FLOW.index("premium_paid"):
-            premium_payment_record(
-                actor=insurer_user,
-                policy_id=Application.objects.get(pk=app.pk).policy.pk,
-                amount=PREMIUM,
-                paid_on=days_ago(PREMIUM_PAID_DAYS_AGO),
-            )
-        if target >= FLOW.index("approved"):
-            loan_approve(
-                actor=bank_user,
-                application_id=app.pk,
-                principal=REQUESTED,
-                annual_rate=ANNUAL_RATE,
-                term_months=TERM,
-                repayment_method="interest_monthly_principal_at_maturity",
-            )
-        loan = getattr(Application.objects.get(pk=app.pk), "loan", None)
-        if target >= FLOW.index("pledged"):
-            assert loan is not None
-            pledge_register(
-                actor=bank_user,
-                loan_id=loan.pk,
-                registration_number=f"Y{app.pk:08d}",
-                registered_on=days_ago(PLEDGED_DAYS_AGO),
-            )
-        if target >= FLOW.index("active"):
-            assert loan is not None
-            loan_disburse(actor=bank_user, loan_id=loan.pk, disbursed_on=days_ago(DISBURSED_DAYS_AGO))
-        return Application.objects.get(pk=app.pk)
 
     return make
 

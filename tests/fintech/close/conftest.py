@@ -26,9 +26,9 @@ from fintech.models import (
     Repayment,
 )
 from fintech.services.close import close_run_dispatch
+from tests.builders import Cast, active_loan, cast
 from tests.celery_worker import queue, through_the_broker, worker  # noqa: F401  (fixtures)
 from tests.fintech.helpers import FAST_PASSWORD_HASHERS
-from tests.loan_builder import Cast, active_loan, cast
 
 D = Decimal
 

@@ -16,7 +16,7 @@ from fintech.services import close as close_service
 from fintech.services.close import close_chunk_process, close_run_start
 from fintech.services.defaults import loan_default_declare
 from fintech.services.repayments import repayment_record
-from tests.loan_builder import active_loan, cast
+from tests.builders import active_loan, cast
 
 from .conftest import FEB_20, five_loan_book, loan_on, snapshot, statuses
 

@@ -16,7 +16,7 @@ from fintech.services import close as close_service
 from fintech.services.close import close_chunk_process, close_day, close_run_start
 from fintech.services.common import business_today
 from fintech.services.defaults import loan_default_declare
-from tests.loan_builder import cast
+from tests.builders import cast
 
 from .conftest import FEB_20, five_loan_book, loan_on
 

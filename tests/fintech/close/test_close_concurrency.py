@@ -20,7 +20,7 @@ from fintech.models.repayments import Repayment
 from fintech.services import close as close_service
 from fintech.services import repayments
 from fintech.services.close import close_chunk_process, close_day, close_run_start
-from tests.loan_builder import cast
+from tests.builders import cast
 
 from .conftest import FEB_20, five_loan_book, loan_on
 

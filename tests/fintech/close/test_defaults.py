@@ -22,8 +22,8 @@ from fintech.models import (
 )
 from fintech.services.applications import application_create, application_submit
 from fintech.services.repayments import repayment_record
+from tests.builders import active_loan
 from tests.factories import OrganizationFactory, PatentFactory, UserFactory, wuhan_program
-from tests.loan_builder import active_loan
 
 from .conftest import snapshot
 

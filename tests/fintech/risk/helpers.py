@@ -12,9 +12,6 @@ equal principal over 12 months, disbursed 2025-02-20, nothing repaid, default on
   666,666.68 x 0.045 x 11/360 = 916.6667 -> 916.67.
 - Loss 1,000,000.00 + 13,083.33 + 916.67 = 1,014,000.00, split 5:3:2 exactly into
   507,000.00 / 304,200.00 / 202,800.00.
-
-The defaults service is built in parallel: `declare_default` calls it when it is importable and
-otherwise writes the same rows it would (the loss event and the fund's draw) with these figures.
 """
 
 from __future__ import annotations
@@ -24,7 +21,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
-from django.db import transaction
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -32,11 +28,8 @@ from fintech.models import (
     Application,
     AuditLog,
     FundMovement,
-    FundMovementKind,
-    Installment,
     JournalEntry,
     Loan,
-    LoanStatus,
     LossEvent,
     Organization,
     OrganizationKind,
@@ -47,13 +40,9 @@ from fintech.models import (
     Settlement,
     User,
 )
-from fintech.money import ZERO
-from fintech.rules.loss import InstallmentPaid, loss_at_default, split_loss
-from fintech.rules.schedules import PlannedInstallment
-from fintech.selectors.risk_pool import fund_balance
-from fintech.services.transitions import application_lock, application_transition
+from fintech.services.defaults import loan_default_declare
+from tests.builders import Cast, active_loan
 from tests.factories import OrganizationFactory, UserFactory, wuhan_program
-from tests.loan_builder import Cast, active_loan
 
 D = Decimal
 DEFAULT_ON = date(2025, 7, 1)
@@ -118,64 +107,12 @@ def active_world() -> World:
 
 
 def declare_default(world: World, default_on: date = DEFAULT_ON) -> LossEvent:
-    """The loan defaults on `default_on`: through the defaults service when it exists."""
-    try:
-        from fintech.services.defaults import loan_default_declare
-    except ImportError:
-        return _loss_event_direct(world, default_on)
+    """The loan defaults on `default_on` (the bank declares it through the defaults service)."""
     event = loan_default_declare(
         actor=world.bank, loan_id=world.loan.pk, default_on=default_on, reason="90 days past due"
     )
     world.loan.refresh_from_db()
     return cast(LossEvent, event)
-
-
-@transaction.atomic
-def _loss_event_direct(world: World, default_on: date) -> LossEvent:
-    """The rows the defaults service writes, computed with the same rules (rules.loss)."""
-    loan = world.loan
-    rows = list(Installment.objects.filter(loan=loan).order_by("seq"))
-    plan = [
-        PlannedInstallment(
-            r.seq, r.start_on, r.due_on, r.days, r.opening_principal, r.principal_due, r.interest_due
-        )
-        for r in rows
-    ]
-    paid = {r.seq: InstallmentPaid(r.principal_paid, r.interest_paid) for r in rows}
-    assert loan.disbursed_on is not None
-    loss = loss_at_default(plan, paid, loan.disbursed_on, loan.annual_rate, default_on)
-    program = Program.objects.select_for_update().get(pk=loan.program_id)
-    ratios = (program.insurer_share, program.government_share, program.bank_share)
-    insurer, government, bank = split_loss(loss.loss_amount, ratios)
-    balance = fund_balance(program.pk)
-    event = LossEvent.objects.create(
-        loan=loan,
-        program=program,
-        default_on=default_on,
-        declared_by=world.bank,
-        reason="90 days past due",
-        unpaid_principal=loss.unpaid_principal,
-        unpaid_interest=loss.unpaid_interest,
-        accrued_interest=loss.accrued_interest,
-        loss_amount=loss.loss_amount,
-        insurer_ratio=ratios[0],
-        government_ratio=ratios[1],
-        bank_ratio=ratios[2],
-        insurer_share=insurer,
-        government_share=government,
-        bank_share=bank,
-        fund_balance_before=balance,
-        unfunded_amount=max(government - max(balance, ZERO), ZERO),
-    )
-    if government > 0:
-        FundMovement.objects.create(
-            program=program, kind=FundMovementKind.DRAW, amount=government, on=default_on, loss_event=event
-        )
-    loan.status = LoanStatus.DEFAULTED
-    loan.defaulted_on = default_on
-    loan.save(update_fields=["status", "defaulted_on"])
-    application_transition(application_lock(loan.application_id), "default", actor=world.bank)
-    return event
 
 
 def another_loan(world: World, principal: Decimal) -> World:

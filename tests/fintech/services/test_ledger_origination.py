@@ -6,7 +6,7 @@ import pytest
 from django.db.models import Sum
 
 from fintech.models import JournalEntry, Posting
-from tests.loan_builder import active_loan
+from tests.builders import active_loan
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from fintech.errors import AmountOverLimit, DatesOutOfOrder, InvalidTransition, 
 from fintech.models import AuditLog, Installment, PledgedPatent
 from fintech.models.repayments import Repayment, RepaymentAllocation
 from fintech.services.repayments import repayment_record
-from tests.loan_builder import active_loan
+from tests.builders import active_loan
 
 D = Decimal
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 """The book the servicing tests work on, and the figures worked by hand from DOMAIN.md section 8.
 
-The loan (tests.loan_builder.active_loan): 1,000,000.00 at 4.5 % a year, 12 months, equal
+The loan (tests.builders.active_loan): 1,000,000.00 at 4.5 % a year, 12 months, equal
 principal, disbursed 2025-02-20; premium 1,000,000.00 x 2 % x 12 / 12 = 20,000.00 paid
 2025-02-01. Installment k is due on the 20th, k months after; principal round(1,000,000 / 12) =
 83,333.33 each, the last 1,000,000 - 11 x 83,333.33 = 83,333.37. Interest = round(opening
@@ -45,10 +45,10 @@ from fintech.models import (
     User,
 )
 from fintech.models.repayments import Repayment, RepaymentAllocation
+from tests.builders import Cast, active_loan
 from tests.celery_worker import queue, through_the_broker, worker  # noqa: F401  (fixtures)
 from tests.factories import OrganizationFactory, UserFactory
 from tests.fintech.helpers import FAST_PASSWORD_HASHERS
-from tests.loan_builder import Cast, active_loan
 
 D = Decimal
 TOTAL_OWED = D("1024541.67")

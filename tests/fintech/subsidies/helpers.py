@@ -1,4 +1,4 @@
-"""Builders shared by the subsidy tests: loans through the real services (tests.loan_builder),
+"""Builders shared by the subsidy tests: loans through the real services (tests.builders),
 repayments through services.repayments, runs through services.subsidies."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 from fintech.models import Installment, Loan, Organization, Program, SubsidyEntitlement, SubsidyRun, User
 from fintech.services.repayments import repayment_record
+from tests.builders import Cast
 from tests.factories import OrganizationFactory, UserFactory, wuhan_program
-from tests.loan_builder import Cast
 
 D = Decimal
 INTEREST_ONLY = "interest_monthly_principal_at_maturity"

@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 
 from fintech.models import AuditLog, BenchmarkRate, SubsidyEntitlement, SubsidyRun
+from tests.builders import active_loan
 from tests.factories import OrganizationFactory, UserFactory, wuhan_program
-from tests.loan_builder import active_loan
 
 from .helpers import INTEREST_ONLY, D, pay, regulator_org
 

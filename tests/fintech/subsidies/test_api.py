@@ -9,8 +9,8 @@ from datetime import date
 import pytest
 
 from fintech.models import SubsidyRun
+from tests.builders import active_loan
 from tests.factories import OrganizationFactory, UserFactory, wuhan_program
-from tests.loan_builder import active_loan
 
 from .helpers import INTEREST_ONLY, D, pay, regulator, regulator_org
 

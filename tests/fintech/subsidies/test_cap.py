@@ -16,7 +16,7 @@ from datetime import date
 import pytest
 
 from fintech.models import SubsidyEntitlement
-from tests.loan_builder import active_loan
+from tests.builders import active_loan
 
 from .helpers import INTEREST_ONLY, D, amounts, pay, set_program
 

@@ -16,8 +16,8 @@ import pytest
 from fintech.errors import InvalidInput
 from fintech.models import SubsidyEntitlement, SubsidyRun
 from fintech.services.subsidies import subsidy_run_start
+from tests.builders import active_loan
 from tests.factories import wuhan_program
-from tests.loan_builder import active_loan
 
 from .helpers import INTEREST_ONLY, D, by_seq, pay, set_program
 

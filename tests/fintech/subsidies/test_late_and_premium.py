@@ -14,7 +14,7 @@ import pytest
 
 from fintech.models import Loan, SubsidyEntitlement
 from fintech.services.repayments import repayment_record
-from tests.loan_builder import active_loan
+from tests.builders import active_loan
 
 from .helpers import INTEREST_ONLY, D, by_seq, installments, pay, pay_all_on_time, set_program
 

@@ -25,8 +25,8 @@ from openpyxl import load_workbook
 
 from fintech.models import Organization, SubsidyEntitlement, User
 from fintech.services.subsidies import subsidy_run_approve
+from tests.builders import Cast, active_loan
 from tests.factories import OrganizationFactory, SmeFactory, UserFactory
-from tests.loan_builder import Cast, active_loan
 
 from .helpers import INTEREST_ONLY, D, pay, regulator, regulator_org, set_program
 

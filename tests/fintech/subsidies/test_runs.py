@@ -35,8 +35,8 @@ from fintech.services.subsidies import (
     subsidy_run_pay,
     subsidy_run_start,
 )
+from tests.builders import active_loan
 from tests.factories import OrganizationFactory, UserFactory, wuhan_program
-from tests.loan_builder import active_loan
 
 from .helpers import INTEREST_ONLY, D, amounts, by_seq, pay, regulator, regulator_org, set_program
 

@@ -18,8 +18,8 @@ from fintech.rules import subsidies as rules
 from fintech.services.common import business_today
 from fintech.services.repayments import repayment_record
 from fintech.services.subsidies import run_params, subsidy_run_start
+from tests.builders import active_loan, cast
 from tests.factories import SmeFactory, UserFactory, wuhan_program
-from tests.loan_builder import active_loan, cast
 
 from .helpers import set_program
 

@@ -16,8 +16,8 @@ from django.db import connection, transaction
 from fintech.models import SubsidyEntitlement, SubsidyRun, SubsidyRunChunk
 from fintech.services.subsidies import subsidy_run_start
 from tests import celery_worker as harness
+from tests.builders import active_loan
 from tests.factories import wuhan_program
-from tests.loan_builder import active_loan
 
 from .helpers import INTEREST_ONLY, D, amounts, pay, regulator
 

@@ -49,7 +49,7 @@ class Rollback(Exception):
 
 
 def build_book(loans: int) -> None:
-    from tests.loan_builder import active_loan, cast
+    from tests.builders import active_loan, cast
 
     people = cast()
     for k in range(loans):

@@ -24,6 +24,15 @@ def round_fen(value: Decimal) -> Decimal:
     return value.quantize(FEN, rounding=ROUND_HALF_UP)
 
 
+def format_fen(value: Decimal) -> str:
+    """Money as the API and the reports write it: two places, rounded half up ("1234.50")."""
+    return f"{round_fen(value):.2f}"
+
+
+# Money cells in XLSX exports: a number (sums stay sums in the spreadsheet) shown with two places.
+XLSX_MONEY_FORMAT = "#,##0.00"
+
+
 def parse_money(raw: object) -> Decimal:
     """Parse API money input: a string or number in plain notation, >= 0, at most 2 places.
 

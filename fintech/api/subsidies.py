@@ -37,6 +37,7 @@ from fintech.services import subsidies as services
 from .fields import MAX_ID, MoneyField
 from .idempotency import idempotent
 from .permissions import request_user
+from .rows import Computed, FlatListMixin, FlatRows
 
 # --- runs ----------------------------------------------------------------------------------------
 
@@ -76,7 +77,7 @@ class SubsidyRunOutSerializer(serializers.ModelSerializer):
         ]
 
     def get_total_amount(self, run: SubsidyRun) -> str:
-        return f"{run.interest_total + run.premium_total:.2f}"
+        return format_fen(run.interest_total + run.premium_total)
 
 
 class SubsidyRunInSerializer(serializers.Serializer):
@@ -84,8 +85,17 @@ class SubsidyRunInSerializer(serializers.Serializer):
     period = serializers.CharField(max_length=16)
 
 
-class SubsidyRunListCreateApi(generics.ListAPIView):
+class SubsidyRunListCreateApi(FlatListMixin, generics.ListAPIView):
     serializer_class = SubsidyRunOutSerializer
+    rows = FlatRows(
+        SubsidyRunOutSerializer,
+        computed={
+            "total_amount": Computed(
+                ("interest_total", "premium_total"),
+                lambda row, context: format_fen(row["interest_total"] + row["premium_total"]),
+            )
+        },
+    )
     filterset_fields = ["status", "period", "program"]
 
     def get_queryset(self) -> Any:
@@ -181,8 +191,15 @@ class EntitlementQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=EntitlementStatus.choices, required=False)
 
 
-class SubsidyListApi(generics.ListAPIView):
+class SubsidyListApi(FlatListMixin, generics.ListAPIView):
     serializer_class = EntitlementOutSerializer
+    # The installment's number on the loan's schedule (null for a premium subsidy).
+    rows = FlatRows(
+        EntitlementOutSerializer,
+        computed={
+            "installment": Computed(("installment__seq",), lambda row, context: row["installment__seq"])
+        },
+    )
     filter_backends: list[Any] = []
 
     @extend_schema(parameters=[EntitlementQuerySerializer])

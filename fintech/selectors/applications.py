@@ -3,6 +3,8 @@ on an application sees it from submission on; SMEs see their own; regulators the
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db.models import QuerySet
 
 from fintech.errors import NotFound
@@ -13,6 +15,7 @@ from fintech.models import (
     Installment,
     Loan,
     OrganizationKind,
+    PatentValuation,
     Policy,
     User,
     Valuation,
@@ -51,6 +54,15 @@ def application_patent_ids(application_ids: list[int]) -> dict[int, list[int]]:
     links = ApplicationPatent.objects.filter(application_id__in=application_ids).order_by("patent_id")
     for application_id, patent_id in links.values_list("application_id", "patent_id"):
         out.setdefault(application_id, []).append(patent_id)
+    return out
+
+
+def valuation_line_values(valuation_ids: list[int]) -> dict[int, dict[int, Decimal]]:
+    """{valuation id: {patent id: its appraised value}}, in one query for a page of valuations."""
+    out: dict[int, dict[int, Decimal]] = {}
+    lines = PatentValuation.objects.filter(valuation_id__in=valuation_ids)
+    for valuation_id, patent_id, value in lines.values_list("valuation_id", "patent_id", "value"):
+        out.setdefault(valuation_id, {})[patent_id] = value
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from fintech.models import OrganizationKind, Patent, User
+from fintech.models import OrganizationKind, Patent, Patentee, User
 
 
 def patents_visible_to(user: User) -> QuerySet[Patent]:
@@ -24,3 +24,8 @@ def patents_visible_to(user: User) -> QuerySet[Patent]:
         return qs.filter(owner__region_id=org.region_id)
     # Banks, insurers and appraisers: through applications (added with origination).
     return qs.none()
+
+
+def patentees_of(patent_ids: list[int]) -> QuerySet[Patentee]:
+    """The patentees of a page of patents, in the patents' order of patentees (one query)."""
+    return Patentee.objects.filter(patent_id__in=patent_ids).order_by("patent_id", "position")

@@ -89,6 +89,21 @@ class FlatRows:
         return [write(row, context) for row in rows]
 
 
+class _Rows:
+    """What the paginator pages: the count asked of the model query (without the joins only the
+    columns need: they are to-one joins, so the count is the same), the page sliced from the rows."""
+
+    def __init__(self, base: QuerySet[Any], rows: QuerySet[Any]) -> None:
+        self.base, self.rows = base, rows
+        self.ordered = rows.ordered
+
+    def count(self) -> int:
+        return self.base.count()
+
+    def __getitem__(self, k: Any) -> Any:
+        return self.rows[k]
+
+
 class FlatListMixin:
     """ListAPIView.list through a FlatRows: filter, paginate the values() rows, write them.
 
@@ -102,8 +117,9 @@ class FlatListMixin:
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         view: Any = self
-        qs = self.rows.values(view.filter_queryset(view.get_queryset()))
-        page = view.paginate_queryset(qs)
+        base = view.filter_queryset(view.get_queryset())
+        qs = self.rows.values(base)
+        page = view.paginate_queryset(_Rows(base, qs))
         rows = list(page if page is not None else qs)
         body = self.rows.write_all(rows, self.page_context(rows, request))
         return view.get_paginated_response(body) if page is not None else Response(body)  # type: ignore[no-any-return]

@@ -75,21 +75,28 @@ def xlsx_file(sheet_title: str, header: Sequence[str], rows: Iterable[Row]) -> A
     """The report as an XLSX workbook in a temporary file (rewound; removed when closed)."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(sheet_title)
-    # One money style for the whole sheet: each money cell shares the template's style array, so
-    # openpyxl neither parses the number format nor builds a style per cell.
+    # One money cell per column, styled once and given each row's amount: openpyxl writes a row
+    # as soon as it is appended, so no per-cell style or cell object is built for money.
     template = WriteOnlyCell(sheet)
     template.number_format = XLSX_MONEY_FORMAT
     money_style = template._style  # type: ignore[attr-defined]  # StyleableObject's array
+    money_cells: dict[int, Any] = {}
+
+    def money_cell(column: int, value: Decimal) -> Any:
+        cell = money_cells.get(column)
+        if cell is None:
+            cell = money_cells[column] = WriteOnlyCell(sheet)
+            cell._style = money_style
+        cell.value = value
+        return cell
 
     def cells(row: Row) -> list[Any]:
         out: list[Any] = []
-        for value in row:
+        for column, value in enumerate(row):
             if isinstance(value, str):
                 out.append(inert(value))
             elif isinstance(value, Decimal):
-                cell = WriteOnlyCell(sheet, value=value)  # type: ignore[arg-type]  # Decimal is numeric
-                cell._style = money_style  # type: ignore[attr-defined]
-                out.append(cell)
+                out.append(money_cell(column, value))
             elif isinstance(value, date):
                 out.append(value.isoformat())
             else:

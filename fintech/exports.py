@@ -86,7 +86,7 @@ def xlsx_file(sheet_title: str, header: Sequence[str], rows: Iterable[Row]) -> A
         cell = money_cells.get(column)
         if cell is None:
             cell = money_cells[column] = WriteOnlyCell(sheet)
-            cell._style = money_style
+            cell._style = money_style  # type: ignore[attr-defined]
         cell.value = value
         return cell
 

@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from fintech.money import InvalidMoney, parse_money, round_fen
+from fintech.money import InvalidMoney, format_fen, parse_money
 
 # Record ids are 64-bit: a larger number can name no record (and would overflow the database).
 MAX_ID = 2**63 - 1
@@ -28,7 +28,7 @@ class MoneyField(serializers.Field):
     def to_representation(self, value: Decimal) -> str:
         # Stored money already has two places; anything finer rounds half up (DOMAIN.md section 5),
         # not half-even as format() would.
-        return f"{round_fen(value):.2f}"
+        return format_fen(value)
 
 
 @extend_schema_field(OpenApiTypes.STR)

@@ -122,11 +122,14 @@ class LoanDetailApi(generics.RetrieveAPIView):
         return loans_visible_to(request_user(self.request))
 
 
+SCHEDULE_ROWS = FlatRows(InstallmentOutSerializer)
+
+
 class LoanScheduleApi(APIView):
     @extend_schema(responses=InstallmentOutSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         loan = loan_for(request_user(request), pk, K.SME, K.BANK, K.INSURER, K.REGULATOR)
-        return Response(InstallmentOutSerializer(loan_schedule(loan), many=True).data)
+        return Response(SCHEDULE_ROWS.write_all(SCHEDULE_ROWS.values(loan_schedule(loan)), {}))
 
 
 class PledgeInSerializer(serializers.Serializer):

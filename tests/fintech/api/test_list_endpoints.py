@@ -12,9 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from drf_spectacular.generators import SchemaGenerator
 
+from fintech.api.loans import InstallmentOutSerializer
 from fintech.api.parties import OrganizationOutSerializer
 from fintech.api.subsidies import EntitlementOutSerializer
-from fintech.models import Installment, Organization, SubsidyEntitlement
+from fintech.models import Installment, Loan, Organization, SubsidyEntitlement
 from fintech.selectors.parties import organization_directory
 from fintech.services.repayment_files import repayment_file_upload
 from fintech.services.repayments import repayment_record
@@ -147,6 +148,17 @@ def test_lists_without_a_detail_endpoint_write_their_serializers_rows(world, cli
         SubsidyEntitlement.objects.select_related("installment").order_by("period", "id"), many=True
     ).data
     assert entitlements["results"] == expected
+
+    loan = Loan.objects.order_by("id").first()
+    schedule = client_for(regulator).get(f"{PREFIX}loans/{loan.pk}/schedule/").json()
+    assert len(schedule) == 12
+    assert schedule == InstallmentOutSerializer(loan.installments.order_by("seq"), many=True).data
+    assert [(row["seq"], row["status"]) for row in schedule[:4]] == [
+        (1, "paid"),
+        (2, "paid"),
+        (3, "paid"),
+        (4, "due"),
+    ]
 
     directory = client_for(regulator).get(f"{PREFIX}organizations/", {"page_size": 200}).json()
     assert directory["results"] == OrganizationOutSerializer(organization_directory(), many=True).data

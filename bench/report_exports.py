@@ -70,27 +70,30 @@ FROM (SELECT 'sme' AS kind, g FROM generate_series(1, %(smes)s) g
       UNION ALL SELECT 'regulator', 1) o;
 
 CREATE TEMP TABLE xb_org AS
-SELECT id, kind, row_number() OVER (PARTITION BY kind ORDER BY id) - 1 AS k,
-       count(*) OVER (PARTITION BY kind) AS n
-FROM fintech_organization WHERE external_id LIKE %(tag)s || '%%';
+SELECT kind, array_agg(id ORDER BY id) AS ids
+FROM fintech_organization WHERE external_id LIKE %(tag)s || '%%' GROUP BY kind;
 
 INSERT INTO fintech_user (password, is_superuser, username, first_name, last_name, email, is_staff,
     is_active, date_joined, organization_id)
-SELECT '!', false, %(tag)s || 'regulator', '', '', '', true, true, now(), id
+SELECT '!', false, %(tag)s || 'regulator', '', '', '', true, true, now(), ids[1]
 FROM xb_org WHERE kind = 'regulator';
 
 INSERT INTO fintech_application (created_at, requested_amount, term_months, repayment_method, purpose,
     status, decline_reason, risk_grade, external_id, appraiser_id, bank_id, created_by_id, insurer_id,
     program_id, sme_id, submitted_on, appraised_value, pledge_rate, credit_ceiling)
 SELECT now(), 300000 + (g %% 40) * 25000, 12, 'equal_principal', '', 'active', '', 'B',
-    %(tag)s || g, a.id, b.id, u.id, i.id, p.id, s.id, DATE '2024-12-20', 3040287.70, 0.40, 1216115.08
+    %(tag)s || g, a.ids[1 + g %% cardinality(a.ids)], b.ids[1 + g %% cardinality(b.ids)], u.id,
+    i.ids[1 + g %% cardinality(i.ids)], p.id, s.ids[1 + g %% cardinality(s.ids)],
+    DATE '2024-12-20', 3040287.70, 0.40, 1216115.08
 FROM generate_series(1, %(loans)s) g
-JOIN xb_org s ON s.kind = 'sme' AND s.k = g %% s.n
-JOIN xb_org b ON b.kind = 'bank' AND b.k = g %% b.n
-JOIN xb_org i ON i.kind = 'insurer' AND i.k = g %% i.n
-JOIN xb_org a ON a.kind = 'appraiser' AND a.k = g %% a.n
+CROSS JOIN (SELECT ids FROM xb_org WHERE kind = 'sme') s
+CROSS JOIN (SELECT ids FROM xb_org WHERE kind = 'bank') b
+CROSS JOIN (SELECT ids FROM xb_org WHERE kind = 'insurer') i
+CROSS JOIN (SELECT ids FROM xb_org WHERE kind = 'appraiser') a
 CROSS JOIN (SELECT id FROM fintech_user WHERE username = %(tag)s || 'regulator') u
 CROSS JOIN (SELECT id FROM fintech_program WHERE code = 'wuhan') p;
+
+ANALYZE fintech_application;
 
 INSERT INTO fintech_policy (created_at, policy_number, insured_amount, premium_rate, term_months, premium,
     premium_paid_amount, premium_paid_on, status, external_id, application_id, insurer_id, issued_by_id)
@@ -107,6 +110,8 @@ SELECT now(), a.requested_amount, 0.0435, 12, 'equal_principal', 'active', DATE 
 FROM fintech_application a JOIN fintech_policy p ON p.application_id = a.id
 WHERE a.external_id LIKE %(tag)s || '%%';
 
+ANALYZE fintech_policy, fintech_loan;
+
 INSERT INTO fintech_installment (seq, start_on, due_on, days, opening_principal, principal_due,
     interest_due, principal_paid, interest_paid, paid_on, status, loan_id)
 SELECT s, DATE '2025-01-10' + (s - 1) * 30, DATE '2025-01-10' + s * 30, 30,
@@ -117,6 +122,8 @@ SELECT s, DATE '2025-01-10' + (s - 1) * 30, DATE '2025-01-10' + s * 30, 30,
 FROM fintech_loan l JOIN fintech_application a ON a.id = l.application_id
 CROSS JOIN generate_series(1, 12) s
 WHERE a.external_id LIKE %(tag)s || '%%';
+
+ANALYZE fintech_installment;
 
 INSERT INTO fintech_subsidyrun (period, period_start, period_end, status, parameters, chunks_total,
     chunks_done, entitlements_count, interest_total, premium_total, payment_reference, error,

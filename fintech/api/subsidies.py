@@ -239,8 +239,9 @@ class JsonOnlyNegotiation(BaseContentNegotiation):
 
 
 def _report_rows(report: Any) -> Iterator[list[Any]]:
+    columns = selectors.REPORT_COLUMNS
     for row in selectors.report_rows(report):
-        yield [row[column] for column in selectors.REPORT_COLUMNS]
+        yield [row[column] for column in columns]
 
 
 def _json_cell(row: dict[str, Any], column: str) -> Any:

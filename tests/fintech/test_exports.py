@@ -67,3 +67,13 @@ def test_xlsx_streams_from_a_temporary_file():
     assert response["Content-Disposition"] == 'attachment; filename="r.xlsx"'
     assert response["Content-Type"] == exports.XLSX_TYPE
     assert load_workbook(io.BytesIO(b"".join(response.streaming_content))).active["B2"].value == "'=1+2"
+
+
+def test_csv_comes_in_blocks_of_whole_lines():
+    rows = ((n, f"SME {n} Technology Co., Ltd.", Decimal("718.75"), None) for n in range(5000))
+    blocks = list(exports.csv_lines(HEADER, rows))
+    assert len(blocks) > 2
+    assert all(block.endswith("\r\n") for block in blocks)
+    lines = list(csv.reader(io.StringIO("".join(blocks).lstrip("\ufeff"))))
+    assert len(lines) == 5001
+    assert lines[4321] == ["4320", "SME 4320 Technology Co., Ltd.", "718.75", ""]

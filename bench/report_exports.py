@@ -266,7 +266,7 @@ def main() -> None:
         r = best[side]
         out_mb, peak = r["bytes"] / 1e6, r["peak_rss_mb"]
         print(f"{side:6} {r['seconds']:7.2f} s  {out_mb:7.1f} MB out  peak RSS {peak:6.1f} MB")
-    label = f"{count // 1000}k" if count < 1_000_000 else f"{count / 1e6:g}m"
+    label = f"{round(count / 1000)}k" if count < 950_000 else f"{round(count / 1e6, 1):g}m"
     print(f"ratio report_csv_{label} {best['csv']['seconds'] / base:.2f} target 2.00")
     print(f"ratio report_xlsx_{label} {best['xlsx']['seconds'] / base:.2f} target 3.00")
     peak = max(best["csv"]["peak_rss_mb"], best["xlsx"]["peak_rss_mb"])

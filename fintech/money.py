@@ -26,6 +26,10 @@ def round_fen(value: Decimal) -> Decimal:
     return value.quantize(FEN, rounding=ROUND_HALF_UP)
 
 
+# Money cells in XLSX exports: a number (sums stay sums in the spreadsheet) shown with two places.
+XLSX_MONEY_FORMAT = "#,##0.00"
+
+
 def parse_money(raw: object) -> Decimal:
     """Parse API money input: a string or number in plain notation, >= 0, at most 2 places.
 

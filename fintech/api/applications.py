@@ -13,7 +13,12 @@ from rest_framework.views import APIView
 from fintech.access import sees_policy_and_loan
 from fintech.models import Application, OrganizationKind, Patent, Policy, RepaymentMethod
 from fintech.money import format_money
-from fintech.selectors.applications import application_for, applications_visible_to, policy_for
+from fintech.selectors.applications import (
+    application_for,
+    application_patent_ids,
+    applications_visible_to,
+    policy_for,
+)
 from fintech.services.applications import (
     application_create,
     application_decline,
@@ -27,6 +32,7 @@ from .fields import MAX_ID, MoneyField, RateField
 from .idempotency import idempotent
 from .loans import LoanOutSerializer
 from .permissions import request_user
+from .rows import Computed, Context, FlatListMixin, FlatRows, Row
 
 K = OrganizationKind
 
@@ -137,14 +143,49 @@ def _app_out(pk: int, user: Any, code: int = status.HTTP_200_OK) -> Response:
     return Response(ApplicationOutSerializer(app, context={"user": user}).data, status=code)
 
 
-class ApplicationListCreateApi(generics.ListAPIView):
+POLICY_ROWS = FlatRows(PolicyOutSerializer, prefix="policy__")
+LOAN_ROWS = FlatRows(LoanOutSerializer, prefix="loan__")
+APPLICATION_ROWS = FlatRows(
+    ApplicationOutSerializer,
+    computed={
+        "patents": Computed(("id",), lambda row, context: context["patents"].get(row["id"], [])),
+        "valuation": Computed(("valuation__id",), lambda row, context: row["valuation__id"]),
+        "policy": Computed(
+            POLICY_ROWS.columns,
+            lambda row, context: (
+                POLICY_ROWS.write(row, context)
+                if row["policy__id"] is not None and context["sees_policy_and_loan"]
+                else None
+            ),
+        ),
+        "loan": Computed(
+            LOAN_ROWS.columns,
+            lambda row, context: (
+                LOAN_ROWS.write(row, context)
+                if row["loan__id"] is not None and context["sees_policy_and_loan"]
+                else None
+            ),
+        ),
+    },
+)
+
+
+class ApplicationListCreateApi(FlatListMixin, generics.ListAPIView):
     serializer_class = ApplicationOutSerializer
+    rows = APPLICATION_ROWS
     filterset_fields = ["status"]
 
     queryset = Application.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
 
     def get_queryset(self) -> Any:
         return applications_visible_to(request_user(self.request)).order_by("-id")
+
+    def page_context(self, rows: list[Row], request: Request) -> Context:
+        return {
+            "patents": application_patent_ids([row["id"] for row in rows]),
+            # An appraisal firm sees its valuation, not the policy or the loan (DOMAIN.md section 11).
+            "sees_policy_and_loan": request_user(request).role != OrganizationKind.APPRAISER,
+        }
 
     @extend_schema(request=ApplicationInSerializer, responses={201: ApplicationOutSerializer})
     @idempotent

@@ -17,6 +17,7 @@ from fintech.services.loans import loan_disburse, pledge_register
 from .fields import MoneyField, RateField
 from .idempotency import idempotent
 from .permissions import request_user
+from .rows import FlatListMixin, FlatRows
 
 K = OrganizationKind
 
@@ -101,8 +102,9 @@ class PledgeOutSerializer(serializers.ModelSerializer):
         return [item.patent_id for item in pledge.items.order_by("patent_id")]
 
 
-class LoanListApi(generics.ListAPIView):
+class LoanListApi(FlatListMixin, generics.ListAPIView):
     serializer_class = LoanOutSerializer
+    rows = FlatRows(LoanOutSerializer)
     filterset_fields = ["status"]
 
     queryset = Loan.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
@@ -120,11 +122,14 @@ class LoanDetailApi(generics.RetrieveAPIView):
         return loans_visible_to(request_user(self.request))
 
 
+SCHEDULE_ROWS = FlatRows(InstallmentOutSerializer)
+
+
 class LoanScheduleApi(APIView):
     @extend_schema(responses=InstallmentOutSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         loan = loan_for(request_user(request), pk, K.SME, K.BANK, K.INSURER, K.REGULATOR)
-        return Response(InstallmentOutSerializer(loan_schedule(loan), many=True).data)
+        return Response(SCHEDULE_ROWS.write_all(SCHEDULE_ROWS.values(loan_schedule(loan)), {}))
 
 
 class PledgeInSerializer(serializers.Serializer):

@@ -17,10 +17,11 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from fintech.models import Organization, OrganizationKind, Program, Region, User
 from fintech.rules.sme_size import INDUSTRY_CHOICES
-from fintech.selectors.parties import organization_directory, program_list
+from fintech.selectors.parties import organization_directory, program_list, program_region_codes
 from fintech.services.parties import sme_register
 
 from .fields import MoneyField, RateField
+from .rows import Computed, Context, FlatListMixin, FlatRows, Row
 
 
 class AuthRateThrottle(ScopedRateThrottle):
@@ -135,8 +136,9 @@ class MeApi(APIView):
         )
 
 
-class OrganizationListApi(generics.ListAPIView):
+class OrganizationListApi(FlatListMixin, generics.ListAPIView):
     serializer_class = OrganizationOutSerializer
+    rows = FlatRows(OrganizationOutSerializer)
 
     class Filter(serializers.Serializer):
         kind = serializers.ChoiceField(
@@ -201,8 +203,15 @@ class ProgramOutSerializer(serializers.ModelSerializer):
         ]
 
 
-class ProgramListApi(generics.ListAPIView):
+class ProgramListApi(FlatListMixin, generics.ListAPIView):
     serializer_class = ProgramOutSerializer
+    rows = FlatRows(
+        ProgramOutSerializer,
+        computed={"regions": Computed(("id",), lambda row, context: context["regions"].get(row["id"], []))},
+    )
+
+    def page_context(self, rows: list[Row], request: Request) -> Context:
+        return {"regions": program_region_codes([row["id"] for row in rows])}
 
     def get_queryset(self) -> Any:
         return program_list()

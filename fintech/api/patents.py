@@ -11,9 +11,11 @@ from rest_framework.response import Response
 
 from fintech.access import patents_visible_to
 from fintech.models import Patent, Patentee, PatentType
+from fintech.selectors.patents import patentees_of
 from fintech.services.patents import PatenteeInput, patent_register
 
 from .permissions import request_user
+from .rows import Computed, Context, FlatListMixin, FlatRows, Row
 
 
 class PatenteeSerializer(serializers.ModelSerializer):
@@ -74,8 +76,25 @@ class PatentOutSerializer(serializers.ModelSerializer):
         ]
 
 
-class PatentListCreateApi(generics.ListAPIView):
+PATENTEE_ROWS = FlatRows(PatenteeSerializer)
+
+
+class PatentListCreateApi(FlatListMixin, generics.ListAPIView):
     serializer_class = PatentOutSerializer
+    rows = FlatRows(
+        PatentOutSerializer,
+        computed={
+            "patentees": Computed(("id",), lambda row, context: context["patentees"].get(row["id"], []))
+        },
+    )
+
+    def page_context(self, rows: list[Row], request: Request) -> Context:
+        by_patent: dict[int, list[dict[str, Any]]] = {}
+        lines = patentees_of([row["id"] for row in rows]).values("patent_id", *PATENTEE_ROWS.columns)
+        for line in lines:
+            by_patent.setdefault(line["patent_id"], []).append(PATENTEE_ROWS.write(line, {}))
+        return {"patentees": by_patent}
+
     queryset = Patent.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes
 
     def get_queryset(self) -> Any:

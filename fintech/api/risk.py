@@ -101,24 +101,21 @@ urlpatterns: list[URLPattern] = [
 # --- The risk pool after default: recoveries, settlements, the risk fund, the report ------------
 # (this part sits below the default and loss views; its imports are local to it, hence E402)
 
-import csv  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from decimal import Decimal  # noqa: E402
-from io import BytesIO  # noqa: E402
 from typing import Any  # noqa: E402
 
-from django.http import HttpResponse, StreamingHttpResponse  # noqa: E402
+from django.http import FileResponse, StreamingHttpResponse  # noqa: E402
 from django.urls import path  # noqa: E402
 from drf_spectacular.types import OpenApiTypes  # noqa: E402
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer  # noqa: E402
-from openpyxl import Workbook  # noqa: E402
-from openpyxl.cell import WriteOnlyCell  # noqa: E402
 from rest_framework import serializers, status  # noqa: E402
 from rest_framework.renderers import BaseRenderer  # noqa: E402
 from rest_framework.request import Request  # noqa: E402
 from rest_framework.response import Response  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
 
+from fintech import exports  # noqa: E402
 from fintech.errors import InvalidInput  # noqa: E402
 from fintech.models import FundMovement, LossEvent, OrganizationKind, Recovery, Settlement  # noqa: E402
 from fintech.selectors.applications import loan_for  # noqa: E402
@@ -389,22 +386,16 @@ def report_json(report: RiskPoolReport) -> dict[str, Any]:
     }
 
 
-def _inert(text: str) -> str:
-    """A name as spreadsheet text: one starting like a formula (=, +, -, @) is quoted, so an
-    organisation named "=HYPERLINK(...)" cannot run in the regulator's spreadsheet."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _report_cells(event: LossEvent) -> list[Any]:
     loan = event.loan
     head = [
         loan.pk,
         loan.sme_id,
-        _inert(loan.sme.name),
+        loan.sme.name,
         loan.bank_id,
-        _inert(loan.bank.name),
+        loan.bank.name,
         loan.policy.insurer_id,
-        _inert(loan.policy.insurer.name),
+        loan.policy.insurer.name,
         event.default_on.isoformat(),
     ]
     return head + [getattr(event, name) for name in _MONEY_COLUMNS]
@@ -418,48 +409,11 @@ def _file_name(report: RiskPoolReport, extension: str) -> str:
     return f"risk-pool-{report.period.label if report.period else 'all'}.{extension}"
 
 
-class _Echo:
-    """csv.writer's file: hand each line back instead of buffering the whole report."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(report: RiskPoolReport) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    # A BOM so spreadsheet programs read the Chinese names as UTF-8.
-    yield "\ufeff" + writer.writerow(REPORT_COLUMNS)
+def _file_rows(report: RiskPoolReport) -> Iterator[list[Any]]:
+    """One row per loss event, then the totals (names neutralised by fintech.exports)."""
     for event in report.rows.iterator(chunk_size=2000):
-        cells = _report_cells(event)
-        yield writer.writerow([_fen(c) if isinstance(c, Decimal) else c for c in cells])
-    yield writer.writerow([_fen(c) if isinstance(c, Decimal) else c for c in _totals_cells(report)])
-
-
-def _xlsx_bytes(report: RiskPoolReport) -> bytes:
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("risk pool")
-    sheet.append(list(REPORT_COLUMNS))
-
-    def cells(values: list[Any]) -> list[Any]:
-        out: list[Any] = []
-        for value in values:
-            if isinstance(value, Decimal):
-                cell = WriteOnlyCell(sheet, value=value)  # type: ignore[arg-type]  # openpyxl writes Decimals
-                cell.number_format = "#,##0.00"
-                out.append(cell)
-            else:
-                out.append(value)
-        return out
-
-    for event in report.rows.iterator(chunk_size=2000):
-        sheet.append(cells(_report_cells(event)))
-    sheet.append(cells(_totals_cells(report)))
-    buffer = BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        yield _report_cells(event)
+    yield _totals_cells(report)
 
 
 class RiskPoolReportApi(APIView):
@@ -477,7 +431,7 @@ class RiskPoolReportApi(APIView):
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
-    def get(self, request: Request) -> HttpResponse | StreamingHttpResponse | Response:
+    def get(self, request: Request) -> FileResponse | StreamingHttpResponse | Response:
         fmt = request.query_params.get("format", "json")
         if fmt not in REPORT_FORMATS:
             raise InvalidInput.on("format", "The format is json, csv or xlsx.")
@@ -487,15 +441,12 @@ class RiskPoolReportApi(APIView):
             program=request.query_params.get("program"),
         )
         if fmt == "csv":
-            response: HttpResponse | StreamingHttpResponse = StreamingHttpResponse(
-                _csv_lines(report), content_type="text/csv; charset=utf-8"
+            return exports.csv_response(_file_name(report, fmt), REPORT_COLUMNS, _file_rows(report))
+        if fmt == "xlsx":
+            return exports.xlsx_response(
+                _file_name(report, fmt), "risk pool", REPORT_COLUMNS, _file_rows(report)
             )
-        elif fmt == "xlsx":
-            response = HttpResponse(_xlsx_bytes(report), content_type=XLSX_TYPE)
-        else:
-            return Response(report_json(report))
-        response["Content-Disposition"] = f'attachment; filename="{_file_name(report, fmt)}"'
-        return response
+        return Response(report_json(report))
 
 
 urlpatterns += [

@@ -69,6 +69,9 @@ RepaymentFileOut = inline_serializer(
 )
 
 
+_DATETIME = serializers.DateTimeField()  # built once, not per row
+
+
 def repayment_file_out(file: RepaymentFile, *, with_errors: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": file.pk,
@@ -82,10 +85,8 @@ def repayment_file_out(file: RepaymentFile, *, with_errors: bool = True) -> dict
     }
     if with_errors:
         body["errors"] = repayment_file_errors(file)
-    body["created_at"] = serializers.DateTimeField().to_representation(file.created_at)
-    body["finished_at"] = (
-        serializers.DateTimeField().to_representation(file.finished_at) if file.finished_at else None
-    )
+    body["created_at"] = _DATETIME.to_representation(file.created_at)
+    body["finished_at"] = _DATETIME.to_representation(file.finished_at) if file.finished_at else None
     return body
 
 
@@ -149,7 +150,8 @@ class RepaymentFileListCreateApi(generics.GenericAPIView):
         description="The caller's bank's files, newest first (without their errors: see each file).",
     )
     def get(self, request: Request) -> Response:
-        files = repayment_files_visible_to(request_user(request)).order_by("-id")
+        # The list shows progress, not the files: their content (up to megabytes each) stays unread.
+        files = repayment_files_visible_to(request_user(request)).defer("content").order_by("-id")
         page = self.paginate_queryset(files)
         rows = page if page is not None else list(files)
         return self.get_paginated_response([repayment_file_out(f, with_errors=False) for f in rows])

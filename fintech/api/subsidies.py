@@ -7,23 +7,18 @@
 - `GET /reports/subsidies/?period=&group_by=&status=[&format=csv|xlsx]` -> a bare JSON list of
   `{group_id, group, interest_amount, premium_amount, total_amount, loans, enterprises}`, or the
   same rows as a CSV file (streamed) or an XLSX workbook (written row by row to a temporary file,
-  in openpyxl's write-only mode): constant memory whatever the number of groups, so no download
-  task is needed.
+  in openpyxl's write-only mode), both by fintech.exports (names neutralised against formulas):
+  constant memory whatever the number of groups, so no download task is needed.
 """
 
 from __future__ import annotations
 
-import csv
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from django.http import FileResponse, StreamingHttpResponse
 from django.urls import URLPattern, path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from rest_framework import generics, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -31,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fintech import exports
 from fintech.errors import InvalidInput
 from fintech.models import EntitlementStatus, SubsidyEntitlement, SubsidyKind, SubsidyRun
 from fintech.money import format_money
@@ -40,6 +36,7 @@ from fintech.services import subsidies as services
 from .fields import MAX_ID, MoneyField
 from .idempotency import idempotent
 from .permissions import request_user
+from .rows import Computed, FlatListMixin, FlatRows
 
 # --- runs ----------------------------------------------------------------------------------------
 
@@ -87,8 +84,17 @@ class SubsidyRunInSerializer(serializers.Serializer):
     period = serializers.CharField(max_length=16)
 
 
-class SubsidyRunListCreateApi(generics.ListAPIView):
+class SubsidyRunListCreateApi(FlatListMixin, generics.ListAPIView):
     serializer_class = SubsidyRunOutSerializer
+    rows = FlatRows(
+        SubsidyRunOutSerializer,
+        computed={
+            "total_amount": Computed(
+                ("interest_total", "premium_total"),
+                lambda row, context: format_money(row["interest_total"] + row["premium_total"]),
+            )
+        },
+    )
     filterset_fields = ["status", "period", "program"]
 
     def get_queryset(self) -> Any:
@@ -182,8 +188,15 @@ class EntitlementQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=EntitlementStatus.choices, required=False)
 
 
-class SubsidyListApi(generics.ListAPIView):
+class SubsidyListApi(FlatListMixin, generics.ListAPIView):
     serializer_class = EntitlementOutSerializer
+    # The installment's number on the loan's schedule (null for a premium subsidy).
+    rows = FlatRows(
+        EntitlementOutSerializer,
+        computed={
+            "installment": Computed(("installment__seq",), lambda row, context: row["installment__seq"])
+        },
+    )
     filter_backends: list[Any] = []
 
     @extend_schema(parameters=[EntitlementQuerySerializer])
@@ -208,7 +221,6 @@ class SubsidyListApi(generics.ListAPIView):
 # --- the report ----------------------------------------------------------------------------------
 
 FORMATS = ("json", "csv", "xlsx")
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class JsonOnlyNegotiation(BaseContentNegotiation):
@@ -223,41 +235,15 @@ class JsonOnlyNegotiation(BaseContentNegotiation):
         return renderer, renderer.media_type
 
 
-def _cell(row: dict[str, Any], column: str) -> Any:
+def _report_rows(report: Any) -> Iterator[list[Any]]:
+    columns = selectors.REPORT_COLUMNS
+    for row in selectors.report_rows(report):
+        yield [row[column] for column in columns]
+
+
+def _json_cell(row: dict[str, Any], column: str) -> Any:
     value = row[column]
-    return f"{value:.2f}" if column in selectors.MONEY_COLUMNS else value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    # A byte-order mark so that spreadsheet programs read the Chinese names as UTF-8.
-    yield "\ufeff" + writer.writerow(selectors.REPORT_COLUMNS)
-    for row in rows:
-        yield writer.writerow([_cell(row, c) for c in selectors.REPORT_COLUMNS])
-
-
-def _xlsx_file(rows: Iterator[dict[str, Any]]) -> Any:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("subsidies")
-    sheet.append(list(selectors.REPORT_COLUMNS))
-    for row in rows:
-        cells: list[Any] = []
-        for column in selectors.REPORT_COLUMNS:
-            cell = WriteOnlyCell(sheet, value=row[column])
-            if column in selectors.MONEY_COLUMNS:
-                cell.number_format = "0.00"
-            cells.append(cell)
-        sheet.append(cells)
-    # Not a `with` block: FileResponse streams the file and closes it, which removes it.
-    out = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115
-    workbook.save(out)
-    out.seek(0)
-    return out
+    return format_money(value) if column in selectors.MONEY_COLUMNS else value
 
 
 class SubsidyReportApi(APIView):
@@ -293,19 +279,12 @@ class SubsidyReportApi(APIView):
         report = selectors.subsidy_report(user, query)
         name = f"subsidies-{query.period.label if query.period else 'all'}-{query.group_by}"
         if fmt == "csv":
-            response = StreamingHttpResponse(
-                _csv_lines(selectors.report_rows(report)), content_type="text/csv; charset=utf-8"
-            )
-            response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-            return response
+            return exports.csv_response(f"{name}.csv", selectors.REPORT_COLUMNS, _report_rows(report))
         if fmt == "xlsx":
-            return FileResponse(
-                _xlsx_file(selectors.report_rows(report)),
-                as_attachment=True,
-                filename=f"{name}.xlsx",
-                content_type=XLSX_TYPE,
+            return exports.xlsx_response(
+                f"{name}.xlsx", "subsidies", selectors.REPORT_COLUMNS, _report_rows(report)
             )
-        return Response([{c: _cell(row, c) for c in selectors.REPORT_COLUMNS} for row in report])
+        return Response([{c: _json_cell(row, c) for c in selectors.REPORT_COLUMNS} for row in report])
 
 
 urlpatterns: list[URLPattern] = [

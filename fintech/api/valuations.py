@@ -14,7 +14,12 @@ from rest_framework.views import APIView
 from config.api import DecimalJSONParser
 from fintech.models import Valuation
 from fintech.money import format_money
-from fintech.selectors.applications import valuation_for, valuations_visible_to
+from fintech.selectors.applications import (
+    application_patent_ids,
+    valuation_for,
+    valuation_line_values,
+    valuations_visible_to,
+)
 from fintech.services.audit import json_safe
 from fintech.services.valuations import PatentReport, method_inputs, valuation_report
 from valuation import public as val
@@ -22,6 +27,7 @@ from valuation import public as val
 from .fields import MAX_ID, MoneyField, RateField
 from .idempotency import idempotent
 from .permissions import request_user
+from .rows import Computed, Context, FlatListMixin, FlatRows, Row
 
 
 def score(**kwargs: Any) -> serializers.DecimalField:
@@ -128,8 +134,26 @@ class ValuationOutSerializer(serializers.ModelSerializer):
         return [{"patent": p.pk, "value": values.get(p.pk)} for p in v.application.patents.all()]
 
 
-class ValuationListApi(generics.ListAPIView):
+def _valuation_patents(row: Row, context: Context) -> list[dict[str, Any]]:
+    values = context["values"].get(row["id"], {})
+    return [{"patent": p, "value": values.get(p)} for p in context["patents"].get(row["application_id"], [])]
+
+
+class ValuationListApi(FlatListMixin, generics.ListAPIView):
     serializer_class = ValuationOutSerializer
+    rows = FlatRows(
+        ValuationOutSerializer, computed={"patents": Computed(("id", "application_id"), _valuation_patents)}
+    )
+
+    def page_context(self, rows: list[Row], request: Request) -> Context:
+        return {
+            "patents": application_patent_ids([row["application_id"] for row in rows]),
+            "values": {
+                valuation: {patent: format_money(value) for patent, value in lines.items()}
+                for valuation, lines in valuation_line_values([row["id"] for row in rows]).items()
+            },
+        }
+
     filterset_fields = ["status"]
 
     queryset = Valuation.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db.models import QuerySet
 
 from fintech.access import (
@@ -13,18 +15,48 @@ from fintech.access import (
     valuations_visible_to,
 )
 from fintech.errors import NotFound
-from fintech.models import Application, Installment, Loan, OrganizationKind, Policy, User, Valuation
+from fintech.models import (
+    Application,
+    ApplicationPatent,
+    Installment,
+    Loan,
+    OrganizationKind,
+    PatentValuation,
+    Policy,
+    User,
+    Valuation,
+)
 
 __all__ = [
     "application_for",
+    "application_patent_ids",
     "applications_visible_to",
     "loan_for",
     "loan_schedule",
     "loans_visible_to",
     "policy_for",
     "valuation_for",
+    "valuation_line_values",
     "valuations_visible_to",
 ]
+
+
+def application_patent_ids(application_ids: list[int]) -> dict[int, list[int]]:
+    """{application id: its patents' ids in patent order}, in one query for a page of applications."""
+    out: dict[int, list[int]] = {}
+    links = ApplicationPatent.objects.filter(application_id__in=application_ids).order_by("patent_id")
+    for application_id, patent_id in links.values_list("application_id", "patent_id"):
+        out.setdefault(application_id, []).append(patent_id)
+    return out
+
+
+def valuation_line_values(valuation_ids: list[int]) -> dict[int, dict[int, Decimal]]:
+    """{valuation id: {patent id: its appraised value}}, in one query for a page of valuations."""
+    out: dict[int, dict[int, Decimal]] = {}
+    lines = PatentValuation.objects.filter(valuation_id__in=valuation_ids)
+    for valuation_id, patent_id, value in lines.values_list("valuation_id", "patent_id", "value"):
+        out.setdefault(valuation_id, {})[patent_id] = value
+    return out
 
 
 def application_for(user: User, pk: int, *roles: str) -> Application:

@@ -19,3 +19,12 @@ def organization_directory(*, kind: str | None = None) -> QuerySet[Organization]
 
 def program_list() -> QuerySet[Program]:
     return Program.objects.prefetch_related("regions").order_by("id")
+
+
+def program_region_codes(program_ids: list[int]) -> dict[int, list[str]]:
+    """{programme id: the codes of the regions it serves, in code order}, in one query for a page."""
+    out: dict[int, list[str]] = {}
+    links = Program.regions.through.objects.filter(program_id__in=program_ids).order_by("region_id")
+    for program_id, code in links.values_list("program_id", "region_id"):  # a region's key is its code
+        out.setdefault(program_id, []).append(code)
+    return out

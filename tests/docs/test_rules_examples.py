@@ -37,8 +37,8 @@ from fintech.services.policies import policy_premium
 from fintech.services.repayments import repayment_record
 from fintech.services.risk_pool import recovery_record
 from fintech.services.subsidies import subsidy_run_approve, subsidy_run_pay, subsidy_run_start
-from tests.factories import OrganizationFactory, UserFactory, wuhan_program
 from tests.builders import active_loan
+from tests.factories import OrganizationFactory, UserFactory, wuhan_program
 from valuation import public as val
 
 RULES = Path(__file__).resolve().parents[2] / "docs" / "rules.md"

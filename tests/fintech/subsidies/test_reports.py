@@ -280,3 +280,34 @@ def test_the_report_is_one_aggregate_query_and_the_list_does_not_grow_with_the_p
     )
     # a page of 2 or of 10 entitlements: the same number of queries
     assert count("/api/v1/subsidies/?page_size=2") == count("/api/v1/subsidies/?page_size=10")
+
+
+def test_a_name_that_looks_like_a_formula_stays_text_and_money_stays_numbers_in_the_files(
+    book, client_for, regulators
+):
+    # given SME A registered under a name that a spreadsheet would run as a formula
+    hostile = '=HYPERLINK("http://x","y")'
+    sme = book.smes[0]
+    sme.name = hostile
+    sme.save(update_fields=["name"])
+    client = client_for(regulators.starter)
+    query = "period=2024Q3&group_by=enterprise"
+
+    # when the regulator pulls the report by enterprise in each format
+    as_json = {r["group_id"]: r for r in _json(client, query)}
+    as_csv = {int(r["group_id"]): r for r in _csv(client, query)}
+    r = client.get(f"{REPORT}?{query}&format=xlsx")
+    sheet = load_workbook(io.BytesIO(b"".join(r.streaming_content))).active
+    by_id = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+
+    # then the files carry the name as quoted text, never a formula
+    assert as_csv[sme.pk]["group"] == "'" + hostile
+    group, interest, premium, total, loans = by_id[sme.pk][1:6]
+    assert (group.value, group.data_type) == ("'" + hostile, "s")
+    assert all(row[1].data_type == "s" for row in by_id.values())
+    # and the money is a number with two places shown: SME A's 2,175.69 interest, no premium
+    assert (interest.value, interest.data_type, interest.number_format) == (2175.69, "n", "#,##0.00")
+    assert (premium.value, total.value, loans.value) == (0, 2175.69, 1)
+    # while the JSON report carries the name as registered
+    assert as_json[sme.pk]["group"] == hostile
+    assert as_json[sme.pk]["total_amount"] == "2175.69"

@@ -1,0 +1,11 @@
+"""The product's URLs plus the floor view of bench/api_lists.py (bench settings only)."""
+
+from django.urls import path
+
+from bench.lists_floor import floor_applications
+from config.urls import handler400, handler403, handler404, handler500
+from config.urls import urlpatterns as product
+
+urlpatterns = [path("bench/floor/applications/", floor_applications), *product]
+
+__all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]

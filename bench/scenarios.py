@@ -98,7 +98,10 @@ TERMS = sc.SubsidyTerms(
     annual_cap=Decimal("500000.00"),
     period_kind="quarter",
 )
-LPR = [BenchmarkRow(date(2025, 5, 20), 0, 60, Decimal("0.0300")), BenchmarkRow(date(2025, 5, 20), 61, None, Decimal("0.0350"))]
+LPR = [
+    BenchmarkRow(date(2025, 5, 20), 0, 60, Decimal("0.0300")),
+    BenchmarkRow(date(2025, 5, 20), 61, None, Decimal("0.0350")),
+]
 
 
 def reference(book: sc.PreparedBook, params: sc.ScenarioParams) -> np.ndarray:
@@ -138,7 +141,9 @@ def main() -> None:
     book = sc.prepare_book(loans, params, AS_OF, TERMS, LPR)
     t2 = time.perf_counter()
     paths = sc.simulate(book, params)
-    results = sc.party_results(paths.loss_fen, (Decimal("0.5"), Decimal("0.3"), Decimal("0.2")), Decimal("1e8"), 12)
+    results = sc.party_results(
+        paths.loss_fen, (Decimal("0.5"), Decimal("0.3"), Decimal("0.2")), Decimal("1e8"), 12
+    )
     sc.forecast_rows(book, paths)
     t3 = time.perf_counter()
     ref = reference(book, params)

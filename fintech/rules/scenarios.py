@@ -291,7 +291,9 @@ def prepare_book(
         for inst in ahead:
             if inst.status not in ("due", ON_TIME):
                 continue
-            days = rate_days(timeline, inst.start_on, inst.due_on, loan.annual_rate, loan.term_months, fixed_on)
+            days = rate_days(
+                timeline, inst.start_on, inst.due_on, loan.annual_rate, loan.term_months, fixed_on
+            )
             amount = interest_subsidy(inst.opening_principal, days, terms.interest_subsidy_rate)
             if amount > 0:
                 owed_seq_index[(loan.loan_id, inst.seq)] = len(owed)
@@ -347,14 +349,14 @@ def prepare_book(
         if premium_idx is not None:
             running[n_periods + owed_period[premium_idx]] += granted_fen[premium_idx]
         for k in range(len(seqs) - 1, -1, -1):
-            j = items[k][1]
-            if j is not None:
-                running[owed_period[j]] += granted_fen[j]
+            item_idx = items[k][1]
+            if item_idx is not None:
+                running[owed_period[item_idx]] += granted_fen[item_idx]
             lost[n, k] = running
         # Expected subsidies: each item times the probability the loan has not stopped by then.
-        for k, (_seq, j) in enumerate(items):
-            if j is not None:
-                expected[owed_period[j]] += granted_fen[j] * (1.0 - probs[k])
+        for k, (_seq, item_idx) in enumerate(items):
+            if item_idx is not None:
+                expected[owed_period[item_idx]] += granted_fen[item_idx] * (1.0 - probs[k])
         if premium_idx is not None:
             expected[n_periods + owed_period[premium_idx]] += granted_fen[premium_idx] * (1.0 - probs[-1])
 
@@ -508,7 +510,9 @@ def histogram(loss_fen: np.ndarray, bins: int = HISTOGRAM_BINS) -> list[dict[str
     """The loss distribution in equal-width bins from 0 to the largest path loss (yuan edges)."""
     top = int(loss_fen.max()) if loss_fen.size else 0
     width = max(-(-top // bins), 1) if top else 1
-    counts = np.bincount(np.minimum(loss_fen // width, bins - 1), minlength=bins) if loss_fen.size else []
+    counts: list[int] = (
+        np.bincount(np.minimum(loss_fen // width, bins - 1), minlength=bins).tolist() if loss_fen.size else []
+    )
     return [
         {"lower": str(from_fen(n * width)), "upper": str(from_fen((n + 1) * width)), "paths": int(c)}
         for n, c in enumerate(counts)

@@ -9,6 +9,7 @@ exposure). A computed scenario is never written again: its result is a fact abou
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import date
@@ -38,6 +39,7 @@ MAX_WHAT_IFS = 5
 MAX_BENCHMARK_POINTS = 24
 MAX_SEED = 2**63 - 1
 RATE_PLACES = 8
+_PLAIN_FRACTION = re.compile(r"^[0-9]{1,3}(\.[0-9]+)?$")
 # Progress is written after every chunk of paths, at most this often in rows.
 PROGRESS_EVERY_PATHS = 1_000
 
@@ -60,8 +62,12 @@ def _fraction(
     if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
         errors.add(name, 'Enter a fraction as a decimal string, e.g. "0.03".')
         return None
+    text = str(raw).strip()
+    if not _PLAIN_FRACTION.match(text):
+        errors.add(name, 'Enter a fraction in plain notation, e.g. "0.03".')
+        return None
     try:
-        value = Decimal(str(raw).strip())
+        value = Decimal(text)
     except InvalidOperation:
         errors.add(name, 'Enter a fraction as a decimal string, e.g. "0.03".')
         return None
@@ -72,7 +78,13 @@ def _fraction(
         bound = "below" if high_open else "at most"
         errors.add(name, f"Must lie between {low} and {bound} {high}.")
         return None
-    return value
+    return _plain(value)
+
+
+def _plain(value: Decimal) -> Decimal:
+    """0.50000000 and 0.5 both as 0.50: no trailing zeros beyond the second place."""
+    value = value.normalize()
+    return value.quantize(Decimal("0.01")) if value.as_tuple().exponent > -2 else value  # type: ignore[operator]
 
 
 def _integer(raw: object, name: str, errors: _Errors, *, low: int, high: int) -> int | None:

@@ -17,7 +17,10 @@ from fintech.rules.subsidies import BenchmarkRow
 
 D = Decimal
 AS_OF = date(2025, 6, 30)
-LPR = [BenchmarkRow(date(2025, 5, 20), 0, 60, D("0.0300")), BenchmarkRow(date(2025, 5, 20), 61, None, D("0.0350"))]
+LPR = [
+    BenchmarkRow(date(2025, 5, 20), 0, 60, D("0.0300")),
+    BenchmarkRow(date(2025, 5, 20), 61, None, D("0.0350")),
+]
 TERMS = sc.SubsidyTerms(
     interest_subsidy_rate=D("0.25"),
     premium_subsidy_rate=D("0.40"),
@@ -28,7 +31,7 @@ TERMS = sc.SubsidyTerms(
 )
 
 
-def loan_state(principal, rate, term, method, disbursed_on, *, grade="B", premium=D("0.00"), loan_id=1):
+def loan_state(principal, rate, term, method, disbursed_on, *, grade="B", premium="0.00", loan_id=1):
     rows = build_schedule(D(principal), D(rate), term, method, disbursed_on)
     states = tuple(
         sc.InstallmentState(
@@ -54,7 +57,7 @@ def loan_state(principal, rate, term, method, disbursed_on, *, grade="B", premiu
         disbursed_on=disbursed_on,
         maturity_on=rows[-1].due_on,
         default_days_past_due=90,
-        premium_paid=premium,
+        premium_paid=D(premium),
         installments=states,
     )
 
@@ -112,7 +115,9 @@ def test_one_loan_zero_correlation_expected_loss_is_pd_x_lgd_x_ead():
     # and the reported expected loss is that mean, to the fen, split 5:3:2
     figures = sc.party_results(paths.loss_fen, (D("0.5"), D("0.3"), D("0.2")), D("1000000.00"), 12)
     defaults = int(np.count_nonzero(paths.loss_fen))
-    assert figures["expected_loss"]["total"] == str((D(defaults) * D("702625.00") / 20_000).quantize(D("0.01")))
+    assert figures["expected_loss"]["total"] == str(
+        (D(defaults) * D("702625.00") / 20_000).quantize(D("0.01"))
+    )
 
 
 def homogeneous_book(n_loans: int, pd: float, loss_fen: int) -> sc.PreparedBook:
@@ -157,7 +162,10 @@ def test_large_homogeneous_book_quantile_matches_vasicek(q):
 
 def test_a_fixed_seed_reproduces_the_paths_and_another_seed_does_not():
     book = homogeneous_book(500, 0.05, 10_000)
-    one, two = sc.simulate(book, params(seed=11, paths=1_000)), sc.simulate(book, params(seed=11, paths=1_000))
+    one, two = (
+        sc.simulate(book, params(seed=11, paths=1_000)),
+        sc.simulate(book, params(seed=11, paths=1_000)),
+    )
     other = sc.simulate(book, params(seed=12, paths=1_000))
     assert np.array_equal(one.loss_fen, two.loss_fen)
     assert not np.array_equal(one.loss_fen, other.loss_fen)
@@ -199,6 +207,7 @@ def test_subsidy_forecast_of_one_loan_by_hand():
         ("2025Q3", "1916.66", "0.00"),
         ("2025Q4", "1895.83", "0.00"),
     ]
+
     # and the expected figure weights each by the chance the loan still pays: (0.97)^(m/12) for
     # the installment in month m of the horizon (15 July is in month 1, ..., 15 December in month 6)
     def survive(m):

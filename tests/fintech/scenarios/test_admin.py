@@ -82,8 +82,15 @@ def test_a_regulator_starts_a_scenario_and_sees_charts_tables_and_downloads(
     assert 'src="/static/fintech/vendor/chartjs-4.6.2/chart.umd.min.js"' in html
     assert 'id="scenario-histogram"' in html and 'id="scenario-forecast"' in html
     assert "0.50:0.30:0.20" in html and "0.60:0.20:0.20" in html and "0.45:0.30:0.25" in html
-    # the forecast with the entered benchmark: from 20 September 2.90 % instead of 3.00 %
-    assert "2025Q3" in html and "2025Q4" in html
+    # the forecast with the entered benchmark, 2.90 % from 20 September (1,000,000 x rate-days / 360
+    # x 25 %): Q3 unchanged at 625.00 + 645.83 + 645.83 = 1,916.66 (#8 ends 15 September); Q4 #9
+    # 15 Sep-15 Oct = 5 days at 3.00 % + 25 at 2.90 % = 0.875 -> 607.64, #10 31 days at 2.90 % =
+    # 0.899 -> 624.31, #11 30 days = 0.87 -> 604.17: 1,836.12
+    assert [(r["period"], r["interest_subsidy"]) for r in scenario.forecast] == [
+        ("2025Q3", "1916.66"),
+        ("2025Q4", "1836.12"),
+    ]
+    assert "1836.12" in html
     r = client.get(f"{ADMIN}{scenario.pk}/download/forecast.csv")
     assert r.status_code == 200 and b"".join(r.streaming_content).decode("utf-8-sig").startswith("period,")
 

@@ -34,6 +34,7 @@ from fintech.models import Scenario
 from fintech.selectors import scenarios as selectors
 from fintech.services import scenarios as services
 
+from .idempotency import idempotent
 from .permissions import request_user
 from .subsidies import XLSX_TYPE, JsonOnlyNegotiation
 
@@ -76,6 +77,7 @@ class ScenarioListCreateApi(generics.ListAPIView):
         return selectors.scenarios_visible_to(request_user(self.request)).order_by("-id")
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={202: ScenarioOutSerializer})
+    @idempotent
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             raise InvalidInput("Send the scenario's parameters as a JSON object.")

@@ -5,6 +5,41 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+# On PostgreSQL a computed (or failed) scenario is frozen: its parameters and result are the
+# answer given that day, so the database refuses to change or delete the row.
+SCENARIO_GUARD = """
+CREATE OR REPLACE FUNCTION fintech_scenario_frozen() RETURNS trigger AS $$
+BEGIN
+    IF OLD.status IN ('computed', 'failed') THEN
+        RAISE EXCEPTION 'scenario % is % and may not change', OLD.id, OLD.status;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS fintech_scenario_frozen ON fintech_scenario;
+CREATE TRIGGER fintech_scenario_frozen
+    BEFORE UPDATE OR DELETE ON fintech_scenario
+    FOR EACH ROW EXECUTE FUNCTION fintech_scenario_frozen();
+"""
+SCENARIO_GUARD_DROP = """
+DROP TRIGGER IF EXISTS fintech_scenario_frozen ON fintech_scenario;
+DROP FUNCTION IF EXISTS fintech_scenario_frozen();
+"""
+
+
+def guard(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(SCENARIO_GUARD)
+
+
+def unguard(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(SCENARIO_GUARD_DROP)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -39,4 +74,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(('paths_done__lte', models.F('paths_total'))), name='scenario_progress_within_paths'), models.CheckConstraint(condition=models.Q(('paths_total__gte', 1)), name='scenario_paths_positive'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'computed'), _negated=True), models.Q(('finished_at__isnull', False), ('paths_done', models.F('paths_total'))), _connector='OR'), name='scenario_computed_is_finished')],
             },
         ),
+        migrations.RunPython(guard, unguard),
     ]

@@ -165,6 +165,16 @@ def test_bad_parameters_are_a_400_naming_the_field_and_create_nothing(book, star
     assert Scenario.objects.count() == 0
 
 
+def test_an_idempotency_key_replays_the_start(book, client_for, django_capture_on_commit_callbacks):
+    user = regulator()
+    with django_capture_on_commit_callbacks(execute=True):
+        one = client_for(user).post(URL, body(), format="json", HTTP_IDEMPOTENCY_KEY="stress-1")
+        two = client_for(user).post(URL, body(), format="json", HTTP_IDEMPOTENCY_KEY="stress-1")
+    assert (one.status_code, two.status_code) == (202, 202)
+    assert one.json()["id"] == two.json()["id"]
+    assert Scenario.objects.count() == 1
+
+
 def test_45_30_25_what_if_is_accepted(book, start):
     r = start(regulator(), body(what_if_shares=[{"insurer": "0.45", "government": "0.30", "bank": "0.25"}]))
     assert r.status_code == 202
@@ -193,3 +203,15 @@ def test_roles_and_regions(book, start, client_for, api):
     assert client_for(platform).get(f"{URL}{scenario_id}/").status_code == 200
     # anonymous: 401
     assert api.get(URL).status_code == 401
+
+
+@pytest.mark.postgres
+def test_postgresql_refuses_to_change_or_delete_a_computed_scenario(book, start, client_for):
+    from django.db import InternalError, transaction
+
+    scenario_id = start(regulator(), body()).json()["id"]
+    assert Scenario.objects.get(pk=scenario_id).status == "computed"
+    with pytest.raises(InternalError, match="may not change"), transaction.atomic():
+        Scenario.objects.filter(pk=scenario_id).update(results={})
+    with pytest.raises(InternalError, match="may not change"), transaction.atomic():
+        Scenario.objects.filter(pk=scenario_id).delete()

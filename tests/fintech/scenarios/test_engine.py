@@ -222,3 +222,39 @@ def test_subsidy_forecast_of_one_loan_by_hand():
     # the stressed figure lies between nothing and the on-time figure
     for r in rows:
         assert D(0) <= D(r["interest_subsidy_stressed"]) <= D(r["interest_subsidy"])
+
+
+def test_fund_exhaustion_and_months_of_cover_by_hand():
+    # given four paths losing 0, 100.00, 200.00 and 1,000.00, split 5:3:2, a fund of 50.00, 12 months
+    losses = np.array([0, 10_000, 20_000, 100_000], dtype=np.int64)
+    figures = sc.party_results(losses, (D("0.5"), D("0.3"), D("0.2")), D("50.00"), 12)
+    # the government's parts are 0, 30.00, 60.00, 300.00: two of four exceed 50.00
+    assert figures["fund_exhaustion_probability"] == "0.5000"
+    # expected government loss 390.00 / 4 = 97.50, 8.125 a month: 50.00 / 8.125 = 6.15 months
+    assert figures["expected_loss"] == {
+        "insurer": "162.50",
+        "government": "97.50",
+        "bank": "65.00",
+        "total": "325.00",
+    }
+    assert figures["months_of_cover"] == "6.2"
+    # a fund already overdrawn is exhausted on every path, even one without a loss
+    assert (
+        sc.party_results(losses, (D("0.5"), D("0.3"), D("0.2")), D("-1.00"), 12)[
+            "fund_exhaustion_probability"
+        ]
+        == "1.0000"
+    )
+    # nothing expected for the fund: no months of cover to state
+    assert (
+        sc.party_results(np.zeros(4, dtype=np.int64), (D("0.5"), D("0.3"), D("0.2")), D("50.00"), 12)[
+            "months_of_cover"
+        ]
+        is None
+    )
+
+
+def test_progress_is_reported_after_each_chunk_of_paths():
+    seen = []
+    sc.simulate(homogeneous_book(10, 0.05, 100), params(paths=600, chunk_paths=250), seen.append)
+    assert seen == [250, 500, 600]

@@ -11,7 +11,7 @@ SCENARIO_GUARD = """
 CREATE OR REPLACE FUNCTION fintech_scenario_frozen() RETURNS trigger AS $$
 BEGIN
     IF OLD.status IN ('computed', 'failed') THEN
-        RAISE EXCEPTION 'scenario % is % and may not change', OLD.id, OLD.status;
+        RAISE EXCEPTION USING MESSAGE = 'scenario ' || OLD.id || ' is ' || OLD.status || ' and may not change';
     END IF;
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;

@@ -258,3 +258,21 @@ def test_progress_is_reported_after_each_chunk_of_paths():
     seen = []
     sc.simulate(homogeneous_book(10, 0.05, 100), params(paths=600, chunk_paths=250), seen.append)
     assert seen == [250, 500, 600]
+
+
+def test_the_forecast_respects_the_annual_cap_per_sme_by_hand():
+    # given the interest-only loan of the forecast test and a cap of 1,000.00 a year, 400.00 of it
+    # already granted to the SME in 2025
+    loan = loan_state(
+        "1000000.00", "0.045", 12, RepaymentMethod.INTEREST_MONTHLY_PRINCIPAL_AT_MATURITY, date(2025, 1, 15)
+    )
+    terms = sc.SubsidyTerms(**{**TERMS.__dict__, "annual_cap": D("1000.00")})
+    p = params(horizon_months=6, paths=200)
+    book = sc.prepare_book([loan], p, AS_OF, terms, LPR, {(loan.sme_id, 2025): D("400.00")})
+    rows = sc.forecast_rows(book, sc.simulate(book, p))
+    # then 600.00 is left for 2025: #6 (625.00) is cut to 600.00, everything after to nothing; the
+    # caps cut 25.00 + 645.83 + 645.83 = 1,316.66 in Q3 and the whole 1,895.83 of Q4
+    assert [(r["period"], r["interest_subsidy"], r["capped_off"]) for r in rows] == [
+        ("2025Q3", "600.00", "1316.66"),
+        ("2025Q4", "0.00", "1895.83"),
+    ]

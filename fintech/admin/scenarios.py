@@ -167,6 +167,16 @@ def _form_field(name: str) -> str | None:
     return name if name in ScenarioStartForm.base_fields else None
 
 
+def _pairs(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in values.items())
+
+
+def _benchmark_text(benchmark: dict[str, Any]) -> str:
+    if benchmark.get("mode") != "path":
+        return gettext("the rate in force, constant")
+    return ", ".join(f"{pt['effective_on']} {pt['rate']}" for pt in benchmark.get("path", []))
+
+
 @admin.register(Scenario)
 class ScenarioAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["id", "program", "name", "status", "as_of", "progress", "started_by", "created_at"]
@@ -299,12 +309,15 @@ class ScenarioAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-
             (gettext("paths done"), f"{scenario.paths_done:,} / {scenario.paths_total:,}"),
             (gettext("horizon (months)"), p.get("horizon_months")),
             (gettext("seed"), p.get("seed")),
-            (gettext("annual PD by grade"), p.get("pd_by_grade")),
-            (gettext("PD by industry"), p.get("pd_by_industry") or "-"),
+            (gettext("annual PD by grade"), _pairs(p.get("pd_by_grade") or {})),
+            (
+                gettext("PD by industry"),
+                "; ".join(f"{k}: {_pairs(v)}" for k, v in (p.get("pd_by_industry") or {}).items()) or "-",
+            ),
             (gettext("recovery rate"), p.get("recovery_rate")),
             (gettext("observed recovery rate"), scenario.book.get("observed_recovery_rate") or "-"),
             (gettext("asset correlation"), p.get("correlation")),
-            (gettext("benchmark"), p.get("benchmark")),
+            (gettext("benchmark"), _benchmark_text(p.get("benchmark") or {})),
             (gettext("fund balance"), scenario.book.get("fund_balance")),
             (gettext("loans"), scenario.book.get("loans", "-")),
             (gettext("exposure"), scenario.book.get("exposure", "-")),

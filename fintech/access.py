@@ -43,6 +43,7 @@ from fintech.models import (
     Recovery,
     RepaymentFile,
     RepaymentFileLine,
+    Scenario,
     Settlement,
     SettlementParty,
     SubsidyEntitlement,
@@ -206,6 +207,7 @@ SCOPES: dict[type[Model], Scope] = {
     Program: _PROGRAM,
     FundMovement: _PROGRAM.via("program"),
     SubsidyRun: _PROGRAM.via("program"),
+    Scenario: _PROGRAM.via("program"),
     SubsidyEntitlement: Scope(parties={K.SME: ("sme",)}, region=("sme__region",)),
     # Regulators read the ledger of their region's loans and of their programmes; nobody else but
     # the platform reads it (a party's own figures are in its statements).
@@ -342,6 +344,18 @@ def settlements_visible_to(user: User) -> QuerySet[Settlement]:
 def subsidy_runs_visible_to(user: User) -> QuerySet[SubsidyRun]:
     require_role(user, K.REGULATOR)
     return visible(user, SubsidyRun.objects.select_related("program"))
+
+
+def scenario_programs_for(user: User) -> QuerySet[Program]:
+    """Programmes a user may run stress scenarios on: a regulator's are those serving its region."""
+    require_role(user, K.REGULATOR)
+    return programs_served_for(user)
+
+
+def scenarios_visible_to(user: User) -> QuerySet[Scenario]:
+    """Stress scenarios are the regulators' (and the platform's) alone, per programme served."""
+    require_role(user, K.REGULATOR)
+    return visible(user, Scenario.objects.select_related("program", "started_by"))
 
 
 def entitlements_visible_to(user: User) -> QuerySet[SubsidyEntitlement]:

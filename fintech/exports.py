@@ -7,6 +7,8 @@ A report hands over a header and rows of typed values:
 - `str` is text, neutralised for spreadsheets: a cell that starts with =, +, -, @, a tab or a
   carriage return gets a leading apostrophe, so that a name an SME chose at registration such as
   `=HYPERLINK("http://x","y")` stays text in the regulator's spreadsheet (OWASP "CSV injection");
+- `Figure` (a `Decimal` that is not money: a probability, a count of months) is a plain number,
+  written as it is;
 - `int`, `None` are written as they are; a `date` as its ISO text.
 """
 
@@ -35,6 +37,10 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 Row = Sequence[Any]
 
 
+class Figure(Decimal):
+    """A number that is not money (a probability, months of cover): written as it is."""
+
+
 def inert(text: str) -> str:
     """Text a spreadsheet shows as text: a leading apostrophe where it would start a formula."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
@@ -43,6 +49,8 @@ def inert(text: str) -> str:
 def _csv_value(value: Any) -> Any:
     if isinstance(value, str):
         return inert(value)
+    if isinstance(value, Figure):
+        return str(value)
     if isinstance(value, Decimal):
         return format_money(value)
     if isinstance(value, date):
@@ -100,6 +108,8 @@ def xlsx_file(sheet_title: str, header: Sequence[str], rows: Iterable[Row]) -> A
         for column, value in enumerate(row):
             if isinstance(value, str):
                 out.append(inert(value))
+            elif isinstance(value, Figure):
+                out.append(Decimal(value))
             elif isinstance(value, Decimal):
                 out.append(money_cell(column, value))
             elif isinstance(value, date):

@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (registers the admin classes)
     patents,
     policies,
     risk,
+    scenarios,
     servicing,
     subsidies,
     valuations,

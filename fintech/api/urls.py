@@ -56,3 +56,7 @@ urlpatterns = [
 from . import risk, servicing, subsidies  # noqa: E402
 
 urlpatterns += servicing.urlpatterns + risk.urlpatterns + subsidies.urlpatterns
+
+from . import scenarios  # noqa: E402
+
+urlpatterns += scenarios.urlpatterns

@@ -36,6 +36,7 @@ from .risk import (
     SettlementParty,
     SettlementStatus,
 )
+from .scenarios import SCENARIO_TRANSITIONS, Scenario, ScenarioStatus
 from .servicing import (
     CloseChunk,
     CloseRun,
@@ -58,6 +59,7 @@ from .subsidies import (
 
 __all__ = [
     "OPEN_STATUSES",
+    "SCENARIO_TRANSITIONS",
     "Account",
     "AccountKind",
     "Application",
@@ -104,6 +106,8 @@ __all__ = [
     "RepaymentMethod",
     "RepaymentReversal",
     "RunStatus",
+    "Scenario",
+    "ScenarioStatus",
     "Settlement",
     "SettlementParty",
     "SettlementStatus",

@@ -5,4 +5,5 @@ from .close import *  # noqa: F403
 from .core import *  # noqa: F403
 from .files import *  # noqa: F403
 from .risk import *  # noqa: F403
+from .scenarios import *  # noqa: F403
 from .subsidies import *  # noqa: F403

@@ -19,9 +19,10 @@ from fintech.models import Installment, Loan, Organization, SubsidyEntitlement
 from fintech.selectors.parties import organization_directory
 from fintech.services.repayment_files import repayment_file_upload
 from fintech.services.repayments import repayment_record
+from fintech.services.scenarios import scenario_start
 from fintech.services.subsidies import subsidy_run_start
+from tests.builders import active_loan, cast
 from tests.factories import OrganizationFactory, UserFactory, wuhan_program
-from tests.loan_builder import active_loan, cast
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,7 @@ def paginated_list_paths() -> list[str]:
         get = operations.get("get")
         content = (get or {}).get("responses", {}).get("200", {}).get("content", {})
         body = content.get("application/json", {}).get("schema")
-        if body and "results" in resolve(body).get("properties", {}):
+        if body and {"count", "next", "previous", "results"} <= set(resolve(body).get("properties", {})):
             paths.append(path)
     return sorted(paths)
 
@@ -51,7 +52,8 @@ def paginated_list_paths() -> list[str]:
 @pytest.fixture
 def world(django_capture_on_commit_callbacks: Any, settings: Any) -> dict[str, Any]:
     """Three active loans of one SME (one bank, insurer, appraisal firm), their first three
-    installments paid on time, two subsidy runs, three repayment files, a second programme."""
+    installments paid on time, two subsidy runs, two stress scenarios, three repayment files, a
+    second programme."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     people = cast()
     loans = [
@@ -69,6 +71,12 @@ def world(django_capture_on_commit_callbacks: Any, settings: Any) -> dict[str, A
     with django_capture_on_commit_callbacks(execute=True):
         for period in ("2025Q1", "2025Q2"):
             subsidy_run_start(actor=regulator, program_id=wuhan_program().pk, period=period)
+        for seed in (1, 2):
+            scenario_start(
+                actor=regulator,
+                program_id=wuhan_program().pk,
+                raw={"horizon_months": 6, "paths": 200, "seed": seed},
+            )
         header = "loan,amount,value_date,transaction_id"
         for n in range(3):
             repayment_file_upload(
@@ -97,6 +105,7 @@ def test_the_schema_lists_every_paginated_list_endpoint():
         "patents/",
         "programs/",
         "repayment-files/",
+        "scenarios/",
         "subsidies/",
         "subsidy-runs/",
         "valuations/",

@@ -11,9 +11,9 @@ from django.test import Client
 
 from fintech.models import Scenario
 from fintech.services import scenarios as services
+from tests.builders import active_loan
 from tests.factories import OrganizationFactory, UserFactory, wuhan_program
 from tests.fintech.subsidies.helpers import INTEREST_ONLY, pay, regulator_org
-from tests.loan_builder import active_loan
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,9 @@ from openpyxl import load_workbook
 
 from fintech.models import AuditLog, Scenario
 from fintech.services import scenarios as services
+from tests.builders import active_loan
 from tests.factories import OrganizationFactory, SmeFactory, UserFactory, wuhan_program
 from tests.fintech.subsidies.helpers import INTEREST_ONLY, pay, regulator, regulator_org
-from tests.loan_builder import active_loan
 
 pytestmark = pytest.mark.django_db
 

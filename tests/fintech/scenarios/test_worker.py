@@ -12,9 +12,9 @@ import pytest
 from fintech.models import Scenario
 from fintech.services import scenarios as services
 from tests import celery_worker as harness
+from tests.builders import active_loan
 from tests.factories import wuhan_program
 from tests.fintech.subsidies.helpers import INTEREST_ONLY, pay, regulator
-from tests.loan_builder import active_loan
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

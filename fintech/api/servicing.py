@@ -25,7 +25,7 @@ from fintech.money import ZERO
 from fintech.selectors.applications import loan_for, loans_visible_to
 from fintech.selectors.ledger import loan_statement, postings_visible_to, trial_balance
 from fintech.selectors.parties import require_role
-from fintech.services.common import business_today
+from fintech.services.common import business_today, ensure_not_future
 from fintech.services.repayment_files import repayment_file_errors, repayment_file_upload
 from fintech.services.repayments import repayment_reverse
 
@@ -264,9 +264,11 @@ def _as_of(request: Request) -> date:
     try:
         if not _ISO_DATE.match(raw):
             raise ValueError(raw)
-        return date.fromisoformat(raw)
+        as_of = date.fromisoformat(raw)
     except ValueError as exc:
         raise InvalidInput.on("as_of", "Enter a date as YYYY-MM-DD.") from exc
+    ensure_not_future(as_of, "as_of")  # a report date lies in the programme's window too
+    return as_of
 
 
 class TrialBalanceApi(APIView):

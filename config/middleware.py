@@ -90,8 +90,10 @@ def client_ip(request: HttpRequest) -> str:
 def account_locked_response(
     request: HttpRequest, credentials: object = None, *args: object, **kwargs: object
 ) -> JsonResponse:
-    """django-axes' answer for a locked account, in the API's error shape."""
-    return JsonResponse(account_locked_body(), status=403)
+    """django-axes' answer for a locked account, in the API's error shape (423 Locked)."""
+    response = JsonResponse(account_locked_body(), status=423)
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response
 
 
 def account_locked_body() -> dict[str, str]:

@@ -167,15 +167,16 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Account lockout (django-axes): a username is locked after AXES_FAILURE_LIMIT failed sign-ins,
-# whatever the addresses they came from; the per-address throttle is separate (AUTH_THROTTLE_RATE).
+# Account lockout (django-axes, API.md "Auth"): a username is locked after AXES_FAILURE_LIMIT failed
+# sign-ins within AXES_COOLOFF_MINUTES, for that long, whatever the addresses they came from (423);
+# the per-address throttle is separate (AUTH_THROTTLE_RATE).
 # Locks are shown and released in the admin (Axes > Access attempts: delete to release).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=60))
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "config.middleware.client_ip"

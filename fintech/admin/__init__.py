@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from . import origination, parties, patents, risk, servicing, subsidies  # noqa: F401  (registers the admin classes)
+from . import lockouts, origination, parties, patents, risk, servicing, subsidies  # noqa: F401  (registers the admin classes)
 
 admin.site.site_header = _("Patent-pledge financing platform")
 admin.site.site_title = _("Patent-pledge financing")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.permissions import AllowAny
@@ -75,12 +76,15 @@ class FailedSignInThrottle(AuthRateThrottle):
         self.cache.set(self.key, self.history, duration)
 
 
-class AccountLocked(exceptions.APIException):
-    status_code = status.HTTP_403_FORBIDDEN
+class AccountLocked(exceptions.Throttled):
+    """423 Locked (API.md "Auth"), with Retry-After: the cool-off of the lock."""
+
+    status_code = status.HTTP_423_LOCKED
     default_code = "account_locked"
 
     def __init__(self) -> None:
-        super().__init__(account_locked_body()["message"], "account_locked")
+        wait = settings.AXES_COOLOFF_TIME.total_seconds()
+        super().__init__(wait=wait, detail=account_locked_body()["message"], code="account_locked")
 
 
 class TokenApi(TokenObtainPairView):

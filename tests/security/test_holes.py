@@ -19,7 +19,7 @@ from django.test import Client
 
 from fintech.models import AuditLog, Patent
 from fintech.services.audit import json_safe, request_summary
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, OrganizationFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "/api/v1/auth/token/"
@@ -235,9 +235,10 @@ def test_an_account_is_locked_after_ten_failures_even_with_the_right_password(ap
 
     # then the tenth failure locks the account (and says so); the eleventh attempt, with the right
     # password from a new address, is refused: locked
-    assert statuses == [401] * 9 + [403]
-    assert locked.status_code == 403
+    assert statuses == [401] * 9 + [423]
+    assert locked.status_code == 423
     assert locked.json()["code"] == "account_locked"
+    assert locked["Retry-After"] == "900"  # the lock's 15 minutes (API.md "Auth")
     failures = sum(a.failures_since_start for a in AccessAttempt.objects.filter(username=sme_user.username))
     assert failures == 11
 
@@ -251,8 +252,6 @@ def test_a_lock_is_visible_and_releasable_in_the_admin(api, settings, sme_user, 
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"auth": "1000/min"}}
     for _ in range(10):
         _sign_in(api, sme_user.username, "Wrong-horse-9!")
-    platform_user.is_superuser = True
-    platform_user.save()
     admin = Client()
     admin.force_login(platform_user)
 
@@ -266,6 +265,12 @@ def test_a_lock_is_visible_and_releasable_in_the_admin(api, settings, sme_user, 
     deleted = admin.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
     assert deleted.status_code == 302
     assert _sign_in(api, sme_user.username, PASSWORD).status_code == 200
+    assert AuditLog.objects.filter(action="lockout.release", actor=platform_user).count() == 1
+
+    # and only platform staff see the locks
+    bank_staff = Client()
+    bank_staff.force_login(UserFactory(organization=OrganizationFactory(kind="bank"), is_staff=True))
+    assert bank_staff.get("/admin/axes/accessattempt/").status_code == 403
 
 
 @pytest.mark.django_db

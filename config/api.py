@@ -56,7 +56,7 @@ class DecimalJSONParser(JSONParser):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = codecs.getreader(encoding)(stream).read()
-            data = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+            data = json.loads(text, parse_float=_plain_decimal, parse_constant=_refuse_constant)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
         except RecursionError as exc:
@@ -64,6 +64,14 @@ class DecimalJSONParser(JSONParser):
         if json_depth(data) > MAX_JSON_DEPTH:
             raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels")
         return data
+
+
+def _plain_decimal(text: str) -> Decimal:
+    """A JSON number with a fraction, as a Decimal; exponents are refused (API.md: money and rates
+    in plain notation), since Decimal("1E-2") would print as a plain "0.01"."""
+    if "e" in text or "E" in text:
+        raise ValueError(f"{text} is in exponent notation; write numbers plainly")
+    return Decimal(text)
 
 
 def _refuse_constant(name: str) -> Any:

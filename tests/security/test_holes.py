@@ -411,7 +411,7 @@ def _raw_request(address: str, headers: dict[str, str]) -> tuple[int, str, dict[
         f"POST /api/v1/repayment-files/ HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n"
         f"{head}Connection: close\r\n\r\n"
     )
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
+    with socket.create_connection((host, int(port)), timeout=90) as sock:
         sock.sendall(request.encode())
         data = b""
         while chunk := sock.recv(65536):
@@ -437,3 +437,22 @@ def test_a_long_idempotency_key_reaches_the_api_and_gets_its_error_shape(gunicor
     assert status == 431
     assert content_type == "application/json"
     assert body["code"] == "request_too_large"
+
+
+# --- found by the bad-input corpus: a JSON number in exponent notation passed as plain money --------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("raw", ["1E-2", "1e2", "1.5e0"])
+def test_a_json_number_in_exponent_notation_is_refused(client_for, sme_user, raw):
+    before = (Patent.objects.count(), AuditLog.objects.count())
+    body = '{"program": 1, "amount": ' + raw + ', "received_on": "2025-06-01"}'
+
+    response = client_for(sme_user).post(
+        "/api/v1/risk-fund/top-ups/", data=body, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+    assert "exponent notation" in response.json()["message"]
+    assert (Patent.objects.count(), AuditLog.objects.count()) == before

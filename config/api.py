@@ -14,6 +14,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ParseError
@@ -158,6 +160,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         return Response(error_body(str(code), message), status=exc.status_code, headers=headers)
+    if isinstance(exc, DatabaseOperationalError | DatabaseInterfaceError):
+        # The database went away mid request (a restart, a failover, a killed connection): the
+        # transaction was rolled back by the server, so nothing was half written. Say so plainly.
+        logger.error("database unavailable: %s", exc)
+        return Response(
+            error_body("service_unavailable", "The database is unavailable; nothing was saved. Try again."),
+            status=503,
+            headers={"Retry-After": "5"},
+        )
     if isinstance(exc, IntegrityError):
         # A database constraint refused the write: a concurrent change won (the services check
         # the same rules first and give friendlier errors; this is the last line).

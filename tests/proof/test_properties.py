@@ -37,7 +37,9 @@ def _hostile(node: dict[str, Any], name: str) -> Any:
     if node.get("format") == "date-time":
         return "2016-01-01T00:00:00+08:00"
     if "enum" in node:
-        return next((v for v in reversed(node["enum"]) if v), HOSTILE_TEXT)
+        # Not a member: a member could be the operation's own outcome (declaring a default makes
+        # the loan "defaulted") and look taken; a blindly assigned field shows this text instead.
+        return HOSTILE_TEXT
     return "999999.99" if any(w in name for w in ("amount", "balance", "part", "premium")) else HOSTILE_TEXT
 
 

@@ -68,11 +68,12 @@ class DecimalJSONParser(JSONParser):
         return data
 
 
-def _plain_decimal(text: str) -> Decimal:
-    """A JSON number with a fraction, as a Decimal; exponents are refused (API.md: money and rates
-    in plain notation), since Decimal("1E-2") would print as a plain "0.01"."""
+def _plain_decimal(text: str) -> Decimal | str:
+    """A JSON number with a fraction, as a Decimal. One in exponent notation stays its text, so
+    the field refuses it by name (API.md: money and rates in plain notation): as a Decimal,
+    1E-2 would print as a plain "0.01" and pass."""
     if "e" in text or "E" in text:
-        raise ValueError(f"{text} is in exponent notation; write numbers plainly")
+        return text
     return Decimal(text)
 
 

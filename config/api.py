@@ -14,9 +14,12 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ParseError
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -26,6 +29,28 @@ from fintech.errors import DomainError
 logger = logging.getLogger(__name__)
 
 
+# No request body of the API nests deeper than a few levels; deeper bodies are refused before any
+# recursive code (validation, error flattening, the audit's sanitiser) walks them.
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(value: Any) -> int:
+    """How deep arrays and objects nest in a parsed JSON value (a scalar is 0); iterative."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 class DecimalJSONParser(JSONParser):
     """JSON numbers become Decimal, so a float never touches money (STYLE.md rule 6)."""
 
@@ -33,13 +58,36 @@ class DecimalJSONParser(JSONParser):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = codecs.getreader(encoding)(stream).read()
-            return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+            data = json.loads(text, parse_float=_plain_decimal, parse_constant=_refuse_constant)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        except RecursionError as exc:
+            raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels") from exc
+        if json_depth(data) > MAX_JSON_DEPTH:
+            raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels")
+        return data
+
+
+def _plain_decimal(text: str) -> Decimal | str:
+    """A JSON number with a fraction, as a Decimal. One in exponent notation stays its text, so
+    the field refuses it by name (API.md: money and rates in plain notation): as a Decimal,
+    1E-2 would print as a plain "0.01" and pass."""
+    if "e" in text or "E" in text:
+        return text
+    return Decimal(text)
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
+
+
+class Metadata(SimpleMetadata):
+    """OPTIONS answers the view's name, description and media types. The fields of each action are
+    described by the OpenAPI schema (/api/schema/); building them here would instantiate every
+    view's serializer for any caller, which some views (multipart uploads) cannot do generically."""
+
+    def determine_actions(self, request: Any, view: Any) -> dict[str, Any]:
+        return {}
 
 
 class Pagination(PageNumberPagination):
@@ -113,6 +161,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         return Response(error_body(str(code), message), status=exc.status_code, headers=headers)
+    if isinstance(exc, DatabaseOperationalError | DatabaseInterfaceError):
+        # The database went away mid request (a restart, a failover, a killed connection): the
+        # transaction was rolled back by the server, so nothing was half written. Say so plainly.
+        logger.error("database unavailable: %s", exc)
+        return Response(
+            error_body("service_unavailable", "The database is unavailable; nothing was saved. Try again."),
+            status=503,
+            headers={"Retry-After": "5"},
+        )
     if isinstance(exc, IntegrityError):
         # A database constraint refused the write: a concurrent change won (the services check
         # the same rules first and give friendlier errors; this is the last line).

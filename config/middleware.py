@@ -5,6 +5,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 
 
 def _too_large() -> JsonResponse:
@@ -72,3 +73,36 @@ class AuditRequestMiddleware:
             return self.get_response(request)
         finally:
             current_request.reset(token)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or, behind DJANGO_NUM_PROXIES proxies, the address the
+    outermost trusted proxy saw (X-Forwarded-For is trusted only that far)."""
+    remote = str(request.META.get("REMOTE_ADDR", ""))
+    proxies = settings.NUM_PROXIES
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    if proxies <= 0 or not forwarded:
+        return remote
+    addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
+    return addresses[-min(proxies, len(addresses))] if addresses else remote
+
+
+def account_locked_response(
+    request: HttpRequest, credentials: object = None, *args: object, **kwargs: object
+) -> JsonResponse:
+    """django-axes' answer for a locked account, in the API's error shape (423 Locked)."""
+    response = JsonResponse(account_locked_body(), status=423)
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response
+
+
+def account_locked_body() -> dict[str, str]:
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return {
+        "code": "account_locked",
+        "message": _(
+            "Too many failed sign-ins for this account: it is locked for %(minutes)s minutes "
+            "or until an administrator releases it."
+        )
+        % {"minutes": minutes},
+    }

@@ -13,8 +13,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# A missing secret is fine for local runs; production sets DJANGO_SECRET_KEY (check --deploy warns).
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-local-only-key-change-me-in-production")
+# A missing secret is fine for tests and `./dev serve`; a production process (gunicorn, a Celery
+# worker) refuses to start on this default or without a key (config.safety).
+LOCAL_ONLY_SECRET_KEY = "insecure-local-only-key-change-me-in-production"
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=LOCAL_ONLY_SECRET_KEY)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -32,6 +34,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files
     "django_celery_beat",
+    "axes",
+    "csp",
     "valuation",
     "fintech",
 ]
@@ -39,6 +43,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Above WhiteNoise, so static files get X-Frame-Options and the Content-Security-Policy too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -47,7 +54,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "config.middleware.AuditRequestMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -115,7 +122,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
 # Security: production defaults; local runs set DJANGO_SECURE_SSL_REDIRECT=off and DJANGO_DEBUG=on.
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxy headers (X-Forwarded-Proto, X-Forwarded-For) are trusted only when DJANGO_NUM_PROXIES says
+# how many proxies stand in front; without it a client could claim HTTPS or any address.
+NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if NUM_PROXIES > 0 else None
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
@@ -125,7 +135,58 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# The cache holds the login throttle's counts, so every process must share it: CACHE_URL, else the
+# Redis the broker uses (keys under their own prefix; clearing the cache leaves the queues alone),
+# else (no broker: one process) memory.
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache("CACHE_URL")}
+elif env.str("CELERY_BROKER_URL", default="").startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.PrefixedRedisCache",
+            "LOCATION": env.str("CELERY_BROKER_URL"),
+            "KEY_PREFIX": "pp-cache",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Content-Security-Policy (django-csp): only this origin. The API docs (Swagger UI, ReDoc) come from
+# drf-spectacular-sidecar's static files; ReDoc runs its search in a worker made from a blob.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Account lockout (django-axes, API.md "Auth"): a username is locked after AXES_FAILURE_LIMIT failed
+# sign-ins within AXES_COOLOFF_MINUTES, for that long, whatever the addresses they came from (423);
+# the per-address throttle is separate (AUTH_THROTTLE_RATE).
+# Locks are shown and released in the admin (Axes > Access attempts: delete to release).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "config.middleware.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.middleware.account_locked_response"
+AXES_VERBOSE = False
+# axes.W006 wants the address in the lockout too: here the per-address limit is the DRF throttle, and
+# a lock per username alone holds against guesses spread over many addresses.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email("EMAIL_URL"))
@@ -149,11 +210,15 @@ REST_FRAMEWORK: dict[str, object] = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"auth": env.str("AUTH_THROTTLE_RATE", default="20/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": env.str("AUTH_THROTTLE_RATE", default="20/min"),
+        "refresh": env.str("REFRESH_THROTTLE_RATE", default="120/min"),
+    },
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
     # How many proxies sit in front of the app: X-Forwarded-For is trusted only that far (throttling).
     "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=None),
+    "DEFAULT_METADATA_CLASS": "config.api.Metadata",
 }
 
 SIMPLE_JWT = {
@@ -202,6 +267,7 @@ LOGGING = {
     # keeps it, so its log shows each task it ran).
     "loggers": {
         "django.request": {"level": "ERROR"},
+        "axes": {"level": "WARNING"},  # failures and locks, not every lookup
         "celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"},
     },
 }

@@ -18,4 +18,6 @@ class FintechConfig(AppConfig):
     verbose_name = _("Patent-pledge financing")
 
     def ready(self) -> None:
+        import config.safety  # noqa: F401  (registers the production-settings check)
+
         post_migrate.connect(_ensure_beat_schedule, sender=self, dispatch_uid="fintech.ensure_beat_schedule")

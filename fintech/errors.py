@@ -44,6 +44,10 @@ class FutureDate(InvalidInput):
     code = "future_date"
 
 
+class DateOutOfRange(InvalidInput):
+    code = "date_out_of_range"
+
+
 class DatesOutOfOrder(InvalidInput):
     code = "dates_out_of_order"
 

@@ -58,6 +58,7 @@ def worker_env(queue: str, extra: Mapping[str, str] | None = None) -> dict[str, 
         "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
         "CELERY_QUEUE": queue,
         "DJANGO_SECURE_SSL_REDIRECT": "off",
+        "DJANGO_SECRET_KEY": "test-worker-" + "k8Xq2mZ" * 8,  # a worker refuses the built-in key
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONUNBUFFERED": "1",
         **(extra or {}),

@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import generics, serializers, status
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from config.middleware import account_locked_body
 from fintech.models import Organization, OrganizationKind, Program, Region, User
 from fintech.rules.sme_size import INDUSTRY_CHOICES
 from fintech.selectors.parties import organization_directory, program_list, program_region_codes
@@ -49,12 +51,72 @@ class AuthThrottled:
     throttle_scope = "auth"
 
 
-class TokenApi(AuthThrottled, TokenObtainPairView):
-    pass
+class FailedSignInThrottle(AuthRateThrottle):
+    """The "auth" rate counted in failed sign-ins per client address.
+
+    A successful sign-in does not use up the allowance, so colleagues behind one address are not
+    throttled by each other. Once an address is throttled, every sign-in from it is refused, the
+    right password included: otherwise the guess that happens to be right would be the one let
+    through, and the throttle would slow nothing. The per-account lockout (django-axes) is separate.
+    """
+
+    def throttle_success(self) -> bool:
+        return True  # counted by record_failure, not here
+
+    def record_failure(self, request: Request, view: Any) -> None:
+        self.scope = getattr(view, self.scope_attr)
+        self.rate = self.get_rate()
+        if self.rate is None:
+            return
+        self.num_requests, duration = self.parse_rate(self.rate)
+        self.key = self.get_cache_key(request, view)
+        if self.key is None or duration is None:
+            return
+        self.history = [t for t in self.cache.get(self.key, []) if t > self.timer() - duration]
+        self.history.insert(0, self.timer())
+        self.cache.set(self.key, self.history, duration)
 
 
-class TokenRefreshApi(AuthThrottled, TokenRefreshView):
-    pass
+class AccountLocked(exceptions.Throttled):
+    """423 Locked (API.md "Auth"), with Retry-After: the cool-off of the lock."""
+
+    status_code = status.HTTP_423_LOCKED
+    default_code = "account_locked"
+
+    def __init__(self) -> None:
+        wait = settings.AXES_COOLOFF_TIME.total_seconds()
+        super().__init__(wait=wait, detail=account_locked_body()["message"], code="account_locked")
+
+
+class TokenApi(TokenObtainPairView):
+    throttle_classes: Sequence[type[BaseThrottle]] = [FailedSignInThrottle]
+    throttle_scope = "auth"
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except exceptions.AuthenticationFailed:
+            FailedSignInThrottle().record_failure(request, self)
+            if getattr(request, "axes_locked_out", False):  # set by django-axes' backend
+                raise AccountLocked() from None
+            raise
+
+
+class RefreshRateThrottle(AuthRateThrottle):
+    """Refreshing needs a signed refresh token, which cannot be guessed: its own, wider rate
+    (REFRESH_THROTTLE_RATE), so a client throttled for sign-ins keeps its session."""
+
+    scope_attr = "throttle_scope"
+
+    def get_rate(self) -> str | None:
+        rates = cast("dict[str, str | None]", api_settings.DEFAULT_THROTTLE_RATES)
+        self.THROTTLE_RATES = {**rates, "refresh": rates.get("refresh", "120/min")}
+        return SimpleRateThrottle.get_rate(self)
+
+
+class TokenRefreshApi(TokenRefreshView):
+    throttle_classes: Sequence[type[BaseThrottle]] = [RefreshRateThrottle]
+    throttle_scope = "refresh"
 
 
 class EnterpriseInSerializer(serializers.Serializer):

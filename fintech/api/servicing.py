@@ -24,7 +24,7 @@ from fintech.models.repayments import Repayment
 from fintech.money import ZERO, format_money
 from fintech.selectors.applications import loan_for, loans_visible_to
 from fintech.selectors.ledger import loan_statement, trial_balance
-from fintech.services.common import business_today
+from fintech.services.common import business_today, ensure_not_future
 from fintech.services.repayment_files import repayment_file_errors, repayment_file_upload
 from fintech.services.repayments import repayment_reverse
 
@@ -258,9 +258,11 @@ def _as_of(request: Request) -> date:
     try:
         if not _ISO_DATE.match(raw):
             raise ValueError(raw)
-        return date.fromisoformat(raw)
+        as_of = date.fromisoformat(raw)
     except ValueError as exc:
         raise InvalidInput.on("as_of", "Enter a date as YYYY-MM-DD.") from exc
+    ensure_not_future(as_of, "as_of")  # a report date lies in the programme's window too
+    return as_of
 
 
 class TrialBalanceApi(APIView):

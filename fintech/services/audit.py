@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import models, transaction
 
+from config.api import MAX_JSON_DEPTH, json_depth
 from fintech.models import AuditLog, User
 
 _SECRET_KEYS = ("password", "token", "secret", "refresh", "access", "authorization")
@@ -33,26 +34,45 @@ def request_summary(
             summary["body"] = f"<{len(body)} bytes, not kept>"
         else:
             try:
-                summary["body"] = json_safe(json.loads(body, parse_float=Decimal))
-            except ValueError:
+                parsed = json.loads(body, parse_float=Decimal)
+            except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
                 summary["body"] = "<not JSON>"
+            else:
+                too_deep = json_depth(parsed) > MAX_JSON_DEPTH
+                summary["body"] = "<nested too deeply, not kept>" if too_deep else json_safe(parsed)
     return summary
 
 
 def json_safe(value: Any) -> Any:
-    """Drop secrets and make the payload JSON-safe (Decimals and dates as strings)."""
-    if isinstance(value, dict):
-        return {
-            str(k): ("***" if any(s in str(k).lower() for s in _SECRET_KEYS) else json_safe(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, models.Model):
-        return value.pk
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    return str(value)
+    """Drop secrets and make the payload JSON-safe (Decimals and dates as strings).
+
+    Iterative, with an explicit stack: a body nested thousands of levels deep must not exhaust
+    Python's recursion limit (the API refuses such bodies, but the audit sees them first)."""
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]  # (source, container, key in container)
+    while stack:
+        source, container, key = stack.pop()
+        if isinstance(source, dict):
+            out: dict[str, Any] = {}
+            for k, v in source.items():
+                name = str(k)
+                if any(s in name.lower() for s in _SECRET_KEYS):
+                    out[name] = "***"
+                else:
+                    out[name] = None
+                    stack.append((v, out, name))
+            container[key] = out
+        elif isinstance(source, list | tuple):
+            items: list[Any] = [None] * len(source)
+            stack.extend((v, items, i) for i, v in enumerate(source))
+            container[key] = items
+        elif isinstance(source, models.Model):
+            container[key] = source.pk
+        elif source is None or isinstance(source, bool | int | str):
+            container[key] = source
+        else:
+            container[key] = str(source)
+    return root[0]
 
 
 def audit_record(

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from fintech.errors import AlreadyRegistered, InvalidInput, PatentNotOwned, RoleNotAllowed
 from fintech.models import OrganizationKind, Patent, Patentee, PatentStatus, User
+from fintech.rules.dates import PATENT_LAW_IN_FORCE
 from fintech.rules.identifiers import (
     InvalidIdentifier,
     check_type_agrees,
@@ -56,8 +57,8 @@ def patent_register(
         check_type_agrees(number, patent_type)
     except InvalidIdentifier as exc:
         raise InvalidInput.on("patent_type", str(exc)) from exc
-    ensure_not_future(filing_date, "filing_date")
-    ensure_not_future(grant_date, "grant_date")
+    ensure_not_future(filing_date, "filing_date", earliest=PATENT_LAW_IN_FORCE)
+    ensure_not_future(grant_date, "grant_date", earliest=PATENT_LAW_IN_FORCE)
     if grant_date < filing_date:
         raise InvalidInput.on("grant_date", "The grant date is before the filing date.")
     if number.legacy != (filing_date < FIRST_12_DIGIT_FILING_DATE):
@@ -155,7 +156,7 @@ def patent_status_set(*, actor: User | None, patent: Patent, status: str, reason
 @transaction.atomic
 def patentee_consent_record(*, actor: User | None, patentee: Patentee, consent_on: date) -> Patentee:
     """Record a co-owner's consent to pledge (DOMAIN.md section 3)."""
-    ensure_not_future(consent_on, "consent_on")
+    ensure_not_future(consent_on, "consent_on", earliest=PATENT_LAW_IN_FORCE)
     locked = Patentee.objects.select_for_update().get(pk=patentee.pk)
     locked.pledge_consent_on = consent_on
     locked.save(update_fields=["pledge_consent_on"])

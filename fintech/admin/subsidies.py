@@ -32,6 +32,7 @@ from fintech.models import (
     Program,
     SubsidyEntitlement,
     SubsidyRun,
+    SubsidyRunChunk,
     SubsidyRunStatus,
     User,
 )
@@ -148,9 +149,30 @@ RUN_ACTIONS: dict[str, tuple[Any, type[forms.Form], tuple[str, ...]]] = {
 }
 
 
+class SubsidyRunChunkInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
+    """The run's chunks as the engine left them: a stalled or failed one shows its attempts,
+    last heartbeat and error."""
+
+    model = SubsidyRunChunk
+    fields = (
+        "lo_id",
+        "hi_id",
+        "status",
+        "attempts",
+        "heartbeat_at",
+        "entitlements_count",
+        "finished_at",
+        "error",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
 @admin.register(SubsidyRun)
 class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     change_form_template = "admin/fintech/subsidyrun/change_form.html"
+    inlines = [SubsidyRunChunkInline]
     list_display = [
         "id",
         "program",
@@ -171,7 +193,7 @@ class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         ("period_start", "period_end"),
         "status",
         ("interest_total", "premium_total", "entitlements_count"),
-        ("chunks_total", "chunks_done"),
+        ("chunks_total", "chunks_done", "chunks_requeued"),
         "parameters",
         ("started_by", "created_at"),
         ("approved_by", "approved_at"),
@@ -203,7 +225,8 @@ class SubsidyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
 
     @admin.display(description=_("chunks"))
     def progress(self, obj: SubsidyRun) -> str:
-        return f"{obj.chunks_done}/{obj.chunks_total}"
+        healed = gettext(", %(n)s queued again") % {"n": obj.chunks_requeued} if obj.chunks_requeued else ""
+        return f"{obj.chunks_done}/{obj.chunks_total}{healed}"
 
     @admin.display(description=_("entitlements"))
     def entitlements_link(self, obj: SubsidyRun) -> Any:

@@ -128,8 +128,9 @@ def chunks_create(job: Job, run: models.Model, bounds: Sequence[tuple[int, int]]
 
 
 def chunks_enqueue(job: Job, chunk_ids: Iterable[int]) -> None:
-    """Send one task per chunk once the current transaction commits (at once outside one). Robust:
-    a chunk failing in process (no broker) is recorded on its run; the others still go."""
+    """Send one task per chunk once the current transaction commits (at once outside one). A chunk
+    failing in process (no broker) is recorded on its run, a message the broker refused is sent
+    again by the watchdog; the others still go."""
     ids = list(chunk_ids)
     if not ids:
         return
@@ -142,10 +143,9 @@ def chunks_enqueue(job: Job, chunk_ids: Iterable[int]) -> None:
             try:
                 task.delay(chunk_id)
             except Exception:
-                # In process (no broker), the task's own failure is on its chunk and run already.
-                if not settings.CELERY_TASK_ALWAYS_EAGER:
-                    raise
-                logger.exception("%s chunk %s failed in process", job.name, chunk_id)
+                # In process (no broker) the chunk's failure is on its chunk and run already; with a
+                # broker that refused the message, the watchdog sends it again. The others still go.
+                logger.exception("%s chunk %s: not queued, or failed in process", job.name, chunk_id)
 
     transaction.on_commit(send_batch_chunks, robust=True)
 

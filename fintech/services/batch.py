@@ -136,6 +136,7 @@ def chunks_enqueue(job: Job, chunk_ids: Iterable[int]) -> None:
         return
 
     def send_batch_chunks() -> None:  # named: Django logs a robust callback's failure by its name
+        import fintech.tasks  # noqa: F401 (registers the tasks in a process that is not a worker)
         from config.celery import app
 
         task = app.tasks[job.task_name]

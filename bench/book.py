@@ -15,8 +15,9 @@ allocations are written with INSERT ... SELECT over generate_series. As of AS_OF
 
 The application, policy and parties of each loan are clones of template rows built through the
 services (tests/loan_builder.py). `--check` then builds twins of a sample of generated loans through
-the services (application, valuation, policy, disbursement, repayments) and checks that the service's
-own code gives the same schedule, statuses and interest subsidies (Q3 2025) on both.
+the services (application, valuation, policy, disbursement, repayments: one loan per method and
+payment pattern) and checks that the service's own code gives the same schedule, statuses and
+interest subsidies (Q3 2025, the subsidy run's own SQL) on both; the twins are rolled back.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import argparse
 import os
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
@@ -320,6 +321,99 @@ def build(installments: int) -> dict[str, int]:
     return {"loans": loans, "loan_base": loan, "installments": count}
 
 
+class CheckFailed(Exception):
+    pass
+
+
+def check(loan_base: int, sample: int = 3) -> None:
+    """Twins through the services of `sample` generated loans per repayment method (on time, late,
+    stopping): same schedule, statuses and Q3 2025 interest subsidies by the service's own SQL;
+    everything written here is rolled back."""
+    from fintech.models import Installment, Loan, SubsidyEntitlement, SubsidyRun
+    from fintech.rules import subsidies as rules
+    from fintech.services import subsidies as service
+    from tests.factories import wuhan_program
+    from tests.fintech.subsidies.helpers import pay
+    from tests.loan_builder import active_loan
+
+    def rows(loan: Loan) -> list[tuple]:
+        return list(
+            Installment.objects.filter(loan=loan)
+            .order_by("seq")
+            .values_list(
+                "seq",
+                "start_on",
+                "due_on",
+                "days",
+                "opening_principal",
+                "principal_due",
+                "interest_due",
+                "status",
+            )
+        )
+
+    def subsidies(run: SubsidyRun, loan: Loan) -> dict[int, Decimal]:
+        service._insert_entitlements(run, loan.pk, loan.pk)
+        found = SubsidyEntitlement.objects.filter(run=run, loan=loan, kind="interest")
+        return {e.installment.seq: e.amount for e in found.select_related("installment")}
+
+    generated = Loan.objects.filter(pk__gt=loan_base).order_by("pk")
+    picked: list[Loan] = []
+    for method in METHODS:
+        for pattern in (0, 1, 2):
+            ids = [lo.pk for lo in generated.filter(repayment_method=method)[:400]]
+            for pk in ids:
+                g = pk - loan_base
+                want = 2 if g % 50 == 0 else 1 if g % 50 < 4 else 0
+                if want == pattern:
+                    picked.append(Loan.objects.get(pk=pk))
+                    break
+    compared = 0
+    with transaction.atomic():
+        program = wuhan_program()
+        span = rules.parse_period("2025Q3", program.subsidy_period)
+        run = SubsidyRun.objects.create(
+            program=program,
+            period=span.label,
+            period_start=span.start,
+            period_end=span.end,
+            parameters=service._snapshot(program, 1),
+            started_by_id=Loan.objects.get(pk=loan_base + 1).approved_by_id,
+            status="running",
+        )
+        for loan in picked:
+            g = loan.pk - loan_base
+            pattern = 2 if g % 50 == 0 else 1 if g % 50 < 4 else 0
+            assert loan.disbursed_on is not None
+            twin, people = active_loan(
+                principal=loan.principal,
+                annual_rate=loan.annual_rate,
+                term_months=loan.term_months,
+                method=loan.repayment_method,
+                disbursed_on=loan.disbursed_on,
+                valuation_on=loan.disbursed_on - timedelta(days=10),
+            )
+            due = [i.seq for i in Installment.objects.filter(loan=twin, due_on__lte=AS_OF).order_by("seq")]
+            if pattern == 2:
+                due = [seq for seq in due if seq <= STOP_AFTER]
+            for seq in due:
+                late = 10 if pattern == 1 and seq == LATE_SEQ else 0
+                pay(twin, people, [seq], days_late=late)
+            mine, theirs = rows(loan), rows(twin)
+            if mine != theirs:
+                raise CheckFailed(f"loan {loan.pk} vs twin {twin.pk}: schedules differ\n{mine}\n{theirs}")
+            a, b = subsidies(run, loan), subsidies(run, twin)
+            if a != b:
+                raise CheckFailed(f"loan {loan.pk} vs twin {twin.pk}: subsidies differ {a} {b}")
+            compared += 1
+            log(
+                f"check: loan {loan.pk} ({loan.repayment_method}, pattern {pattern}) = twin {twin.pk}: "
+                f"{len(mine)} installments, Q3 2025 interest subsidies {sum(a.values(), Decimal(0))}"
+            )
+        transaction.set_rollback(True)
+    log(f"check: {compared} generated loans equal their twins built through the services")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -330,7 +424,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
-    build(args.installments)
+    built = build(args.installments)
+    if args.check:
+        check(built["loan_base"])
 
 
 if __name__ == "__main__":

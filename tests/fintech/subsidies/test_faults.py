@@ -39,6 +39,8 @@ HEAL = {"BATCH_HEARTBEAT_SECONDS": "2"}
 
 def lock_waiters() -> int:
     with connection.cursor() as cursor:
+        # Inside a transaction the statistics views are a snapshot taken at their first read.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"

@@ -254,6 +254,17 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The chunk engine (fintech.services.batch): a chunk task's soft and hard time limits (seconds), its
+# retries of a transient database error (back-off BATCH_RETRY_BACKOFF x 2^n s), and the watchdog's
+# heartbeat deadline (above the hard limit: a chunk past it is not at work any more) and attempts
+# before it fails the run.
+BATCH_SOFT_TIME_LIMIT = env.int("BATCH_SOFT_TIME_LIMIT", default=240)
+BATCH_TIME_LIMIT = env.int("BATCH_TIME_LIMIT", default=300)
+BATCH_MAX_RETRIES = env.int("BATCH_MAX_RETRIES", default=5)
+BATCH_RETRY_BACKOFF = env.float("BATCH_RETRY_BACKOFF", default=1.0)
+BATCH_HEARTBEAT_SECONDS = env.int("BATCH_HEARTBEAT_SECONDS", default=360)
+BATCH_MAX_ATTEMPTS = env.int("BATCH_MAX_ATTEMPTS", default=5)
+BATCH_WATCHDOG_SECONDS = env.int("BATCH_WATCHDOG_SECONDS", default=60)
 # With acks_late, a task whose worker died is redelivered after this many seconds; every task is
 # idempotent, so a redelivery of a slow but live task is harmless. Chunks take seconds, not minutes.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}

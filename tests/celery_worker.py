@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,7 @@ class Worker:
         *,
         env: Mapping[str, str] | None = None,
         config: Mapping[str, Any] | None = None,
+        args: Sequence[str] = (),
     ) -> None:
         command = [
             sys.executable,
@@ -111,6 +112,7 @@ class Worker:
             "--without-mingle",
             "-l",
             "info",
+            *args,
         ]
         if config:
             command += ["--", *(f"{key}=(json){json.dumps(value)}" for key, value in config.items())]
@@ -144,6 +146,15 @@ class Worker:
         print(f"--- worker output, {self.log.name} (exit {self.process.returncode}) ---\n{self.output()}")
 
 
+def with_watchdog(log_dir: Path, every: float = 1.0) -> dict[str, Any]:
+    """Worker options that embed Celery beat (-B) running the batch watchdog every `every` seconds
+    from a schedule file of this test (not the database scheduler), for `Workers.start(**...)`."""
+    return {
+        "args": ["-B", "-S", "celery.beat:PersistentScheduler", "-s", str(log_dir / "beat-schedule")],
+        "config": {"beat_schedule": {"watchdog": {"task": "fintech.batch_watchdog", "schedule": every}}},
+    }
+
+
 class Workers:
     """The real workers of one test, all on one queue; `workers()` starts one more (say, a new worker
     after one was killed)."""
@@ -154,10 +165,14 @@ class Workers:
         self.started: list[Worker] = []
 
     def start(
-        self, *, env: Mapping[str, str] | None = None, config: Mapping[str, Any] | None = None
+        self,
+        *,
+        env: Mapping[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
+        args: Sequence[str] = (),
     ) -> Worker:
         log = self.log_dir / f"worker-{len(self.started) + 1}.log"
-        worker = Worker(self.queue, log, env=env, config=config)
+        worker = Worker(self.queue, log, env=env, config=config, args=args)
         self.started.append(worker)
         return worker
 

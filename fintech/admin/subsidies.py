@@ -32,6 +32,7 @@ from fintech.models import (
     Program,
     SubsidyEntitlement,
     SubsidyRun,
+    SubsidyRunChunk,
     SubsidyRunStatus,
     User,
 )
@@ -40,7 +41,7 @@ from fintech.services.common import business_today
 
 from .actions import ActionsMixin, AdminAction, Buttons
 from .display import money
-from .scoping import ReviewAdmin, ScreenMixin
+from .scoping import ReadOnlyAdminMixin, ReviewAdmin, ScreenMixin
 
 K = OrganizationKind
 S = SubsidyRunStatus
@@ -189,11 +190,32 @@ RUN_ACTIONS = Buttons(
 )
 
 
+class SubsidyRunChunkInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
+    """The run's chunks as the engine left them: a stalled or failed one shows its attempts,
+    last heartbeat and error."""
+
+    model = SubsidyRunChunk
+    fields = (
+        "lo_id",
+        "hi_id",
+        "status",
+        "attempts",
+        "heartbeat_at",
+        "entitlements_count",
+        "finished_at",
+        "error",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
 @admin.register(SubsidyRun)
 class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
     view_roles = (K.REGULATOR,)
     admin_actions = RUN_ACTIONS
     action_path = "run"
+    inlines = [SubsidyRunChunkInline]
     list_display = [
         "id",
         "program",
@@ -214,7 +236,7 @@ class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
         ("period_start", "period_end"),
         "status",
         ("interest_total", "premium_total", "entitlements_count"),
-        ("chunks_total", "chunks_done"),
+        ("chunks_total", "chunks_done", "chunks_requeued"),
         "parameters",
         ("started_by", "created_at"),
         ("approved_by", "approved_at"),
@@ -232,7 +254,8 @@ class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
 
     @admin.display(description=_("chunks"))
     def progress(self, obj: SubsidyRun) -> str:
-        return f"{obj.chunks_done}/{obj.chunks_total}"
+        healed = gettext(", %(n)s queued again") % {"n": obj.chunks_requeued} if obj.chunks_requeued else ""
+        return f"{obj.chunks_done}/{obj.chunks_total}{healed}"
 
     @admin.display(description=_("entitlements"))
     def entitlements_link(self, obj: SubsidyRun) -> Any:

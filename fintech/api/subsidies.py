@@ -64,6 +64,7 @@ class SubsidyRunOutSerializer(serializers.ModelSerializer):
             "entitlements_count",
             "chunks_total",
             "chunks_done",
+            "chunks_requeued",
             "parameters",
             "started_by",
             "approved_by",

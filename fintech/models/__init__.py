@@ -12,6 +12,7 @@ from .applications import (
     ValuationStatus,
 )
 from .audit import AuditLog
+from .batch import BatchChunk, ChunkStatus
 from .idempotency import IdempotencyKey
 from .ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
 from .loans import Installment, InstallmentStatus, Loan, LoanStatus, Pledge, PledgedPatent
@@ -66,9 +67,11 @@ __all__ = [
     "ApplicationPatent",
     "ApplicationStatus",
     "AuditLog",
+    "BatchChunk",
     "BenchmarkMode",
     "BenchmarkRate",
     "BenchmarkSource",
+    "ChunkStatus",
     "CloseChunk",
     "CloseRun",
     "EntitlementStatus",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
 
+from .batch import BatchChunk
 from .parties import Organization
 from .repayments import Repayment
 
@@ -94,11 +96,12 @@ class CloseRun(models.Model):
     """One daily close for a business date, split into chunks of loans by id range."""
 
     as_of = models.DateField(_("business date"), db_index=True)
-    status = models.CharField(
-        _("status"), max_length=12, choices=RunStatus.choices, default=RunStatus.PENDING
-    )
+    status = FSMField(_("status"), max_length=12, choices=RunStatus.choices, default=RunStatus.PENDING)
     chunks_total = models.PositiveIntegerField(_("chunks"), default=0)
     chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
+    chunks_requeued = models.PositiveIntegerField(
+        _("chunks queued again"), default=0, help_text=_("Stalled chunks the watchdog queued again.")
+    )
     loans_total = models.PositiveIntegerField(_("loans"), default=0)
     loans_closed = models.PositiveIntegerField(_("loans closed"), default=0)
     overdue_marked = models.PositiveIntegerField(_("installments marked overdue"), default=0)
@@ -115,27 +118,31 @@ class CloseRun(models.Model):
     def __str__(self) -> str:
         return f"close {self.as_of} ({self.get_status_display()})"
 
+    @transition(field=status, source=[RunStatus.PENDING, RunStatus.FAILED], target=RunStatus.RUNNING)
+    def start_running(self) -> None:
+        """Started, or resumed after a failure (services.close)."""
+        self.error = ""
 
-class CloseChunk(models.Model):
+    @transition(field=status, source=RunStatus.RUNNING, target=RunStatus.DONE)
+    def finish(self) -> None:
+        self.finished_at = timezone.now()
+
+    @transition(field=status, source=[RunStatus.PENDING, RunStatus.RUNNING], target=RunStatus.FAILED)
+    def fail(self, error: str) -> None:
+        self.error = error[:2000]
+
+
+class CloseChunk(BatchChunk):
+    """Loans lo_id..hi_id of a daily close (services.batch)."""
+
     run = models.ForeignKey(CloseRun, on_delete=models.CASCADE, related_name="chunks")
-    lo_id = models.BigIntegerField(_("from loan id"))
-    hi_id = models.BigIntegerField(_("to loan id"))
-    status = models.CharField(
-        _("status"), max_length=12, choices=RunStatus.choices, default=RunStatus.PENDING
-    )
-    loans_closed = models.PositiveIntegerField(default=0)
-    overdue_marked = models.PositiveIntegerField(default=0)
-    defaults_count = models.PositiveIntegerField(default=0)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    loans_closed = models.PositiveIntegerField(_("loans closed"), default=0)
+    overdue_marked = models.PositiveIntegerField(_("installments marked overdue"), default=0)
+    defaults_count = models.PositiveIntegerField(_("defaults"), default=0)
 
-    class Meta:
-        ordering = ["run_id", "lo_id"]
+    class Meta(BatchChunk.Meta):
         verbose_name = _("close chunk")
         verbose_name_plural = _("close chunks")
-        constraints = [
-            models.UniqueConstraint(fields=["run", "lo_id"], name="close_chunk_once"),
-            models.CheckConstraint(name="close_chunk_range", condition=Q(lo_id__lte=models.F("hi_id"))),
-        ]
 
     def __str__(self) -> str:
         return f"close {self.run_id} loans {self.lo_id}-{self.hi_id}"

@@ -7,9 +7,12 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
 
 from .base import MoneyField, RateField
+from .batch import BatchChunk
 from .loans import Installment, Loan
 from .parties import Organization, Program
 
@@ -67,13 +70,16 @@ class SubsidyRun(models.Model):
     period = models.CharField(_("period"), max_length=8, help_text=_("2025Q3 or 2025-07"))
     period_start = models.DateField(_("period from"))
     period_end = models.DateField(_("period to"))
-    status = models.CharField(
+    status = FSMField(
         _("status"), max_length=12, choices=SubsidyRunStatus.choices, default=SubsidyRunStatus.PENDING
     )
     # Programme parameters used by this run (a later edit of the programme changes nothing here).
     parameters = models.JSONField(_("parameters"), default=dict)
     chunks_total = models.PositiveIntegerField(_("chunks"), default=0)
     chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
+    chunks_requeued = models.PositiveIntegerField(
+        _("chunks queued again"), default=0, help_text=_("Stalled chunks the watchdog queued again.")
+    )
     entitlements_count = models.PositiveIntegerField(_("entitlements"), default=0)
     interest_total = MoneyField(_("interest subsidies"), default=Decimal("0.00"))
     premium_total = MoneyField(_("premium subsidies"), default=Decimal("0.00"))
@@ -102,18 +108,43 @@ class SubsidyRun(models.Model):
     def __str__(self) -> str:
         return f"{self.program.code} {self.period} #{self.pk} ({self.get_status_display()})"
 
+    # The transitions of the run (services.subsidies and services.batch write the audit rows).
 
-class SubsidyRunChunk(models.Model):
+    @transition(field=status, source=SubsidyRunStatus.PENDING, target=SubsidyRunStatus.RUNNING)
+    def start_running(self) -> None:
+        pass
+
+    @transition(field=status, source=SubsidyRunStatus.RUNNING, target=SubsidyRunStatus.COMPUTED)
+    def compute(self) -> None:
+        self.finished_at = timezone.now()
+
+    @transition(field=status, source=SubsidyRunStatus.COMPUTED, target=SubsidyRunStatus.APPROVED)
+    def approve(self) -> None:
+        pass
+
+    @transition(field=status, source=SubsidyRunStatus.APPROVED, target=SubsidyRunStatus.PAID)
+    def pay(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[SubsidyRunStatus.PENDING, SubsidyRunStatus.RUNNING],
+        target=SubsidyRunStatus.FAILED,
+    )
+    def fail(self, error: str) -> None:
+        self.error = error[:2000]
+        self.finished_at = timezone.now()
+
+
+class SubsidyRunChunk(BatchChunk):
+    """Loans lo_id..hi_id of a subsidy run (services.batch)."""
+
     run = models.ForeignKey(SubsidyRun, on_delete=models.CASCADE, related_name="chunks")
-    lo_id = models.BigIntegerField()
-    hi_id = models.BigIntegerField()
-    status = models.CharField(max_length=12, default="pending")
-    entitlements_count = models.PositiveIntegerField(default=0)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    entitlements_count = models.PositiveIntegerField(_("entitlements"), default=0)
 
-    class Meta:
-        ordering = ["run_id", "lo_id"]
-        constraints = [models.UniqueConstraint(fields=["run", "lo_id"], name="subsidy_chunk_once")]
+    class Meta(BatchChunk.Meta):
+        verbose_name = _("subsidy run chunk")
+        verbose_name_plural = _("subsidy run chunks")
 
     def __str__(self) -> str:
         return f"run {self.run_id} loans {self.lo_id}-{self.hi_id}"

@@ -18,29 +18,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import F, Min, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from fintech.models import (
     Application,
+    ChunkStatus,
     CloseChunk,
     CloseRun,
     Installment,
     InstallmentStatus,
     Loan,
     LoanStatus,
+    Repayment,
     RunStatus,
 )
 
+from . import batch
 from .common import ensure_not_future
-from .defaults import last_repayment_on, loan_default_declare
-from .enqueue import enqueue_on_commit
+from .defaults import loan_default_declare
 
 logger = logging.getLogger(__name__)
 
@@ -69,39 +69,43 @@ def _serialize_starts(as_of: date) -> None:
 @transaction.atomic
 def close_run_start(as_of: date, *, chunk_size: int = CHUNK_SIZE) -> CloseRun:
     """Start the close for `as_of`, or resume its unfinished run (chunks not done go back to
-    pending). A new run holds the loans still to close, in chunks of contiguous id ranges; with
-    none left it is done at once."""
+    pending). A new run holds the loans still to close, in chunks of contiguous id ranges cut by
+    the chunk engine (services.batch); with none left it is done at once."""
     ensure_not_future(as_of, "as_of")
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     _serialize_starts(as_of)
     run = CloseRun.objects.filter(as_of=as_of).exclude(status=RunStatus.DONE).first()
     if run is not None:
-        # Chunk rows before the run row: the order a chunk's own transaction takes, so a chunk
-        # finishing right now is waited for, not deadlocked with; if it was the last one, the run
-        # is done and stays so.
-        CloseChunk.objects.filter(run=run).exclude(status=RunStatus.DONE).update(status=RunStatus.PENDING)
-        CloseRun.objects.filter(pk=run.pk).exclude(status=RunStatus.DONE).update(
-            status=RunStatus.RUNNING, error=""
-        )
-        run.refresh_from_db()
-        logger.info("close %s: resuming run %s", as_of, run.pk)
-        return run
-    ids = list(loans_to_close(as_of).order_by("pk").values_list("pk", flat=True))
-    groups = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
+        return _resume(run)
+    bounds = batch.chunk_bounds(loans_to_close(as_of), chunk_size)
     run = CloseRun.objects.create(
         as_of=as_of,
-        status=RunStatus.RUNNING if groups else RunStatus.DONE,
-        chunks_total=len(groups),
-        loans_total=len(ids),
-        finished_at=None if groups else timezone.now(),
+        status=RunStatus.RUNNING if bounds else RunStatus.DONE,
+        chunks_total=len(bounds),
+        loans_total=loans_to_close(as_of).count() if bounds else 0,
+        finished_at=None if bounds else timezone.now(),
     )
-    # Contiguous ranges: a loan between two chunks' first ids that becomes due for closing while
-    # the run goes on is still covered by one of them.
-    CloseChunk.objects.bulk_create(
-        CloseChunk(run=run, lo_id=group[0], hi_id=groups[k + 1][0] - 1 if k + 1 < len(groups) else group[-1])
-        for k, group in enumerate(groups)
+    batch.chunks_create(CLOSE_JOB, run, bounds)
+    return run
+
+
+def _resume(run: CloseRun) -> CloseRun:
+    # Chunk rows before the run row: a chunk at work right now (its row locked) is waited for,
+    # then found done; if it was the last one, the run is finished here, once, under its lock.
+    CloseChunk.objects.filter(run=run).exclude(status=ChunkStatus.DONE).update(
+        status=ChunkStatus.PENDING, heartbeat_at=timezone.now()
     )
+    run = CloseRun.objects.select_for_update().get(pk=run.pk)
+    if run.status == RunStatus.DONE:
+        return run
+    if not CloseChunk.objects.filter(run=run).exclude(status=ChunkStatus.DONE).exists():
+        _finish_locked(run)
+        return run
+    if run.status != RunStatus.RUNNING:
+        run.start_running()
+        run.save(update_fields=["status", "error"])
+    logger.info("close %s: resuming run %s", run.as_of, run.pk)
     return run
 
 
@@ -110,188 +114,194 @@ def close_run_dispatch(as_of: date, *, chunk_size: int = CHUNK_SIZE) -> CloseRun
     not done, once the run is committed (without a broker the tasks run in process then)."""
     with transaction.atomic():
         run = close_run_start(as_of, chunk_size=chunk_size)
-        for chunk_id in (
-            run.chunks.exclude(status=RunStatus.DONE).order_by("lo_id").values_list("pk", flat=True)
-        ):
-            # robust: a chunk failing in process is recorded on the run; the others still go.
-            enqueue_on_commit("close_chunk", chunk_id, robust=True)
+        batch.chunks_enqueue(
+            CLOSE_JOB,
+            run.chunks.exclude(status=ChunkStatus.DONE).order_by("lo_id").values_list("pk", flat=True),
+        )
     return run
 
 
-def close_run_wait(run_id: int, *, timeout: float = WAIT_SECONDS, poll: float = POLL_SECONDS) -> CloseRun:
+def close_run_wait(
+    run_id: int,
+    *,
+    timeout: float = WAIT_SECONDS,
+    poll: float = POLL_SECONDS,
+    progress: Callable[[CloseRun], None] | None = None,
+) -> CloseRun:
     """Poll the run record until it is done, or failed with no chunk left to run, or the timeout
-    passes; return it as it then stands (the caller reads its status)."""
+    passes; return it as it then stands (the caller reads its status). `progress` is called with
+    the run whenever its chunk count moves. While waiting, stalled chunks of this run are healed
+    (the watchdog's pass for this run), so a lost message does not hold the close up."""
     deadline = time.monotonic() + timeout
+    seen: tuple[int, int] | None = None
     while True:
         run = CloseRun.objects.get(pk=run_id)
+        if progress is not None and (run.chunks_done, run.chunks_requeued) != seen:
+            seen = (run.chunks_done, run.chunks_requeued)
+            progress(run)
         if run.status == RunStatus.DONE:
             return run
-        if (
-            run.status == RunStatus.FAILED
-            and not run.chunks.filter(status__in=(RunStatus.PENDING, RunStatus.RUNNING)).exists()
-        ):
+        if run.status == RunStatus.FAILED and not batch.active_chunks(CLOSE_JOB, run.pk).exists():
             return run
         if time.monotonic() >= deadline:
             return run
+        if run.status == RunStatus.RUNNING:
+            batch.watchdog_run(CLOSE_JOB, run.pk)
         time.sleep(poll)
 
 
 def close_day(
-    as_of: date, *, chunk_size: int = CHUNK_SIZE, timeout: float = WAIT_SECONDS, poll: float = POLL_SECONDS
+    as_of: date,
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    timeout: float = WAIT_SECONDS,
+    poll: float = POLL_SECONDS,
+    progress: Callable[[CloseRun], None] | None = None,
 ) -> CloseRun:
     """Run the close for `as_of` to its end, however many workers share it; returns the run."""
     if transaction.get_connection().in_atomic_block:
         raise RuntimeError("close_day waits for committed work: call it outside a transaction")
     run = close_run_dispatch(as_of, chunk_size=chunk_size)
-    return close_run_wait(run.pk, timeout=timeout, poll=poll)
+    return close_run_wait(run.pk, timeout=timeout, poll=poll, progress=progress)
 
 
-def close_chunk_process(chunk_id: int) -> None:
-    """Close the loans of one chunk, in one transaction; a chunk already done is skipped. On
-    failure nothing of the chunk is kept, and the chunk and its run are marked failed."""
-    CloseChunk.objects.filter(pk=chunk_id, status=RunStatus.PENDING).update(status=RunStatus.RUNNING)
-    try:
-        with transaction.atomic():
-            _close_chunk(chunk_id)
-    except Exception as exc:
-        _chunk_failed(chunk_id, exc)
-        raise
+def close_chunk_process(chunk_id: int, *, retries: int = 0) -> None:
+    """Close the loans of one chunk, in one transaction (services.batch); a chunk already done is
+    skipped. On failure nothing of the chunk is kept, and the chunk and its run are marked failed
+    (a database hiccup is raised for the task's retry while retries are left)."""
+    batch.chunk_execute(CLOSE_JOB, chunk_id, retries=retries)
 
 
-def _chunk_failed(chunk_id: int, exc: Exception) -> None:
-    logger.exception("close chunk %s failed", chunk_id)
-    try:
-        with transaction.atomic():
-            chunk = CloseChunk.objects.get(pk=chunk_id)
-            CloseChunk.objects.filter(pk=chunk_id).exclude(status=RunStatus.DONE).update(
-                status=RunStatus.FAILED
-            )
-            CloseRun.objects.filter(pk=chunk.run_id).exclude(status=RunStatus.DONE).update(
-                status=RunStatus.FAILED,
-                error=f"chunk {chunk.pk} (loans {chunk.lo_id}-{chunk.hi_id}): {exc!r}"[:2000],
-            )
-    except Exception:  # the database itself may be what failed; the broker's retry still applies
-        logger.exception("could not record the failure of close chunk %s", chunk_id)
+def _close_finish(run_id: int) -> None:
+    with transaction.atomic():
+        run = CloseRun.objects.select_for_update().get(pk=run_id)
+        if run.status != RunStatus.RUNNING:
+            return
+        if CloseChunk.objects.filter(run=run).exclude(status=ChunkStatus.DONE).exists():
+            return
+        _finish_locked(run)
 
 
-def _close_chunk(chunk_id: int) -> None:
-    # The chunk row first: a duplicate delivery of this task waits here, then finds it done.
-    chunk = CloseChunk.objects.select_for_update().get(pk=chunk_id)
-    if chunk.status == RunStatus.DONE:
-        return
+def _finish_locked(run: CloseRun) -> None:
+    batch.counters_from_chunks(CLOSE_JOB, run)
+    run.finish()
+    run.save()
+
+
+def _close_chunk(chunk: CloseChunk) -> dict[str, int]:
+    """The chunk's work, its row locked (services.batch). Locks only what it writes, in the order
+    of every loan write (services.repayments: applications, loans, installments, each in id
+    order): the applications of the loans that default, then the chunk's loans by id RANGE, then
+    the installments its UPDATEs touch. A repayment of one of these loans waits for this chunk to
+    commit, then sees its result; one that committed first is in what is read below."""
     as_of: date = CloseRun.objects.values_list("as_of", flat=True).get(pk=chunk.run_id)
     in_range = loans_to_close(as_of).filter(pk__range=(chunk.lo_id, chunk.hi_id))
-    # Lock order of every loan write (services.repayments): applications, loans, installments,
-    # each in id order. A repayment of one of these loans waits for this chunk to commit, then
-    # sees its result; one that committed first is in what is read below.
-    app_ids = list(
-        Application.objects.select_for_update()
-        .filter(pk__in=in_range.values("application_id"))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    loans = list(
-        in_range.filter(application_id__in=app_ids)
-        .select_for_update()
-        .order_by("pk")
-        .values_list("pk", "grace_days", "default_days_past_due")
-    )
-    loan_ids = [pk for pk, _grace, _dpd in loans]
-    oldest_unpaid = dict(
-        Installment.objects.filter(loan_id__in=loan_ids, status__in=UNPAID)
-        .values("loan_id")
-        .annotate(first_due=Min("due_on"))
-        .values_list("loan_id", "first_due")
-    )
-    overdue = defaults = 0
-    by_grace: dict[int, list[int]] = defaultdict(list)
-    for pk, grace, days_past_due in loans:
-        default_on = _default_day(pk, oldest_unpaid.get(pk), days_past_due, as_of)
-        if default_on is None:
-            by_grace[grace].append(pk)
-            continue
+    # A first look without locks, to lock the applications of the loans about to default first.
+    candidates = _defaults(in_range, as_of, _loan_terms(in_range))
+    locked_apps = set(_lock_applications([pk for pk, _ in candidates.items()]))
+    loans = _loan_terms(in_range.select_for_update())
+    defaults = _defaults(in_range, as_of, loans)
+    # A loan that started to default since the first look (a repayment reversed meanwhile): its
+    # application is locked now, out of order; a deadlock with a repayment is retried by the task.
+    _lock_applications([pk for pk in defaults if pk not in locked_apps])
+    overdue = 0
+    for pk, (default_on, first_due) in defaults.items():
+        grace, days_past_due = loans[pk]
         # The walk stops on the default day: overdue marking runs up to it, then the default.
-        overdue += _mark_overdue([pk], before=default_on - timedelta(days=grace))
+        overdue += _mark_overdue(Loan.objects.filter(pk=pk), before=default_on - timedelta(days=grace))
         loan_default_declare(
             actor=None,
             loan_id=pk,
             default_on=default_on,
-            reason=f"Daily close {as_of}: installment due {oldest_unpaid[pk]} unpaid more than "
+            reason=f"Daily close {as_of}: installment due {first_due} unpaid more than "
             f"{days_past_due} days past due.",
         )
-        defaults += 1
-    for grace, pks in by_grace.items():  # one UPDATE per grace value (a programme parameter)
-        overdue += _mark_overdue(pks, before=as_of - timedelta(days=grace))
-    closed = Loan.objects.filter(pk__in=loan_ids).update(last_closed_on=as_of)
-
-    now = timezone.now()
-    CloseChunk.objects.filter(pk=chunk.pk).update(
-        status=RunStatus.DONE,
-        loans_closed=closed,
-        overdue_marked=overdue,
-        defaults_count=defaults,
-        finished_at=now,
-    )
-    CloseRun.objects.filter(pk=chunk.run_id).update(
-        chunks_done=F("chunks_done") + 1,
-        loans_closed=F("loans_closed") + closed,
-        overdue_marked=F("overdue_marked") + overdue,
-        defaults_count=F("defaults_count") + defaults,
-    )
-    # The UPDATE above holds the run row: of two last chunks finishing together, the second sees
-    # the first's count here.
-    CloseRun.objects.filter(pk=chunk.run_id, chunks_done=F("chunks_total")).update(
-        status=RunStatus.DONE, finished_at=now
-    )
+    # The loans that did not default are still active: one UPDATE per grace value (a programme
+    # parameter), on the id range.
+    for grace in sorted({grace for grace, _dpd in loans.values()}):
+        overdue += _mark_overdue(in_range.filter(grace_days=grace), before=as_of - timedelta(days=grace))
+    closed = in_range.update(last_closed_on=as_of)
+    if defaults:
+        closed += Loan.objects.filter(pk__in=list(defaults)).update(last_closed_on=as_of)
+    return {"loans_closed": closed, "overdue_marked": overdue, "defaults_count": len(defaults)}
 
 
-def _default_day(loan_id: int, first_unpaid_due: date | None, days_past_due: int, as_of: date) -> date | None:
-    """The day the loan defaults, if by `as_of`: its oldest unpaid installment's due date + days
-    past due + 1 (DOMAIN.md section 8), never before a repayment's value date (the flow's order:
-    a part-payment reported for a later day moves it there)."""
-    if first_unpaid_due is None:
-        return None
-    crossed = first_unpaid_due + timedelta(days=days_past_due + 1)
-    if crossed > as_of:
-        return None
-    last_paid = last_repayment_on(loan_id)
-    default_on = max(crossed, last_paid) if last_paid is not None else crossed
-    # A repayment dated after this close's business date: a later close defaults the loan.
-    return default_on if default_on <= as_of else None
+def _loan_terms(loans: QuerySet[Loan]) -> dict[int, tuple[int, int]]:
+    """loan id -> (grace days, days past due), in id order (locking in that order if asked)."""
+    return {
+        pk: (grace, dpd)
+        for pk, grace, dpd in loans.order_by("pk").values_list("pk", "grace_days", "default_days_past_due")
+    }
 
 
-def _mark_overdue(loan_ids: list[int], *, before: date) -> int:
-    """Installments due before `before` and not fully paid (a part-paid one stays "due") become
-    overdue. The status condition is re-checked on each row as it is locked, so a repayment that
-    completed an installment meanwhile keeps it paid."""
+def _lock_applications(loan_ids: list[int]) -> list[int]:
     if not loan_ids:
-        return 0
-    return Installment.objects.filter(
-        loan_id__in=loan_ids, status=InstallmentStatus.DUE, due_on__lt=before
-    ).update(status=InstallmentStatus.OVERDUE)
+        return []
+    list(
+        Application.objects.select_for_update()
+        .filter(pk__in=Loan.objects.filter(pk__in=loan_ids).values("application_id"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return loan_ids
 
 
-# --- Celery beat ---------------------------------------------------------------------------------
+def _defaults(
+    in_range: QuerySet[Loan], as_of: date, loans: dict[int, tuple[int, int]]
+) -> dict[int, tuple[date, date]]:
+    """loan id -> (default day, oldest unpaid due date) for the loans of the chunk that default by
+    `as_of`: the oldest unpaid installment's due date + days past due + 1 (DOMAIN.md section 8),
+    never before a repayment's value date (the flow's order: a part-payment reported for a later
+    day moves it there). Two grouped queries for the whole chunk."""
+    oldest_unpaid = dict(
+        Installment.objects.filter(loan__in=in_range, status__in=UNPAID)
+        .values("loan_id")
+        .annotate(first_due=Min("due_on"))
+        .values_list("loan_id", "first_due")
+    )
+    crossed = {
+        pk: first_due + timedelta(days=loans[pk][1] + 1)
+        for pk, first_due in oldest_unpaid.items()
+        if pk in loans and first_due + timedelta(days=loans[pk][1] + 1) <= as_of
+    }
+    if not crossed:
+        return {}
+    last_paid = dict(
+        Repayment.objects.filter(loan_id__in=list(crossed), reversal__isnull=True)
+        .values("loan_id")
+        .annotate(last=Max("paid_on"))
+        .values_list("loan_id", "last")
+    )
+    found = {}
+    for pk in sorted(crossed):
+        paid = last_paid.get(pk)
+        default_on = max(crossed[pk], paid) if paid is not None else crossed[pk]
+        # A repayment dated after this close's business date: a later close defaults the loan.
+        if default_on <= as_of:
+            found[pk] = (default_on, oldest_unpaid[pk])
+    return found
 
-# (name, task, minute, hour) in the platform's time zone (Asia/Shanghai).
-BEAT_TASKS = (
-    ("fintech: daily close", "fintech.close_day_beat", "30", "0"),
-    ("fintech: patents expire", "fintech.patents_expire", "0", "1"),
+
+def _mark_overdue(loans: QuerySet[Loan], *, before: date) -> int:
+    """Installments of `loans` due before `before` and not fully paid (a part-paid one stays
+    "due") become overdue. The status condition is re-checked on each row as it is locked, so a
+    repayment that completed an installment meanwhile keeps it paid."""
+    return Installment.objects.filter(loan__in=loans, status=InstallmentStatus.DUE, due_on__lt=before).update(
+        status=InstallmentStatus.OVERDUE
+    )
+
+
+CLOSE_JOB = batch.register(
+    batch.Job(
+        name="close_run",
+        chunk_model=CloseChunk,
+        run_model=CloseRun,
+        task_name="fintech.close_chunk",
+        process=lambda chunk: _close_chunk(chunk),
+        finish=lambda run_id: _close_finish(run_id),
+        active=(RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED),
+        running=RunStatus.RUNNING,
+        counters=("loans_closed", "overdue_marked", "defaults_count"),
+        label=lambda chunk: f"chunk {chunk.pk} (loans {chunk.lo_id}-{chunk.hi_id})",
+    )
 )
-
-
-def ensure_beat_schedule(using: str = DEFAULT_DB_ALIAS) -> None:
-    """Create or update the periodic tasks of django-celery-beat's DatabaseScheduler (idempotent;
-    an operator's `enabled` switch is kept). Called after every migrate."""
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
-
-    if PeriodicTask._meta.db_table not in connections[using].introspection.table_names():
-        return  # migrating to a state without django-celery-beat's tables
-    zone = ZoneInfo(settings.TIME_ZONE)
-    for name, task, minute, hour in BEAT_TASKS:
-        crontab, _ = CrontabSchedule.objects.using(using).get_or_create(
-            minute=minute, hour=hour, day_of_week="*", day_of_month="*", month_of_year="*", timezone=zone
-        )
-        PeriodicTask.objects.using(using).update_or_create(
-            name=name, defaults={"task": task, "crontab": crontab, "interval": None}
-        )

@@ -3,9 +3,13 @@ commits (STYLE.md rule 4), so a worker never sees data that may still roll back.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 
 def enqueue_on_commit(task_name: str, *args: Any, robust: bool = False) -> None:
@@ -24,3 +28,25 @@ def enqueue_on_commit(task_name: str, *args: Any, robust: bool = False) -> None:
     send.__name__ = f"send_{task_name}"  # Django logs a robust callback's failure by its name
     send.__qualname__ = send.__name__
     transaction.on_commit(send, robust=robust)
+
+
+def enqueue_each_on_commit(registered_name: str, ids: Iterable[int]) -> None:
+    """After commit, send the task registered as `registered_name` once per id. A message that
+    cannot be queued (or, without a broker, a run in process that fails) is logged and the others
+    still go: batch chunks record their own failures, and the watchdog sends a lost one again."""
+    ids = list(ids)
+    if not ids:
+        return
+
+    def send_each() -> None:  # named: Django logs a robust callback's failure by its name
+        import fintech.tasks  # noqa: F401  (registers the tasks in a process that is not a worker)
+        from config.celery import app
+
+        task = app.tasks[registered_name]
+        for one in ids:
+            try:
+                task.delay(one)
+            except Exception:
+                logger.exception("%s %s: not queued, or failed in process", registered_name, one)
+
+    transaction.on_commit(send_each, robust=True)

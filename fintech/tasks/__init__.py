@@ -1,6 +1,7 @@
 """Thin Celery entry points (STYLE.md rule 7), one module per sub-domain; Celery's autodiscovery
 imports this package, which imports them all."""
 
+from .batch import *  # noqa: F403
 from .close import *  # noqa: F403
 from .core import *  # noqa: F403
 from .files import *  # noqa: F403

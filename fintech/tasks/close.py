@@ -6,18 +6,29 @@ from __future__ import annotations
 from datetime import date
 
 from celery import shared_task
+from django.conf import settings
 
 from fintech.services.close import close_chunk_process, close_run_dispatch
 from fintech.services.common import business_today
 
+from .batch import retry_transient
+
 __all__ = ["close_chunk", "close_day_beat"]
 
 
-@shared_task(name="fintech.close_chunk")
-def close_chunk(chunk_id: int) -> None:
+@shared_task(
+    bind=True,
+    name="fintech.close_chunk",
+    max_retries=None,  # the engine counts them against settings.BATCH_MAX_RETRIES
+    soft_time_limit=settings.BATCH_SOFT_TIME_LIMIT,
+    time_limit=settings.BATCH_TIME_LIMIT,
+)
+def close_chunk(self, chunk_id: int) -> None:  # type: ignore[no-untyped-def]
     """Close one chunk of loans (idempotent: a chunk already done is skipped). Redelivered by the
-    broker when its worker dies mid-way (acks_late, reject_on_worker_lost)."""
-    close_chunk_process(chunk_id)
+    broker when its worker dies mid-way (acks_late, reject_on_worker_lost), queued again by the
+    watchdog when the message was lost; a database hiccup is retried with back-off."""
+    with retry_transient(self):
+        close_chunk_process(chunk_id, retries=self.request.retries)
 
 
 @shared_task(name="fintech.close_day_beat")

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from fintech.errors import DomainError
-from fintech.models import RunStatus
+from fintech.models import CloseRun, RunStatus
 from fintech.services.close import CHUNK_SIZE, WAIT_SECONDS, close_day
 from fintech.services.common import business_today
 
@@ -38,7 +38,9 @@ class Command(BaseCommand):
         if options["chunk_size"] < 1:
             raise CommandError("--chunk-size must be at least 1.")
         try:
-            run = close_day(as_of, chunk_size=options["chunk_size"], timeout=options["timeout"])
+            run = close_day(
+                as_of, chunk_size=options["chunk_size"], timeout=options["timeout"], progress=self._progress
+            )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(
@@ -49,3 +51,10 @@ class Command(BaseCommand):
         if run.status != RunStatus.DONE:
             detail = run.error or f"not finished within {options['timeout']:g} s; run it again to resume"
             raise CommandError(f"close {run.as_of} (run {run.pk}) {run.status}: {detail}")
+
+    def _progress(self, run: CloseRun) -> None:
+        """One line on stderr whenever a chunk finishes or a stalled one is queued again."""
+        healed = f", {run.chunks_requeued} stalled chunks queued again" if run.chunks_requeued else ""
+        self.stderr.write(
+            f"close {run.as_of} (run {run.pk}): chunks {run.chunks_done}/{run.chunks_total}{healed}"
+        )

@@ -1,16 +1,18 @@
-"""Celery beat (DatabaseScheduler): migrate registers the daily close at 00:30 and the patent expiry
-at 01:00, Asia/Shanghai; the beat task starts the close for today without waiting for it."""
+"""Celery beat (DatabaseScheduler): the data migration and `manage.py beat_schedule` register the
+daily close at 00:30 and the patent expiry at 01:00, Asia/Shanghai, and the batch watchdog every
+BATCH_WATCHDOG_SECONDS; the beat task starts the close for today without waiting for it."""
 
 from __future__ import annotations
 
 from datetime import date
+from io import StringIO
 
 import pytest
-from django.core.management.sql import emit_post_migrate_signal
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django.core.management import call_command
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from fintech.models import CloseRun, Loan
-from fintech.services.close import ensure_beat_schedule
+from fintech.services.beat import ensure_beat_schedule
 from fintech.tasks.close import close_day_beat
 
 from .conftest import FEB_20, loan_on
@@ -21,38 +23,60 @@ pytestmark = pytest.mark.django_db
 def _schedule() -> list[tuple[str, str, bool, str, str, str]]:
     return [
         (t.name, t.task, t.enabled, t.crontab.minute, t.crontab.hour, str(t.crontab.timezone))
-        for t in PeriodicTask.objects.filter(name__startswith="fintech:")
+        for t in PeriodicTask.objects.filter(name__startswith="fintech:", crontab__isnull=False)
         .select_related("crontab")
         .order_by("name")
     ]
 
 
-def test_migrate_registers_the_daily_jobs():
-    # given a database without the periodic tasks
-    PeriodicTask.objects.filter(name__startswith="fintech:").delete()
+def _watchdog() -> tuple[str, bool, int, str]:
+    task = PeriodicTask.objects.select_related("interval").get(name="fintech: batch watchdog")
+    return (task.task, task.enabled, task.interval.every, task.interval.period)
 
-    # when migrate finishes (it sends post_migrate)
-    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
 
-    # then beat runs the close at 00:30 and the patent expiry at 01:00, Shanghai time
+def test_the_migrated_database_holds_the_periodic_jobs():
+    # given the test database, built by the migrations (the data migration 0009 registered them)
+    # then beat runs the close at 00:30 and the patent expiry at 01:00, Shanghai time, and the
+    # watchdog every 60 s (the default BATCH_WATCHDOG_SECONDS)
     assert _schedule() == [
         ("fintech: daily close", "fintech.close_day_beat", True, "30", "0", "Asia/Shanghai"),
         ("fintech: patents expire", "fintech.patents_expire", True, "0", "1", "Asia/Shanghai"),
     ]
+    assert _watchdog() == ("fintech.batch_watchdog", True, 60, "seconds")
+
+
+def test_the_command_registers_the_periodic_jobs(settings):
+    # given a database without the periodic tasks, and a watchdog period of 30 s
+    PeriodicTask.objects.filter(name__startswith="fintech:").delete()
+    settings.BATCH_WATCHDOG_SECONDS = 30
+
+    # when the operator runs the command
+    call_command("beat_schedule", stdout=StringIO())
+
+    # then the three jobs are back, the watchdog every 30 s
+    assert [row[:2] for row in _schedule()] == [
+        ("fintech: daily close", "fintech.close_day_beat"),
+        ("fintech: patents expire", "fintech.patents_expire"),
+    ]
+    assert _watchdog() == ("fintech.batch_watchdog", True, 30, "seconds")
 
 
 def test_ensuring_the_schedule_again_changes_nothing_and_keeps_an_operators_switch():
     # given the schedule, and an operator who paused the daily close
     ensure_beat_schedule()
     PeriodicTask.objects.filter(name="fintech: daily close").update(enabled=False)
-    counts = (PeriodicTask.objects.count(), CrontabSchedule.objects.count())
+    counts = (PeriodicTask.objects.count(), CrontabSchedule.objects.count(), IntervalSchedule.objects.count())
 
-    # when the schedule is ensured twice more (every migrate does it)
+    # when the schedule is ensured twice more
     ensure_beat_schedule()
     ensure_beat_schedule()
 
     # then no row was added and the close stays paused
-    assert (PeriodicTask.objects.count(), CrontabSchedule.objects.count()) == counts
+    assert (
+        PeriodicTask.objects.count(),
+        CrontabSchedule.objects.count(),
+        IntervalSchedule.objects.count(),
+    ) == counts
     assert _schedule()[0] == (
         "fintech: daily close",
         "fintech.close_day_beat",

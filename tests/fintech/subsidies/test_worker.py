@@ -92,6 +92,8 @@ def _baseline(regulators) -> tuple[list, SubsidyRun]:
 
 def _lock_waiters() -> int:
     with connection.cursor() as cursor:
+        # Inside a transaction the statistics views are a snapshot taken at their first read.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"

@@ -1,0 +1,403 @@
+"""The one chunk engine of the batch jobs (the subsidy run, the daily close, later jobs).
+
+A job is a run row plus chunks (models.BatchChunk) of contiguous id ranges of the job's driving
+table. For one chunk, a Celery task:
+
+1. claims it (pending/running -> running, attempts + 1, heartbeat now) in a short transaction on the
+   chunk row only; a chunk done or failed is skipped;
+2. does the job's work in ONE transaction that starts by locking the chunk row again and ends by
+   marking it done with its counts: a duplicate delivery waits on that lock, then finds it done, so
+   a chunk takes effect exactly once however often it is delivered;
+3. after the commit, adds the chunk's counts to the run's progress counters with one atomic
+   UPDATE (F() expressions; no lock held on the run for the chunk's work);
+4. asks whether every chunk is done; only then does it lock the run, and the job's `finish`, which
+   re-checks the run's status under that lock, runs exactly once.
+
+The counters are live progress; `finish` and `fail` set them from the chunks' own rows, so a worker
+killed between steps 2 and 3 leaves no wrong figure behind.
+
+Database hiccups (OperationalError, InterfaceError, a soft time limit) are retried with exponential
+back-off; any other error fails the chunk and the run with its reason. The watchdog (beat) queues
+again chunks whose worker or message was lost (pending or running past the heartbeat deadline and
+not locked by a live transaction), and fails the run of a chunk that has stalled
+settings.BATCH_MAX_ATTEMPTS times. Stalls and requeues are audited and counted on the run
+(`chunks_requeued`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, models, transaction
+from django.db.models import Exists, F, Max, OuterRef, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from fintech.models import ChunkStatus
+
+from .audit import audit_record
+from .enqueue import enqueue_each_on_commit
+
+logger = logging.getLogger(__name__)
+
+C = ChunkStatus
+# Errors worth another try: the database or the network, not the data.
+TRANSIENT = (OperationalError, InterfaceError, SoftTimeLimitExceeded)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the engine needs to know of one kind of batch job."""
+
+    name: str  # audit prefix and log name, e.g. "subsidy_run"
+    chunk_model: Any  # a concrete BatchChunk with a `run` foreign key
+    run_model: Any  # with status, chunks_done, chunks_requeued, error and the counters
+    task_name: str  # the Celery task that takes a chunk id
+    # The chunk's work inside its transaction (the chunk row locked): returns its counts, by field
+    # name of the chunk model.
+    process: Callable[[Any], dict[str, int]]
+    # Called once every chunk is done; locks what it needs, re-checks the run is still running.
+    finish: Callable[[int], None]
+    # Run statuses in which chunks still run (a failed close still closes its other chunks), and
+    # the run's running status.
+    active: tuple[str, ...]
+    running: str
+    # Chunk count fields added to the run field of the same name as progress.
+    counters: tuple[str, ...] = ()
+    # How a failure reads on the run: the chunk's label and an error's text.
+    label: Callable[[Any], str] = lambda chunk: f"chunk {chunk.pk} (ids {chunk.lo_id}-{chunk.hi_id})"
+    error_text: Callable[[BaseException], str] = repr
+    # Called inside the claim's transaction on the first claim of a pending run.
+    on_first_claim: Callable[[Any], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+JOBS: dict[str, Job] = {}
+
+
+def register(job: Job) -> Job:
+    JOBS[job.name] = job
+    return job
+
+
+def job_for(chunk_model: Any) -> Job:
+    for job in JOBS.values():
+        if job.chunk_model is chunk_model:
+            return job
+    raise LookupError(chunk_model)
+
+
+# --- creating and queueing chunks ----------------------------------------------------------------
+
+
+def chunk_bounds(ids: QuerySet[Any], size: int) -> list[tuple[int, int]]:
+    """[lo, hi] id ranges of `size` rows of `ids` each, cut in the database (one window query, no id
+    list in memory): lo is a bucket's first id, hi the next bucket's first id - 1 (the last: the
+    top id), so a row inserted between two buckets' ids is still inside one range."""
+    if size < 1:
+        raise ValueError("chunk size must be at least 1")
+    top = ids.order_by("-pk").values_list("pk", flat=True).first()
+    if top is None:
+        return []
+    firsts = list(
+        ids.annotate(n=Window(RowNumber(), order_by=F("pk").asc()))
+        .annotate(bucket=(F("n") - 1) % size)
+        .filter(bucket=0)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    his = [nxt - 1 for nxt in firsts[1:]] + [top]
+    return list(zip(firsts, his, strict=True))
+
+
+def chunks_create(job: Job, run: models.Model, bounds: Sequence[tuple[int, int]]) -> list[int]:
+    """Store the chunks of `run` (pending, heartbeat now); their ids in range order."""
+    now = timezone.now()
+    created = job.chunk_model.objects.bulk_create(
+        job.chunk_model(run=run, lo_id=lo, hi_id=hi, heartbeat_at=now)  # type: ignore[misc]
+        for lo, hi in bounds
+    )
+    return [c.pk for c in created]
+
+
+def chunks_enqueue(job: Job, chunk_ids: Iterable[int]) -> None:
+    """Send one task per chunk once the current transaction commits (at once outside one). A chunk
+    failing in process (no broker) is recorded on its run, a message the broker refused is sent
+    again by the watchdog; the others still go."""
+    enqueue_each_on_commit(job.task_name, chunk_ids)
+
+
+def chunks_requeue(job: Job, run_id: int, *, statuses: Sequence[str] = (C.PENDING, C.RUNNING)) -> list[int]:
+    """Put the run's chunks of `statuses` back to pending (heartbeat now) and queue them on commit;
+    harmless for a chunk only slow: a done chunk is skipped, a running one waits for its lock."""
+    ids = list(
+        job.chunk_model.objects.filter(run_id=run_id, status__in=statuses)
+        .order_by("lo_id")
+        .values_list("pk", flat=True)
+    )
+    job.chunk_model.objects.filter(pk__in=ids).exclude(status=C.DONE).update(
+        status=C.PENDING, heartbeat_at=timezone.now()
+    )
+    chunks_enqueue(job, ids)
+    return ids
+
+
+# --- running one chunk ---------------------------------------------------------------------------
+
+
+def chunk_execute(job: Job, chunk_id: int, *, retries: int = 0) -> None:
+    """Steps 1-4 of the module docstring. Raises what it cannot handle: a transient error while
+    retries are left (the task retries with back-off); other errors fail the chunk and the run."""
+    if not _claim(job, chunk_id):
+        return
+    started = time.monotonic()
+    try:
+        with transaction.atomic():
+            counts = _work(job, chunk_id)
+    except TRANSIENT as exc:
+        if retries < settings.BATCH_MAX_RETRIES:
+            logger.warning("%s chunk %s: %r, retry %s", job.name, chunk_id, exc, retries + 1)
+            raise
+        chunk_fail(job, chunk_id, f"{job.error_text(exc)} after {retries} retries")
+        return
+    except Exception as exc:
+        logger.exception("%s chunk %s failed", job.name, chunk_id)
+        chunk_fail(job, chunk_id, job.error_text(exc))
+        raise
+    if counts is None:
+        return
+    held = _add_progress(job, chunk_id, counts)
+    logger.info(
+        "%s chunk %s done in %.3f s, run row held %.4f s",
+        job.name,
+        chunk_id,
+        time.monotonic() - started,
+        held,
+    )
+    run_id = job.chunk_model.objects.filter(pk=chunk_id).values_list("run_id", flat=True).get()
+    run_complete_if_done(job, run_id)
+
+
+def _claim(job: Job, chunk_id: int) -> bool:
+    with transaction.atomic():
+        chunk = job.chunk_model.objects.select_for_update().filter(pk=chunk_id).first()
+        if chunk is None or chunk.status in (C.DONE, C.FAILED):
+            return False
+        run = job.run_model.objects.get(pk=chunk.run_id)  # type: ignore[attr-defined]
+        if run.status not in job.active:
+            return False
+        chunk.claim()
+        chunk.save(update_fields=["status", "attempts", "heartbeat_at"])
+        if run.status != job.running and job.on_first_claim is not None:
+            job.on_first_claim(run)
+    return True
+
+
+def _work(job: Job, chunk_id: int) -> dict[str, int] | None:
+    # The chunk row first: a duplicate delivery of this task waits here, then finds it done.
+    chunk = job.chunk_model.objects.select_for_update().get(pk=chunk_id)
+    if chunk.status != C.RUNNING:
+        return None  # done by a duplicate delivery, failed or queued again meanwhile
+    run_status = job.run_model.objects.filter(pk=chunk.run_id).values_list("status", flat=True).get()  # type: ignore[attr-defined]
+    if run_status not in job.active:
+        return None
+    counts = job.process(chunk)
+    chunk.complete(counts)
+    chunk.save(update_fields=["status", "finished_at", "error", *counts])
+    return counts
+
+
+def _add_progress(job: Job, chunk_id: int, counts: dict[str, int]) -> float:
+    """One autocommit UPDATE of the run's counters; returns how long the run row was held."""
+    run_id = job.chunk_model.objects.filter(pk=chunk_id).values_list("run_id", flat=True).get()
+    updates: dict[str, Any] = {"chunks_done": F("chunks_done") + 1}
+    for name in job.counters:
+        updates[name] = F(name) + counts.get(name, 0)
+    started = time.monotonic()
+    job.run_model.objects.filter(pk=run_id).update(**updates)  # type: ignore[attr-defined]
+    return time.monotonic() - started
+
+
+def run_complete_if_done(job: Job, run_id: int) -> None:
+    """Finish the run when no chunk is left: read without a lock first, so only the last chunks
+    (and the watchdog) ever lock the run; `finish` re-checks under its lock (exactly once)."""
+    if job.chunk_model.objects.filter(run_id=run_id).exclude(status=C.DONE).exists():
+        return
+    job.finish(run_id)
+
+
+def counters_from_chunks(job: Job, run: Any) -> None:
+    """Set the run's progress counters from its chunks' rows (exact whatever was lost on the way)."""
+    chunks = job.chunk_model.objects.filter(run_id=run.pk)
+    sums = chunks.filter(status=C.DONE).aggregate(**{name: Sum(name) for name in job.counters})
+    run.chunks_done = chunks.filter(status=C.DONE).count()
+    for name in job.counters:
+        setattr(run, name, sums[name] or 0)
+
+
+def chunk_fail(job: Job, chunk_id: int, reason: str) -> None:
+    """A chunk failed for good: the chunk and its run are failed with the reason (audited)."""
+    try:
+        with transaction.atomic():
+            chunk = job.chunk_model.objects.select_for_update().filter(pk=chunk_id).first()
+            if chunk is None:
+                return
+            run = job.run_model.objects.select_for_update().get(pk=chunk.run_id)  # type: ignore[attr-defined]
+            if chunk.status in (C.PENDING, C.RUNNING):
+                chunk.fail(reason)
+                chunk.save(update_fields=["status", "error", "finished_at"])
+            if can_proceed(run.fail):
+                run_fail(job, run, f"{job.label(chunk)}: {reason}")
+    except Exception:  # the database itself may be what failed; the watchdog still applies
+        logger.exception("could not record the failure of %s chunk %s", job.name, chunk_id)
+
+
+def run_fail(job: Job, run: Any, reason: str) -> None:
+    """Fail a locked run with `reason` (its counters from its chunks), audited."""
+    before = run.status
+    counters_from_chunks(job, run)
+    run.fail(reason)
+    run.save()
+    audit_record(
+        actor=None,
+        action=f"{job.name}.fail",
+        obj=run,
+        from_state=before,
+        to_state=run.status,
+        reason=run.error[:300],
+    )
+
+
+# --- the watchdog --------------------------------------------------------------------------------
+
+
+def watchdog(*, now: Any = None) -> dict[str, int]:
+    """Queue again the stalled chunks of every job's active runs (see `watchdog_run`)."""
+    totals = {"stalled": 0, "requeued": 0, "failed": 0}
+    for job in JOBS.values():
+        runs = job.run_model.objects.filter(status__in=job.active).values_list("pk", flat=True)  # type: ignore[attr-defined]
+        for run_id in list(runs):
+            for key, value in watchdog_run(job, run_id, now=now).items():
+                totals[key] += value
+    if totals["stalled"]:
+        logger.warning(
+            "batch watchdog: %(stalled)s stalled chunks, %(requeued)s queued again, %(failed)s failed", totals
+        )
+    return totals
+
+
+def _stalled(job: Job, run_id: int, deadline: Any) -> QuerySet[Any]:
+    """Running chunks whose heartbeat passed the deadline; pending ones too when nothing of the run
+    has moved since the deadline (otherwise they are waiting their turn in the queue)."""
+    chunks = job.chunk_model.objects.filter(run_id=run_id)
+    signs = chunks.aggregate(beat=Max("heartbeat_at"), end=Max("finished_at"))
+    last_sign = max((d for d in signs.values() if d is not None), default=None)
+    stalled = chunks.filter(status=C.RUNNING, heartbeat_at__lt=deadline)
+    if last_sign is None or last_sign < deadline:
+        stalled = stalled | chunks.filter(status=C.PENDING)
+    return stalled
+
+
+def watchdog_run(job: Job, run_id: int, *, now: Any = None) -> dict[str, int]:
+    """Heal one run: each stalled chunk NOT locked by a live transaction (a worker still at work
+    holds its chunk row) is queued again, or, past settings.BATCH_MAX_ATTEMPTS claims, fails the
+    run with the reason. Stall and requeue are audited; `chunks_requeued` counts the requeues."""
+    now = now or timezone.now()
+    deadline = now - timedelta(seconds=settings.BATCH_HEARTBEAT_SECONDS)
+    found = {"stalled": 0, "requeued": 0, "failed": 0}
+    candidates = list(_stalled(job, run_id, deadline).order_by("lo_id").values_list("pk", flat=True))
+    if not candidates:
+        if job.chunk_model.objects.filter(run_id=run_id).exclude(status=C.DONE).exists():
+            return found
+        run_complete_if_done(job, run_id)  # a completion lost with its worker
+        return found
+    requeued: list[int] = []
+    with transaction.atomic():
+        locked = list(
+            job.chunk_model.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=candidates, status__in=(C.PENDING, C.RUNNING))
+            .order_by("lo_id")
+        )
+        if not locked:
+            return found
+        run = job.run_model.objects.select_for_update().get(pk=run_id)  # type: ignore[attr-defined]
+        if run.status not in job.active:
+            return found
+        for chunk in locked:
+            found["stalled"] += 1
+            since = chunk.heartbeat_at
+            audit_record(
+                actor=None,
+                action=f"{job.name}.chunk_stall",
+                obj=chunk,
+                from_state=chunk.status,
+                reason=f"no heartbeat since {since.isoformat() if since else 'never'}",
+                payload={
+                    "run": run_id,
+                    "lo_id": chunk.lo_id,
+                    "hi_id": chunk.hi_id,
+                    "attempts": chunk.attempts,
+                },
+            )
+            if chunk.attempts >= settings.BATCH_MAX_ATTEMPTS:
+                reason = f"stalled after {chunk.attempts} attempts"
+                chunk.fail(reason)
+                chunk.save(update_fields=["status", "error", "finished_at"])
+                found["failed"] += 1
+                if can_proceed(run.fail):
+                    run_fail(job, run, f"{job.label(chunk)}: {reason}")
+                continue
+            before = chunk.status
+            chunk.requeue()
+            chunk.save(update_fields=["status", "heartbeat_at"])
+            audit_record(
+                actor=None,
+                action=f"{job.name}.chunk_requeue",
+                obj=chunk,
+                from_state=before,
+                to_state=chunk.status,
+                payload={"run": run_id, "attempts": chunk.attempts},
+            )
+            requeued.append(chunk.pk)
+        if requeued:
+            job.run_model.objects.filter(pk=run_id).update(  # type: ignore[attr-defined]
+                chunks_requeued=F("chunks_requeued") + len(requeued)
+            )
+            chunks_enqueue(job, requeued)
+    found["requeued"] = len(requeued)
+    for pk in requeued:
+        logger.warning("batch watchdog: %s run %s chunk %s stalled, queued again", job.name, run_id, pk)
+    return found
+
+
+def active_chunks(job: Job, run_id: int) -> QuerySet[Any]:
+    return job.chunk_model.objects.filter(run_id=run_id, status__in=(C.PENDING, C.RUNNING))
+
+
+__all__ = [
+    "JOBS",
+    "TRANSIENT",
+    "Exists",
+    "Job",
+    "OuterRef",
+    "active_chunks",
+    "chunk_bounds",
+    "chunk_execute",
+    "chunk_fail",
+    "chunks_create",
+    "chunks_enqueue",
+    "chunks_requeue",
+    "register",
+    "run_complete_if_done",
+    "run_fail",
+    "watchdog",
+    "watchdog_run",
+]

@@ -82,7 +82,7 @@ def log(msg: str) -> None:
 
 def templates() -> dict[str, int]:
     """One loan built through the services: the source of every cloned row."""
-    from tests.loan_builder import active_loan
+    from tests.builders import active_loan
 
     loan, people = active_loan(disbursed_on=date(2024, 1, 3), valuation_on=date(2023, 12, 20))
     return {
@@ -329,11 +329,10 @@ def check(loan_base: int, sample: int = 3) -> None:
     """Twins through the services of `sample` generated loans per repayment method (on time, late,
     stopping): same schedule, statuses and Q3 2025 interest subsidies by the service's own SQL;
     everything written here is rolled back."""
-    from tests.loan_builder import active_loan
-
     from fintech.models import Installment, Loan, SubsidyEntitlement, SubsidyRun
     from fintech.rules import subsidies as rules
     from fintech.services import subsidies as service
+    from tests.builders import active_loan
     from tests.factories import wuhan_program
     from tests.fintech.subsidies.helpers import pay
 

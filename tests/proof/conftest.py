@@ -32,8 +32,8 @@ from fintech.models import (
     SubsidyRun,
     User,
 )
+from tests.builders import active_loan
 from tests.factories import OrganizationFactory, UserFactory
-from tests.loan_builder import active_loan
 
 FIGURES: dict[str, str] = {}
 

@@ -14,7 +14,7 @@ allocations are written with INSERT ... SELECT over generate_series. As of AS_OF
   them overdue and defaults the loan).
 
 The application, policy and parties of each loan are clones of template rows built through the
-services (tests/loan_builder.py). `--check` then builds twins of a sample of generated loans through
+services (tests/builders.py). `--check` then builds twins of a sample of generated loans through
 the services (application, valuation, policy, disbursement, repayments: one loan per method and
 payment pattern) and checks that the service's own code gives the same schedule, statuses and
 interest subsidies (Q3 2025, the subsidy run's own SQL) on both; the twins are rolled back.

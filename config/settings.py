@@ -217,7 +217,7 @@ REST_FRAMEWORK: dict[str, object] = {
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
     # How many proxies sit in front of the app: X-Forwarded-For is trusted only that far (throttling).
-    "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=None),
+    "NUM_PROXIES": NUM_PROXIES,  # X-Forwarded-For only behind DJANGO_NUM_PROXIES proxies
     "DEFAULT_METADATA_CLASS": "config.api.Metadata",
 }
 

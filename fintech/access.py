@@ -22,7 +22,6 @@ from django.db.models import Model, Q, QuerySet
 from fintech.errors import RoleNotAllowed
 from fintech.models import (
     Application,
-    ApplicationStatus,
     AuditLog,
     FundMovement,
     Installment,
@@ -156,7 +155,8 @@ def _ledger_region(program: str) -> Callable[[int], Q]:
 _APPLICATION = Scope(
     parties={K.SME: ("sme",), K.BANK: ("bank",), K.INSURER: ("insurer",), K.APPRAISER: ("appraiser",)},
     region=("sme__region",),
-    sme_only=Q(status=ApplicationStatus.DRAFT),
+    # Never submitted (a draft, or a draft withdrawn before submission): the SME's alone.
+    sme_only=Q(submitted_on__isnull=True),
 )
 _LOAN = Scope(
     parties={K.SME: ("sme",), K.BANK: ("bank",), K.INSURER: ("policy__insurer",)}, region=("sme__region",)

@@ -215,7 +215,11 @@ class ScenarioAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-
     def _scenario(self, request: HttpRequest, object_id: str) -> Scenario:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        scenario = self.get_queryset(request).filter(pk=unquote(object_id)).first()
+        try:
+            pk = int(unquote(object_id))
+        except ValueError:
+            raise Http404(gettext("Scenario not found.")) from None
+        scenario = self.get_queryset(request).filter(pk=pk).first()
         if scenario is None:
             raise Http404(gettext("Scenario not found."))
         return scenario

@@ -36,7 +36,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, models, transaction
-from django.db.models import Exists, F, Max, OuterRef, QuerySet, Sum, Window
+from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django_fsm import can_proceed
@@ -222,7 +222,9 @@ def _add_progress(job: Job, chunk_id: int, counts: dict[str, int]) -> float:
     for name in job.counters:
         updates[name] = F(name) + counts.get(name, 0)
     started = time.monotonic()
-    job.run_model.objects.filter(pk=run_id).update(**updates)  # type: ignore[attr-defined]
+    # Only while chunks still run: once `finish` has set the counters from the chunk rows, a late
+    # update (it waited on the run's lock) would count its chunk twice.
+    job.run_model.objects.filter(pk=run_id, status__in=job.active).update(**updates)  # type: ignore[attr-defined]
     return time.monotonic() - started
 
 
@@ -251,6 +253,8 @@ def chunk_fail(job: Job, chunk_id: int, reason: str) -> None:
             if chunk is None:
                 return
             run = job.run_model.objects.select_for_update().get(pk=chunk.run_id)  # type: ignore[attr-defined]
+            if chunk.status == C.DONE:
+                return  # a duplicate delivery did the work: the run has nothing to fail for
             if chunk.status in (C.PENDING, C.RUNNING):
                 chunk.fail(reason)
                 chunk.save(update_fields=["status", "error", "finished_at"])
@@ -323,7 +327,9 @@ def watchdog_run(job: Job, run_id: int, *, now: Any = None) -> dict[str, int]:
     with transaction.atomic():
         locked = list(
             job.chunk_model.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=candidates, status__in=(C.PENDING, C.RUNNING))
+            .filter(pk__in=candidates)
+            # re-checked under the lock: a chunk claimed since the candidates were read is not stalled
+            .filter(Q(status=C.PENDING) | Q(status=C.RUNNING, heartbeat_at__lt=deadline))
             .order_by("lo_id")
         )
         if not locked:

@@ -5,7 +5,7 @@ import pytest
 
 from fintech.access import acts_for, settling_party, visible
 from fintech.models import Application, Loan, OrganizationKind, Region
-from fintech.services.applications import application_submit
+from fintech.services.applications import application_submit, application_withdraw
 from tests.builders import active_loan, application_at, cast
 from tests.factories import OrganizationFactory, UserFactory
 
@@ -68,6 +68,26 @@ def test_a_draft_is_the_smes_alone_until_it_is_submitted():
     assert [seen_by(u) for u in (c.sme, c.bank, c.insurer, c.appraiser, regulator)] == [[app.pk]] * 5
     # and another region's regulator does not
     assert seen_by(_regulator("420200")) == []
+
+
+def test_a_draft_withdrawn_before_submission_stays_the_smes_alone():
+    # given a draft naming a bank, an insurer and an appraisal firm, withdrawn by the SME unsubmitted
+    c = cast()
+    app = application_at("draft", sme=c.sme, bank=c.bank, insurer=c.insurer, appraiser=c.appraiser)
+    application_withdraw(actor=c.sme, application_id=app.pk, reason="changed our plans")
+    assert Application.objects.get(pk=app.pk).status == "withdrawn"
+
+    def seen_by(user):
+        return list(visible(user, Application.objects.all()).values_list("pk", flat=True))
+
+    # then the parties it names and the region's regulator still never see it; the SME does
+    assert [seen_by(u) for u in (c.sme, c.bank, c.insurer, c.appraiser, _regulator())] == [
+        [app.pk],
+        [],
+        [],
+        [],
+        [],
+    ]
 
 
 def test_an_appraisal_firm_sees_no_loan_and_another_bank_sees_none_of_ours():

@@ -163,3 +163,41 @@ def test_the_engine_is_registered_for_both_jobs():
     from fintech.services.close import CLOSE_JOB
 
     assert batch.JOBS == {"subsidy_run": SUBSIDY_JOB, "close_run": CLOSE_JOB}
+
+
+def test_a_late_progress_update_after_the_run_finished_counts_nothing_twice(
+    regulators, django_capture_on_commit_callbacks
+):
+    # given a run of three chunks computed in process: 9 entitlements, 6,527.07 of interest
+    book_of_three()
+    with django_capture_on_commit_callbacks(execute=True):
+        run = subsidy_run_start(
+            actor=regulators.starter, program_id=wuhan_program().pk, period="2024Q3", chunk_size=1
+        )
+    run.refresh_from_db()
+    assert (run.status, run.chunks_done, run.entitlements_count) == ("computed", 3, 9)
+    first = SubsidyRunChunk.objects.filter(run=run).order_by("lo_id").first()
+
+    # when a chunk's progress update arrives after the completion set the counters from the chunks
+    batch._add_progress(SUBSIDY_JOB, first.pk, {"entitlements_count": 3})
+
+    # then the run's figures stay those of its chunks
+    run.refresh_from_db()
+    assert (run.chunks_done, run.entitlements_count, run.interest_total) == (3, 9, D("6527.07"))
+
+
+def test_a_failing_duplicate_of_a_chunk_already_done_does_not_fail_the_run(
+    regulators, django_capture_on_commit_callbacks
+):
+    # given a run of three chunks whose first is done and whose other two wait their turn
+    run = _lost_run(regulators, django_capture_on_commit_callbacks)
+    first = SubsidyRunChunk.objects.filter(run=run).order_by("lo_id").first()
+    subsidy_chunk_compute(first.pk)
+
+    # when a duplicate delivery of the done chunk fails for good
+    batch.chunk_fail(SUBSIDY_JOB, first.pk, "duplicate delivery: connection lost")
+
+    # then the chunk stays done and the run goes on running
+    first.refresh_from_db()
+    run.refresh_from_db()
+    assert (first.status, run.status, run.chunks_done) == ("done", "running", 1)

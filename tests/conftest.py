@@ -15,6 +15,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from config.celery import app as celery_app
 from tests.factories import OrganizationFactory, SmeFactory, UserFactory
+from tests.figures import FIGURES
 
 # Property tests: no per-example deadline (database-backed examples vary with machine load); under
 # CI the examples are derived from each test's name, so a run is reproducible and a red CI can be
@@ -44,6 +45,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     "set CELERY_BROKER_URL and DATABASE_URL"
                 )
             )
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if FIGURES:
+        terminalreporter.section("proof figures")
+        for name in sorted(FIGURES):
+            terminalreporter.write_line(FIGURES[name])
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -91,7 +91,7 @@ def test_the_explorer_loads_only_assets_of_our_own_origin(db, offline_client, pa
 
 def test_swagger_ui_points_at_our_schema_and_the_schema_answers(db, offline_client):
     # given the Swagger UI page and its initialiser (a script of the same view, no inline script)
-    html, urls = _page_assets(offline_client, "/api/v1/docs/")
+    _html, urls = _page_assets(offline_client, "/api/v1/docs/")
     assert "/api/v1/docs/?script=" in urls
     initialiser = offline_client.get("/api/v1/docs/?script=").content.decode()
 

@@ -14,9 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
-import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
@@ -34,21 +32,7 @@ from fintech.models import (
 )
 from tests.builders import active_loan
 from tests.factories import OrganizationFactory, UserFactory
-
-FIGURES: dict[str, str] = {}
-
-
-def figure(name: str, line: str) -> None:
-    """Record a figure line; printed at the end of the run (pytest_terminal_summary)."""
-    FIGURES[name] = line
-    print(line)
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    if FIGURES:
-        terminalreporter.section("security proof figures")
-        for name in sorted(FIGURES):
-            terminalreporter.write_line(FIGURES[name])
+from tests.figures import figure  # noqa: F401  (the proof tests import it from here)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from django.db import transaction
 from fintech.models import AuditLog, CloseChunk, CloseRun, Installment, Loan, LossEvent
 from fintech.services.close import close_run_dispatch
 from tests import celery_worker as harness
+from tests.figures import figure
 from tests.fintech.subsidies.test_faults import HEAL, lock_waiters
 
 from .conftest import five_loan_book
@@ -50,6 +51,14 @@ def test_kill_9_of_the_worker_mid_close_is_healed_by_the_watchdog(workers, queue
     # then the close has the counts of an uninterrupted one: 5 loans closed, 8 installments
     # overdue, 2 defaults (one loss event each, no more)
     run.refresh_from_db()
+    statuses = list(CloseChunk.objects.filter(run=run).values_list("status", flat=True))
+    defaulted = Loan.objects.filter(pk__in=[x.pk for x in book], status="defaulted").count()
+    figure(
+        "faults kill9_mid_close",
+        f"faults kill9_mid_close chunks={len(statuses)} requeued={run.chunks_requeued}"
+        f" lost={sum(s != 'done' for s in statuses)}"
+        f" duplicated={LossEvent.objects.filter(loan__in=book).count() - defaulted} status={run.status}",
+    )
     assert (run.status, run.chunks_done, run.loans_closed, run.overdue_marked, run.defaults_count) == (
         "done",
         3,

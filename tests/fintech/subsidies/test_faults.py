@@ -23,6 +23,7 @@ from fintech.services import batch
 from fintech.services.subsidies import subsidy_run_start
 from tests import celery_worker as harness
 from tests.factories import wuhan_program
+from tests.figures import figure
 
 from . import test_worker
 from .helpers import D, regulator
@@ -48,9 +49,19 @@ def lock_waiters() -> int:
         return int(cursor.fetchone()[0])
 
 
-def assert_whole_run(run_id: int) -> SubsidyRun:
-    """The figures of an uninterrupted run, each chunk done once, nothing lost or doubled."""
+def assert_whole_run(run_id: int, fault: str) -> SubsidyRun:
+    """The figures of an uninterrupted run, each chunk done once, nothing lost or doubled; the
+    outcome is recorded as a figure line (`faults <fault> ... lost=0 duplicated=0`)."""
     run = SubsidyRun.objects.get(pk=run_id)
+    statuses = list(SubsidyRunChunk.objects.filter(run=run).values_list("status", flat=True))
+    owed = SubsidyEntitlement.objects.filter(run=run)
+    figure(
+        f"faults {fault}",
+        f"faults {fault} chunks={len(statuses)} requeued={run.chunks_requeued}"
+        f" lost={sum(s != 'done' for s in statuses)}"
+        f" duplicated={owed.count() - owed.values('installment', 'kind').distinct().count()}"
+        f" status={run.status}",
+    )
     assert (run.status, run.chunks_done, run.entitlements_count, run.interest_total, run.premium_total) == (
         "computed",
         3,
@@ -92,7 +103,7 @@ def test_kill_9_of_the_worker_mid_run_is_healed_by_the_watchdog(book, workers, q
     healer.wait_for(lambda: _status(run.pk) in ("computed", "failed"), "the run to be computed", timeout=90)
 
     # then the run has the figures of an uninterrupted one, the stall and requeue audited
-    healed = assert_whole_run(run.pk)
+    healed = assert_whole_run(run.pk, "kill9_mid_subsidy_run")
     assert healed.chunks_requeued >= 1
     requeued = AuditLog.objects.filter(action="subsidy_run.chunk_requeue")
     assert str(second.pk) in {r.object_id for r in requeued}
@@ -189,7 +200,7 @@ def test_a_broker_restart_mid_run_loses_messages_and_the_watchdog_sends_them_aga
 
     # then the worker reconnects, and the watchdog queues the lost chunk again: the run completes
     worker.wait_for(lambda: _status(run.pk) in ("computed", "failed"), "the run to be computed", timeout=90)
-    healed = assert_whole_run(run.pk)
+    healed = assert_whole_run(run.pk, "broker_restart_mid_subsidy_run")
     assert healed.chunks_requeued >= 1
     assert str(chunks[2].pk) in set(
         AuditLog.objects.filter(action="subsidy_run.chunk_requeue").values_list("object_id", flat=True)

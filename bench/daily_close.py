@@ -5,10 +5,11 @@ against its floor, on two copies of the same book, outputs compared to the fen.
         .venv/bin/python bench/daily_close.py --name 100k [--workers 2]
 
 The book database (built by bench/book.py, e.g. `--installments 1400000` for 100k loans) is left
-untouched: it is the template of two copies made here (`CREATE DATABASE ... TEMPLATE`), <db>_floor
-and <db>_service, dropped at the end unless `--keep`. On the first copy the floor does the close's
+untouched but for a `VACUUM ANALYZE` (nobody else may be connected to it while it is copied): it
+is the template of two copies made here (`CREATE DATABASE ... TEMPLATE`), <db>_floor and
+<db>_service, dropped at the end unless `--keep`. On the first copy the floor does the close's
 work in ONE SQL statement with data-modifying CTEs: installments overdue, loans defaulted (loan,
-application and policy statuses), loss events with the rule book's loss (DOMAIN.md section 10:
+application and policy statuses), loss events with the rule book's loss (docs/rules.md section 7:
 unpaid principal + unpaid interest due by the default date + interest accrued since the last due
 date, actual/360, rounded half up to the fen) split 5:3:2 by the largest-remainder rule, and the
 fund's draws. On the second copy the service (services.close.close_day) runs with its chunks on a

@@ -410,10 +410,16 @@ def subsidy_run_resume(*, actor: User, run_id: int) -> SubsidyRun:
     lost their messages). Harmless when they were only slow: a chunk done is skipped."""
     require_regulator(actor)
     with transaction.atomic():
-        run = _locked_run(actor, run_id)
+        if not SubsidyRun.objects.filter(
+            program__in=programs_served_for(actor).values("pk"), pk=run_id
+        ).exists():
+            raise NotFound("Subsidy run not found.")
+        # Chunk rows before the run row, the order a worker takes them in (its chunk, then the run
+        # through the entitlements' foreign key): opposite orders could deadlock.
+        pending = batch.chunks_requeue(SUBSIDY_JOB, run_id)
+        run = SubsidyRun.objects.select_for_update().select_related("program").get(pk=run_id)
         if run.status not in IN_PROGRESS:
             raise InvalidTransition(run.status, "resume")
-        pending = batch.chunks_requeue(SUBSIDY_JOB, run.pk)
         audit_record(actor=actor, action="subsidy_run.resume", obj=run, payload={"chunks": pending})
         return run
 

@@ -40,7 +40,7 @@ from fintech.models import (
 
 from . import batch
 from .common import ensure_not_future
-from .defaults import loan_default_declare
+from .defaults import defaulted_installments_mark_overdue, installments_mark_overdue, loan_default_declare
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,11 @@ def close_run_start(as_of: date, *, chunk_size: int = CHUNK_SIZE) -> CloseRun:
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     _serialize_starts(as_of)
+    # Defaulted loans are not closed any more, but those defaulted before a default marked its
+    # past-due installments (a bank's back-dated declaration) are caught up here, set-based.
+    caught_up = defaulted_installments_mark_overdue()
+    if caught_up:
+        logger.info("close %s: %s installments of defaulted loans marked overdue", as_of, caught_up)
     run = CloseRun.objects.filter(as_of=as_of).exclude(status=RunStatus.DONE).first()
     if run is not None:
         return _resume(run)
@@ -283,12 +288,9 @@ def _defaults(
 
 
 def _mark_overdue(loans: QuerySet[Loan], *, before: date) -> int:
-    """Installments of `loans` due before `before` and not fully paid (a part-paid one stays
-    "due") become overdue. The status condition is re-checked on each row as it is locked, so a
-    repayment that completed an installment meanwhile keeps it paid."""
-    return Installment.objects.filter(loan__in=loans, status=InstallmentStatus.DUE, due_on__lt=before).update(
-        status=InstallmentStatus.OVERDUE
-    )
+    """Installments of `loans` due before `before` and not fully paid become overdue (the one rule,
+    services.defaults.installments_mark_overdue)."""
+    return installments_mark_overdue(Installment.objects.filter(loan__in=loans), before=before)
 
 
 CLOSE_JOB = batch.register(

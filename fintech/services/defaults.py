@@ -6,10 +6,11 @@ record as an unfunded liability), and the ledger, the policy claim and the audit
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import DateField, F, Max, QuerySet
+from django.db.models.functions import Cast
 
 from fintech.access import require_acts_for
 from fintech.errors import DatesOutOfOrder, InvalidTransition, NotFound
@@ -18,6 +19,7 @@ from fintech.models import (
     FundMovement,
     FundMovementKind,
     Installment,
+    InstallmentStatus,
     Loan,
     LoanStatus,
     LossEvent,
@@ -62,6 +64,38 @@ def last_repayment_on(loan_id: int) -> date | None:
         last=Max("paid_on")
     )["last"]
     return found
+
+
+def installments_mark_overdue(installments: QuerySet[Installment], *, before: date) -> int:
+    """The overdue rule of DOMAIN.md section 8, for the close and for a default alike: installments
+    of `installments` due before `before` (a business date less the grace days) and not fully paid
+    become overdue. A part-paid installment is "due" until then like an unpaid one; a paid one is
+    never touched. The status condition is re-checked on each row as it is locked, so a repayment
+    that completed an installment meanwhile keeps it paid. Returns the number marked."""
+    return installments.filter(status=InstallmentStatus.DUE, due_on__lt=before).update(
+        status=InstallmentStatus.OVERDUE
+    )
+
+
+def defaulted_installments_mark_overdue() -> int:
+    """Installments of defaulted loans that were past due (grace included) on the default date and
+    still read "due": set-based, one UPDATE per grace value. A default marks them itself; this
+    catches up loans defaulted before it did (a bank's back-dated declaration), so every defaulted
+    loan reads as one defaulted by the close. Installments due after the default date are not
+    touched: the default ends the schedule there (section 10 counts no later interest)."""
+    defaulted = Loan.objects.filter(status=LoanStatus.DEFAULTED, defaulted_on__isnull=False)
+    marked = 0
+    for grace in sorted(set(defaulted.order_by().values_list("grace_days", flat=True).distinct())):
+        # Cast back to a date: date - interval is a timestamp (PostgreSQL) or a text (SQLite).
+        before = (
+            Cast(F("loan__defaulted_on") - timedelta(days=grace), DateField())
+            if grace
+            else F("loan__defaulted_on")
+        )
+        marked += Installment.objects.filter(
+            loan__in=defaulted.filter(grace_days=grace), status=InstallmentStatus.DUE, due_on__lt=before
+        ).update(status=InstallmentStatus.OVERDUE)
+    return marked
 
 
 def loan_loss(rows: list[Installment], loan: Loan, default_on: date) -> LossBreakdown:
@@ -124,6 +158,11 @@ def loan_default_declare(*, actor: User | None, loan_id: int, default_on: date, 
     _check_dates(loan, default_on)
     rows = list(Installment.objects.select_for_update().filter(loan=loan).order_by("seq"))
     loss = loan_loss(rows, loan, default_on)
+    # Whatever path defaults the loan, the installments past due on the default date read overdue
+    # (the close has marked them already when it is the close defaulting the loan).
+    installments_mark_overdue(
+        Installment.objects.filter(loan=loan), before=default_on - timedelta(days=loan.grace_days)
+    )
 
     # The programme row serialises the draws on its fund: each sees the balance the previous left.
     program = Program.objects.select_for_update().get(pk=loan.program_id)

@@ -72,6 +72,7 @@ def seed() -> Seeded:
     from fintech.models import OrganizationKind, Region
     from fintech.services.defaults import loan_default_declare
     from fintech.services.risk_pool import settlement_record
+    from fintech.services.scenarios import scenario_start
     from fintech.services.subsidies import subsidy_run_start
     from tests.factories import wuhan_program
 
@@ -116,6 +117,11 @@ def seed() -> Seeded:
         reference="S-1",
     )
     run = subsidy_run_start(actor=roles["regulator"], program_id=wuhan_program().pk, period="2025Q1")  # type: ignore[arg-type]
+    scenario = scenario_start(
+        actor=roles["regulator"],  # type: ignore[arg-type]
+        program_id=wuhan_program().pk,
+        raw={"horizon_months": 6, "paths": 200, "seed": 1},
+    )
 
     def ids(loan: Loan, rep: Repayment, file: RepaymentFile) -> dict[str, int]:
         app = loan.application
@@ -130,12 +136,13 @@ def seed() -> Seeded:
             "programs": wuhan_program().pk,
             "settlements": settlement.pk,
             "subsidy-runs": run.pk,
+            "scenarios": scenario.pk,
         }
 
     own, other = ids(loan_a, rep_a, file_a), ids(loan_b, rep_b, file_b)
-    # Programmes, the settlement (of cast A's defaulted loan) and the run (Wuhan's) have no B twin:
-    # their "other" cell is an id that does not exist.
-    for shared in ("programs", "settlements", "subsidy-runs"):
+    # Programmes, the settlement (of cast A's defaulted loan), the run and the stress scenario
+    # (Wuhan's) have no B twin: their "other" cell is an id that does not exist.
+    for shared in ("programs", "settlements", "subsidy-runs", "scenarios"):
         other[shared] = 2_000_000_000
     foreign = {role: role not in {"regulator", "platform"} for role in roles}
     return Seeded(roles, own, other, (canary, sme_b.uscc), foreign, wuhan_program().pk)

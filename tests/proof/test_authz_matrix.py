@@ -38,6 +38,11 @@ def _csv():
     return SimpleUploadedFile("day.csv", b"loan,amount,value_date,transaction_id\n", content_type="text/csv")
 
 
+# Records of a programme (no twin of another organisation): their "other" cell is an id that
+# does not exist, foreign to every role.
+SHARED = {"settlements", "subsidy-runs", "programs", "scenarios"}
+
+
 def test_authorisation_matrix():
     world = seed()
     ops = operations()
@@ -57,7 +62,8 @@ def test_authorisation_matrix():
                     object_id = 2_000_000_000
                 body = sample(op.request_schema, ids=world.own) if op.request_schema else None
                 foreign = pass_ == "other" and (
-                    world.foreign_to[role] or op.resource in {"settlements", "subsidy-runs", "programs"}
+                    world.foreign_to[role]
+                    or op.resource in {"settlements", "subsidy-runs", "programs", "scenarios"}
                 )
                 before = table_counts() if foreign and op.method != "get" else None
                 response = _call(client_for(user), op, op.url(object_id), body)

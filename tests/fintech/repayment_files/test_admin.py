@@ -14,8 +14,7 @@ from django.test import Client
 from fintech.models import JournalEntry, RepaymentFile
 from fintech.services.repayments import repayment_record
 from tests.factories import OrganizationFactory, UserFactory
-
-from .conftest import snapshot
+from tests.fintech.repayments.conftest import snapshot
 
 D = Decimal
 pytestmark = pytest.mark.django_db

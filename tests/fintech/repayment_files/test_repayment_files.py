@@ -16,8 +16,7 @@ from fintech.models.repayments import Repayment
 from fintech.selectors.ledger import loan_reconciliation
 from fintech.services import repayment_files as files
 from fintech.services.repayment_files import repayment_file_process, repayment_file_upload
-
-from .conftest import installments, snapshot
+from tests.fintech.repayments.conftest import installments, snapshot
 
 D = Decimal
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,8 @@ import pytest
 from fintech.errors import AmountOverLimit, DomainError, FutureDate, InvalidTransition, PledgeNotRegistered
 from fintech.models import Application, AuditLog, Installment, Loan, Pledge, Policy
 from fintech.services.loans import loan_approve, loan_disburse, pledge_register
-
-from .conftest import DISBURSED_DAYS_AGO, PLEDGED_DAYS_AGO, PREMIUM_PAID_DAYS_AGO, days_ago
-from .helpers import action_url, change_url, flashed, missing, snapshot
+from tests.fintech.admin.conftest import DISBURSED_DAYS_AGO, PLEDGED_DAYS_AGO, PREMIUM_PAID_DAYS_AGO, days_ago
+from tests.fintech.admin.helpers import action_url, change_url, flashed, missing, snapshot
 
 D = Decimal
 APPROVAL = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from .helpers import change_url, changelist_url, listed
+from tests.fintech.admin.helpers import change_url, changelist_url, listed
 
 
 def test_loans_are_listed_for_their_bank_sme_side_and_insurer_only(cast, make_application, login):

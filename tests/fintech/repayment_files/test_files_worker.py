@@ -12,8 +12,7 @@ from fintech.models.repayments import Repayment
 from fintech.selectors.ledger import loan_reconciliation
 from fintech.services.repayment_files import repayment_file_upload
 from tests import celery_worker as harness
-
-from .conftest import installments
+from tests.fintech.repayments.conftest import installments
 
 D = Decimal
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]

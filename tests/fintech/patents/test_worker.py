@@ -13,8 +13,8 @@ from tests.fintech.helpers import make_patent
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
-# The real-worker fixtures (tests/celery_worker.py), each test on its own queue; tests/fintech/servicing/
-# conftest.py imports them from here.
+# The real-worker fixtures (tests/celery_worker.py), each test on its own queue (the close and
+# repayments conftests import the same fixtures).
 queue = harness.queue
 worker = harness.worker
 through_the_broker = harness.through_the_broker

@@ -10,8 +10,7 @@ from django.urls import reverse
 
 from fintech.models import OrganizationKind, Region
 from tests.factories import OrganizationFactory, UserFactory
-
-from .helpers import action_url, change_url, changelist_url, flashed, listed, missing
+from tests.fintech.admin.helpers import action_url, change_url, changelist_url, flashed, listed, missing
 
 
 def test_bank_queue_lists_only_its_own_applications_in_bank_review(cast, make_application, login):

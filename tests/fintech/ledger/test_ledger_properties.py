@@ -20,8 +20,7 @@ from fintech.models.repayments import Repayment, RepaymentAllocation
 from fintech.selectors.ledger import loan_reconciliation, trial_balance
 from fintech.services.repayment_files import repayment_file_process, repayment_file_upload
 from fintech.services.repayments import repayment_record, repayment_reverse
-
-from .conftest import DISBURSED_ON, snapshot
+from tests.fintech.repayments.conftest import DISBURSED_ON, snapshot
 
 D = Decimal
 FEN = D("0.01")

@@ -1,10 +1,19 @@
-"""Fixtures of the origination tests: the standard parties of one Wuhan application."""
+"""Fixtures of the application tests: the standard parties of one Wuhan application (`world`), and
+the cast of the admin review screens (tests/fintech/admin/conftest.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+
+from tests.fintech.admin.conftest import (  # noqa: F401  (fixtures)
+    _admin_test_settings,
+    cast,
+    login,
+    make_application,
+    superuser,
+)
 
 from .helpers import World, make_world
 

@@ -14,8 +14,7 @@ from fintech.models import AuditLog, RepaymentFile, RepaymentFileLine
 from fintech.models.repayments import Repayment
 from fintech.selectors.ledger import loan_reconciliation
 from fintech.services.repayment_files import repayment_file_process
-
-from .conftest import installments
+from tests.fintech.repayments.conftest import installments
 
 D = Decimal
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]

@@ -24,8 +24,7 @@ from fintech.services.applications import application_create, application_submit
 from fintech.services.repayments import repayment_record
 from tests.builders import active_loan
 from tests.factories import OrganizationFactory, PatentFactory, UserFactory, wuhan_program
-
-from .conftest import snapshot
+from tests.fintech.close.conftest import snapshot
 
 D = Decimal
 pytestmark = pytest.mark.django_db

@@ -1,10 +1,12 @@
 """The one admin action framework: a button on a record's page (or a list's page) that opens a small
-form and, on POST, calls a service with the user as actor.
+form and, on POST, calls a service with the user as actor; and the "Add" page of a screen whose
+records only a service creates (the subsidy run's start, the repayment file's upload).
 
 An `AdminAction` says who may press it (`may`), when it is offered (`offered`), its form (and the
-form's initial data and arguments), the service call (`run`, returning the success message). The
-buttons and checks only decide what to show: the service checks every rule again under a row lock,
-and a broken rule comes back as an error message on the record's page with nothing changed.
+form's initial data and arguments), the service call (`run`, returning the success message, or a
+`Done` naming the record to show next). The buttons and checks only decide what to show: the
+service checks every rule again under a row lock, and a broken rule comes back as an error message
+on the record's page with nothing changed (on an "Add" page, as errors of its form).
 """
 
 from __future__ import annotations
@@ -37,33 +39,51 @@ def _nothing(user: Any, obj: Any) -> dict[str, Any]:
     return {}
 
 
+def _no_intro(user: Any, obj: Any) -> str:
+    return ""
+
+
+@dataclass(frozen=True)
+class Done:
+    """A service call's answer when the page to show next is another record's (a new one)."""
+
+    message: str
+    record: Any
+
+
 @dataclass(frozen=True)
 class AdminAction:
-    """One button. `obj` is the record of the page (None for an action of the list page)."""
+    """One button. `obj` is the record of the page (None for an action of the list page or an
+    "Add" page)."""
 
     key: str
     label: Any
     form_class: type[forms.Form]
     may: Callable[[Any, Any], bool]  # who may press it, on this record
-    run: Callable[[Any, Any, dict[str, Any]], str]  # the service call; returns the success message
+    # the service call; returns the success message (or a Done naming the record to show next)
+    run: Callable[[Any, Any, dict[str, Any]], str | Done]
     offered: Callable[[Any, Any], bool] = _always  # when it is offered (the record's state)
     initial: Callable[[Any, Any], dict[str, Any]] = _nothing
     form_kwargs: Callable[[Any, Any], dict[str, Any]] = _nothing  # e.g. the choices the user sees
+    intro: Callable[[Any, Any], str] = _no_intro  # a paragraph above the form (HTML-safe)
+    submit_label: Any = None  # the form's button, when it is not the label
     danger: bool = False
 
     def form(self, request: HttpRequest, obj: Any) -> forms.Form:
         kwargs = self.form_kwargs(request.user, obj)
         if request.method == "POST":
-            return self.form_class(request.POST, **kwargs)
+            return self.form_class(request.POST, request.FILES, **kwargs)
         return self.form_class(initial=self.initial(request.user, obj), **kwargs)
 
 
 @dataclass(frozen=True)
 class Buttons:
-    """The actions of a record's page (`record`) and of the list's page (`listing`)."""
+    """The actions of a record's page (`record`), of the list's page (`listing`), and the screen's
+    "Add" page (`add`: a service creates the record, there is no model form)."""
 
     record: tuple[AdminAction, ...] = ()
     listing: tuple[AdminAction, ...] = ()
+    add: AdminAction | None = None
 
 
 class ActionsMixin:
@@ -125,6 +145,28 @@ class ActionsMixin:
             if action.may(request.user, obj) and action.offered(request.user, obj)
         ]
 
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        add = self.admin_actions.add
+        if add is None:
+            return super().has_add_permission(request)  # type: ignore[misc,no-any-return]
+        return self.has_view_permission(request) and add.may(request.user, None)  # type: ignore[attr-defined,no-any-return]
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The `add` action in place of the model form: on success, the new record's page."""
+        add = self.admin_actions.add
+        if add is None:
+            return super().add_view(request, form_url, extra_context)  # type: ignore[misc,no-any-return]
+        if request.method not in ("GET", "POST"):
+            return HttpResponse(status=405)
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        back = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist", current_app=self.admin_site.name
+        )
+        return self._serve(request, add, None, back, errors_in_form=True, summary=[])
+
     def render_change_form(
         self,
         request: HttpRequest,
@@ -179,25 +221,54 @@ class ActionsMixin:
         return self._serve(request, spec, None, back, original=self.opts.verbose_name_plural, summary=[])
 
     def _serve(
-        self, request: HttpRequest, spec: AdminAction, obj: Any, back: str, **context: Any
+        self,
+        request: HttpRequest,
+        spec: AdminAction,
+        obj: Any,
+        back: str,
+        *,
+        errors_in_form: bool = False,
+        **context: Any,
     ) -> HttpResponse:
         """GET: the form (or, when the action is not open in the record's state, a warning);
-        POST: the service, then back to the page with its message."""
+        POST: the service, then back to the page (or on to the record it names) with its message.
+        A broken rule is an error message on the page gone back to, or, `errors_in_form`, errors
+        of the form shown again."""
         form = spec.form(request, obj)
         if request.method == "POST":
             if form.is_valid():
                 try:
                     done = spec.run(request.user, obj, form.cleaned_data)
                 except DomainError as exc:
-                    self.message_user(request, exc.message, messages.ERROR)  # type: ignore[attr-defined]
+                    if not errors_in_form:
+                        self.message_user(request, exc.message, messages.ERROR)  # type: ignore[attr-defined]
+                        return HttpResponseRedirect(back)
+                    _form_errors(form, exc)
                 else:
+                    if isinstance(done, Done):
+                        self.message_user(request, done.message, messages.SUCCESS)  # type: ignore[attr-defined]
+                        return HttpResponseRedirect(self._record_url(done.record))
                     self.message_user(request, done, messages.SUCCESS)  # type: ignore[attr-defined]
-                return HttpResponseRedirect(back)
+                    return HttpResponseRedirect(back)
         elif not spec.offered(request.user, obj):
             self.message_user(request, self._closed(spec, obj), messages.WARNING)  # type: ignore[attr-defined]
             return HttpResponseRedirect(back)
         return self.action_page(
-            request, title=spec.label, form=form, submit_label=spec.label, back_url=back, **context
+            request,
+            title=spec.label,
+            form=form,
+            submit_label=spec.submit_label or spec.label,
+            back_url=back,
+            intro=spec.intro(request.user, obj),
+            **context,
+        )
+
+    def _record_url(self, record: Any) -> str:
+        opts = record._meta
+        return reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_change",
+            args=[record.pk],
+            current_app=self.admin_site.name,
         )
 
     def _closed(self, spec: AdminAction, obj: Any) -> str:
@@ -210,7 +281,7 @@ class ActionsMixin:
         return gettext("“%(action)s” is not open now.") % {"action": spec.label}
 
     def action_page(self, request: HttpRequest, **context: Any) -> TemplateResponse:
-        """The one form page of an action (also the subsidy run's start and the file upload)."""
+        """The one form page of an action, of a record's page, a list's page or an "Add" page."""
         request.current_app = self.admin_site.name
         return TemplateResponse(
             request,
@@ -223,3 +294,11 @@ class ActionsMixin:
                 **context,
             },
         )
+
+
+def _form_errors(form: forms.Form, exc: DomainError) -> None:
+    """A service's refusal as errors of the form: on the field it names when the form has it."""
+    for field, errors in exc.fields.items():
+        form.add_error(field if field in form.fields else None, errors)
+    if not exc.fields:
+        form.add_error(None, exc.message)

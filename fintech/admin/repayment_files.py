@@ -7,27 +7,26 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from fintech import access
-from fintech.errors import DomainError
 from fintech.models import (
     FileStatus,
     OrganizationKind,
     RepaymentFile,
     RepaymentFileLine,
+    User,
 )
 from fintech.services.repayment_files import HEADER, repayment_file_errors, repayment_file_upload
 
+from .actions import ActionsMixin, AdminAction, Buttons, Done
 from .display import table
 from .scoping import ReviewInline, ScopedAdmin
 
@@ -64,12 +63,46 @@ class RepaymentFileLineInline(ReviewInline):
         return f"#{obj.repayment_id}"
 
 
+def _upload(actor: User, obj: None, data: dict[str, Any]) -> Done:
+    """The file goes to repayment_file_upload with the user as actor; a refused file (not UTF-8, no
+    header) comes back as an error of the form and nothing is stored."""
+    upload = data["file"]
+    file = repayment_file_upload(actor=actor, filename=upload.name or "", content=upload.read())
+    message = gettext("File %(name)s uploaded: %(lines)s lines queued for processing.") % {
+        "name": file.filename,
+        "lines": file.lines_total,
+    }
+    return Done(message, file)
+
+
+def _upload_intro(user: Any, obj: None) -> str:
+    text = gettext(
+        "The first line must be the header <code>%(header)s</code>. Each line is applied at most "
+        "once: a bank transaction id already applied is rejected as a duplicate. Rejected lines "
+        "are listed with their line number, the header being line 1."
+    )
+    return format_html(text % {"header": "{}"}, ",".join(HEADER))  # the header escaped
+
+
+UPLOAD = AdminAction(
+    key="upload",
+    label=_("Upload a repayment file"),
+    submit_label=_("Upload"),
+    form_class=RepaymentFileUploadForm,
+    may=lambda user, obj: access.acts_for(user, K.BANK),
+    intro=_upload_intro,
+    run=_upload,
+)
+
+
 @admin.register(RepaymentFile)
-class RepaymentFileAdmin(ScopedAdmin):
-    """A bank's uploads. "Add" is the upload form, which calls repayment_file_upload; the detail
-    page shows the progress (refreshed while the worker runs) and every rejected line."""
+class RepaymentFileAdmin(ActionsMixin, ScopedAdmin):
+    """A bank's uploads. "Add" is the upload form (the `UPLOAD` action), which calls
+    repayment_file_upload; the detail page shows the progress (refreshed while the worker runs) and
+    every rejected line."""
 
     view_roles = (K.BANK,)
+    admin_actions = Buttons(add=UPLOAD)
     list_display = [
         "id",
         "filename",
@@ -96,9 +129,6 @@ class RepaymentFileAdmin(ScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).defer("content")  # up to 10 MB a file, never shown
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return self.may_view(request) and access.acts_for(request.user, K.BANK)
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
@@ -134,50 +164,3 @@ class RepaymentFileAdmin(ScopedAdmin):
             3 if obj is not None and obj.status in (FileStatus.PENDING, FileStatus.PROCESSING) else 0
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
-
-    def add_view(
-        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        """The upload form: the file goes to repayment_file_upload with the user as actor; a refused
-        file (not UTF-8, no header) comes back as a form error and nothing is stored."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        if request.method == "POST":
-            form = RepaymentFileUploadForm(request.POST, request.FILES)
-            if form.is_valid():
-                upload = form.cleaned_data["file"]
-                try:
-                    file = repayment_file_upload(
-                        actor=request.user,  # type: ignore[arg-type]
-                        filename=upload.name or "",
-                        content=upload.read(),
-                    )
-                except DomainError as exc:
-                    form.add_error("file", exc.message)
-                else:
-                    self.message_user(
-                        request,
-                        gettext("File %(name)s uploaded: %(lines)s lines queued for processing.")
-                        % {"name": file.filename, "lines": file.lines_total},
-                        messages.SUCCESS,
-                    )
-                    return HttpResponseRedirect(
-                        reverse(
-                            "admin:fintech_repaymentfile_change",
-                            args=[file.pk],
-                            current_app=self.admin_site.name,
-                        )
-                    )
-        else:
-            form = RepaymentFileUploadForm()
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": gettext("Upload a repayment file"),
-            "form": form,
-            "header": ",".join(HEADER),
-            "has_view_permission": self.has_view_permission(request),
-            **(extra_context or {}),
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/fintech/repaymentfile/upload.html", context)

@@ -14,18 +14,16 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from fintech.access import acts_for, programs_served_for
-from fintech.errors import DomainError
 from fintech.models import (
     BenchmarkRate,
     OrganizationKind,
@@ -39,7 +37,7 @@ from fintech.models import (
 from fintech.services import subsidies as services
 from fintech.services.common import business_today
 
-from .actions import ActionsMixin, AdminAction, Buttons
+from .actions import ActionsMixin, AdminAction, Buttons, Done
 from .display import money
 from .scoping import ReadOnlyAdminMixin, ReviewAdmin, ScreenMixin
 
@@ -150,7 +148,14 @@ def _resume(actor: User, run: SubsidyRun, data: dict[str, Any]) -> str:
     return gettext("The unfinished chunks of run #%(id)s were queued again.") % {"id": run.pk}
 
 
-def _regulator(user: Any, run: SubsidyRun) -> bool:
+def _start(actor: User, obj: None, data: dict[str, Any]) -> Done:
+    """The service snapshots the programme, cuts the chunks and queues them."""
+    run = services.subsidy_run_start(actor=actor, program_id=data["program"].pk, period=data["period"])
+    message = gettext("Subsidy run #%(id)s of %(period)s started.") % {"id": run.pk, "period": run.period}
+    return Done(message, run)
+
+
+def _regulator(user: Any, run: SubsidyRun | None) -> bool:
     return acts_for(user, K.REGULATOR)
 
 
@@ -159,6 +164,15 @@ def _in(*statuses: str) -> Any:
 
 
 RUN_ACTIONS = Buttons(
+    add=AdminAction(
+        key="start",
+        label=_("Start a subsidy run"),
+        submit_label=_("Start"),
+        form_class=SubsidyRunStartForm,
+        may=_regulator,
+        form_kwargs=lambda user, obj: {"user": user},
+        run=_start,
+    ),
     record=(
         AdminAction(
             key="approve",
@@ -186,7 +200,7 @@ RUN_ACTIONS = Buttons(
             offered=_in(S.PENDING, S.RUNNING),
             run=_resume,
         ),
-    )
+    ),
 )
 
 
@@ -247,9 +261,6 @@ class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
     ]
     readonly_fields = flatten_fieldsets([(None, {"fields": fields})])
 
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self.may_view(request) and acts_for(request.user, K.REGULATOR)
-
     # columns
 
     @admin.display(description=_("chunks"))
@@ -261,46 +272,6 @@ class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
     def entitlements_link(self, obj: SubsidyRun) -> Any:
         url = reverse("admin:fintech_subsidyentitlement_changelist") + f"?run__id__exact={obj.pk}"
         return format_html('<a href="{}">{}</a>', url, gettext("The run's entitlements"))
-
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        """Start a run (instead of the model form): the service snapshots the programme, cuts the
-        chunks and queues them."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        user = cast(User, request.user)
-        back = reverse("admin:fintech_subsidyrun_changelist", current_app=self.admin_site.name)
-        is_post = request.method == "POST"
-        form = SubsidyRunStartForm(request.POST if is_post else None, user=user)
-        if is_post and form.is_valid():
-            try:
-                run = services.subsidy_run_start(
-                    actor=user, program_id=form.cleaned_data["program"].pk, period=form.cleaned_data["period"]
-                )
-            except DomainError as exc:
-                for field, errors in exc.fields.items():
-                    form.add_error(field if field in form.fields else None, errors)
-                if not exc.fields:
-                    form.add_error(None, exc.message)
-            else:
-                self.message_user(
-                    request,
-                    gettext("Subsidy run #%(id)s of %(period)s started.")
-                    % {"id": run.pk, "period": run.period},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(
-                    reverse(
-                        "admin:fintech_subsidyrun_change", args=[run.pk], current_app=self.admin_site.name
-                    )
-                )
-        return self.action_page(
-            request,
-            title=gettext("Start a subsidy run"),
-            form=form,
-            back_url=back,
-            submit_label=gettext("Start"),
-            summary=[],
-        )
 
     def action_summary(self, run: SubsidyRun) -> list[tuple[Any, Any]]:
         return [

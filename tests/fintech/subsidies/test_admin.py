@@ -151,6 +151,29 @@ def test_a_bad_period_in_the_start_form_is_shown_and_nothing_is_started(staff_re
     assert not SubsidyRun.objects.exists()
 
 
+def test_only_regulators_start_a_run_and_the_start_is_audited(
+    staff_regulators, django_capture_on_commit_callbacks
+):
+    # given a bank's staff: the "Add" page of the runs is not theirs (403), a POST starts nothing
+    bank = UserFactory(organization=OrganizationFactory(kind="bank"), is_staff=True)
+    form = {"program": wuhan_program().pk, "period": "2024Q3"}
+    assert browser(bank).get("/admin/fintech/subsidyrun/add/").status_code == 403
+    assert browser(bank).post("/admin/fintech/subsidyrun/add/", form).status_code == 403
+    assert not SubsidyRun.objects.exists()
+    # when a regulator starts it (an empty book: nothing to subsidise, the run is still computed)
+    starter = browser(staff_regulators[0])
+    with django_capture_on_commit_callbacks(execute=True):
+        r = starter.post("/admin/fintech/subsidyrun/add/", form)
+    # then the run's page follows, with the success message, and one audit row names the starter
+    run = SubsidyRun.objects.get()
+    assert r.status_code == 302 and r["Location"].endswith(f"/admin/fintech/subsidyrun/{run.pk}/change/")
+    page = starter.get(r["Location"]).content.decode()
+    assert f"Subsidy run #{run.pk} of 2024Q3 started." in page
+    assert list(AuditLog.objects.filter(action="subsidy_run.start").values_list("actor_id", flat=True)) == [
+        staff_regulators[0].pk
+    ]
+
+
 def test_entitlements_are_read_only_and_scoped(staff_regulators, django_capture_on_commit_callbacks):
     loan, people = active_loan(
         method=INTEREST_ONLY, disbursed_on=date(2024, 6, 1), valuation_on=date(2024, 5, 20)

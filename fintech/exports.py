@@ -26,6 +26,7 @@ from django.http import FileResponse, StreamingHttpResponse
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from fintech.errors import InvalidInput
 from fintech.money import XLSX_MONEY_FORMAT, format_money
 
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -35,6 +36,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 Row = Sequence[Any]
+FILE_FORMATS = ("csv", "xlsx")
 
 
 class Figure(Decimal):
@@ -134,3 +136,14 @@ def xlsx_response(
     return FileResponse(
         xlsx_file(sheet_title, header, rows), as_attachment=True, filename=filename, content_type=XLSX_TYPE
     )
+
+
+def file_response(
+    fmt: str, name: str, sheet_title: str, header: Sequence[str], rows: Iterable[Row]
+) -> StreamingHttpResponse | FileResponse:
+    """The report as `<name>.csv` or `<name>.xlsx`, `fmt` being one of FILE_FORMATS (400 otherwise)."""
+    if fmt == "csv":
+        return csv_response(f"{name}.csv", header, rows)
+    if fmt == "xlsx":
+        return xlsx_response(f"{name}.xlsx", sheet_title, header, rows)
+    raise InvalidInput.on("format", f"Format is one of {', '.join(FILE_FORMATS)}.")

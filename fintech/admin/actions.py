@@ -297,8 +297,13 @@ class ActionsMixin:
 
 
 def _form_errors(form: forms.Form, exc: DomainError) -> None:
-    """A service's refusal as errors of the form: on the field it names when the form has it."""
-    for field, errors in exc.fields.items():
-        form.add_error(field if field in form.fields else None, errors)
+    """A service's refusal as errors of the form: on the field it names when the form has it (a form
+    that names its fields otherwise maps them in `add_service_error(name, errors)`), else above it."""
+    add = getattr(form, "add_service_error", None)
+    for name, errors in exc.fields.items():
+        if add is not None:
+            add(name, errors)
+        else:
+            form.add_error(name if name in form.fields else None, errors)
     if not exc.fields:
         form.add_error(None, exc.message)

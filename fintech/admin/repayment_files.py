@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
@@ -18,7 +18,6 @@ from django.utils.translation import gettext_lazy as _
 
 from fintech import access
 from fintech.models import (
-    FileStatus,
     OrganizationKind,
     RepaymentFile,
     RepaymentFileLine,
@@ -150,17 +149,3 @@ class RepaymentFileAdmin(ActionsMixin, ScopedAdmin):
             ],
             _("No line rejected."),
         )
-
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: RepaymentFile | None = None,
-    ) -> HttpResponse:
-        context["refresh_seconds"] = (
-            3 if obj is not None and obj.status in (FileStatus.PENDING, FileStatus.PROCESSING) else 0
-        )
-        return super().render_change_form(request, context, add, change, form_url, obj)

@@ -16,27 +16,26 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from fintech import access
+from fintech import access, exports
 from fintech.access import role_of, staff_in, visible
-from fintech.api.scenarios import FORMATS, download
-from fintech.errors import DomainError, NotFound
+from fintech.errors import NotFound
 from fintech.models import OrganizationKind, Program, Scenario, ScenarioStatus, User
 from fintech.rules import scenarios as rules
 from fintech.selectors import scenarios as selectors
 from fintech.services import scenarios as services
 from fintech.services.common import business_today
 
-from .actions import ACTION_TEMPLATE
+from .actions import ActionsMixin, AdminAction, Buttons, Done
 from .scoping import ReadOnlyAdminMixin
 
 K = OrganizationKind
@@ -117,35 +116,39 @@ class ScenarioStartForm(forms.Form):
             "Observed in the book (recoveries / losses): %(rates)s"
         ) % {"rates": "; ".join(observed) or "-"}
 
-    def raw(self) -> dict[str, Any]:
-        """The parameters as the API takes them; the service validates them."""
-        data = self.cleaned_data
-        raw: dict[str, Any] = {
-            "name": data["name"],
-            "horizon_months": data["horizon_months"],
-            "paths": data["paths"],
-            "pd_by_grade": {"A": str(data["pd_a"]), "B": str(data["pd_b"]), "C": str(data["pd_c"])},
-            "recovery_rate": str(data["recovery_rate"]),
-            "correlation": str(data["correlation"]),
-            "shares": {
-                "insurer": str(data["insurer_share"]),
-                "government": str(data["government_share"]),
-                "bank": str(data["bank_share"]),
-            },
-            "what_if_shares": [],
+    def add_service_error(self, name: str, errors: list[str]) -> None:
+        """A refusal of the service on one of its parameters, on the field that holds it."""
+        self.add_error(_form_field(name), [f"{name}: {e}" for e in errors])
+
+
+def _raw(data: dict[str, Any]) -> dict[str, Any]:
+    """The start form's parameters as the API takes them; the service validates them."""
+    raw: dict[str, Any] = {
+        "name": data["name"],
+        "horizon_months": data["horizon_months"],
+        "paths": data["paths"],
+        "pd_by_grade": {"A": str(data["pd_a"]), "B": str(data["pd_b"]), "C": str(data["pd_c"])},
+        "recovery_rate": str(data["recovery_rate"]),
+        "correlation": str(data["correlation"]),
+        "shares": {
+            "insurer": str(data["insurer_share"]),
+            "government": str(data["government_share"]),
+            "bank": str(data["bank_share"]),
+        },
+        "what_if_shares": [],
+    }
+    if data["seed"] is not None:
+        raw["seed"] = data["seed"]
+    for item in filter(None, (s.strip() for s in data["what_if_shares"].split(","))):
+        parts = [p.strip() for p in item.split(":")]
+        raw["what_if_shares"].append(dict(zip(rules.PARTIES, parts, strict=False)))
+    lines = [line.split() for line in data["benchmark_path"].splitlines() if line.strip()]
+    if lines:
+        raw["benchmark"] = {
+            "mode": "path",
+            "path": [{"effective_on": ln[0], "rate": ln[1] if len(ln) > 1 else ""} for ln in lines],
         }
-        if data["seed"] is not None:
-            raw["seed"] = data["seed"]
-        for item in filter(None, (s.strip() for s in data["what_if_shares"].split(","))):
-            parts = [p.strip() for p in item.split(":")]
-            raw["what_if_shares"].append(dict(zip(rules.PARTIES, parts, strict=False)))
-        lines = [line.split() for line in data["benchmark_path"].splitlines() if line.strip()]
-        if lines:
-            raw["benchmark"] = {
-                "mode": "path",
-                "path": [{"effective_on": ln[0], "rate": ln[1] if len(ln) > 1 else ""} for ln in lines],
-            }
-        return raw
+    return raw
 
 
 # Service field names -> the form field that shows the error.
@@ -180,8 +183,25 @@ def _benchmark_text(benchmark: dict[str, Any]) -> str:
     return ", ".join(f"{pt['effective_on']} {pt['rate']}" for pt in benchmark.get("path", []))
 
 
+def _start(actor: User, obj: None, data: dict[str, Any]) -> Done:
+    scenario = services.scenario_start(actor=actor, program_id=data["program"].pk, raw=_raw(data))
+    return Done(gettext("Scenario #%(id)s started.") % {"id": scenario.pk}, scenario)
+
+
+START = AdminAction(
+    key="start",
+    label=_("Start a scenario"),
+    submit_label=_("Start"),
+    form_class=ScenarioStartForm,
+    may=lambda user, obj: staff_in(user, K.REGULATOR),
+    form_kwargs=lambda user, obj: {"user": user},
+    run=_start,
+)
+
+
 @admin.register(Scenario)
-class ScenarioAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class ScenarioAdmin(ActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    admin_actions = Buttons(add=START)
     list_display = ["id", "program", "name", "status", "as_of", "progress", "started_by", "created_at"]
     list_select_related = ["program", "started_by"]
     list_filter = ["status", "program"]
@@ -193,9 +213,6 @@ class ScenarioAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-
         return staff_in(request.user, K.REGULATOR)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return staff_in(request.user, K.REGULATOR)
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return staff_in(request.user, K.REGULATOR)
 
     @admin.display(description=_("paths done"))
@@ -226,50 +243,10 @@ class ScenarioAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-
 
     def download_view(self, request: HttpRequest, object_id: str, table: str, fmt: str) -> Any:
         scenario = self._scenario(request, object_id)
-        if table not in selectors.TABLES or fmt not in FORMATS:
+        if table not in selectors.TABLES or fmt not in exports.FILE_FORMATS:
             raise Http404
-        return download(scenario, table, fmt)
-
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        user = cast(User, request.user)
-        is_post = request.method == "POST"
-        form = ScenarioStartForm(request.POST if is_post else None, user=user)
-        if is_post and form.is_valid():
-            try:
-                scenario = services.scenario_start(
-                    actor=user, program_id=form.cleaned_data["program"].pk, raw=form.raw()
-                )
-            except DomainError as exc:
-                for name, errors in exc.fields.items():
-                    form.add_error(_form_field(name), [f"{name}: {e}" for e in errors])
-                if not exc.fields:
-                    form.add_error(None, exc.message)
-            else:
-                self.message_user(
-                    request, gettext("Scenario #%(id)s started.") % {"id": scenario.pk}, messages.SUCCESS
-                )
-                return HttpResponseRedirect(
-                    reverse(
-                        "admin:fintech_scenario_change", args=[scenario.pk], current_app=self.admin_site.name
-                    )
-                )
-        request.current_app = self.admin_site.name
-        return TemplateResponse(
-            request,
-            ACTION_TEMPLATE,
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "has_view_permission": True,
-                "title": gettext("Start a scenario"),
-                "form": form,
-                "back_url": reverse("admin:fintech_scenario_changelist", current_app=self.admin_site.name),
-                "submit_label": gettext("Start"),
-                "summary": [],
-            },
-        )
+        columns, rows = selectors.download_table(scenario, table)
+        return exports.file_response(fmt, f"scenario-{scenario.pk}-{table}", table, columns, rows)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
@@ -301,7 +278,7 @@ class ScenarioAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-
                     args=[scenario.pk, table, fmt],
                     current_app=self.admin_site.name,
                 )
-                for fmt in FORMATS
+                for fmt in exports.FILE_FORMATS
             }
             for table in selectors.TABLES
         }

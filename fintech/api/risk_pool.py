@@ -307,8 +307,8 @@ def _totals_cells(report: RiskPoolReport) -> list[Any]:
     return ["TOTAL", *([""] * 7), *(report.totals[name] for name in _MONEY_COLUMNS)]
 
 
-def _file_name(report: RiskPoolReport, extension: str) -> str:
-    return f"risk-pool-{report.period.label if report.period else 'all'}.{extension}"
+def _file_name(report: RiskPoolReport) -> str:
+    return f"risk-pool-{report.period.label if report.period else 'all'}"
 
 
 def _file_rows(report: RiskPoolReport) -> Iterator[list[Any]]:
@@ -342,11 +342,9 @@ class RiskPoolReportApi(APIView):
             period=request.query_params.get("period") or None,
             program=request.query_params.get("program"),
         )
-        if fmt == "csv":
-            return exports.csv_response(_file_name(report, fmt), REPORT_COLUMNS, _file_rows(report))
-        if fmt == "xlsx":
-            return exports.xlsx_response(
-                _file_name(report, fmt), "risk pool", REPORT_COLUMNS, _file_rows(report)
+        if fmt in exports.FILE_FORMATS:
+            return exports.file_response(
+                fmt, _file_name(report), "risk pool", REPORT_COLUMNS, _file_rows(report)
             )
         return Response(report_json(report))
 

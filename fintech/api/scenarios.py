@@ -13,8 +13,6 @@ Regulators (their region's programmes) and platform staff only; other roles 403.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.urls import URLPattern, path
@@ -34,8 +32,6 @@ from fintech.services import scenarios as services
 from .idempotency import idempotent
 from .permissions import request_user
 from .subsidies import JsonOnlyNegotiation
-
-FORMATS = ("csv", "xlsx")
 
 
 class ScenarioOutSerializer(serializers.ModelSerializer):
@@ -94,52 +90,22 @@ class ScenarioDetailApi(APIView):
 # --- downloads ------------------------------------------------------------------------------------
 
 
-def _cell(value: Any) -> Any:
-    """A figure of a stored result as the exporter types it: amounts (two places) are money,
-    other numbers (probabilities, months) plain figures, anything else text."""
-    if not isinstance(value, str) or not value:
-        return value
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        return value
-    if not number.is_finite():
-        return value
-    return number if number.as_tuple().exponent == -2 else exports.Figure(value)
-
-
-def _rows(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
-    for row in rows:
-        yield [_cell(row.get(column)) for column in columns]
-
-
-def download(scenario: Scenario, table: str, fmt: str) -> Any:
-    if table not in selectors.TABLES:
-        raise InvalidInput.on("table", f"Table is one of {', '.join(selectors.TABLES)}.")
-    if fmt not in FORMATS:
-        raise InvalidInput.on("format", f"Format is one of {', '.join(FORMATS)}.")
-    columns, rows = selectors.table(scenario, table)
-    name = f"scenario-{scenario.pk}-{table}"
-    if fmt == "csv":
-        return exports.csv_response(f"{name}.csv", columns, _rows(columns, rows))
-    return exports.xlsx_response(f"{name}.xlsx", table, columns, _rows(columns, rows))
-
-
 class ScenarioDownloadApi(APIView):
     content_negotiation_class = JsonOnlyNegotiation
 
     @extend_schema(
         parameters=[
             OpenApiParameter("table", OpenApiTypes.STR, enum=list(selectors.TABLES), required=True),
-            OpenApiParameter("format", OpenApiTypes.STR, enum=list(FORMATS), required=True),
+            OpenApiParameter("format", OpenApiTypes.STR, enum=list(exports.FILE_FORMATS), required=True),
         ],
         responses={(200, "text/csv"): OpenApiTypes.BINARY},
     )
     def get(self, request: Request, pk: int) -> Any:
         scenario = selectors.scenario_for(request_user(request), pk)
-        return download(
-            scenario, request.query_params.get("table", ""), request.query_params.get("format", "")
-        )
+        table = request.query_params.get("table", "")
+        columns, rows = selectors.download_table(scenario, table)
+        fmt = request.query_params.get("format", "")
+        return exports.file_response(fmt, f"scenario-{scenario.pk}-{table}", table, columns, rows)
 
 
 urlpatterns: list[URLPattern] = [

@@ -279,11 +279,9 @@ class SubsidyReportApi(APIView):
         query = selectors.report_query(request.query_params)
         report = selectors.subsidy_report(user, query)
         name = f"subsidies-{query.period.label if query.period else 'all'}-{query.group_by}"
-        if fmt == "csv":
-            return exports.csv_response(f"{name}.csv", selectors.REPORT_COLUMNS, _report_rows(report))
-        if fmt == "xlsx":
-            return exports.xlsx_response(
-                f"{name}.xlsx", "subsidies", selectors.REPORT_COLUMNS, _report_rows(report)
+        if fmt in exports.FILE_FORMATS:
+            return exports.file_response(
+                fmt, name, "subsidies", selectors.REPORT_COLUMNS, _report_rows(report)
             )
         return Response([{c: _json_cell(row, c) for c in selectors.REPORT_COLUMNS} for row in report])
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db.models import Sum
 
+from fintech import exports
 from fintech.access import scenarios_visible_to
-from fintech.errors import NotFound
+from fintech.errors import InvalidInput, NotFound
 from fintech.models import BenchmarkRate as BenchmarkRateModel
 from fintech.models import (
     Installment,
@@ -201,3 +202,25 @@ def table(scenario: Scenario, name: str) -> tuple[tuple[str, ...], Iterator[dict
     if name == "histogram":
         return HISTOGRAM_COLUMNS, iter((scenario.results or {}).get("histogram", []))
     return RESULT_COLUMNS, result_rows(scenario)
+
+
+def _cell(value: Any) -> Any:
+    """A figure of a stored result as the exporter types it: amounts (two places) are money,
+    other numbers (probabilities, months) plain figures, anything else text."""
+    if not isinstance(value, str) or not value:
+        return value
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return value
+    if not number.is_finite():
+        return value
+    return number if number.as_tuple().exponent == -2 else exports.Figure(value)
+
+
+def download_table(scenario: Scenario, name: str) -> tuple[tuple[str, ...], Iterator[list[Any]]]:
+    """One table of a result as fintech.exports writes it (400 for a table that is not one of TABLES)."""
+    if name not in TABLES:
+        raise InvalidInput.on("table", f"Table is one of {', '.join(TABLES)}.")
+    columns, rows = table(scenario, name)
+    return columns, ([_cell(row.get(column)) for column in columns] for row in rows)

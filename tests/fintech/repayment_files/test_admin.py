@@ -88,6 +88,11 @@ def test_only_bank_staff_upload_and_see_files(book, regulator):
     with_file = login(book.bank)
     with_file.post(ADD, {"file": SimpleUploadedFile("a.csv", b"loan,amount,value_date,transaction_id\n")})
     file = RepaymentFile.objects.get()
+    # still pending (its processing is queued on commit): its page reloads itself
+    assert (
+        'http-equiv="refresh"'
+        in with_file.get(f"/admin/fintech/repaymentfile/{file.pk}/change/").content.decode()
+    )
     # another bank's staff do not see it (the admin answers with a redirect to its index)
     assert login(other_bank).get(f"/admin/fintech/repaymentfile/{file.pk}/change/").status_code == 302
 

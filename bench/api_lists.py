@@ -26,9 +26,6 @@ import http.client
 import json
 import os
 import platform
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -43,6 +40,8 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "bench.lists_settings"
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "off")
 os.environ.setdefault("JWT_ACCESS_MINUTES", "240")
 os.environ.pop("CELERY_BROKER_URL", None)
+
+from bench.processes import start_gunicorn, stop  # noqa: E402
 
 PAGE_SIZE = 50
 
@@ -259,12 +258,6 @@ def bench_user():  # type: ignore[no-untyped-def]
     return User.objects.filter(username__startswith="bench-platform-").order_by("-id").first()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def get(port: int, path: str, token: str) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
@@ -332,29 +325,8 @@ def main() -> None:
     total = Application.objects.count()
     pages = min(100, (total + PAGE_SIZE - 1) // PAGE_SIZE)
 
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "-w",
-            str(args.workers),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "config.wsgi",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "DJANGO_DEBUG": "off", "LOG_LEVEL": "WARNING"},
-        start_new_session=True,
-    )
+    server, port = start_gunicorn(args.workers, env={"DJANGO_DEBUG": "off", "LOG_LEVEL": "WARNING"})
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
         service_path, floor_path = "/api/v1/applications/", "/bench/floor/applications/"
         for page in (1, pages // 2, pages):
             s_status, s_body = get(port, f"{service_path}?page={page}", token)
@@ -369,8 +341,7 @@ def main() -> None:
             floor += load(port, floor_path, token, args.clients, args.seconds, pages) / args.rounds
             service += load(port, service_path, token, args.clients, args.seconds, pages) / args.rounds
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop(server)
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -40,6 +39,9 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.processes import start_workers, stop  # noqa: E402
+
 AS_OF = date(2025, 9, 30)  # bench/book.py's AS_OF
 
 # The floor: the close of every loan to close, in one statement. Same rules as services.close
@@ -249,36 +251,6 @@ def floor(url: str, as_of: date) -> tuple[float, tuple[int, ...]]:
     return took, tuple(int(x) for x in row)
 
 
-def start_workers(url: str, queue: str, count: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": url, "CELERY_QUEUE": queue, "PYTHONUNBUFFERED": "1"}
-    # The worker refuses the built-in secret key (config.safety); the bench signs nothing.
-    env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "-Q",
-        queue,
-        "--concurrency",
-        str(count),
-        "--without-gossip",
-        "--without-mingle",
-        "-l",
-        "info",
-    ]
-    sink = log.open("w")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while " ready." not in log.read_text(errors="replace"):
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise SystemExit(f"the workers did not start:\n{log.read_text(errors='replace')}")
-        time.sleep(0.2)
-    return process
-
-
 def service(url: str, queue: str, as_of: date, chunk_size: int) -> tuple[float, str]:
     """close_day in this process (dispatch and wait) with the chunks on the workers."""
     os.environ["DATABASE_URL"] = url
@@ -340,7 +312,7 @@ def main() -> None:
 
         queue = f"bench-{uuid.uuid4().hex[:8]}"
         log = ROOT / "bench" / f".worker-{queue}.log"
-        workers = start_workers(service_url, queue, args.workers, log)
+        workers = start_workers(queue, args.workers, log, env={"DATABASE_URL": service_url})
         spy = None
         if args.profile:
             spy = subprocess.Popen(
@@ -356,8 +328,7 @@ def main() -> None:
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=60)
-            workers.terminate()
-            workers.wait(timeout=30)
+            stop(workers)
         log.unlink()
         print(f"service {service_s:.3f} s ({summary})")
         service_fig = figures(service_url, args.as_of)

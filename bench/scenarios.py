@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 from fintech.rules import scenarios as sc  # noqa: E402
 from fintech.rules.schedules import RepaymentMethod, build_schedule  # noqa: E402
 from fintech.rules.subsidies import BenchmarkRow  # noqa: E402
+from tests.scenario_loans import loan_state  # noqa: E402
 
 RATIO_TARGET = 3.0  # the paths may cost at most 3x the bare draw (they also find the default month)
 TOTAL_LIMIT_SECONDS = 60.0
@@ -58,33 +59,16 @@ def synthetic_book(n: int, seed: int = 7) -> list[sc.LoanState]:
         schedule = build_schedule(principal, rate, term, rnd.choice(METHODS), disbursed)
         if schedule[-1].due_on <= AS_OF:
             schedule = build_schedule(principal, rate, 36, RepaymentMethod.EQUAL_PRINCIPAL, disbursed)
-        rows = tuple(
-            sc.InstallmentState(
-                seq=r.seq,
-                start_on=r.start_on,
-                due_on=r.due_on,
-                opening_principal=r.opening_principal,
-                principal_due=r.principal_due,
-                interest_due=r.interest_due,
-                principal_paid=r.principal_due if r.due_on <= AS_OF else Decimal("0.00"),
-                interest_paid=r.interest_due if r.due_on <= AS_OF else Decimal("0.00"),
-                status="paid" if r.due_on <= AS_OF else "due",
-            )
-            for r in schedule
-        )
         loans.append(
-            sc.LoanState(
+            loan_state(
+                schedule,
+                annual_rate=rate,
+                disbursed_on=disbursed,
+                as_of=AS_OF,
                 loan_id=i + 1,
                 sme_id=i // 2 + 1,
                 grade=rnd.choice(sc.GRADES),
-                industry="industry",
-                annual_rate=rate,
-                term_months=len(rows),
-                disbursed_on=disbursed,
-                maturity_on=rows[-1].due_on,
-                default_days_past_due=90,
                 premium_paid=(principal * Decimal("0.01")).quantize(Decimal("1.00")),
-                installments=rows,
             )
         )
     return loans

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 import uuid
@@ -40,6 +39,7 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count, Q, Sum  # noqa: E402
 
+from bench.processes import start_workers, stop  # noqa: E402
 from config.celery import app  # noqa: E402
 from fintech.models import SubsidyEntitlement, SubsidyRun, SubsidyRunChunk, User  # noqa: E402
 from fintech.services import subsidies as service  # noqa: E402
@@ -135,34 +135,6 @@ def floor(starter: User) -> tuple[float, dict[str, str]]:
     return took, result
 
 
-def start_workers(queue: str, count: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CELERY_QUEUE": queue, "PYTHONUNBUFFERED": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "-Q",
-        queue,
-        "--concurrency",
-        str(count),
-        "--without-gossip",
-        "--without-mingle",
-        "-l",
-        "info",
-    ]
-    sink = log.open("w")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while " ready." not in log.read_text(errors="replace"):
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise SystemExit(f"the workers did not start:\n{log.read_text(errors='replace')}")
-        time.sleep(0.2)
-    return process
-
-
 def through_celery(starter: User, queue: str, chunk_size: int) -> tuple[float, int]:
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
@@ -205,8 +177,7 @@ def main() -> None:
     try:
         service_s, run_id = through_celery(starter, queue, args.chunk_size)
     finally:
-        workers.terminate()
-        workers.wait(timeout=30)
+        stop(workers)
     run = SubsidyRun.objects.get(pk=run_id)
     service_fig = figures(run_id)
     print(

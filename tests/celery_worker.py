@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -27,13 +28,20 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import Model
 
 from config.celery import app
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60.0  # seconds wait_until waits by default
 POLL = 0.2  # seconds between two looks at a condition
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def new_queue() -> str:
@@ -153,6 +161,37 @@ def with_watchdog(log_dir: Path, every: float = 1.0) -> dict[str, Any]:
         "args": ["-B", "-S", "celery.beat:PersistentScheduler", "-s", str(log_dir / "beat-schedule")],
         "config": {"beat_schedule": {"watchdog": {"task": "fintech.batch_watchdog", "schedule": every}}},
     }
+
+
+HEAL = {"BATCH_HEARTBEAT_SECONDS": "2"}  # the heartbeat deadline of a worker that heals
+
+
+def lock_waiters() -> int:
+    """How many sessions of the test database wait for a row lock (a worker held inside a chunk)."""
+    with connection.cursor() as cursor:
+        # Inside a transaction the statistics views are a snapshot taken at their first read.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def kill_inside(workers: Workers, chunk: Model, before: Callable[[], bool]) -> None:
+    """Start a worker, wait until `before` holds (say, the run's first chunk is done), then SIGKILL
+    it inside `chunk`, where a row lock this test takes holds it."""
+    with transaction.atomic():
+        type(chunk)._default_manager.select_for_update().get(pk=chunk.pk)
+        doomed = workers()
+        doomed.wait_for(before, "the first chunk")
+        doomed.wait_for(lambda: lock_waiters() > 0, "the worker to be inside the held chunk")
+        doomed.kill()
+
+
+def start_healer(workers: Workers, log_dir: Path) -> Worker:
+    """A new worker that embeds beat running the watchdog every second, heartbeat deadline 2 s."""
+    return workers(env=HEAL, **with_watchdog(log_dir))
 
 
 class Workers:

@@ -9,34 +9,17 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from fintech import access
-from fintech.models import (
-    CloseChunk,
-    CloseRun,
-    OrganizationKind,
-)
+from fintech.models import CloseChunk, CloseRun, OrganizationKind
 
+from .batch import ChunkInline, chunk_fields
 from .scoping import ReadOnlyAdminMixin
 
 K = OrganizationKind
 
 
-class CloseChunkInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
+class CloseChunkInline(ChunkInline):
     model = CloseChunk
-    fields = (
-        "lo_id",
-        "hi_id",
-        "status",
-        "attempts",
-        "heartbeat_at",
-        "loans_closed",
-        "overdue_marked",
-        "defaults_count",
-        "finished_at",
-        "error",
-    )
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
+    fields = readonly_fields = chunk_fields("loans_closed", "overdue_marked", "defaults_count")
 
 
 @admin.register(CloseRun)

@@ -10,12 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from fintech.models import (
-    Account,
-    JournalEntry,
-    OrganizationKind,
-    Posting,
-)
+from fintech.models import Account, JournalEntry, OrganizationKind, Posting
 from fintech.money import ZERO
 
 from .display import admin_link, money

@@ -17,12 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from fintech import access
-from fintech.models import (
-    OrganizationKind,
-    RepaymentFile,
-    RepaymentFileLine,
-    User,
-)
+from fintech.models import OrganizationKind, RepaymentFile, RepaymentFileLine, User
 from fintech.services.repayment_files import HEADER, repayment_file_errors, repayment_file_upload
 
 from .actions import ActionsMixin, AdminAction, Buttons, Done

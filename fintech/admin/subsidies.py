@@ -38,8 +38,9 @@ from fintech.services import subsidies as services
 from fintech.services.common import business_today
 
 from .actions import ActionsMixin, AdminAction, Buttons, Done
+from .batch import ChunkInline, chunk_fields
 from .display import money
-from .scoping import ReadOnlyAdminMixin, ReviewAdmin, ScreenMixin
+from .scoping import ReviewAdmin, ScreenMixin
 
 K = OrganizationKind
 S = SubsidyRunStatus
@@ -204,24 +205,9 @@ RUN_ACTIONS = Buttons(
 )
 
 
-class SubsidyRunChunkInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
-    """The run's chunks as the engine left them: a stalled or failed one shows its attempts,
-    last heartbeat and error."""
-
+class SubsidyRunChunkInline(ChunkInline):
     model = SubsidyRunChunk
-    fields = (
-        "lo_id",
-        "hi_id",
-        "status",
-        "attempts",
-        "heartbeat_at",
-        "entitlements_count",
-        "finished_at",
-        "error",
-    )
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
+    fields = readonly_fields = chunk_fields("entitlements_count")
 
 
 @admin.register(SubsidyRun)

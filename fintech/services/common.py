@@ -1,13 +1,15 @@
-"""Small helpers the services share: business-date checks, row locking."""
+"""Small helpers the services share: business-date checks, the programme a regulator starts work on."""
 
 from __future__ import annotations
 
 from datetime import date
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fintech.errors import DateOutOfRange, FutureDate
+from fintech.errors import DateOutOfRange, FutureDate, InvalidInput
+from fintech.models import Program
 from fintech.rules.dates import PROGRAMME_EPOCH, date_window_problem
 
 
@@ -28,3 +30,14 @@ def ensure_not_future(value: date, field: str, *, earliest: date = PROGRAMME_EPO
             f"{field} {value.isoformat()} is in the future.",
             fields={field: [f"A business date may not lie in the future (today is {business_today()})."]},
         )
+
+
+def program_to_start(programs: QuerySet[Program], program_id: object) -> Program:
+    """The programme `program_id` among `programs` (those the regulator may start a subsidy run or
+    a scenario on); 400 on `program` when it is not one of them or not an id."""
+    program = None
+    if isinstance(program_id, int) and not isinstance(program_id, bool):
+        program = programs.filter(pk=program_id).first()
+    if program is None:
+        raise InvalidInput.on("program", "No programme with this id serves your region.")
+    return program

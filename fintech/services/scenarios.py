@@ -29,7 +29,7 @@ from fintech.selectors import scenarios as selectors
 from fintech.selectors.risk_pool import fund_balance
 
 from .audit import audit_record
-from .common import business_today
+from .common import business_today, program_to_start
 from .enqueue import enqueue_on_commit
 
 S = ScenarioStatus
@@ -320,12 +320,7 @@ def benchmark_for(p: Mapping[str, Any], as_of: date, stored: list[BenchmarkRow])
 def scenario_start(*, actor: User, program_id: object, raw: Mapping[str, Any]) -> Scenario:
     """Start a scenario on a programme serving the regulator's region: validate the parameters,
     record them with the book's figures of today, and queue the computation on commit."""
-    programs = access.scenario_programs_for(actor)
-    program = None
-    if isinstance(program_id, int) and not isinstance(program_id, bool):
-        program = programs.filter(pk=program_id).first()
-    if program is None:
-        raise InvalidInput.on("program", "No programme with this id serves your region.")
+    program = program_to_start(access.scenario_programs_for(actor), program_id)
     as_of = business_today()
     params = scenario_parameters(program, raw, as_of)
     balance = fund_balance(program.pk, as_of=as_of)

@@ -57,7 +57,7 @@ from fintech.rules import subsidies as rules
 
 from . import batch
 from .audit import audit_record
-from .common import business_today, ensure_not_future
+from .common import business_today, ensure_not_future, program_to_start
 from .ledger import (
     GOV_BUDGET,
     SME_CASH,
@@ -354,9 +354,7 @@ def subsidy_run_start(
     cut the loans into id-range chunks and queue one Celery task per chunk on commit. Running a
     period again is allowed and adds only what is missing."""
     require_regulator(actor)
-    program = programs_served_for(actor).filter(pk=program_id).first()
-    if program is None:
-        raise InvalidInput.on("program", "No programme with this id serves your region.")
+    program = program_to_start(programs_served_for(actor), program_id)
     try:
         span = rules.parse_period(period, program.subsidy_period)
     except rules.InvalidPeriod as exc:

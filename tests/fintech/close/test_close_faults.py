@@ -7,13 +7,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from django.db import transaction
 
 from fintech.models import AuditLog, CloseChunk, CloseRun, Installment, Loan, LossEvent
 from fintech.services.close import close_run_dispatch
 from tests import celery_worker as harness
 from tests.figures import figure
-from tests.fintech.subsidies.test_faults import HEAL, lock_waiters
 
 from .conftest import five_loan_book
 
@@ -33,15 +31,10 @@ def test_kill_9_of_the_worker_mid_close_is_healed_by_the_watchdog(workers, queue
     _first, second, _third = CloseChunk.objects.filter(run=run).order_by("lo_id")
 
     # when a worker closes the first chunk and is killed (SIGKILL) inside the second
-    with transaction.atomic():
-        CloseChunk.objects.select_for_update().get(pk=second.pk)
-        doomed = workers()
-        doomed.wait_for(lambda: CloseRun.objects.get(pk=run.pk).chunks_done == 1, "the first chunk")
-        doomed.wait_for(lambda: lock_waiters() > 0, "the worker to be inside the second chunk")
-        doomed.kill()
+    harness.kill_inside(workers, second, lambda: CloseRun.objects.get(pk=run.pk).chunks_done == 1)
 
     # and a new worker with the watchdog is started
-    healer = workers(env=HEAL, **harness.with_watchdog(tmp_path))
+    healer = harness.start_healer(workers, tmp_path)
     healer.wait_for(
         lambda: CloseRun.objects.get(pk=run.pk).status in ("done", "failed"),
         "the close to finish",

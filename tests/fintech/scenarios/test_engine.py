@@ -14,6 +14,7 @@ import pytest
 from fintech.rules import scenarios as sc
 from fintech.rules.schedules import RepaymentMethod, build_schedule
 from fintech.rules.subsidies import BenchmarkRow
+from tests import scenario_loans
 
 D = Decimal
 AS_OF = date(2025, 6, 30)
@@ -32,33 +33,15 @@ TERMS = sc.SubsidyTerms(
 
 
 def loan_state(principal, rate, term, method, disbursed_on, *, grade="B", premium="0.00", loan_id=1):
-    rows = build_schedule(D(principal), D(rate), term, method, disbursed_on)
-    states = tuple(
-        sc.InstallmentState(
-            seq=r.seq,
-            start_on=r.start_on,
-            due_on=r.due_on,
-            opening_principal=r.opening_principal,
-            principal_due=r.principal_due,
-            interest_due=r.interest_due,
-            principal_paid=r.principal_due if r.due_on <= AS_OF else D("0.00"),
-            interest_paid=r.interest_due if r.due_on <= AS_OF else D("0.00"),
-            status="paid" if r.due_on <= AS_OF else "due",
-        )
-        for r in rows
-    )
-    return sc.LoanState(
-        loan_id=loan_id,
-        sme_id=loan_id,
-        grade=grade,
-        industry="industry",
+    """One loan of `term` months paid on time up to AS_OF (tests/scenario_loans.py)."""
+    return scenario_loans.loan_state(
+        build_schedule(D(principal), D(rate), term, method, disbursed_on),
         annual_rate=D(rate),
-        term_months=term,
         disbursed_on=disbursed_on,
-        maturity_on=rows[-1].due_on,
-        default_days_past_due=90,
+        as_of=AS_OF,
+        loan_id=loan_id,
+        grade=grade,
         premium_paid=D(premium),
-        installments=states,
     )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from config.celery import app
 from fintech.models import AuditLog, SubsidyEntitlement, SubsidyRun, SubsidyRunChunk
@@ -34,19 +34,6 @@ queue = harness.queue
 workers = harness.workers
 book = test_worker.book
 _status = test_worker._status
-
-HEAL = {"BATCH_HEARTBEAT_SECONDS": "2"}
-
-
-def lock_waiters() -> int:
-    with connection.cursor() as cursor:
-        # Inside a transaction the statistics views are a snapshot taken at their first read.
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return int(cursor.fetchone()[0])
 
 
 def assert_whole_run(run_id: int, fault: str) -> SubsidyRun:
@@ -91,15 +78,10 @@ def test_kill_9_of_the_worker_mid_run_is_healed_by_the_watchdog(book, workers, q
 
     # when a worker computes the first chunk and is killed (SIGKILL) inside the second, held there
     # by a row lock this test takes on it
-    with transaction.atomic():
-        SubsidyRunChunk.objects.select_for_update().get(pk=second.pk)
-        doomed = workers()
-        doomed.wait_for(lambda: SubsidyRun.objects.get(pk=run.pk).chunks_done == 1, "the first chunk")
-        doomed.wait_for(lambda: lock_waiters() > 0, "the worker to be inside the second chunk")
-        doomed.kill()
+    harness.kill_inside(workers, second, lambda: SubsidyRun.objects.get(pk=run.pk).chunks_done == 1)
 
     # and a new worker with the watchdog is started (the killed one's message stays with the broker)
-    healer = workers(env=HEAL, **harness.with_watchdog(tmp_path))
+    healer = harness.start_healer(workers, tmp_path)
     healer.wait_for(lambda: _status(run.pk) in ("computed", "failed"), "the run to be computed", timeout=90)
 
     # then the run has the figures of an uninterrupted one, the stall and requeue audited
@@ -111,17 +93,11 @@ def test_kill_9_of_the_worker_mid_run_is_healed_by_the_watchdog(book, workers, q
     assert "batch watchdog: subsidy_run run" in healer.output()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Redis:
     """A redis-server of this test only, without persistence: a restart loses every message."""
 
     def __init__(self, log_dir: Path) -> None:
-        self.port = _free_port()
+        self.port = harness.free_port()
         self.log = log_dir / "redis.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -176,7 +152,7 @@ def test_a_broker_restart_mid_run_loses_messages_and_the_watchdog_sends_them_aga
     book, workers, queue, regulators, tmp_path, private_redis, monkeypatch
 ):
     # given a worker with the watchdog on a broker of this test
-    broker = {"CELERY_BROKER_URL": private_redis.url, **HEAL}
+    broker = {"CELERY_BROKER_URL": private_redis.url, **harness.HEAL}
     worker = workers(env=broker, **harness.with_watchdog(tmp_path))
 
     # and a run of three chunks, their tasks sent to that broker, the second held by a row lock
@@ -191,7 +167,7 @@ def test_a_broker_restart_mid_run_loses_messages_and_the_watchdog_sends_them_aga
             for chunk in chunks:
                 task.apply_async((chunk.pk,), connection=conn, queue=queue)
         worker.wait_for(lambda: SubsidyRun.objects.get(pk=run.pk).chunks_done == 1, "the first chunk")
-        worker.wait_for(lambda: lock_waiters() > 0, "the worker to be inside the second chunk")
+        worker.wait_for(lambda: harness.lock_waiters() > 0, "the worker to be inside the second chunk")
 
         # when the broker restarts without persistence (the third chunk's message is gone)
         private_redis.kill()

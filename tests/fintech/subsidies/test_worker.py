@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from django.db import connection, transaction
 
 from fintech.models import SubsidyEntitlement, SubsidyRun, SubsidyRunChunk
 from fintech.services.subsidies import subsidy_run_start
@@ -90,17 +89,6 @@ def _baseline(regulators) -> tuple[list, SubsidyRun]:
     return rows, run
 
 
-def _lock_waiters() -> int:
-    with connection.cursor() as cursor:
-        # Inside a transaction the statistics views are a snapshot taken at their first read.
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return int(cursor.fetchone()[0])
-
-
 def test_a_run_whose_worker_is_killed_mid_way_gives_the_totals_of_an_uninterrupted_run(
     book, workers, queue, regulators
 ):
@@ -124,12 +112,7 @@ def test_a_run_whose_worker_is_killed_mid_way_gives_the_totals_of_an_uninterrupt
 
     # when a worker computes the first chunk and is killed (SIGKILL) in the middle of the second,
     # held there by a row lock this test takes on it
-    with transaction.atomic():
-        SubsidyRunChunk.objects.select_for_update().get(pk=second.pk)
-        doomed = workers()
-        doomed.wait_for(lambda: SubsidyRun.objects.get(pk=run.pk).chunks_done == 1, "the first chunk")
-        doomed.wait_for(lambda: _lock_waiters() > 0, "the worker to be inside the second chunk")
-        doomed.kill()
+    harness.kill_inside(workers, second, lambda: SubsidyRun.objects.get(pk=run.pk).chunks_done == 1)
     half = SubsidyRun.objects.get(pk=run.pk)
     assert (half.status, half.chunks_done) == ("running", 1)
     assert SubsidyEntitlement.objects.filter(run=run).count() == 3  # the first chunk's, committed

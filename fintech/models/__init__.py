@@ -28,6 +28,7 @@ from .parties import (
 )
 from .patents import Patent, Patentee, PatentStatus, PatentType
 from .repayments import Repayment, RepaymentAllocation
+from .reports import RegulatorDashboard
 from .risk import (
     FundMovement,
     FundMovementKind,
@@ -102,6 +103,7 @@ __all__ = [
     "Program",
     "Recovery",
     "Region",
+    "RegulatorDashboard",
     "Repayment",
     "RepaymentAllocation",
     "RepaymentFile",

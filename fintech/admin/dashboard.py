@@ -155,6 +155,8 @@ class Panel:
     chart: dict[str, Any] | None = None
     totals: list[Any] | None = None
     note: str = ""
+    # Full width, the chart beside its table (a long table); the others share a row two by two.
+    wide: bool = False
     # The columns the page's table shows (all of them when None); the download has every column.
     shown: Sequence[int] | None = None
     file_header: Sequence[str] | None = None  # when the download's columns are not the table's
@@ -286,6 +288,7 @@ def subsidy_panels(user: User, filters: selectors.Filters) -> list[Panel]:
         Panel(
             key="pipeline",
             title=gettext("Applications by status"),
+            wide=True,
             header=[gettext("status"), gettext("applications"), gettext("amount requested (CNY)")],
             rows=pipeline_rows,
             totals=_total(pipeline_rows, total, 3),
@@ -392,6 +395,7 @@ def risk_panels(user: User, filters: selectors.Filters, today: date) -> list[Pan
         Panel(
             key="fund",
             title=gettext("Government risk fund"),
+            wide=True,
             header=[
                 gettext("quarter"),
                 gettext("top-ups (CNY)"),
@@ -428,6 +432,7 @@ def risk_panels(user: User, filters: selectors.Filters, today: date) -> list[Pan
         Panel(
             key="risk-pool",
             title=gettext("Loss events of the risk-pool report"),
+            wide=True,
             header=[
                 gettext("SME"),
                 gettext("bank"),
@@ -590,7 +595,7 @@ class RegulatorDashboardAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "opts": self.opts,
                 "has_view_permission": True,
                 "title": gettext("Regulator dashboard"),
-                "subtitle": dict((n, lbl) for n, lbl, _url in tabs)[page],
+                "tab_label": dict((n, lbl) for n, lbl, _url in tabs)[page],
                 "page": page,
                 "tabs": tabs,
                 "form": form,

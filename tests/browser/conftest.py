@@ -16,14 +16,14 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "artefacts" / "browser"
+from .helpers import ROOT, SHOTS, Camera
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
     "--headless",
@@ -36,7 +36,6 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1366, "height": 768}
-PASSWORD = "Demo-pledge-2025!"  # fintech/demo/cast.py DEMO_PASSWORD
 
 
 def _unavailable(reason: str) -> None:
@@ -131,19 +130,6 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
-@dataclass
-class Camera:
-    """Screenshots numbered in the order they are taken, for people to follow the story."""
-
-    taken: list[Path] = field(default_factory=list)
-
-    def shot(self, page: Any, name: str, *, full_page: bool = False) -> Path:
-        path = SHOTS / f"{len(self.taken) + 1:02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=full_page)
-        self.taken.append(path)
-        return path
-
-
 @pytest.fixture(scope="session")
 def camera() -> Camera:
     return Camera()
@@ -170,11 +156,3 @@ def new_page(chromium: Any, demo_server: DemoServer) -> Iterator[Any]:
     yield make
     for context in contexts:
         context.close()
-
-
-def log_in(page: Any, username: str) -> None:
-    page.goto("/admin/login/?next=/admin/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")

@@ -13,7 +13,8 @@
     var valueAxis = {
       beginAtZero: true,
       stacked: !!spec.stacked,
-      ticks: { callback: function (v) { return money(v); } }
+      // Amounts with grouped digits; counts in whole numbers.
+      ticks: spec.money ? { callback: function (v) { return money(v); } } : { precision: 0 }
     };
     var categoryAxis = { stacked: !!spec.stacked, ticks: { autoSkip: false } };
     return {
@@ -23,7 +24,7 @@
       indexAxis: horizontal ? "y" : "x",
       interaction: { mode: "index", intersect: false },
       plugins: {
-        legend: { position: "bottom", labels: { boxWidth: 12, font: { size: 11 } } },
+        legend: { display: spec.datasets.length > 1, position: "bottom", labels: { boxWidth: 12, font: { size: 11 } } },
         tooltip: {
           callbacks: {
             label: function (ctx) {

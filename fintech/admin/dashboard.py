@@ -32,8 +32,8 @@ from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from fintech import access, exports
-from fintech.api.risk import REPORT_COLUMNS as RISK_POOL_COLUMNS
-from fintech.api.risk import _file_rows as risk_pool_file_rows
+from fintech.api.risk_pool import REPORT_COLUMNS as RISK_POOL_COLUMNS
+from fintech.api.risk_pool import _file_rows as risk_pool_file_rows
 from fintech.models import Organization, OrganizationKind, Program, Region, RegulatorDashboard, User
 from fintech.money import ZERO
 from fintech.rules.subsidies import InvalidPeriod, parse_period

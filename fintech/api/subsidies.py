@@ -4,11 +4,11 @@
   `GET /subsidy-runs/{id}/`; `POST /subsidy-runs/{id}/approve/` (a second regulator) and
   `POST /subsidy-runs/{id}/payments/` {paid_on, reference} -> 200.
 - `GET /subsidies/?period=&enterprise=&kind=&status=` -> the caller's entitlements, paginated.
-- `GET /reports/subsidies/?period=&group_by=&status=[&format=csv|xlsx]` -> a bare JSON list of
-  `{group_id, group, interest_amount, premium_amount, total_amount, loans, enterprises}`, or the
-  same rows as a CSV file (streamed) or an XLSX workbook (written row by row to a temporary file,
-  in openpyxl's write-only mode), both by fintech.exports (names neutralised against formulas):
-  constant memory whatever the number of groups, so no download task is needed.
+- `GET /reports/subsidies/?period=&group_by=&status=&program=&region=&bank=&insurer=[&format=csv|xlsx]`
+  -> a bare JSON list of `{group_id, group, interest_amount, premium_amount, total_amount, loans,
+  enterprises}`, or the same rows as a CSV file (streamed) or an XLSX workbook (written row by row
+  to a temporary file, in openpyxl's write-only mode), both by fintech.exports (names neutralised
+  against formulas): constant memory whatever the number of groups, so no download task is needed.
 """
 
 from __future__ import annotations
@@ -255,6 +255,10 @@ class SubsidyReportApi(APIView):
             OpenApiParameter("period", OpenApiTypes.STR, description="2025Q3 or 2025-07"),
             OpenApiParameter("group_by", OpenApiTypes.STR, enum=list(selectors.REPORT_GROUPS), required=True),
             OpenApiParameter("status", OpenApiTypes.STR, enum=EntitlementStatus.values),
+            OpenApiParameter("program", OpenApiTypes.INT, description="only this programme"),
+            OpenApiParameter("region", OpenApiTypes.STR, description="only SMEs of this region (420100)"),
+            OpenApiParameter("bank", OpenApiTypes.INT, description="only loans of this bank"),
+            OpenApiParameter("insurer", OpenApiTypes.INT, description="only loans insured by this insurer"),
             OpenApiParameter("format", OpenApiTypes.STR, enum=list(FORMATS)),
         ],
         responses=inline_serializer(

@@ -19,6 +19,7 @@ from .patents import Patent, Patentee, PatentStatus, PatentType
 from .policies import Policy, PolicyStatus, PremiumPayment
 from .repayment_files import FileStatus, RepaymentFile, RepaymentFileLine
 from .repayments import Repayment, RepaymentAllocation, RepaymentReversal
+from .reports import RegulatorDashboard
 from .risk_pool import (
     FundMovement,
     FundMovementKind,
@@ -85,6 +86,7 @@ __all__ = [
     "Program",
     "Recovery",
     "Region",
+    "RegulatorDashboard",
     "Repayment",
     "RepaymentAllocation",
     "RepaymentFile",

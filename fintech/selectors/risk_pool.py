@@ -5,7 +5,7 @@ organisation (regulators: their region; the fund: the programmes serving their r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,6 +14,7 @@ from django.db.models import (
     Case,
     Count,
     F,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -279,24 +280,153 @@ class RiskPoolReport:
     fund: FundPosition
 
 
-def risk_pool_report(user: User, *, period: str | None = None, program: str | None = None) -> RiskPoolReport:
+@dataclass(frozen=True)
+class Narrowing:
+    """Filters of the regulator's screens, within what the user sees: the programme, the SME's
+    region, the loan's bank and its policy's insurer. The fund belongs to a programme, so the bank
+    and the insurer narrow the loss events, not the fund."""
+
+    program: int | None = None
+    region: str | None = None
+    bank: int | None = None
+    insurer: int | None = None
+
+
+def scoped_events(user: User, narrowing: Narrowing) -> QuerySet[LossEvent]:
+    events = loss_events_visible_to(user)
+    for value, lookup in (
+        (narrowing.program, "program_id"),
+        (narrowing.region, "loan__sme__region_id"),
+        (narrowing.bank, "loan__bank_id"),
+        (narrowing.insurer, "loan__policy__insurer_id"),
+    ):
+        if value is not None:
+            events = events.filter(**{lookup: value})
+    return events
+
+
+def scoped_programs(user: User, narrowing: Narrowing) -> QuerySet[Program]:
+    programs = programs_served_for(user)
+    if narrowing.program is not None:
+        programs = programs.filter(pk=narrowing.program)
+    if narrowing.region is not None:
+        programs = programs.filter(regions__pk=narrowing.region)
+    return programs.distinct()
+
+
+def _program_id(program: str | None) -> int | None:
+    if program in (None, ""):
+        return None
+    if not re.fullmatch(r"[0-9]{1,18}", str(program)):  # an id the database can compare
+        raise InvalidInput.on("program", "A programme is named by its integer id.")
+    return int(str(program))
+
+
+def risk_pool_report(
+    user: User,
+    *,
+    period: str | None = None,
+    program: str | None = None,
+    narrowing: Narrowing | None = None,
+) -> RiskPoolReport:
     """The risk-pool report for regulators (their region) and the platform: one query for the
-    rows, three aggregates for their totals and one for the fund, however many rows there are."""
+    rows, three aggregates for their totals and one for the fund, however many rows there are.
+    `narrowing` (the admin's filters) narrows further; its programme, if any, wins over `program`."""
     require_role(user, K.REGULATOR)
     parsed = period_parse(period) if period else None
-    program_id: int | None = None
-    if program not in (None, ""):
-        if not re.fullmatch(r"[0-9]{1,18}", str(program)):  # an id the database can compare
-            raise InvalidInput.on("program", "A programme is named by its integer id.")
-        program_id = int(str(program))
-    events = loss_events_visible_to(user)
-    programs = programs_served_for(user)
-    if program_id is not None:
-        events = events.filter(program_id=program_id)
-        programs = programs.filter(pk=program_id)
+    narrowing = narrowing or Narrowing()
+    if narrowing.program is None:
+        narrowing = replace(narrowing, program=_program_id(program))
+    events = scoped_events(user, narrowing)
+    programs = scoped_programs(user, narrowing)
     fund = fund_position(
         programs, start=parsed.start if parsed else None, as_of=parsed.end if parsed else None
     )
     return RiskPoolReport(
-        parsed, program_id, report_rows(events, period=parsed), report_totals(events, period=parsed), fund
+        parsed,
+        narrowing.program,
+        report_rows(events, period=parsed),
+        report_totals(events, period=parsed),
+        fund,
     )
+
+
+# --- the risk pool over time (the regulator's dashboard) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class RiskPeriod:
+    """One period of the risk pool over time: the loss events that defaulted in it (their loss and
+    shares), the recoveries received in it (each party's part), and the fund's movements in it
+    with its balance (and unfunded part) at the period's end."""
+
+    period: Period
+    loss_events: int
+    loss_amount: Decimal
+    insurer_share: Decimal
+    government_share: Decimal
+    bank_share: Decimal
+    recovered: PartyAmounts
+    fund: FundPosition
+
+
+def quarters_between(first: date, last: date) -> list[Period]:
+    """The calendar quarters from the one holding `first` to the one holding `last`."""
+    out: list[Period] = []
+    year, quarter = first.year, (first.month - 1) // 3 + 1
+    while date(year, 3 * quarter - 2, 1) <= last:
+        out.append(parse_period(f"{year}Q{quarter}"))
+        year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
+    return out
+
+
+def risk_periods(user: User, narrowing: Narrowing, *, period: Period | None, today: date) -> list[Period]:
+    """The periods the dashboard shows: the one asked for, else every quarter from the first loss
+    event or fund movement the user sees to today's."""
+    if period is not None:
+        return [period]
+    starts = [
+        scoped_events(user, narrowing).order_by().aggregate(first=Min("default_on"))["first"],
+        FundMovement.objects.filter(program__in=scoped_programs(user, narrowing).values("pk"))
+        .order_by()
+        .aggregate(first=Min("on"))["first"],
+    ]
+    known = [d for d in starts if d is not None]
+    return quarters_between(min(known), today) if known else []
+
+
+def recoveries_received(events: QuerySet[LossEvent], period: Period) -> PartyAmounts:
+    """Each party's part of the recoveries received within the period on these loss events."""
+    got = (
+        Recovery.objects.filter(
+            loss_event__in=events.values("pk"), received_on__range=(period.start, period.end)
+        )
+        .order_by()
+        .aggregate(**_sums("insurer_part", "government_part", "bank_part"))
+    )
+    return PartyAmounts(*(round_fen(Decimal(got[f"{p}_part"])) for p in PARTIES))
+
+
+def risk_over_time(user: User, narrowing: Narrowing, periods: list[Period]) -> list[RiskPeriod]:
+    """Per period: the report's totals (`report_totals`), the recoveries received and the fund's
+    position (`fund_position`) -- the same figures as the risk-pool report, a few aggregate
+    queries per period."""
+    require_role(user, K.REGULATOR)
+    events = scoped_events(user, narrowing)
+    programs = scoped_programs(user, narrowing)
+    out: list[RiskPeriod] = []
+    for period in periods:
+        totals = report_totals(events, period=period)
+        out.append(
+            RiskPeriod(
+                period=period,
+                loss_events=totals["loss_events"],
+                loss_amount=totals["loss_amount"],
+                insurer_share=totals["insurer_share"],
+                government_share=totals["government_share"],
+                bank_share=totals["bank_share"],
+                recovered=recoveries_received(events, period),
+                fund=fund_position(programs, start=period.start, as_of=period.end),
+            )
+        )
+    return out

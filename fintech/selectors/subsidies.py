@@ -8,6 +8,7 @@ same rows, so their totals agree and equal the sum of the entitlements they coun
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -75,6 +76,7 @@ def entitlement_list(
 
 # group_by -> (the group's key, its label), both reached from an entitlement.
 REPORT_GROUPS: dict[str, tuple[str, str]] = {
+    "period": ("period", "period"),
     "bank": ("loan__bank_id", "loan__bank__name"),
     "insurer": ("loan__policy__insurer_id", "loan__policy__insurer__name"),
     "region": ("sme__region_id", "sme__region__name_en"),
@@ -97,17 +99,53 @@ class ReportQuery:
     group_by: str
     period: Period | None
     status: str | None
+    # Narrowing filters (None: all the caller sees): the programme, the SME's region, the loan's
+    # bank and its policy's insurer.
+    program: int | None = None
+    region: str | None = None
+    bank: int | None = None
+    insurer: int | None = None
+
+
+# Entitlement lookups of the narrowing filters.
+REPORT_FILTERS = {
+    "program": "program_id",
+    "region": "sme__region_id",
+    "bank": "loan__bank_id",
+    "insurer": "loan__policy__insurer_id",
+}
+
+
+def _id_filter(params: Any, name: str) -> int | None:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    if not re.fullmatch(r"[0-9]{1,18}", str(raw)):
+        raise InvalidInput.on(name, "An integer id.")
+    return int(str(raw))
 
 
 def report_query(params: Any) -> ReportQuery:
-    """Parse ?period=&group_by=&status= (a bad value is a 400 naming its field)."""
+    """Parse ?period=&group_by=&status=&program=&region=&bank=&insurer= (a bad value is a 400
+    naming its field)."""
     group_by = str(params.get("group_by") or "")
     if group_by not in REPORT_GROUPS:
         raise InvalidInput.on("group_by", f"Group by one of {', '.join(REPORT_GROUPS)}.")
     status = params.get("status") or None
     if status is not None and status not in EntitlementStatus.values:
         raise InvalidInput.on("status", f"Status is one of {', '.join(EntitlementStatus.values)}.")
-    return ReportQuery(group_by=group_by, period=period_filter(params.get("period")), status=status)
+    region = params.get("region") or None
+    if region is not None and not re.fullmatch(r"[0-9]{6}", str(region)):
+        raise InvalidInput.on("region", "A region is its six-digit code, like 420100.")
+    return ReportQuery(
+        group_by=group_by,
+        period=period_filter(params.get("period")),
+        status=status,
+        program=_id_filter(params, "program"),
+        region=region,
+        bank=_id_filter(params, "bank"),
+        insurer=_id_filter(params, "insurer"),
+    )
 
 
 def _money_sum(condition: Q | None = None) -> Coalesce:
@@ -116,7 +154,8 @@ def _money_sum(condition: Q | None = None) -> Coalesce:
 
 
 def subsidy_report(user: User, query: ReportQuery) -> QuerySet[Any]:
-    """One aggregate query: per group, interest, premium and total amounts, distinct loans and SMEs.
+    """One aggregate query: per group (a period, bank, insurer, region or SME), interest, premium
+    and total amounts, distinct loans and SMEs.
 
     Every entitlement that is not cancelled counts, whatever its status, unless `status` asks for
     one status (DOMAIN.md section 9).
@@ -126,6 +165,9 @@ def subsidy_report(user: User, query: ReportQuery) -> QuerySet[Any]:
     if query.period is not None:
         qs = qs.filter(period__in=query.period.labels())
     qs = qs.filter(status=query.status) if query.status else qs.exclude(status=EntitlementStatus.CANCELLED)
+    for name, lookup in REPORT_FILTERS.items():
+        if getattr(query, name) is not None:
+            qs = qs.filter(**{lookup: getattr(query, name)})
     key, label = REPORT_GROUPS[query.group_by]
     return (
         qs.values(group_id=F(key), group=F(label))

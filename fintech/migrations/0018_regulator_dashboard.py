@@ -1,0 +1,22 @@
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("fintech", "0011_register_periodic_tasks"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="RegulatorDashboard",
+            fields=[],
+            options={
+                "verbose_name": "regulator dashboard",
+                "verbose_name_plural": "regulator dashboard",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
+            },
+            bases=("fintech.program",),
+        ),
+    ]

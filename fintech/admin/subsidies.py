@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, cast
 
 from django import forms
@@ -24,7 +25,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from fintech.access import acts_for, programs_served_for
+from fintech.access import acts_for, is_platform, programs_served_for
 from fintech.errors import DomainError
 from fintech.models import (
     BenchmarkRate,
@@ -40,7 +41,7 @@ from fintech.services import subsidies as services
 from fintech.services.common import business_today
 
 from .actions import ActionsMixin, AdminAction, Buttons
-from .display import money
+from .display import day, money, parameters
 from .scoping import ReadOnlyAdminMixin, ReviewAdmin, ScreenMixin
 
 K = OrganizationKind
@@ -118,6 +119,27 @@ class SubsidyRunStartForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = cast(forms.ModelChoiceField, self.fields["program"])  # type: ignore[type-arg]
         field.queryset = programs_served_for(user).order_by("code")
+
+
+def preview_summary(preview: services.SubsidyPreview) -> list[tuple[Any, Any]]:
+    """The facts of a dry run, shown above the start form."""
+    state = (
+        gettext("ended: a run may start")
+        if preview.ended
+        else gettext("not ended: a run is refused until %(first)s")
+        % {"first": day(preview.period_end + timedelta(days=1))}
+    )
+    return [
+        (_("preview"), gettext("Figures so far; nothing has been saved.")),
+        (_("programme"), preview.program),
+        (_("period"), f"{preview.period} ({day(preview.period_start)} - {day(preview.period_end)})"),
+        (_("period status"), state),
+        (_("interest subsidies"), money(preview.interest_total)),
+        (_("premium subsidies"), money(preview.premium_total)),
+        (_("total"), money(preview.total_amount)),
+        (_("entitlements"), preview.entitlements_count),
+        (_("cut by the annual cap"), preview.capped_count),
+    ]
 
 
 class SubsidyRunApproveForm(forms.Form):
@@ -226,9 +248,10 @@ class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
         "entitlements_count",
         "progress",
         "started_by",
-        "approved_by",
         "paid_on",
     ]
+    # The chunk engine's counters are for platform staff (operations), not for regulators.
+    ENGINE_ONLY = ("progress", "chunks")
     list_select_related = ["program", "started_by", "approved_by"]
     list_filter = ["status", ("program", admin.RelatedOnlyFieldListFilter), "period"]
     fields = [
@@ -237,7 +260,7 @@ class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
         "status",
         ("interest_total", "premium_total", "entitlements_count"),
         ("chunks_total", "chunks_done", "chunks_requeued"),
-        "parameters",
+        "parameters_panel",
         ("started_by", "created_at"),
         ("approved_by", "approved_at"),
         ("paid_on", "payment_reference"),
@@ -249,6 +272,25 @@ class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self.may_view(request) and acts_for(request.user, K.REGULATOR)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        shown = super().get_list_display(request)
+        if is_platform(request.user):
+            return shown
+        return [c for c in shown if getattr(c, "__name__", c) not in self.ENGINE_ONLY]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if is_platform(request.user):
+            return self.fields
+        return [f for f in self.fields if not (isinstance(f, tuple) and f[0] == "chunks_total")]
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        return self.inlines if is_platform(request.user) else []
+
+    @admin.display(description=_("parameters"))
+    def parameters_panel(self, obj: SubsidyRun) -> Any:
+        # The programme's parameters the run copied, labelled; the chunk size is an engine detail.
+        return parameters(obj.parameters, hidden=("chunk_size",))
 
     # columns
 
@@ -271,35 +313,42 @@ class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
         back = reverse("admin:fintech_subsidyrun_changelist", current_app=self.admin_site.name)
         is_post = request.method == "POST"
         form = SubsidyRunStartForm(request.POST if is_post else None, user=user)
+        summary: list[tuple[Any, Any]] = []
         if is_post and form.is_valid():
+            program_id, period = form.cleaned_data["program"].pk, form.cleaned_data["period"]
             try:
-                run = services.subsidy_run_start(
-                    actor=user, program_id=form.cleaned_data["program"].pk, period=form.cleaned_data["period"]
-                )
+                if "_preview" in request.POST:
+                    summary = preview_summary(
+                        services.subsidy_run_preview(actor=user, program_id=program_id, period=period)
+                    )
+                else:
+                    run = services.subsidy_run_start(actor=user, program_id=program_id, period=period)
             except DomainError as exc:
                 for field, errors in exc.fields.items():
                     form.add_error(field if field in form.fields else None, errors)
                 if not exc.fields:
                     form.add_error(None, exc.message)
             else:
-                self.message_user(
-                    request,
-                    gettext("Subsidy run #%(id)s of %(period)s started.")
-                    % {"id": run.pk, "period": run.period},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(
-                    reverse(
-                        "admin:fintech_subsidyrun_change", args=[run.pk], current_app=self.admin_site.name
+                if not summary:
+                    self.message_user(
+                        request,
+                        gettext("Subsidy run #%(id)s of %(period)s started.")
+                        % {"id": run.pk, "period": run.period},
+                        messages.SUCCESS,
                     )
-                )
+                    return HttpResponseRedirect(
+                        reverse(
+                            "admin:fintech_subsidyrun_change", args=[run.pk], current_app=self.admin_site.name
+                        )
+                    )
         return self.action_page(
             request,
             title=gettext("Start a subsidy run"),
             form=form,
             back_url=back,
             submit_label=gettext("Start"),
-            summary=[],
+            preview_label=gettext("Preview (saves nothing)"),
+            summary=summary,
         )
 
     def action_summary(self, run: SubsidyRun) -> list[tuple[Any, Any]]:

@@ -8,9 +8,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
+from fintech.money import format_money
 from fintech.rules.schedules import RepaymentMethod as _RM
 
 from .base import MoneyField, RateField, TimeStamped
@@ -90,7 +92,8 @@ class Application(TimeStamped):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.sme.name} {self.requested_amount} ({self.get_status_display()})"
+        amount = format_money(self.requested_amount, grouped=True)
+        return f"#{self.pk} {self.sme.name} {amount} ({self.get_status_display()})"
 
     # Transitions (django-fsm-2). The services lock the row, check can_proceed, call, save, audit.
     @transition(field=status, source=S.DRAFT, target=S.VALUATION)
@@ -135,7 +138,10 @@ class ApplicationPatent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"application {self.application_id}: patent {self.patent_id}"
+        return gettext("application %(app)s: patent %(patent)s") % {
+            "app": self.application_id,
+            "patent": self.patent_id,
+        }
 
 
 class ValuationStatus(models.TextChoices):
@@ -190,7 +196,7 @@ class Valuation(TimeStamped):
         ]
 
     def __str__(self) -> str:
-        return f"{self.report_number or 'engagement'} #{self.pk} ({self.get_status_display()})"
+        return f"{self.report_number or gettext('engagement')} #{self.pk} ({self.get_status_display()})"
 
 
 class PatentValuation(models.Model):
@@ -210,7 +216,10 @@ class PatentValuation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"patent {self.patent_id}: {self.value} ({self.method})"
+        return gettext("patent %(patent)s: %(value)s") % {
+            "patent": self.patent_id,
+            "value": format_money(self.value, grouped=True),
+        }
 
 
 class PolicyStatus(models.TextChoices):

@@ -14,6 +14,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from fintech.money import format_money
+
 from .base import MoneyField
 from .loans import Loan
 from .parties import Organization, Program
@@ -97,7 +99,7 @@ class JournalEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.booked_on} {self.get_kind_display()}"
+        return f"#{self.pk} {self.booked_on.isoformat()} {self.get_kind_display()}"
 
 
 class Posting(models.Model):
@@ -123,4 +125,6 @@ class Posting(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.debit_account_id} <- {self.credit_account_id} {self.amount}"
+        return (
+            f"{self.debit_account_id} <- {self.credit_account_id} {format_money(self.amount, grouped=True)}"
+        )

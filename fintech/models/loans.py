@@ -7,8 +7,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
+
+from fintech.money import format_money
 
 from .applications import Application, Policy, RepaymentMethod
 from .base import MoneyField, RateField, TimeStamped
@@ -85,7 +88,11 @@ class Loan(TimeStamped):
     def default(self) -> None: ...
 
     def __str__(self) -> str:
-        return f"Loan #{self.pk} {self.principal} ({self.get_status_display()})"
+        return gettext("Loan #%(id)s %(principal)s (%(status)s)") % {
+            "id": self.pk,
+            "principal": format_money(self.principal, grouped=True),
+            "status": self.get_status_display(),
+        }
 
 
 class Pledge(TimeStamped):
@@ -131,7 +138,10 @@ class PledgedPatent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"patent {self.patent_id} under pledge {self.pledge_id}"
+        return gettext("patent %(patent)s under pledge %(pledge)s") % {
+            "patent": self.patent_id,
+            "pledge": self.pledge_id,
+        }
 
 
 class InstallmentStatus(models.TextChoices):
@@ -177,4 +187,8 @@ class Installment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.loan_id}/{self.seq} due {self.due_on}"
+        return gettext("loan %(loan)s installment %(seq)s due %(on)s") % {
+            "loan": self.loan_id,
+            "seq": self.seq,
+            "on": self.due_on.isoformat(),
+        }

@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from fintech.money import format_money
 
 from .base import MoneyField, TimeStamped
 from .loans import Installment, Loan
@@ -34,7 +37,11 @@ class Repayment(TimeStamped):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} on {self.paid_on} for loan {self.loan_id}"
+        return gettext("%(amount)s on %(on)s for loan %(loan)s") % {
+            "amount": format_money(self.amount, grouped=True),
+            "on": self.paid_on.isoformat(),
+            "loan": self.loan_id,
+        }
 
 
 class RepaymentAllocation(models.Model):
@@ -58,4 +65,8 @@ class RepaymentAllocation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"repayment {self.repayment_id}: principal {self.principal}, interest {self.interest}"
+        return gettext("repayment %(id)s: principal %(principal)s, interest %(interest)s") % {
+            "id": self.repayment_id,
+            "principal": format_money(self.principal, grouped=True),
+            "interest": format_money(self.interest, grouped=True),
+        }

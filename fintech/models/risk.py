@@ -9,7 +9,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from fintech.money import format_money
 
 from .base import MoneyField, RateField, money_equals
 from .loans import Loan
@@ -76,7 +79,10 @@ class LossEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"loss of loan {self.loan_id}: {self.loss_amount}"
+        return gettext("loss of loan %(loan)s: %(amount)s") % {
+            "loan": self.loan_id,
+            "amount": format_money(self.loss_amount, grouped=True),
+        }
 
 
 class Recovery(models.Model):
@@ -106,7 +112,10 @@ class Recovery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"recovery {self.amount} on {self.received_on}"
+        return gettext("recovery of %(amount)s on %(on)s") % {
+            "amount": format_money(self.amount, grouped=True),
+            "on": self.received_on.isoformat(),
+        }
 
 
 class SettlementParty(models.TextChoices):
@@ -155,7 +164,11 @@ class Settlement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_party_display()} settlement {self.amount} ({self.get_status_display()})"
+        return gettext("settlement by the %(party)s: %(amount)s (%(status)s)") % {
+            "party": self.get_party_display(),
+            "amount": format_money(self.amount, grouped=True),
+            "status": self.get_status_display(),
+        }
 
 
 class FundMovementKind(models.TextChoices):
@@ -194,4 +207,8 @@ class FundMovement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount} on {self.on}"
+        return gettext("%(kind)s of %(amount)s on %(on)s") % {
+            "kind": self.get_kind_display(),
+            "amount": format_money(self.amount, grouped=True),
+            "on": self.on.isoformat(),
+        }

@@ -8,8 +8,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
+
+from fintech.money import format_money, format_rate
 
 from .base import MoneyField, RateField
 from .batch import BatchChunk
@@ -53,7 +56,13 @@ class BenchmarkRate(models.Model):
 
     def __str__(self) -> str:
         top = self.term_max_months or "∞"
-        return f"{self.get_source_display()} {self.effective_on} {self.term_min_months}-{top}m {self.rate}"
+        return gettext("%(source)s of %(on)s, %(lo)s-%(hi)s months: %(rate)s") % {
+            "source": self.get_source_display(),
+            "on": self.effective_on.isoformat(),
+            "lo": self.term_min_months,
+            "hi": top,
+            "rate": format_rate(self.rate),
+        }
 
 
 class SubsidyRunStatus(models.TextChoices):
@@ -147,7 +156,11 @@ class SubsidyRunChunk(BatchChunk):
         verbose_name_plural = _("subsidy run chunks")
 
     def __str__(self) -> str:
-        return f"run {self.run_id} loans {self.lo_id}-{self.hi_id}"
+        return gettext("run %(run)s, loans %(lo)s-%(hi)s") % {
+            "run": self.run_id,
+            "lo": self.lo_id,
+            "hi": self.hi_id,
+        }
 
 
 class SubsidyKind(models.TextChoices):
@@ -207,4 +220,4 @@ class SubsidyEntitlement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount} ({self.period})"
+        return f"{self.get_kind_display()} {format_money(self.amount, grouped=True)} ({self.period})"

@@ -249,7 +249,8 @@ def next_steps(steps: tuple[desks.Step, ...], desk: str) -> Any:
         if step.party == desk
         else format_html(
             "{}",
-            gettext("waiting for %(step)s (%(party)s)") % {"step": step.label, "party": K(step.party).label},
+            gettext("waiting for %(step)s (%(party)s)")
+            % {"step": step.label, "party": desks.PARTIES[step.party]},
         )
         for step in steps
     ]

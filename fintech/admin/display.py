@@ -8,7 +8,7 @@ and JSON fields of lists and pages through these helpers, so no screen shows a r
 
 from __future__ import annotations
 
-import json
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
@@ -170,9 +170,33 @@ def valuation_method(code: str) -> Any:
     return VALUATION_METHODS.get(code, code)
 
 
+_MONEY_TEXT = re.compile(r"^-?\d+\.\d{2}$")
+
+
+@functools.cache
+def _choice_labels() -> dict[str, Any]:
+    """Every code of the fintech models' choices with its label (a code two fields label
+    differently is left out: a payload value does not say which field it came from)."""
+    labels: dict[str, Any] = {}
+    clashes: set[str] = set()
+    for model in django_apps.get_app_config("fintech").get_models():
+        for field in model._meta.get_fields():
+            for code, label in getattr(field, "flatchoices", None) or ():
+                if isinstance(code, str) and "_" in code:
+                    if code in labels and str(labels[code]) != str(label):
+                        clashes.add(code)
+                    labels[code] = label
+    return {code: label for code, label in labels.items() if code not in clashes}
+
+
 def _plain(value: Any) -> Any:
+    """A value of a JSON payload: yes/no, money grouped, a choice's code as its label."""
     if isinstance(value, bool):
         return _("yes") if value else _("no")
+    if isinstance(value, str) and _MONEY_TEXT.match(value):
+        return money(Decimal(value))
+    if isinstance(value, str) and "_" in value:
+        return _choice_labels().get(value, value)
     return text(value)
 
 
@@ -199,9 +223,20 @@ RUN_PARAMETERS: tuple[tuple[str, Any, Callable[[Any], Any]], ...] = (
 
 
 def _json_value(value: Any) -> Any:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, dict):
+        return parameters(value)  # nested: a table in the table
+    if isinstance(value, list):
+        return ", ".join(str(_json_value(item)) for item in value) or DASH
     return _plain(value)
+
+
+def record_label(object_type: str, object_id: Any) -> str:
+    """ "fintech.policy", 7 -> "insurance policy #7" (the model's name in the user's language)."""
+    try:
+        name = str(django_apps.get_model(object_type)._meta.verbose_name)
+    except (LookupError, ValueError):
+        name = object_type.rsplit(".", 1)[-1]
+    return f"{name} #{object_id}"
 
 
 def parameters(values: dict[str, Any] | None, hidden: Sequence[str] = ()) -> SafeString:

@@ -14,7 +14,7 @@ from fintech.models import AuditLog, Organization, Program, Region, User
 from fintech.rules.identifiers import InvalidIdentifier, validate_uscc
 from fintech.services.audit import audit_record
 
-from .display import DASH, audit_action, local_name, state_label
+from .display import DASH, audit_action, local_name, record_label, state_label
 from .scoping import PlatformEditsMixin, ReadOnlyAdminMixin, ScopedAdmin, ScreenMixin
 
 
@@ -160,6 +160,27 @@ class AuditLogAdmin(ReadOnlyAdminMixin, ScopedAdmin):
     list_filter = [AuditActionFilter, "object_type"]
     search_fields = ["object_id", "reason", "actor__username"]
     date_hierarchy = "at"
+    fields = [
+        ("at", "action_label"),
+        ("record", "transition"),
+        ("actor", "organisation"),
+        "amount",
+        "reason",
+        "payload",
+        "request",
+    ]
+    readonly_fields = [
+        "at",
+        "action_label",
+        "record",
+        "transition",
+        "actor",
+        "organisation",
+        "amount",
+        "reason",
+        "payload",
+        "request",
+    ]
 
     @admin.display(description=_("action"), ordering="action")
     def action_label(self, obj: AuditLog) -> Any:
@@ -167,7 +188,7 @@ class AuditLogAdmin(ReadOnlyAdminMixin, ScopedAdmin):
 
     @admin.display(description=_("record"), ordering="object_type")
     def record(self, obj: AuditLog) -> str:
-        return f"{obj.object_type.rsplit('.', 1)[-1]} #{obj.object_id}"
+        return record_label(obj.object_type, obj.object_id)
 
     @admin.display(description=_("from → to"))
     def transition(self, obj: AuditLog) -> str:

@@ -35,7 +35,7 @@ from fintech.models import (
 from fintech.money import ZERO
 from fintech.services.repayment_files import HEADER, repayment_file_errors, repayment_file_upload
 
-from .display import admin_link, money, table
+from .display import DASH, admin_link, money, record_label, table
 from .scoping import ReadOnlyAdminMixin, ReviewAdmin, ReviewInline, ScopedAdmin, ScreenMixin
 
 K = OrganizationKind
@@ -215,7 +215,7 @@ class JournalEntryAdmin(ReviewAdmin):
         ("booked_on", "kind"),
         "memo",
         ("loan_link", "program"),
-        ("source_type", "source_id"),
+        "source",
         ("reverses", "created_by", "created_at"),
     ]
     readonly_fields = [
@@ -224,8 +224,7 @@ class JournalEntryAdmin(ReviewAdmin):
         "memo",
         "loan_link",
         "program",
-        "source_type",
-        "source_id",
+        "source",
         "reverses",
         "created_by",
         "created_at",
@@ -240,6 +239,10 @@ class JournalEntryAdmin(ReviewAdmin):
     @admin.display(description=_("loan"), ordering="loan_id")
     def loan_link(self, obj: JournalEntry) -> Any:
         return admin_link(obj.loan, f"#{obj.loan_id}") if obj.loan_id else "—"
+
+    @admin.display(description=_("source"))
+    def source(self, obj: JournalEntry) -> str:
+        return record_label(obj.source_type, obj.source_id) if obj.source_type else DASH
 
     @admin.display(description=_("amount"))
     def amount_total(self, obj: JournalEntry) -> str:

@@ -32,6 +32,15 @@ S = ApplicationStatus
 K = OrganizationKind
 
 
+# Who takes a step, as the desks name them.
+PARTIES: dict[str, Any] = {
+    K.SME: _("SME"),
+    K.APPRAISER: _("appraisal firm"),
+    K.INSURER: _("insurer"),
+    K.BANK: _("bank"),
+}
+
+
 @dataclass(frozen=True)
 class Step:
     key: str

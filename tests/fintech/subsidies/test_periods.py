@@ -189,3 +189,29 @@ def test_the_admin_preview_shows_the_figures_and_writes_nothing(staff_regulator,
     assert "<th>entitlements</th><td>3</td>" in page
     assert "not ended: a run is refused until 2024-10-01" in page
     assert nothing_written()
+
+
+# --- the run's page: parameters readable, the chunk engine for platform staff only ---------------
+
+
+def test_a_regulator_reads_the_runs_parameters_and_no_chunk_counters(
+    regulators, june_loan, compute, staff_regulator
+):
+    run = compute("2024Q3")
+    page = staff_regulator.get(f"/admin/fintech/subsidyrun/{run.pk}/change/").content.decode()
+    assert "<tr><th>interest subsidy rate</th><td>25 %</td></tr>" in page
+    assert "<tr><th>premium subsidy rate</th><td>40 %</td></tr>" in page
+    assert "chunk_size" not in page and "&quot;" not in page
+    assert "Chunks" not in page and "chunks total" not in page.lower()
+    listing = staff_regulator.get("/admin/fintech/subsidyrun/").content.decode()
+    assert "field-progress" not in listing
+    assert '<td class="field-interest_total">2,175.69</td>' in listing
+
+
+def test_platform_staff_see_the_chunks(regulators, june_loan, compute):
+    run = compute("2024Q3")
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(UserFactory(organization__kind="platform", is_staff=True))
+    listing = client.get("/admin/fintech/subsidyrun/").content.decode()
+    assert '<td class="field-progress">1/1</td>' in listing
+    assert client.get(f"/admin/fintech/subsidyrun/{run.pk}/change/").status_code == 200

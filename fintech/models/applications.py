@@ -79,7 +79,9 @@ class Application(TimeStamped):
     risk_grade = models.CharField(_("risk grade"), max_length=1, blank=True, default="")
     pledge_rate = RateField(_("pledge rate"), null=True, blank=True)
     credit_ceiling = MoneyField(_("credit ceiling"), null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
 
     class Meta:
@@ -127,8 +129,12 @@ class Application(TimeStamped):
 
 
 class ApplicationPatent(models.Model):
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="patent_links")
-    patent = models.ForeignKey(Patent, on_delete=models.PROTECT, related_name="application_links")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="patent_links", verbose_name=_("application")
+    )
+    patent = models.ForeignKey(
+        Patent, on_delete=models.PROTECT, related_name="application_links", verbose_name=_("patent")
+    )
 
     class Meta:
         verbose_name = _("application patent")
@@ -153,8 +159,12 @@ class ValuationStatus(models.TextChoices):
 class Valuation(TimeStamped):
     """The appraisal firm's engagement for an application, and its report once submitted."""
 
-    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="valuation")
-    appraiser = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="valuations")
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="valuation", verbose_name=_("application")
+    )
+    appraiser = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="valuations", verbose_name=_("appraiser")
+    )
     status = models.CharField(_("status"), max_length=16, choices=ValuationStatus.choices, default="pending")
     report_number = models.CharField(_("report number"), max_length=64, blank=True, default="")
     valuation_date = models.DateField(_("valuation date"), null=True, blank=True)
@@ -200,8 +210,10 @@ class Valuation(TimeStamped):
 
 
 class PatentValuation(models.Model):
-    valuation = models.ForeignKey(Valuation, on_delete=models.PROTECT, related_name="lines")
-    patent = models.ForeignKey(Patent, on_delete=models.PROTECT, related_name="+")
+    valuation = models.ForeignKey(
+        Valuation, on_delete=models.PROTECT, related_name="lines", verbose_name=_("valuation")
+    )
+    patent = models.ForeignKey(Patent, on_delete=models.PROTECT, related_name="+", verbose_name=_("patent"))
     method = models.CharField(_("method"), max_length=32)
     inputs = models.JSONField(_("inputs"), default=dict)
     indicators = models.JSONField(_("indicator scores"), default=dict)
@@ -233,8 +245,12 @@ class PolicyStatus(models.TextChoices):
 class Policy(TimeStamped):
     """A loan-guarantee insurance policy (贷款保证保险), DOMAIN.md section 7."""
 
-    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="policy")
-    insurer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="policies")
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="policy", verbose_name=_("application")
+    )
+    insurer = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="policies", verbose_name=_("insurer")
+    )
     policy_number = models.CharField(_("policy number"), max_length=32, unique=True)
     insured_amount = MoneyField(_("insured amount"))
     premium_rate = RateField(_("annual premium rate"))
@@ -243,7 +259,9 @@ class Policy(TimeStamped):
     premium_paid_amount = MoneyField(_("premium paid"), default=Decimal("0.00"))
     premium_paid_on = models.DateField(_("premium paid on"), null=True, blank=True)
     status = FSMField(_("status"), max_length=16, choices=PolicyStatus.choices, default=PolicyStatus.ISSUED)
-    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("issued by")
+    )
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
 
     class Meta:
@@ -287,10 +305,14 @@ class Policy(TimeStamped):
 
 
 class PremiumPayment(TimeStamped):
-    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="premium_payments")
+    policy = models.ForeignKey(
+        Policy, on_delete=models.PROTECT, related_name="premium_payments", verbose_name=_("policy")
+    )
     amount = MoneyField(_("amount"))
     paid_on = models.DateField(_("paid on"))
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
 
     class Meta:

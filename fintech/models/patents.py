@@ -51,7 +51,12 @@ class Patent(TimeStamped):
         Organization, on_delete=models.PROTECT, related_name="patents", verbose_name=_("registered by")
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
 
@@ -75,7 +80,9 @@ class Patent(TimeStamped):
 class Patentee(models.Model):
     """A patentee in the register; co-owners other than the pledgor must consent to a pledge."""
 
-    patent = models.ForeignKey(Patent, on_delete=models.CASCADE, related_name="patentees")
+    patent = models.ForeignKey(
+        Patent, on_delete=models.CASCADE, related_name="patentees", verbose_name=_("patent")
+    )
     position = models.PositiveSmallIntegerField(_("position"))
     name = models.CharField(_("name"), max_length=200)
     uscc = models.CharField(_("unified social credit code"), max_length=18)

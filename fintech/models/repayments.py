@@ -15,13 +15,19 @@ from .loans import Installment, Loan
 
 
 class Repayment(TimeStamped):
-    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments")
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, related_name="repayments", verbose_name=_("loan")
+    )
     # The reporting bank, kept on the row so "one transaction id per bank" is a database constraint.
-    bank = models.ForeignKey("fintech.Organization", on_delete=models.PROTECT, related_name="+")
+    bank = models.ForeignKey(
+        "fintech.Organization", on_delete=models.PROTECT, related_name="+", verbose_name=_("bank")
+    )
     amount = MoneyField(_("amount"))
     paid_on = models.DateField(_("value date"))
     transaction_id = models.CharField(_("bank transaction id"), max_length=100, blank=True, default="")
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
 
     class Meta:
         ordering = ["id"]
@@ -45,8 +51,12 @@ class Repayment(TimeStamped):
 
 
 class RepaymentAllocation(models.Model):
-    repayment = models.ForeignKey(Repayment, on_delete=models.PROTECT, related_name="allocations")
-    installment = models.ForeignKey(Installment, on_delete=models.PROTECT, related_name="allocations")
+    repayment = models.ForeignKey(
+        Repayment, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("repayment")
+    )
+    installment = models.ForeignKey(
+        Installment, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("installment")
+    )
     principal = MoneyField(_("principal"))
     interest = MoneyField(_("interest"))
 

@@ -29,7 +29,9 @@ SCENARIO_TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 
 class Scenario(models.Model):
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="scenarios")
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="scenarios", verbose_name=_("programme")
+    )
     name = models.CharField(_("name"), max_length=200, blank=True, default="")
     status = models.CharField(
         _("status"), max_length=12, choices=ScenarioStatus.choices, default=ScenarioStatus.PENDING
@@ -43,7 +45,9 @@ class Scenario(models.Model):
     paths_total = models.PositiveIntegerField(_("paths"))
     paths_done = models.PositiveIntegerField(_("paths done"), default=0)
     error = models.TextField(_("error"), blank=True, default="")
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("started by")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)

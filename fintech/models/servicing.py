@@ -23,8 +23,12 @@ class FileStatus(models.TextChoices):
 class RepaymentFile(models.Model):
     """A bank's daily repayment file (CSV: loan,amount,value_date,transaction_id)."""
 
-    bank = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="repayment_files")
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    bank = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="repayment_files", verbose_name=_("bank")
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("uploaded by")
+    )
     filename = models.CharField(_("file name"), max_length=200, blank=True, default="")
     content = models.TextField(_("content"))
     status = models.CharField(
@@ -35,7 +39,7 @@ class RepaymentFile(models.Model):
     lines_applied = models.PositiveIntegerField(_("lines applied"), default=0)
     lines_rejected = models.PositiveIntegerField(_("lines rejected"), default=0)
     errors = models.JSONField(_("errors"), default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
@@ -50,11 +54,18 @@ class RepaymentFile(models.Model):
 class RepaymentFileLine(models.Model):
     """One processed line: applied (with its repayment) or rejected (with the reason)."""
 
-    file = models.ForeignKey(RepaymentFile, on_delete=models.CASCADE, related_name="lines")
+    file = models.ForeignKey(
+        RepaymentFile, on_delete=models.CASCADE, related_name="lines", verbose_name=_("repayment file")
+    )
     line = models.PositiveIntegerField(_("line"))
     transaction_id = models.CharField(_("bank transaction id"), max_length=100, blank=True, default="")
     repayment = models.OneToOneField(
-        Repayment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Repayment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("repayment"),
     )
     reason = models.CharField(_("reason"), max_length=300, blank=True, default="")
 
@@ -71,11 +82,15 @@ class RepaymentFileLine(models.Model):
 class RepaymentReversal(models.Model):
     """A wrong repayment taken back: its allocations are undone, nothing is deleted."""
 
-    repayment = models.OneToOneField(Repayment, on_delete=models.PROTECT, related_name="reversal")
+    repayment = models.OneToOneField(
+        Repayment, on_delete=models.PROTECT, related_name="reversal", verbose_name=_("repayment")
+    )
     reversed_on = models.DateField(_("reversed on"))
     reason = models.CharField(_("reason"), max_length=500)
-    reversed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("reversed by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("repayment reversal")
@@ -107,7 +122,7 @@ class CloseRun(models.Model):
     overdue_marked = models.PositiveIntegerField(_("installments marked overdue"), default=0)
     defaults_count = models.PositiveIntegerField(_("defaults"), default=0)
     error = models.TextField(_("error"), blank=True, default="")
-    started_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(auto_now_add=True, verbose_name=_("started at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
@@ -135,7 +150,7 @@ class CloseRun(models.Model):
 class CloseChunk(BatchChunk):
     """Loans lo_id..hi_id of a daily close (services.batch)."""
 
-    run = models.ForeignKey(CloseRun, on_delete=models.CASCADE, related_name="chunks")
+    run = models.ForeignKey(CloseRun, on_delete=models.CASCADE, related_name="chunks", verbose_name=_("run"))
     loans_closed = models.PositiveIntegerField(_("loans closed"), default=0)
     overdue_marked = models.PositiveIntegerField(_("installments marked overdue"), default=0)
     defaults_count = models.PositiveIntegerField(_("defaults"), default=0)

@@ -75,7 +75,9 @@ class SubsidyRunStatus(models.TextChoices):
 
 
 class SubsidyRun(models.Model):
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="subsidy_runs")
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="subsidy_runs", verbose_name=_("programme")
+    )
     period = models.CharField(_("period"), max_length=8, help_text=_("2025Q3 or 2025-07"))
     period_start = models.DateField(_("period from"))
     period_end = models.DateField(_("period to"))
@@ -92,15 +94,22 @@ class SubsidyRun(models.Model):
     entitlements_count = models.PositiveIntegerField(_("entitlements"), default=0)
     interest_total = MoneyField(_("interest subsidies"), default=Decimal("0.00"))
     premium_total = MoneyField(_("premium subsidies"), default=Decimal("0.00"))
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("started by")
+    )
     approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved by"),
     )
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     paid_on = models.DateField(_("paid on"), null=True, blank=True)
     payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True, default="")
     error = models.TextField(_("error"), blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
@@ -148,7 +157,9 @@ class SubsidyRun(models.Model):
 class SubsidyRunChunk(BatchChunk):
     """Loans lo_id..hi_id of a subsidy run (services.batch)."""
 
-    run = models.ForeignKey(SubsidyRun, on_delete=models.CASCADE, related_name="chunks")
+    run = models.ForeignKey(
+        SubsidyRun, on_delete=models.CASCADE, related_name="chunks", verbose_name=_("run")
+    )
     entitlements_count = models.PositiveIntegerField(_("entitlements"), default=0)
 
     class Meta(BatchChunk.Meta):
@@ -178,12 +189,23 @@ class EntitlementStatus(models.TextChoices):
 class SubsidyEntitlement(models.Model):
     """One subsidy owed to an SME: per on-time installment (interest) or per loan (premium)."""
 
-    run = models.ForeignKey(SubsidyRun, on_delete=models.PROTECT, related_name="entitlements")
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
-    sme = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="subsidies")
-    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="subsidies")
+    run = models.ForeignKey(
+        SubsidyRun, on_delete=models.PROTECT, related_name="entitlements", verbose_name=_("run")
+    )
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="+", verbose_name=_("programme")
+    )
+    sme = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="subsidies", verbose_name=_("SME")
+    )
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="subsidies", verbose_name=_("loan"))
     installment = models.ForeignKey(
-        Installment, on_delete=models.PROTECT, null=True, blank=True, related_name="subsidies"
+        Installment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="subsidies",
+        verbose_name=_("installment"),
     )
     kind = models.CharField(_("kind"), max_length=12, choices=SubsidyKind.choices)
     period = models.CharField(_("period"), max_length=8, db_index=True)
@@ -194,7 +216,7 @@ class SubsidyEntitlement(models.Model):
     status = models.CharField(
         _("status"), max_length=12, choices=EntitlementStatus.choices, default=EntitlementStatus.COMPUTED
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["id"]

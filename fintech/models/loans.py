@@ -13,10 +13,11 @@ from django_fsm import FSMField, transition
 
 from fintech.money import format_money
 
-from .applications import Application, Policy, RepaymentMethod
+from .applications import Application, RepaymentMethod
 from .base import MoneyField, RateField, TimeStamped
 from .parties import Organization, Program
 from .patents import Patent
+from .policies import Policy
 
 
 class LoanStatus(models.TextChoices):

@@ -1,4 +1,5 @@
-"""Repayments reported by the bank and how each was allocated (DOMAIN.md section 8)."""
+"""Repayments reported by the bank, how each was allocated, and their reversals (DOMAIN.md
+sections 8, 8a)."""
 
 from __future__ import annotations
 
@@ -80,3 +81,24 @@ class RepaymentAllocation(models.Model):
             "principal": format_money(self.principal, grouped=True),
             "interest": format_money(self.interest, grouped=True),
         }
+
+
+class RepaymentReversal(models.Model):
+    """A wrong repayment taken back: its allocations are undone, nothing is deleted."""
+
+    repayment = models.OneToOneField(
+        Repayment, on_delete=models.PROTECT, related_name="reversal", verbose_name=_("repayment")
+    )
+    reversed_on = models.DateField(_("reversed on"))
+    reason = models.CharField(_("reason"), max_length=500)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("reversed by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("repayment reversal")
+        verbose_name_plural = _("repayment reversals")
+
+    def __str__(self) -> str:
+        return gettext("reversal of repayment %(id)s") % {"id": self.repayment_id}

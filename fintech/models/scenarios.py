@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .parties import Program
@@ -69,4 +70,8 @@ class Scenario(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.program.code} scenario #{self.pk} ({self.get_status_display()})"
+        return gettext("%(program)s scenario #%(id)s (%(status)s)") % {
+            "program": self.program.code,
+            "id": self.pk,
+            "status": self.get_status_display(),
+        }

@@ -43,7 +43,7 @@ def test_codes_have_labels_in_both_languages():
         assert str(state_label("fintech.application", "bank_review")) == "Bank review"
         assert audit_action("something.new_here") == "something: new here"  # unknown: words, not a code
     with translation.override("zh-hans"):
-        assert str(audit_action("application.policy_issued")) == "保单已出具，转银行审批"
+        assert str(audit_action("application.policy_issued")) == "保单已出具，转银行审批"  # noqa: RUF001
         assert str(valuation_method("relief_from_royalty")) == "许可费节省法"
         assert str(state_label("fintech.application", "bank_review")) == "银行审批中"
 

@@ -186,7 +186,7 @@ def json_404(request: HttpRequest, exception: Exception | None = None) -> HttpRe
     page = _admin_page(
         request, 404, gettext("Not found"), gettext("There is no such page, or it is not yours to see.")
     )
-    return page or JsonResponse(error_body("not_found", gettext("Not found.")), status=404)
+    return page or JsonResponse(error_body("not_found", "Not found."), status=404)
 
 
 def json_500(request: HttpRequest) -> JsonResponse:
@@ -220,4 +220,4 @@ def json_403(request: HttpRequest, exception: Exception | None = None) -> HttpRe
         gettext("Not allowed"),
         gettext("Your organisation may not open this page or take this action."),
     )
-    return page or JsonResponse(error_body("permission_denied", gettext("You may not do this.")), status=403)
+    return page or JsonResponse(error_body("permission_denied", "You may not do this."), status=403)

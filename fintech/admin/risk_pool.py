@@ -21,7 +21,7 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from fintech import access
@@ -294,7 +294,7 @@ class LossEventAdmin(ActionsMixin, ReviewAdmin):
             )
         return rows
 
-    @admin.display(description=_("position"))
+    @admin.display(description=pgettext_lazy("loss split", "position"))
     def position_panel(self, obj: LossEvent) -> SafeString:
         position = loss_event_position(obj)
         ratios = {"insurer": obj.insurer_ratio, "government": obj.government_ratio, "bank": obj.bank_ratio}

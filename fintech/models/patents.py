@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .base import TimeStamped
 from .parties import Organization
@@ -83,7 +84,7 @@ class Patentee(models.Model):
     patent = models.ForeignKey(
         Patent, on_delete=models.CASCADE, related_name="patentees", verbose_name=_("patent")
     )
-    position = models.PositiveSmallIntegerField(_("position"))
+    position = models.PositiveSmallIntegerField(pgettext_lazy("order among co-owners", "position"))
     name = models.CharField(_("name"), max_length=200)
     uscc = models.CharField(_("unified social credit code"), max_length=18)
     pledge_consent_on = models.DateField(_("pledge consent recorded on"), null=True, blank=True)

@@ -49,20 +49,21 @@ def test_codes_have_labels_in_both_languages():
 
 
 def test_run_parameters_are_a_labelled_table_not_json():
-    shown = parameters(
-        {
-            "interest_subsidy_rate": "0.25",
-            "premium_subsidy_rate": "0.40",
-            "subsidy_period": "quarter",
-            "benchmark_mode": "daily",
-            "forfeit_after_late": True,
-            "annual_subsidy_cap": "500000.00",
-            "chunk_size": 500,
-        },
-        hidden=("chunk_size",),
-    )
     with translation.override("en"):
-        html = str(shown)
+        html = str(
+            parameters(
+                {
+                    "interest_subsidy_rate": "0.25",
+                    "premium_subsidy_rate": "0.40",
+                    "subsidy_period": "quarter",
+                    "benchmark_mode": "daily",
+                    "forfeit_after_late": True,
+                    "annual_subsidy_cap": "500000.00",
+                    "chunk_size": 500,
+                },
+                hidden=("chunk_size",),
+            )
+        )
     assert "<tr><th>interest subsidy rate</th><td>25 %</td></tr>" in html
     assert "<tr><th>premium subsidy rate</th><td>40 %</td></tr>" in html
     assert "<tr><th>subsidy period</th><td>quarter</td></tr>" in html

@@ -101,13 +101,24 @@ def test_the_api_refuses_an_unended_period_with_400_in_the_error_shape(
 ):
     today(date(2024, 9, 30))
     r = client_for(regulators.starter).post(
-        RUNS, {"program": wuhan_program().pk, "period": "2024Q3"}, format="json"
+        RUNS, {"program": wuhan_program().pk, "period": "2024Q3"}, format="json", HTTP_ACCEPT_LANGUAGE="en"
     )
     assert r.status_code == 400, r.content
     body = r.json()
     assert body["code"] == "period_not_ended"
     assert body["fields"]["period"][0].startswith("The period 2024Q3 has not ended: it runs to 2024-09-30")
     assert nothing_written()
+
+    # and in Chinese for a Chinese client, the whole body in one language
+    r = client_for(regulators.starter).post(
+        RUNS,
+        {"program": wuhan_program().pk, "period": "2024Q3"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    assert r.json()["message"].startswith(
+        "期间 2024Q3 尚未结束：截至 2024-09-30，最早可于 2024-10-01 启动计算"  # noqa: RUF001
+    )
 
 
 def test_the_preview_shows_the_figures_so_far_and_writes_nothing(regulators, today, june_loan, client_for):

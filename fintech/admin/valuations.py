@@ -37,14 +37,11 @@ class ValuationAdmin(ReviewAdmin):
     view_roles = (K.APPRAISER, K.REGULATOR)
     list_display = [
         "id",
-        "application_link",
         "sme_name",
         "report_number",
         "valuation_date",
-        "valid_until",
         "appraised_value",
         "risk_grade",
-        "pledge_rate",
         "credit_ceiling",
         "status",
     ]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from fintech.errors import PeriodNotEnded
 from fintech.models import AuditLog, SubsidyEntitlement, SubsidyRun
@@ -60,8 +61,8 @@ def test_a_run_of_a_period_that_has_not_ended_is_refused(regulators, today, june
     # given today is inside 2024Q3, up to and including its last day 2024-09-30
     today(day)
 
-    # when a regulator starts 2024Q3
-    with pytest.raises(PeriodNotEnded) as refused:
+    # when a regulator starts 2024Q3 (outside a request: the message in English, as asked)
+    with translation.override("en"), pytest.raises(PeriodNotEnded) as refused:
         services.subsidy_run_start(actor=regulators.starter, program_id=wuhan_program().pk, period="2024Q3")
 
     # then the period is refused, naming the first day a run may start, and nothing is written

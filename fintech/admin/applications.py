@@ -392,10 +392,6 @@ class ApplicationAdmin(ActionsMixin, ReviewAdmin):
         hidden = {str(K.BANK): "bank_name", str(K.INSURER): "insurer_name"}.get(desks.desk_role(request.user))
         return [c for c in super().get_list_display(request) if c != hidden]
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        counts = desks.desk_counts(request.user, self.get_queryset(request))
-        return super().changelist_view(request, {**(extra_context or {}), "desk_counts": counts})
-
     # list columns
 
     sme_name = name_column("sme", _("SME"))

@@ -222,6 +222,16 @@ RUN_PARAMETERS: tuple[tuple[str, Any, Callable[[Any], Any]], ...] = (
 )
 
 
+# Keys of the scorecards and indicators a valuation stores (valuation.public).
+JSON_KEYS: dict[str, Any] = {
+    "legal": _("legal"),
+    "technical": _("technical"),
+    "economic": _("economic"),
+    "operating": _("operating"),
+    "economic_benefit": _("economic benefit"),
+}
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, dict):
         return parameters(value)  # nested: a table in the table

@@ -7,8 +7,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
+
+from fintech.money import format_money
 
 from .applications import Application
 from .base import MoneyField, RateField, TimeStamped
@@ -101,3 +104,9 @@ class PremiumPayment(TimeStamped):
         verbose_name = _("premium payment")
         verbose_name_plural = _("premium payments")
         constraints = [models.CheckConstraint(name="premium_payment_positive", condition=Q(amount__gt=0))]
+
+    def __str__(self) -> str:
+        return gettext("premium payment of %(amount)s on %(on)s") % {
+            "amount": format_money(self.amount, grouped=True),
+            "on": self.paid_on.isoformat(),
+        }

@@ -16,7 +16,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ParseError
 from rest_framework.metadata import SimpleMetadata
@@ -179,8 +182,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return Response(error_body("server_error", "Internal error."), status=500)
 
 
-def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body("not_found", "Not found."), status=404)
+def json_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    page = _admin_page(
+        request, 404, gettext("Not found"), gettext("There is no such page, or it is not yours to see.")
+    )
+    return page or JsonResponse(error_body("not_found", "Not found."), status=404)
 
 
 def json_500(request: HttpRequest) -> JsonResponse:
@@ -191,5 +197,27 @@ def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonRe
     return JsonResponse(error_body("bad_request", "Bad request."), status=400)
 
 
-def json_403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body("permission_denied", "You may not do this."), status=403)
+def _admin_page(request: HttpRequest, status_code: int, title: str, message: str) -> HttpResponse | None:
+    """Inside the admin, an error is an admin page (with its menus and a way back), not JSON."""
+    from django.contrib import admin  # the admin site is set up once the apps are loaded
+
+    index = reverse("admin:index")
+    if not request.path.startswith(index):
+        return None
+    user = getattr(request, "user", None)
+    context = {"title": title, "message": message, "is_nav_sidebar_enabled": False}
+    if user is not None and user.is_active and user.is_staff:
+        context = {**admin.site.each_context(request), **context, "is_nav_sidebar_enabled": False}
+    else:
+        context = {**context, "site_header": admin.site.site_header, "site_url": admin.site.site_url}
+    return TemplateResponse(request, "admin/fintech/error.html", context, status=status_code).render()
+
+
+def json_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    page = _admin_page(
+        request,
+        403,
+        gettext("Not allowed"),
+        gettext("Your organisation may not open this page or take this action."),
+    )
+    return page or JsonResponse(error_body("permission_denied", "You may not do this."), status=403)

@@ -236,6 +236,18 @@ def visible(user: Any, qs: QuerySet[M]) -> QuerySet[M]:
     return qs
 
 
+def may_ever_see(user: Any, model: type[Model]) -> bool:
+    """Whether the user's role can see any row of `model` at all (platform staff: yes): a screen
+    that would always list nothing for a role is not shown to it."""
+    if is_platform(user):
+        return True
+    org = getattr(user, "organization", None)
+    if org is None:
+        return False
+    scope = SCOPES[model]
+    return bool(scope.members or scope.parties.get(org.kind) or (org.kind == K.REGULATOR and scope.region))
+
+
 def _follow(obj: Any, lookup: str) -> Any:
     """The id a lookup reaches from an object: "policy__insurer" -> obj.policy.insurer_id."""
     *path, last = lookup.split("__")

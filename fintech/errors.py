@@ -52,6 +52,10 @@ class DatesOutOfOrder(InvalidInput):
     code = "dates_out_of_order"
 
 
+class PeriodNotEnded(InvalidInput):
+    code = "period_not_ended"
+
+
 class AmountOverLimit(InvalidInput):
     code = "amount_over_limit"
 

@@ -82,3 +82,9 @@ def format_money(value: Decimal, *, grouped: bool = False) -> str:
     "1,234.50" grouped for reading (the admin)."""
     fen = round_fen(value)  # stored money has two places; anything finer rounds half up, not half-even
     return f"{fen:,.2f}" if grouped else f"{fen:.2f}"
+
+
+def format_rate(value: Decimal) -> str:
+    """A rate or share stored as a fraction, shown as a percentage without trailing zeros, as the
+    admin shows it: 0.04350000 -> "4.35 %", 0.5 -> "50 %"."""
+    return f"{(value * 100).normalize():f} %"

@@ -21,3 +21,5 @@ from . import (  # noqa: F401  (registers the admin classes)
 admin.site.site_header = _("Patent-pledge financing platform")
 admin.site.site_title = _("Patent-pledge financing")
 admin.site.index_title = _("Review and administration")
+# "View site" opens the API explorer (the platform has no public site of its own).
+admin.site.site_url = "/api/v1/docs/"

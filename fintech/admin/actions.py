@@ -67,6 +67,9 @@ class AdminAction:
     form_kwargs: Callable[[Any, Any], dict[str, Any]] = _nothing  # e.g. the choices the user sees
     intro: Callable[[Any, Any], str] = _no_intro  # a paragraph above the form (HTML-safe)
     submit_label: Any = None  # the form's button, when it is not the label
+    # a second button that computes without saving: returns the facts shown above the form again
+    preview: Callable[[Any, Any, dict[str, Any]], list[tuple[Any, Any]]] | None = None
+    preview_label: Any = None
     danger: bool = False
 
     def form(self, request: HttpRequest, obj: Any) -> forms.Form:
@@ -235,7 +238,13 @@ class ActionsMixin:
         A broken rule is an error message on the page gone back to, or, `errors_in_form`, errors
         of the form shown again."""
         form = spec.form(request, obj)
-        if request.method == "POST":
+        if request.method == "POST" and spec.preview is not None and "_preview" in request.POST:
+            if form.is_valid():
+                try:
+                    context["summary"] = spec.preview(request.user, obj, form.cleaned_data)
+                except DomainError as exc:
+                    _form_errors(form, exc)
+        elif request.method == "POST":
             if form.is_valid():
                 try:
                     done = spec.run(request.user, obj, form.cleaned_data)
@@ -260,6 +269,7 @@ class ActionsMixin:
             submit_label=spec.submit_label or spec.label,
             back_url=back,
             intro=spec.intro(request.user, obj),
+            preview_label=spec.preview_label if spec.preview is not None else None,
             **context,
         )
 

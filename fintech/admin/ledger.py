@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from fintech.models import Account, JournalEntry, OrganizationKind, Posting
 from fintech.money import ZERO
 
-from .display import admin_link, money
+from .display import DASH, admin_link, money, record_label
 from .scoping import ReadOnlyAdminMixin, ReviewAdmin, ReviewInline, ScreenMixin
 
 K = OrganizationKind
@@ -38,7 +38,7 @@ class JournalEntryAdmin(ReviewAdmin):
         ("booked_on", "kind"),
         "memo",
         ("loan_link", "program"),
-        ("source_type", "source_id"),
+        "source",
         ("reverses", "created_by", "created_at"),
     ]
     readonly_fields = [
@@ -47,8 +47,7 @@ class JournalEntryAdmin(ReviewAdmin):
         "memo",
         "loan_link",
         "program",
-        "source_type",
-        "source_id",
+        "source",
         "reverses",
         "created_by",
         "created_at",
@@ -63,6 +62,10 @@ class JournalEntryAdmin(ReviewAdmin):
     @admin.display(description=_("loan"), ordering="loan_id")
     def loan_link(self, obj: JournalEntry) -> Any:
         return admin_link(obj.loan, f"#{obj.loan_id}") if obj.loan_id else "—"
+
+    @admin.display(description=_("source"))
+    def source(self, obj: JournalEntry) -> str:
+        return record_label(obj.source_type, obj.source_id) if obj.source_type else DASH
 
     @admin.display(description=_("amount"))
     def amount_total(self, obj: JournalEntry) -> str:

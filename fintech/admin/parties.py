@@ -5,6 +5,7 @@ from typing import Any, cast
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -13,6 +14,7 @@ from fintech.models import AuditLog, Organization, Program, Region, User
 from fintech.rules.identifiers import InvalidIdentifier, validate_uscc
 from fintech.services.audit import audit_record
 
+from .display import DASH, audit_action, local_name, record_label, state_label
 from .scoping import PlatformEditsMixin, ReadOnlyAdminMixin, ScopedAdmin, ScreenMixin
 
 
@@ -137,9 +139,68 @@ class ProgramAdmin(PlatformEditsMixin, ScreenMixin, admin.ModelAdmin):  # type: 
         return False
 
 
+class AuditActionFilter(admin.SimpleListFilter):
+    """The actions found in the trail, by their labels (not their codes)."""
+
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        codes = model_admin.get_queryset(request).order_by().values_list("action", flat=True).distinct()
+        return sorted(((code, audit_action(code)) for code in codes), key=lambda pair: str(pair[1]))
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnlyAdminMixin, ScopedAdmin):
-    list_display = ["at", "action", "object_type", "object_id", "from_state", "to_state", "amount", "actor"]
-    list_filter = ["action", "object_type"]
+    list_display = ["at", "action_label", "record", "transition", "amount", "actor", "organisation"]
+    list_select_related = ["actor", "actor_organization"]
+    list_filter = [AuditActionFilter, "object_type"]
     search_fields = ["object_id", "reason", "actor__username"]
     date_hierarchy = "at"
+    fields = [
+        ("at", "action_label"),
+        ("record", "transition"),
+        ("actor", "organisation"),
+        "amount",
+        "reason",
+        "payload",
+        "request",
+    ]
+    readonly_fields = [
+        "at",
+        "action_label",
+        "record",
+        "transition",
+        "actor",
+        "organisation",
+        "amount",
+        "reason",
+        "payload",
+        "request",
+    ]
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_label(self, obj: AuditLog) -> Any:
+        return audit_action(obj.action)
+
+    @admin.display(description=_("record"), ordering="object_type")
+    def record(self, obj: AuditLog) -> str:
+        return record_label(obj.object_type, obj.object_id)
+
+    @admin.display(description=_("from → to"))
+    def transition(self, obj: AuditLog) -> str:
+        if not (obj.from_state or obj.to_state):
+            return DASH
+        before, after = (
+            state_label(obj.object_type, obj.from_state),
+            state_label(obj.object_type, obj.to_state),
+        )
+        return f"{before} → {after}"
+
+    @admin.display(description=_("organisation"), ordering="actor_organization__name")
+    def organisation(self, obj: AuditLog) -> Any:
+        org = obj.actor_organization
+        return local_name(org.name) if org is not None else DASH

@@ -21,7 +21,7 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from fintech import access
@@ -212,11 +212,10 @@ class LossEventAdmin(ActionsMixin, ReviewAdmin):
     admin_actions = LOSS_EVENT_ACTIONS
     action_name = "risk_action"
 
+    # The loss, its three shares and what came back (the bank and the insurer are on the page).
     list_display = [
         "loan_link",
         "sme_name",
-        "bank_name",
-        "insurer_name",
         "default_on",
         "loss_amount",
         "insurer_share",
@@ -294,7 +293,7 @@ class LossEventAdmin(ActionsMixin, ReviewAdmin):
             )
         return rows
 
-    @admin.display(description=_("position"))
+    @admin.display(description=pgettext_lazy("loss split", "position"))
     def position_panel(self, obj: LossEvent) -> SafeString:
         position = loss_event_position(obj)
         ratios = {"insurer": obj.insurer_ratio, "government": obj.government_ratio, "bank": obj.bank_ratio}
@@ -379,7 +378,7 @@ class SettlementAdmin(ActionsMixin, ReviewAdmin):
         "id",
         "loss_event_link",
         "party",
-        "payer",
+        "payer_name",
         "amount",
         "paid_on",
         "reference",
@@ -400,6 +399,8 @@ class SettlementAdmin(ActionsMixin, ReviewAdmin):
         "audit_panel",
     ]
     readonly_fields = flatten_fieldsets([(None, {"fields": fields})])
+
+    payer_name = name_column("payer", _("payer"))
 
     @admin.display(description=_("loss event"), ordering="loss_event_id")
     def loss_event_link(self, obj: Settlement) -> Any:

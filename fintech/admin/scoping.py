@@ -12,8 +12,10 @@ from django.http import HttpRequest
 
 from fintech import access
 
+from .display import FormattedFieldsMixin, formatted
 
-class ScreenMixin:
+
+class ScreenMixin(FormattedFieldsMixin):
     """Who opens the screen: member staff of one of `view_roles`, or (when None) any member staff,
     or whoever Django's model permissions let in."""
 
@@ -36,7 +38,13 @@ class ScreenMixin:
 
 
 class ScopedMixin(ScreenMixin):
-    """ScreenMixin, and the rows (and foreign-key choices) through `access.visible`."""
+    """ScreenMixin, and the rows (and foreign-key choices) through `access.visible`; a role that can
+    never see a row of the model (a bank and patents) does not get the screen or its menu entry."""
+
+    model: Any
+
+    def may_view(self, request: HttpRequest) -> bool:
+        return super().may_view(request) and access.may_ever_see(request.user, self.model)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return access.visible(request.user, super().get_queryset(request))  # type: ignore[misc]
@@ -90,4 +98,4 @@ class ReviewInline(ReadOnlyAdminMixin, ScopedInline):
     can_delete = False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return list(self.fields or ())
+        return formatted(self.model, list(self.fields or ()))

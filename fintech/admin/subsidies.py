@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, cast
 
 from django import forms
@@ -23,7 +24,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from fintech.access import acts_for, programs_served_for
+from fintech.access import acts_for, is_platform, programs_served_for
 from fintech.models import (
     BenchmarkRate,
     OrganizationKind,
@@ -39,7 +40,7 @@ from fintech.services.common import business_today
 
 from .actions import ActionsMixin, AdminAction, Buttons, Done
 from .batch import ChunkInline, chunk_fields
-from .display import money
+from .display import day, link_column, money, name_column, parameters
 from .scoping import ReviewAdmin, ScreenMixin
 
 K = OrganizationKind
@@ -119,6 +120,27 @@ class SubsidyRunStartForm(forms.Form):
         field.queryset = programs_served_for(user).order_by("code")
 
 
+def preview_summary(preview: services.SubsidyPreview) -> list[tuple[Any, Any]]:
+    """The facts of a dry run, shown above the start form."""
+    state = (
+        gettext("ended: a run may start")
+        if preview.ended
+        else gettext("not ended: a run is refused until %(first)s")
+        % {"first": day(preview.period_end + timedelta(days=1))}
+    )
+    return [
+        (_("preview"), gettext("Figures so far; nothing has been saved.")),
+        (_("programme"), preview.program),
+        (_("period"), f"{preview.period} ({day(preview.period_start)} - {day(preview.period_end)})"),
+        (_("period status"), state),
+        (_("interest subsidies"), money(preview.interest_total)),
+        (_("premium subsidies"), money(preview.premium_total)),
+        (_("total"), money(preview.total_amount)),
+        (_("entitlements"), preview.entitlements_count),
+        (_("cut by the annual cap"), preview.capped_count),
+    ]
+
+
 class SubsidyRunApproveForm(forms.Form):
     """No input: the page states what will be approved; the POST approves it."""
 
@@ -156,6 +178,13 @@ def _start(actor: User, obj: None, data: dict[str, Any]) -> Done:
     return Done(message, run)
 
 
+def _preview(actor: User, obj: None, data: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """The dry run: the run's figures so far, computed and rolled back."""
+    return preview_summary(
+        services.subsidy_run_preview(actor=actor, program_id=data["program"].pk, period=data["period"])
+    )
+
+
 def _regulator(user: Any, run: SubsidyRun | None) -> bool:
     return acts_for(user, K.REGULATOR)
 
@@ -173,6 +202,8 @@ RUN_ACTIONS = Buttons(
         may=_regulator,
         form_kwargs=lambda user, obj: {"user": user},
         run=_start,
+        preview=_preview,
+        preview_label=_("Preview (saves nothing)"),
     ),
     record=(
         AdminAction(
@@ -226,9 +257,10 @@ class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
         "entitlements_count",
         "progress",
         "started_by",
-        "approved_by",
         "paid_on",
     ]
+    # The chunk engine's counters are for platform staff (operations), not for regulators.
+    ENGINE_ONLY = ("progress", "chunks")
     list_select_related = ["program", "started_by", "approved_by"]
     list_filter = ["status", ("program", admin.RelatedOnlyFieldListFilter), "period"]
     fields = [
@@ -237,7 +269,7 @@ class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
         "status",
         ("interest_total", "premium_total", "entitlements_count"),
         ("chunks_total", "chunks_done", "chunks_requeued"),
-        "parameters",
+        "parameters_panel",
         ("started_by", "created_at"),
         ("approved_by", "approved_at"),
         ("paid_on", "payment_reference"),
@@ -246,6 +278,25 @@ class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
         "entitlements_link",
     ]
     readonly_fields = flatten_fieldsets([(None, {"fields": fields})])
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        shown = super().get_list_display(request)
+        if is_platform(request.user):
+            return shown
+        return [c for c in shown if getattr(c, "__name__", c) not in self.ENGINE_ONLY]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if is_platform(request.user):
+            return self.fields
+        return [f for f in self.fields if not (isinstance(f, tuple) and f[0] == "chunks_total")]
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        return self.inlines if is_platform(request.user) else []
+
+    @admin.display(description=_("parameters"))
+    def parameters_panel(self, obj: SubsidyRun) -> Any:
+        # The programme's parameters the run copied, labelled; the chunk size is an engine detail.
+        return parameters(obj.parameters, hidden=("chunk_size",))
 
     # columns
 
@@ -278,15 +329,14 @@ class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
 @admin.register(SubsidyEntitlement)
 class SubsidyEntitlementAdmin(ReviewAdmin):
     view_roles = (K.REGULATOR, K.SME)
+    # The run and the amount before the cap are on the page (a 1,366 px screen).
     list_display = [
         "id",
-        "run",
         "period",
         "kind",
-        "sme",
-        "loan",
+        "sme_name",
+        "loan_link",
         "installment_seq",
-        "computed_amount",
         "amount",
         "capped",
         "status",
@@ -295,6 +345,10 @@ class SubsidyEntitlementAdmin(ReviewAdmin):
     list_filter = ["kind", "status", "capped", "period"]
     search_fields = ["sme__name", "=sme__uscc"]
     show_full_result_count = False
+
+    sme_name = name_column("sme", _("SME"))
+
+    loan_link = link_column("loan", _("loan"))
 
     @admin.display(description=_("installment"), ordering="installment__seq")
     def installment_seq(self, obj: SubsidyEntitlement) -> Any:

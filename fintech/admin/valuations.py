@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fintech.models import OrganizationKind, PatentValuation, Valuation
 
-from .display import link_column, name_column
+from .display import link_column, name_column, valuation_method
 from .scoping import ReviewAdmin, ReviewInline
 
 K = OrganizationKind
@@ -22,7 +22,11 @@ K = OrganizationKind
 class PatentValuationInline(ReviewInline):
     model = PatentValuation
     view_roles = (K.APPRAISER, K.REGULATOR)
-    fields = ["patent", "method", "value", "indicators", "inputs"]
+    fields = ["patent", "method_label", "value", "indicators", "inputs"]
+
+    @admin.display(description=_("method"))
+    def method_label(self, obj: PatentValuation) -> Any:
+        return valuation_method(obj.method)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("patent")
@@ -33,14 +37,11 @@ class ValuationAdmin(ReviewAdmin):
     view_roles = (K.APPRAISER, K.REGULATOR)
     list_display = [
         "id",
-        "application_link",
         "sme_name",
         "report_number",
         "valuation_date",
-        "valid_until",
         "appraised_value",
         "risk_grade",
-        "pledge_rate",
         "credit_ceiling",
         "status",
     ]

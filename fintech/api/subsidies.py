@@ -3,6 +3,8 @@
 - `POST /subsidy-runs/` {program, period} -> 202 (computed by Celery); `GET /subsidy-runs/`,
   `GET /subsidy-runs/{id}/`; `POST /subsidy-runs/{id}/approve/` (a second regulator) and
   `POST /subsidy-runs/{id}/payments/` {paid_on, reference} -> 200.
+- `GET /subsidy-runs/preview/?program=&period=` -> what a run would compute now (a dry run that
+  writes nothing; also for a period that has not ended, which a run refuses with 400).
 - `GET /subsidies/?period=&enterprise=&kind=&status=` -> the caller's entitlements, paginated.
 - `GET /reports/subsidies/?period=&group_by=&status=&program=&region=&bank=&insurer=[&format=csv|xlsx]`
   -> a bare JSON list of `{group_id, group, interest_amount, premium_amount, total_amount, loans,
@@ -115,6 +117,40 @@ class SubsidyRunListCreateApi(FlatListMixin, generics.ListAPIView):
         )
         run.refresh_from_db()  # in-process runs (no broker) are already computed
         return Response(SubsidyRunOutSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SubsidyPreviewOutSerializer(serializers.Serializer):
+    program = serializers.IntegerField(source="program.pk")
+    period = serializers.CharField()
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+    ended = serializers.BooleanField(help_text="False: the period has not ended; a run is refused.")
+    interest_total = MoneyField()
+    premium_total = MoneyField()
+    total_amount = MoneyField()
+    entitlements_count = serializers.IntegerField()
+    capped_count = serializers.IntegerField()
+
+
+class SubsidyRunPreviewApi(APIView):
+    """A dry run: what a run of the period would compute now; nothing is written."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("program", OpenApiTypes.INT, required=True),
+            OpenApiParameter("period", OpenApiTypes.STR, required=True, description="2025Q3 or 2025-07"),
+        ],
+        responses=SubsidyPreviewOutSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        data = SubsidyRunInSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        preview = services.subsidy_run_preview(
+            actor=request_user(request),
+            program_id=data.validated_data["program"],
+            period=data.validated_data["period"],
+        )
+        return Response(SubsidyPreviewOutSerializer(preview).data)
 
 
 class SubsidyRunDetailApi(APIView):
@@ -292,6 +328,7 @@ class SubsidyReportApi(APIView):
 
 urlpatterns: list[URLPattern] = [
     path("subsidy-runs/", SubsidyRunListCreateApi.as_view(), name="subsidy-run-list"),
+    path("subsidy-runs/preview/", SubsidyRunPreviewApi.as_view(), name="subsidy-run-preview"),
     path("subsidy-runs/<int:pk>/", SubsidyRunDetailApi.as_view(), name="subsidy-run-detail"),
     path("subsidy-runs/<int:pk>/approve/", SubsidyRunApproveApi.as_view(), name="subsidy-run-approve"),
     path("subsidy-runs/<int:pk>/payments/", SubsidyRunPaymentApi.as_view(), name="subsidy-run-payments"),

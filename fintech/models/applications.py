@@ -6,9 +6,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
+from fintech.money import format_money
 from fintech.rules.schedules import RepaymentMethod as _RM
 
 from .base import MoneyField, RateField, TimeStamped
@@ -75,7 +77,9 @@ class Application(TimeStamped):
     risk_grade = models.CharField(_("risk grade"), max_length=1, blank=True, default="")
     pledge_rate = RateField(_("pledge rate"), null=True, blank=True)
     credit_ceiling = MoneyField(_("credit ceiling"), null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
 
     class Meta:
@@ -88,7 +92,8 @@ class Application(TimeStamped):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.sme.name} {self.requested_amount} ({self.get_status_display()})"
+        amount = format_money(self.requested_amount, grouped=True)
+        return f"#{self.pk} {self.sme.name} {amount} ({self.get_status_display()})"
 
     # Transitions (django-fsm-2). The services lock the row, check can_proceed, call, save, audit.
     @transition(field=status, source=S.DRAFT, target=S.VALUATION)
@@ -122,8 +127,12 @@ class Application(TimeStamped):
 
 
 class ApplicationPatent(models.Model):
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="patent_links")
-    patent = models.ForeignKey(Patent, on_delete=models.PROTECT, related_name="application_links")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="patent_links", verbose_name=_("application")
+    )
+    patent = models.ForeignKey(
+        Patent, on_delete=models.PROTECT, related_name="application_links", verbose_name=_("patent")
+    )
 
     class Meta:
         verbose_name = _("application patent")
@@ -133,4 +142,7 @@ class ApplicationPatent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"application {self.application_id}: patent {self.patent_id}"
+        return gettext("application %(app)s: patent %(patent)s") % {
+            "app": self.application_id,
+            "patent": self.patent_id,
+        }

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.lookups import GreaterThan, LessThan
+from django.utils.translation import gettext_lazy as _
 
 from fintech.money import MONEY_DIGITS, MONEY_PLACES, RATE_DIGITS, RATE_PLACES
 
@@ -27,7 +28,7 @@ def RateField(verbose_name: Any = None, **kwargs: Any) -> models.DecimalField:
 
 
 class TimeStamped(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         abstract = True

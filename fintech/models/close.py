@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
@@ -33,7 +34,7 @@ class CloseRun(models.Model):
     overdue_marked = models.PositiveIntegerField(_("installments marked overdue"), default=0)
     defaults_count = models.PositiveIntegerField(_("defaults"), default=0)
     error = models.TextField(_("error"), blank=True, default="")
-    started_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(auto_now_add=True, verbose_name=_("started at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
@@ -42,7 +43,10 @@ class CloseRun(models.Model):
         verbose_name_plural = _("daily closes")
 
     def __str__(self) -> str:
-        return f"close {self.as_of} ({self.get_status_display()})"
+        return gettext("close of %(on)s (%(status)s)") % {
+            "on": self.as_of.isoformat(),
+            "status": self.get_status_display(),
+        }
 
     @transition(field=status, source=[RunStatus.PENDING, RunStatus.FAILED], target=RunStatus.RUNNING)
     def start_running(self) -> None:
@@ -61,7 +65,7 @@ class CloseRun(models.Model):
 class CloseChunk(BatchChunk):
     """Loans lo_id..hi_id of a daily close (services.batch)."""
 
-    run = models.ForeignKey(CloseRun, on_delete=models.CASCADE, related_name="chunks")
+    run = models.ForeignKey(CloseRun, on_delete=models.CASCADE, related_name="chunks", verbose_name=_("run"))
     loans_closed = models.PositiveIntegerField(_("loans closed"), default=0)
     overdue_marked = models.PositiveIntegerField(_("installments marked overdue"), default=0)
     defaults_count = models.PositiveIntegerField(_("defaults"), default=0)
@@ -71,4 +75,8 @@ class CloseChunk(BatchChunk):
         verbose_name_plural = _("close chunks")
 
     def __str__(self) -> str:
-        return f"close {self.run_id} loans {self.lo_id}-{self.hi_id}"
+        return gettext("close %(run)s, loans %(lo)s-%(hi)s") % {
+            "run": self.run_id,
+            "lo": self.lo_id,
+            "hi": self.hi_id,
+        }

@@ -14,6 +14,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from fintech.money import format_money
+
 from .base import MoneyField
 from .loans import Loan
 from .parties import Organization, Program
@@ -75,16 +77,38 @@ class JournalEntry(models.Model):
     source_type = models.CharField(_("source type"), max_length=64)
     source_id = models.CharField(_("source id"), max_length=64)
     loan = models.ForeignKey(
-        Loan, on_delete=models.PROTECT, null=True, blank=True, related_name="journal_entries"
+        Loan,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="journal_entries",
+        verbose_name=_("loan"),
     )
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    program = models.ForeignKey(
+        Program,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("programme"),
+    )
     reverses = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversed_by",
+        verbose_name=_("reverses entry"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["id"]
@@ -97,19 +121,32 @@ class JournalEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.booked_on} {self.get_kind_display()}"
+        return f"#{self.pk} {self.booked_on.isoformat()} {self.get_kind_display()}"
 
 
 class Posting(models.Model):
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
-    debit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="debit_postings")
-    credit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="credit_postings")
+    entry = models.ForeignKey(
+        JournalEntry, on_delete=models.PROTECT, related_name="postings", verbose_name=_("journal entry")
+    )
+    debit_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="debit_postings", verbose_name=_("debit account")
+    )
+    credit_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="credit_postings", verbose_name=_("credit account")
+    )
     amount = MoneyField(_("amount"))
     # The party whose books this movement touches (bank, insurer, fund's programme regulator, SME).
     organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Organization,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("organisation"),
     )
-    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, null=True, blank=True, related_name="postings")
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, null=True, blank=True, related_name="postings", verbose_name=_("loan")
+    )
 
     class Meta:
         ordering = ["id"]
@@ -123,4 +160,6 @@ class Posting(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.debit_account_id} <- {self.credit_account_id} {self.amount}"
+        return (
+            f"{self.debit_account_id} <- {self.credit_account_id} {format_money(self.amount, grouped=True)}"
+        )

@@ -7,8 +7,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
+
+from fintech.money import format_money
 
 from .applications import Application, RepaymentMethod
 from .base import MoneyField, RateField, TimeStamped
@@ -31,18 +34,30 @@ class Loan(TimeStamped):
     programme never changes this loan.
     """
 
-    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="loan")
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="loans")
-    sme = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="loans")
-    bank = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="bank_loans")
-    policy = models.OneToOneField(Policy, on_delete=models.PROTECT, related_name="loan")
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="loan", verbose_name=_("application")
+    )
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="loans", verbose_name=_("programme")
+    )
+    sme = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="loans", verbose_name=_("SME")
+    )
+    bank = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="bank_loans", verbose_name=_("bank")
+    )
+    policy = models.OneToOneField(
+        Policy, on_delete=models.PROTECT, related_name="loan", verbose_name=_("policy")
+    )
     principal = MoneyField(_("principal"))
     annual_rate = RateField(_("annual rate"))
     term_months = models.PositiveSmallIntegerField(_("term (months)"))
     repayment_method = models.CharField(_("repayment method"), max_length=48, choices=RepaymentMethod.choices)
     status = FSMField(_("status"), max_length=16, choices=LoanStatus.choices, default=LoanStatus.APPROVED)
     approved_on = models.DateField(_("approved on"))
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("approved by")
+    )
     disbursed_on = models.DateField(_("disbursed on"), null=True, blank=True)
     maturity_on = models.DateField(_("matures on"), null=True, blank=True)
     settled_on = models.DateField(_("settled on"), null=True, blank=True)
@@ -86,20 +101,26 @@ class Loan(TimeStamped):
     def default(self) -> None: ...
 
     def __str__(self) -> str:
-        return f"Loan #{self.pk} {self.principal} ({self.get_status_display()})"
+        return gettext("Loan #%(id)s %(principal)s (%(status)s)") % {
+            "id": self.pk,
+            "principal": format_money(self.principal, grouped=True),
+            "status": self.get_status_display(),
+        }
 
 
 class Pledge(TimeStamped):
     """A patent pledge registration with CNIPA for a loan."""
 
-    loan = models.OneToOneField(Loan, on_delete=models.PROTECT, related_name="pledge")
+    loan = models.OneToOneField(Loan, on_delete=models.PROTECT, related_name="pledge", verbose_name=_("loan"))
     registration_number = models.CharField(_("registration number"), max_length=64, unique=True)
     registered_on = models.DateField(_("registered on"))
     secured_amount = MoneyField(_("secured amount"))
     debt_start_on = models.DateField(_("debt period from"), null=True, blank=True)
     debt_end_on = models.DateField(_("debt period to"), null=True, blank=True)
     released_on = models.DateField(_("released on"), null=True, blank=True)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -117,8 +138,12 @@ class PledgedPatent(models.Model):
     """One patent under one pledge. `is_active` is cleared on release; the partial unique index
     makes "one active pledge per patent" a database fact, whatever races the code loses."""
 
-    pledge = models.ForeignKey(Pledge, on_delete=models.PROTECT, related_name="items")
-    patent = models.ForeignKey(Patent, on_delete=models.PROTECT, related_name="pledges")
+    pledge = models.ForeignKey(
+        Pledge, on_delete=models.PROTECT, related_name="items", verbose_name=_("pledge")
+    )
+    patent = models.ForeignKey(
+        Patent, on_delete=models.PROTECT, related_name="pledges", verbose_name=_("patent")
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -132,7 +157,10 @@ class PledgedPatent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"patent {self.patent_id} under pledge {self.pledge_id}"
+        return gettext("patent %(patent)s under pledge %(pledge)s") % {
+            "patent": self.patent_id,
+            "pledge": self.pledge_id,
+        }
 
 
 class InstallmentStatus(models.TextChoices):
@@ -146,7 +174,9 @@ class Installment(models.Model):
     """One row of a loan's schedule. The due amounts are written once at disbursement and never
     edited; repayments only fill in what was paid."""
 
-    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="installments")
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, related_name="installments", verbose_name=_("loan")
+    )
     seq = models.PositiveSmallIntegerField(_("number"))
     start_on = models.DateField(_("accrual from"))
     due_on = models.DateField(_("due on"))
@@ -178,4 +208,8 @@ class Installment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.loan_id}/{self.seq} due {self.due_on}"
+        return gettext("loan %(loan)s installment %(seq)s due %(on)s") % {
+            "loan": self.loan_id,
+            "seq": self.seq,
+            "on": self.due_on.isoformat(),
+        }

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .base import TimeStamped
 from .parties import Organization
@@ -51,7 +52,12 @@ class Patent(TimeStamped):
         Organization, on_delete=models.PROTECT, related_name="patents", verbose_name=_("registered by")
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
 
@@ -75,8 +81,10 @@ class Patent(TimeStamped):
 class Patentee(models.Model):
     """A patentee in the register; co-owners other than the pledgor must consent to a pledge."""
 
-    patent = models.ForeignKey(Patent, on_delete=models.CASCADE, related_name="patentees")
-    position = models.PositiveSmallIntegerField(_("position"))
+    patent = models.ForeignKey(
+        Patent, on_delete=models.CASCADE, related_name="patentees", verbose_name=_("patent")
+    )
+    position = models.PositiveSmallIntegerField(pgettext_lazy("order among co-owners", "position"))
     name = models.CharField(_("name"), max_length=200)
     uscc = models.CharField(_("unified social credit code"), max_length=18)
     pledge_consent_on = models.DateField(_("pledge consent recorded on"), null=True, blank=True)

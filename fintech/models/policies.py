@@ -7,8 +7,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
+
+from fintech.money import format_money
 
 from .applications import Application
 from .base import MoneyField, RateField, TimeStamped
@@ -26,8 +29,12 @@ class PolicyStatus(models.TextChoices):
 class Policy(TimeStamped):
     """A loan-guarantee insurance policy (贷款保证保险), DOMAIN.md section 7."""
 
-    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="policy")
-    insurer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="policies")
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="policy", verbose_name=_("application")
+    )
+    insurer = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="policies", verbose_name=_("insurer")
+    )
     policy_number = models.CharField(_("policy number"), max_length=32, unique=True)
     insured_amount = MoneyField(_("insured amount"))
     premium_rate = RateField(_("annual premium rate"))
@@ -36,7 +43,9 @@ class Policy(TimeStamped):
     premium_paid_amount = MoneyField(_("premium paid"), default=Decimal("0.00"))
     premium_paid_on = models.DateField(_("premium paid on"), null=True, blank=True)
     status = FSMField(_("status"), max_length=16, choices=PolicyStatus.choices, default=PolicyStatus.ISSUED)
-    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("issued by")
+    )
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
 
     class Meta:
@@ -80,10 +89,14 @@ class Policy(TimeStamped):
 
 
 class PremiumPayment(TimeStamped):
-    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="premium_payments")
+    policy = models.ForeignKey(
+        Policy, on_delete=models.PROTECT, related_name="premium_payments", verbose_name=_("policy")
+    )
     amount = MoneyField(_("amount"))
     paid_on = models.DateField(_("paid on"))
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
 
     class Meta:
@@ -91,3 +104,9 @@ class PremiumPayment(TimeStamped):
         verbose_name = _("premium payment")
         verbose_name_plural = _("premium payments")
         constraints = [models.CheckConstraint(name="premium_payment_positive", condition=Q(amount__gt=0))]
+
+    def __str__(self) -> str:
+        return gettext("premium payment of %(amount)s on %(on)s") % {
+            "amount": format_money(self.amount, grouped=True),
+            "on": self.paid_on.isoformat(),
+        }

@@ -6,20 +6,29 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from fintech.money import format_money
 
 from .base import MoneyField, TimeStamped
 from .loans import Installment, Loan
 
 
 class Repayment(TimeStamped):
-    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments")
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, related_name="repayments", verbose_name=_("loan")
+    )
     # The reporting bank, kept on the row so "one transaction id per bank" is a database constraint.
-    bank = models.ForeignKey("fintech.Organization", on_delete=models.PROTECT, related_name="+")
+    bank = models.ForeignKey(
+        "fintech.Organization", on_delete=models.PROTECT, related_name="+", verbose_name=_("bank")
+    )
     amount = MoneyField(_("amount"))
     paid_on = models.DateField(_("value date"))
     transaction_id = models.CharField(_("bank transaction id"), max_length=100, blank=True, default="")
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
 
     class Meta:
         ordering = ["id"]
@@ -35,12 +44,20 @@ class Repayment(TimeStamped):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} on {self.paid_on} for loan {self.loan_id}"
+        return gettext("%(amount)s on %(on)s for loan %(loan)s") % {
+            "amount": format_money(self.amount, grouped=True),
+            "on": self.paid_on.isoformat(),
+            "loan": self.loan_id,
+        }
 
 
 class RepaymentAllocation(models.Model):
-    repayment = models.ForeignKey(Repayment, on_delete=models.PROTECT, related_name="allocations")
-    installment = models.ForeignKey(Installment, on_delete=models.PROTECT, related_name="allocations")
+    repayment = models.ForeignKey(
+        Repayment, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("repayment")
+    )
+    installment = models.ForeignKey(
+        Installment, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("installment")
+    )
     principal = MoneyField(_("principal"))
     interest = MoneyField(_("interest"))
 
@@ -59,21 +76,29 @@ class RepaymentAllocation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"repayment {self.repayment_id}: principal {self.principal}, interest {self.interest}"
+        return gettext("repayment %(id)s: principal %(principal)s, interest %(interest)s") % {
+            "id": self.repayment_id,
+            "principal": format_money(self.principal, grouped=True),
+            "interest": format_money(self.interest, grouped=True),
+        }
 
 
 class RepaymentReversal(models.Model):
     """A wrong repayment taken back: its allocations are undone, nothing is deleted."""
 
-    repayment = models.OneToOneField(Repayment, on_delete=models.PROTECT, related_name="reversal")
+    repayment = models.OneToOneField(
+        Repayment, on_delete=models.PROTECT, related_name="reversal", verbose_name=_("repayment")
+    )
     reversed_on = models.DateField(_("reversed on"))
     reason = models.CharField(_("reason"), max_length=500)
-    reversed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("reversed by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("repayment reversal")
         verbose_name_plural = _("repayment reversals")
 
     def __str__(self) -> str:
-        return f"reversal of repayment {self.repayment_id}"
+        return gettext("reversal of repayment %(id)s") % {"id": self.repayment_id}

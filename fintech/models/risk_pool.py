@@ -9,7 +9,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from fintech.money import format_money
 
 from .base import MoneyField, RateField, money_equals
 from .loans import Loan
@@ -19,8 +22,12 @@ from .parties import Organization, Program
 class LossEvent(models.Model):
     """The loss of a defaulted loan and its split, with the ratios in force stored on it."""
 
-    loan = models.OneToOneField(Loan, on_delete=models.PROTECT, related_name="loss_event")
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="loss_events")
+    loan = models.OneToOneField(
+        Loan, on_delete=models.PROTECT, related_name="loss_event", verbose_name=_("loan")
+    )
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="loss_events", verbose_name=_("programme")
+    )
     default_on = models.DateField(_("default date"))
     declared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -29,6 +36,7 @@ class LossEvent(models.Model):
         blank=True,
         related_name="+",
         help_text=_("Empty when the daily close declared it."),
+        verbose_name=_("declared by"),
     )
     reason = models.CharField(_("reason"), max_length=500, blank=True, default="")
     unpaid_principal = MoneyField(_("unpaid principal"))
@@ -43,7 +51,7 @@ class LossEvent(models.Model):
     bank_share = MoneyField(_("bank share"))
     fund_balance_before = MoneyField(_("fund balance before the draw"))
     unfunded_amount = MoneyField(_("unfunded part of the fund's share"), default=Decimal("0.00"))
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-id"]
@@ -76,19 +84,26 @@ class LossEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"loss of loan {self.loan_id}: {self.loss_amount}"
+        return gettext("loss of loan %(loan)s: %(amount)s") % {
+            "loan": self.loan_id,
+            "amount": format_money(self.loss_amount, grouped=True),
+        }
 
 
 class Recovery(models.Model):
-    loss_event = models.ForeignKey(LossEvent, on_delete=models.PROTECT, related_name="recoveries")
+    loss_event = models.ForeignKey(
+        LossEvent, on_delete=models.PROTECT, related_name="recoveries", verbose_name=_("loss event")
+    )
     amount = MoneyField(_("amount"))
     received_on = models.DateField(_("received on"))
     source = models.CharField(_("source"), max_length=200)
     insurer_part = MoneyField(_("insurer part"))
     government_part = MoneyField(_("government part"))
     bank_part = MoneyField(_("bank part"))
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["id"]
@@ -106,7 +121,10 @@ class Recovery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"recovery {self.amount} on {self.received_on}"
+        return gettext("recovery of %(amount)s on %(on)s") % {
+            "amount": format_money(self.amount, grouped=True),
+            "on": self.received_on.isoformat(),
+        }
 
 
 class SettlementParty(models.TextChoices):
@@ -122,21 +140,32 @@ class SettlementStatus(models.TextChoices):
 class Settlement(models.Model):
     """The insurer's or the fund's payment of its share to the bank; four-eyes approved."""
 
-    loss_event = models.ForeignKey(LossEvent, on_delete=models.PROTECT, related_name="settlements")
+    loss_event = models.ForeignKey(
+        LossEvent, on_delete=models.PROTECT, related_name="settlements", verbose_name=_("loss event")
+    )
     party = models.CharField(_("party"), max_length=12, choices=SettlementParty.choices)
-    payer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    payer = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+", verbose_name=_("payer")
+    )
     amount = MoneyField(_("amount"))
     paid_on = models.DateField(_("paid on"))
     reference = models.CharField(_("payment reference"), max_length=100)
     status = models.CharField(
         _("status"), max_length=12, choices=SettlementStatus.choices, default=SettlementStatus.PENDING
     )
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
     approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved by"),
     )
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["id"]
@@ -155,7 +184,11 @@ class Settlement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_party_display()} settlement {self.amount} ({self.get_status_display()})"
+        return gettext("settlement by the %(party)s: %(amount)s (%(status)s)") % {
+            "party": self.get_party_display(),
+            "amount": format_money(self.amount, grouped=True),
+            "status": self.get_status_display(),
+        }
 
 
 class FundMovementKind(models.TextChoices):
@@ -167,20 +200,37 @@ class FundMovementKind(models.TextChoices):
 class FundMovement(models.Model):
     """The government risk fund of a programme: balance = top-ups + recoveries - draws."""
 
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="fund_movements")
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="fund_movements", verbose_name=_("programme")
+    )
     kind = models.CharField(_("kind"), max_length=12, choices=FundMovementKind.choices)
     amount = MoneyField(_("amount"))
     on = models.DateField(_("date"))
     loss_event = models.ForeignKey(
-        LossEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        LossEvent,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("loss event"),
     )
     recovery = models.OneToOneField(
-        Recovery, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Recovery,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recovery"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["id"]
@@ -194,4 +244,8 @@ class FundMovement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount} on {self.on}"
+        return gettext("%(kind)s of %(amount)s on %(on)s") % {
+            "kind": self.get_kind_display(),
+            "amount": format_money(self.amount, grouped=True),
+            "on": self.on.isoformat(),
+        }

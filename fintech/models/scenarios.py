@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .parties import Program
@@ -29,7 +30,9 @@ SCENARIO_TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 
 class Scenario(models.Model):
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="scenarios")
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="scenarios", verbose_name=_("programme")
+    )
     name = models.CharField(_("name"), max_length=200, blank=True, default="")
     status = models.CharField(
         _("status"), max_length=12, choices=ScenarioStatus.choices, default=ScenarioStatus.PENDING
@@ -43,7 +46,9 @@ class Scenario(models.Model):
     paths_total = models.PositiveIntegerField(_("paths"))
     paths_done = models.PositiveIntegerField(_("paths done"), default=0)
     error = models.TextField(_("error"), blank=True, default="")
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("started by")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
@@ -65,4 +70,8 @@ class Scenario(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.program.code} scenario #{self.pk} ({self.get_status_display()})"
+        return gettext("%(program)s scenario #%(id)s (%(status)s)") % {
+            "program": self.program.code,
+            "id": self.pk,
+            "status": self.get_status_display(),
+        }

@@ -8,8 +8,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
+
+from fintech.money import format_money, format_rate
 
 from .base import MoneyField, RateField
 from .batch import BatchChunk
@@ -53,7 +56,13 @@ class BenchmarkRate(models.Model):
 
     def __str__(self) -> str:
         top = self.term_max_months or "∞"
-        return f"{self.get_source_display()} {self.effective_on} {self.term_min_months}-{top}m {self.rate}"
+        return gettext("%(source)s of %(on)s, %(lo)s-%(hi)s months: %(rate)s") % {
+            "source": self.get_source_display(),
+            "on": self.effective_on.isoformat(),
+            "lo": self.term_min_months,
+            "hi": top,
+            "rate": format_rate(self.rate),
+        }
 
 
 class SubsidyRunStatus(models.TextChoices):
@@ -66,7 +75,9 @@ class SubsidyRunStatus(models.TextChoices):
 
 
 class SubsidyRun(models.Model):
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="subsidy_runs")
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="subsidy_runs", verbose_name=_("programme")
+    )
     period = models.CharField(_("period"), max_length=8, help_text=_("2025Q3 or 2025-07"))
     period_start = models.DateField(_("period from"))
     period_end = models.DateField(_("period to"))
@@ -83,15 +94,22 @@ class SubsidyRun(models.Model):
     entitlements_count = models.PositiveIntegerField(_("entitlements"), default=0)
     interest_total = MoneyField(_("interest subsidies"), default=Decimal("0.00"))
     premium_total = MoneyField(_("premium subsidies"), default=Decimal("0.00"))
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("started by")
+    )
     approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved by"),
     )
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     paid_on = models.DateField(_("paid on"), null=True, blank=True)
     payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True, default="")
     error = models.TextField(_("error"), blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
@@ -139,7 +157,9 @@ class SubsidyRun(models.Model):
 class SubsidyRunChunk(BatchChunk):
     """Loans lo_id..hi_id of a subsidy run (services.batch)."""
 
-    run = models.ForeignKey(SubsidyRun, on_delete=models.CASCADE, related_name="chunks")
+    run = models.ForeignKey(
+        SubsidyRun, on_delete=models.CASCADE, related_name="chunks", verbose_name=_("run")
+    )
     entitlements_count = models.PositiveIntegerField(_("entitlements"), default=0)
 
     class Meta(BatchChunk.Meta):
@@ -147,7 +167,11 @@ class SubsidyRunChunk(BatchChunk):
         verbose_name_plural = _("subsidy run chunks")
 
     def __str__(self) -> str:
-        return f"run {self.run_id} loans {self.lo_id}-{self.hi_id}"
+        return gettext("run %(run)s, loans %(lo)s-%(hi)s") % {
+            "run": self.run_id,
+            "lo": self.lo_id,
+            "hi": self.hi_id,
+        }
 
 
 class SubsidyKind(models.TextChoices):
@@ -165,12 +189,23 @@ class EntitlementStatus(models.TextChoices):
 class SubsidyEntitlement(models.Model):
     """One subsidy owed to an SME: per on-time installment (interest) or per loan (premium)."""
 
-    run = models.ForeignKey(SubsidyRun, on_delete=models.PROTECT, related_name="entitlements")
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
-    sme = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="subsidies")
-    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="subsidies")
+    run = models.ForeignKey(
+        SubsidyRun, on_delete=models.PROTECT, related_name="entitlements", verbose_name=_("run")
+    )
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="+", verbose_name=_("programme")
+    )
+    sme = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="subsidies", verbose_name=_("SME")
+    )
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="subsidies", verbose_name=_("loan"))
     installment = models.ForeignKey(
-        Installment, on_delete=models.PROTECT, null=True, blank=True, related_name="subsidies"
+        Installment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="subsidies",
+        verbose_name=_("installment"),
     )
     kind = models.CharField(_("kind"), max_length=12, choices=SubsidyKind.choices)
     period = models.CharField(_("period"), max_length=8, db_index=True)
@@ -181,7 +216,7 @@ class SubsidyEntitlement(models.Model):
     status = models.CharField(
         _("status"), max_length=12, choices=EntitlementStatus.choices, default=EntitlementStatus.COMPUTED
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["id"]
@@ -207,4 +242,4 @@ class SubsidyEntitlement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount} ({self.period})"
+        return f"{self.get_kind_display()} {format_money(self.amount, grouped=True)} ({self.period})"

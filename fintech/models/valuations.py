@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from fintech.money import format_money
 
 from .applications import Application
 from .base import MoneyField, RateField, TimeStamped
@@ -22,8 +25,12 @@ class ValuationStatus(models.TextChoices):
 class Valuation(TimeStamped):
     """The appraisal firm's engagement for an application, and its report once submitted."""
 
-    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="valuation")
-    appraiser = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="valuations")
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="valuation", verbose_name=_("application")
+    )
+    appraiser = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="valuations", verbose_name=_("appraiser")
+    )
     status = models.CharField(_("status"), max_length=16, choices=ValuationStatus.choices, default="pending")
     report_number = models.CharField(_("report number"), max_length=64, blank=True, default="")
     valuation_date = models.DateField(_("valuation date"), null=True, blank=True)
@@ -65,12 +72,14 @@ class Valuation(TimeStamped):
         ]
 
     def __str__(self) -> str:
-        return f"{self.report_number or 'engagement'} #{self.pk} ({self.get_status_display()})"
+        return f"{self.report_number or gettext('engagement')} #{self.pk} ({self.get_status_display()})"
 
 
 class PatentValuation(models.Model):
-    valuation = models.ForeignKey(Valuation, on_delete=models.PROTECT, related_name="lines")
-    patent = models.ForeignKey(Patent, on_delete=models.PROTECT, related_name="+")
+    valuation = models.ForeignKey(
+        Valuation, on_delete=models.PROTECT, related_name="lines", verbose_name=_("valuation")
+    )
+    patent = models.ForeignKey(Patent, on_delete=models.PROTECT, related_name="+", verbose_name=_("patent"))
     method = models.CharField(_("method"), max_length=32)
     inputs = models.JSONField(_("inputs"), default=dict)
     indicators = models.JSONField(_("indicator scores"), default=dict)
@@ -85,4 +94,7 @@ class PatentValuation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"patent {self.patent_id}: {self.value} ({self.method})"
+        return gettext("patent %(patent)s: %(value)s") % {
+            "patent": self.patent_id,
+            "value": format_money(self.value, grouped=True),
+        }

@@ -39,5 +39,5 @@ def program_to_start(programs: QuerySet[Program], program_id: object) -> Program
     if isinstance(program_id, int) and not isinstance(program_id, bool):
         program = programs.filter(pk=program_id).first()
     if program is None:
-        raise InvalidInput.on("program", "No programme with this id serves your region.")
+        raise InvalidInput.on("program", _("No programme with this id serves your region."))
     return program

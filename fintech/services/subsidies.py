@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -25,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fintech.access import programs_served_for, require_regulator, require_role
 from fintech.errors import (
@@ -32,6 +34,7 @@ from fintech.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
+    PeriodNotEnded,
     SamePersonApproval,
 )
 from fintech.models import (
@@ -71,6 +74,7 @@ from .ledger import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 500  # loans per chunk
+MAX_LOAN_ID = 2**62  # the upper bound of the one id range of a preview
 S = SubsidyRunStatus
 IN_PROGRESS = (S.PENDING, S.RUNNING)
 # Runs whose entitlements count against the cap of later runs (a failed run's are adopted by the
@@ -346,21 +350,46 @@ def _chunk_bounds(program: Program, chunk_size: int) -> list[tuple[int, int]]:
     return batch.chunk_bounds(Loan.objects.filter(program=program, disbursed_on__isnull=False), chunk_size)
 
 
-@transaction.atomic
-def subsidy_run_start(
-    *, actor: User, program_id: int, period: str, chunk_size: int = DEFAULT_CHUNK_SIZE
-) -> SubsidyRun:
-    """Start a run for a programme and period (regulator): snapshot the programme's parameters,
-    cut the loans into id-range chunks and queue one Celery task per chunk on commit. Running a
-    period again is allowed and adds only what is missing."""
+def _program_and_period(actor: User, program_id: int, period: str) -> tuple[Program, rules.Period]:
+    """The programme (one serving the regulator's region) and the period it names, or a 400."""
     require_regulator(actor)
     program = program_to_start(programs_served_for(actor), program_id)
     try:
         span = rules.parse_period(period, program.subsidy_period)
     except rules.InvalidPeriod as exc:
         raise InvalidInput.on("period", str(exc)) from exc
-    if span.start > business_today():
-        raise InvalidInput.on("period", f"The period {span.label} has not begun yet.")
+    return program, span
+
+
+def period_ended(span: rules.Period, today: date) -> bool:
+    """A period is over the day after its last day: only then is every installment of it due."""
+    return span.end < today
+
+
+def _require_ended(span: rules.Period) -> None:
+    today = business_today()
+    if not period_ended(span, today):
+        message = _(
+            "The period %(period)s has not ended: it runs to %(end)s, so a run may start from "
+            "%(first)s (today is %(today)s). A preview shows the figures so far without saving them."
+        ) % {
+            "period": span.label,
+            "end": span.end.isoformat(),
+            "first": (span.end + timedelta(days=1)).isoformat(),
+            "today": today.isoformat(),
+        }
+        raise PeriodNotEnded(message, fields={"period": [message]})
+
+
+@transaction.atomic
+def subsidy_run_start(
+    *, actor: User, program_id: int, period: str, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> SubsidyRun:
+    """Start a run for a programme and a period that has ended (regulator): snapshot the
+    programme's parameters, cut the loans into id-range chunks and queue one Celery task per chunk
+    on commit. Running a period again is allowed and adds only what is missing."""
+    program, span = _program_and_period(actor, program_id, period)
+    _require_ended(span)
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
     program = Program.objects.select_for_update().get(pk=program.pk)  # one start per programme at a time
@@ -401,6 +430,70 @@ def subsidy_run_start(
         _mark_running(run)
         _finish(run)
     return run
+
+
+@dataclass(frozen=True)
+class SubsidyPreview:
+    """What a run of the period would compute now (nothing is saved)."""
+
+    program: Program
+    period: str
+    period_start: date
+    period_end: date
+    ended: bool
+    interest_total: Decimal
+    premium_total: Decimal
+    entitlements_count: int
+    capped_count: int
+
+    @property
+    def total_amount(self) -> Decimal:
+        return self.interest_total + self.premium_total
+
+
+class _Discard(Exception):
+    """Leaves the preview's savepoint, rolling back everything it wrote."""
+
+
+def subsidy_run_preview(*, actor: User, program_id: int, period: str) -> SubsidyPreview:
+    """A dry run (regulator): the entitlements a run of the period would add now, after the cap,
+    computed by the run's own SQL inside a savepoint that is rolled back, so nothing is written
+    (no run, no entitlement, no audit row). Also for a period that has not ended: its figures so
+    far."""
+    program, span = _program_and_period(actor, program_id, period)
+    found: dict[str, Any] = {}
+    try:
+        with transaction.atomic():
+            run = SubsidyRun.objects.create(
+                program=program,
+                period=span.label,
+                period_start=span.start,
+                period_end=span.end,
+                parameters=_snapshot(program, DEFAULT_CHUNK_SIZE),
+                started_by=actor,
+            )
+            _insert_entitlements(run, 0, MAX_LOAN_ID)
+            _apply_cap(run)
+            found = run.entitlements.aggregate(
+                interest=_sum(Q(kind=SubsidyKind.INTEREST)),
+                premium=_sum(Q(kind=SubsidyKind.PREMIUM)),
+                count=Count("id"),
+                capped=Count("id", filter=Q(capped=True)),
+            )
+            raise _Discard
+    except _Discard:
+        pass
+    return SubsidyPreview(
+        program=program,
+        period=span.label,
+        period_start=span.start,
+        period_end=span.end,
+        ended=period_ended(span, business_today()),
+        interest_total=found["interest"],
+        premium_total=found["premium"],
+        entitlements_count=found["count"],
+        capped_count=found["capped"],
+    )
 
 
 def subsidy_run_resume(*, actor: User, run_id: int) -> SubsidyRun:

@@ -125,7 +125,8 @@ def _market_report(patent: Patent) -> PatentReport:
 def make_application(cast: Cast) -> Callable[..., Application]:
     """make_application("bank_review", bank=..., insurer=...) walks a new application of the
     cast's SME (with its own patent) through the services up to the named step of FLOW
-    (tests.builders.application_at; "premium_paid" is bank review with the premium paid)."""
+    (tests.builders.application_at; "premium_paid" is bank review with the premium paid; from
+    there on the premium is paid unless `premium_paid=False`)."""
 
     def make(
         status: str,
@@ -133,6 +134,7 @@ def make_application(cast: Cast) -> Callable[..., Application]:
         bank: Organization | None = None,
         insurer: Organization | None = None,
         requested: Decimal = REQUESTED,
+        premium_paid: bool | None = None,
     ) -> Application:
         bank_user = cast.bank_user if bank in (None, cast.bank) else cast.other_bank_user
         insurer_user = cast.insurer_user if insurer in (None, cast.insurer) else cast.other_insurer_user
@@ -149,7 +151,9 @@ def make_application(cast: Cast) -> Callable[..., Application]:
             method="interest_monthly_principal_at_maturity",
             annual_rate=ANNUAL_RATE,
             premium_rate=PREMIUM_RATE,
-            premium_paid=FLOW.index(status) >= FLOW.index("premium_paid"),
+            premium_paid=FLOW.index(status) >= FLOW.index("premium_paid")
+            if premium_paid is None
+            else premium_paid,
             valuation_on=days_ago(VALUED_ON_DAYS_AGO),
             premium_paid_on=days_ago(PREMIUM_PAID_DAYS_AGO),
             pledged_on=days_ago(PLEDGED_DAYS_AGO),

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from fintech.admin.display import term_left
 from fintech.models import OrganizationKind, Region
+from fintech.services.common import business_today
 from tests.factories import OrganizationFactory, UserFactory
 from tests.fintech.admin.helpers import action_url, change_url, changelist_url, flashed, listed, missing
 
@@ -34,19 +37,20 @@ def test_bank_queue_lists_only_its_own_applications_in_bank_review(cast, make_ap
     assert listed(everything) == [underwriting.pk, approved.pk, mine.pk]
 
 
-def test_insurer_queue_lists_only_its_own_applications_in_underwriting(cast, make_application, login):
-    # given applications of this insurer in underwriting and bank review, and one of another
-    # insurer in underwriting
+def test_insurer_queue_lists_its_policies_to_issue_and_premiums_to_record(cast, make_application, login):
+    # given applications of this insurer in underwriting, in bank review with the premium unpaid
+    # and with it paid, and one of another insurer in underwriting
     mine = make_application("underwriting")
-    make_application("bank_review")
+    unpaid = make_application("bank_review")
+    make_application("premium_paid")
     make_application("underwriting", insurer=cast.other_insurer)
 
     # when
     response = login(cast.insurer_user).get(changelist_url())
 
-    # then
+    # then the policy to issue and the premium to record wait on the insurer (newest first)
     assert response.status_code == 200
-    assert listed(response) == [mine.pk]
+    assert listed(response) == [unpaid.pk, mine.pk]
 
 
 def test_choosing_a_status_replaces_the_default_queue(cast, make_application, login):
@@ -160,9 +164,11 @@ def test_detail_page_shows_sme_patents_valuation_policy_and_audit_trail(cast, ma
     html = response.content.decode()
     assert f"<tr><th>unified social credit code</th><td>{cast.sme.uscc}</td></tr>" in html
     assert "<tr><th>size class</th><td>Small</td></tr>" in html
+    # the remaining term to 2040-03-31 (term_left is held to exact dates in test_desks.py)
+    remaining = term_left(date(2040, 3, 31), business_today())
     assert (
         f"<tr><td>{patent.application_number}</td><td>{patent.title}</td><td>Invention</td>"
-        f"<td>2020-04-01</td><td>2040-03-31</td><td>In force</td></tr>"
+        f"<td>2020-04-01</td><td>2040-03-31</td><td>{remaining}</td><td>In force</td></tr>"
     ) in html
     valuation = app.valuation
     assert f"<tr><th>report number</th><td>{valuation.report_number}</td></tr>" in html
@@ -172,7 +178,9 @@ def test_detail_page_shows_sme_patents_valuation_policy_and_audit_trail(cast, ma
     assert "<tr><th>risk grade</th><td>B</td></tr>" in html
     assert "<tr><th>pledge rate</th><td>40 %</td></tr>" in html
     assert "<tr><th>credit ceiling</th><td>400,000.00</td></tr>" in html
-    assert f"<tr><td>{patent.application_number}</td><td>market</td><td>1,000,000.00</td>" in html
+    assert (
+        f"<tr><td>{patent.application_number}</td><td>market</td><td>1,000,000.00</td>" in html
+    )  # method label
     assert f"<tr><th>policy number</th><td>PLI{app.pk:010d}</td></tr>" in html
     assert "<tr><th>insured amount</th><td>300,000.00</td></tr>" in html
     assert "<tr><th>annual premium rate</th><td>1.5 %</td></tr>" in html
@@ -180,16 +188,18 @@ def test_detail_page_shows_sme_patents_valuation_policy_and_audit_trail(cast, ma
     assert "<tr><th>premium paid</th><td>4,500.00</td></tr>" in html
     assert "<tr><th>status</th><td>Active (premium paid)</td></tr>" in html
     assert "No loan has been approved." in html
+    # the audit trail with labels, not codes
     for action in (
-        "application.create",
-        "application.submit",
-        "valuation.report",
-        "policy.issue",
-        "application.policy_issued",
-        "policy.premium_paid",
+        "application created",
+        "application submitted for valuation",
+        "valuation report filed",
+        "policy issued",
+        "policy issued: application to the bank",
+        "premium paid",
     ):
         assert f"<td>{action}</td>" in html
-    assert f"<td>underwriting</td><td>bank_review</td><td>{cast.insurer_user.username}</td>" in html
+    assert "application.policy_issued" not in html
+    assert f"<td>Underwriting</td><td>Bank review</td><td>{cast.insurer_user.username}</td>" in html
 
 
 def test_detail_page_is_read_only(cast, make_application, login):
@@ -243,7 +253,7 @@ def test_bank_buttons_follow_the_loan_through_its_steps(cast, make_application, 
     page = client.get(change_url(approved)).content.decode()
     assert [
         action_url(approved, a) in page for a in ("approve", "decline", "register-pledge", "disburse")
-    ] == [False, False, True, True]
+    ] == [False, False, True, False]  # no Disburse before the pledge is registered
     page = client.get(change_url(pledged)).content.decode()
     assert [
         action_url(pledged, a) in page for a in ("approve", "decline", "register-pledge", "disburse")

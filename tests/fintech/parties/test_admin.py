@@ -152,14 +152,15 @@ def test_bank_staff_cannot_open_another_organisations_audit_row(world):
     assert response.status_code == 302
 
 
-def test_bank_staff_without_smes_sees_no_patents(world):
-    # given an SME's patent and a bank no application links to it
+def test_bank_staff_get_no_patent_screen(world):
+    # given an SME's patent; a bank never sees patents (access.SCOPES names SMEs and regulators)
     client = _login(world["bank_staff"])
 
-    # when the bank's staff opens the patent changelist, then it is empty
-    assert _changelist_ids(client, "patent") == []
-    response = client.get(f"{ADMIN}/patent/{world['patent'].pk}/change/")
-    assert response.status_code == 302
+    # when the bank's staff opens the patent list or the patent, then it is refused (an admin page)
+    for url in (f"{ADMIN}/patent/", f"{ADMIN}/patent/{world['patent'].pk}/change/"):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "Your organisation may not open this page" in response.content.decode()
 
 
 def test_bank_staff_sees_only_the_users_of_its_organisation(world):
@@ -255,7 +256,7 @@ def test_admin_detail_pages_render_for_the_platform(world):
 
 @pytest.mark.parametrize(
     "page",
-    ["/admin/", f"{ADMIN}/organization/", f"{ADMIN}/auditlog/", f"{ADMIN}/patent/", f"{ADMIN}/program/"],
+    ["/admin/", f"{ADMIN}/organization/", f"{ADMIN}/auditlog/", f"{ADMIN}/program/"],
 )
 def test_admin_pages_render_for_bank_staff(world, page):
     # given a bank's staff member
@@ -269,10 +270,12 @@ def test_the_admin_index_lists_the_review_screens_for_bank_staff(world):
     # given a bank's staff member
     client = _login(world["bank_staff"])
 
-    # when it opens the admin index, then the fintech screens are listed
+    # when it opens the admin index, then the fintech screens are listed, not the patents (a bank
+    # never sees one: the menu would always list nothing)
     response = client.get("/admin/")
     models = {m["object_name"] for app in response.context["app_list"] for m in app["models"]}
-    assert {"Organization", "AuditLog", "Patent", "Program"} <= models
+    assert {"Organization", "AuditLog", "Program"} <= models
+    assert "Patent" not in models
 
 
 def test_sme_users_cannot_enter_the_admin(world):
@@ -404,9 +407,8 @@ def test_bank_staff_has_no_legal_status_actions(world):
     client = _login(world["bank_staff"])
     before = table_counts()
 
-    # when it opens the patents, then no action is offered
-    response = client.get(f"{ADMIN}/patent/")
-    assert response.context["action_form"] is None
+    # when it opens the patents, then it is refused
+    assert client.get(f"{ADMIN}/patent/").status_code == 403
     # and an action posted anyway changes nothing
     client.post(f"{ADMIN}/patent/", {"action": "mark_lapsed", "_selected_action": [str(world["patent"].pk)]})
     world["patent"].refresh_from_db()

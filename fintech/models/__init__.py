@@ -13,6 +13,16 @@ from .applications import (
 )
 from .audit import AuditLog
 from .batch import BatchChunk, ChunkStatus
+from .events import (
+    DeliveryStatus,
+    EndpointStatus,
+    Event,
+    EventRecipient,
+    EventStream,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from .idempotency import IdempotencyKey
 from .ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
 from .loans import Installment, InstallmentStatus, Loan, LoanStatus, Pledge, PledgedPatent
@@ -74,8 +84,13 @@ __all__ = [
     "ChunkStatus",
     "CloseChunk",
     "CloseRun",
+    "DeliveryStatus",
+    "EndpointStatus",
     "EntitlementStatus",
     "EntryKind",
+    "Event",
+    "EventRecipient",
+    "EventStream",
     "FileStatus",
     "FundMovement",
     "FundMovementKind",
@@ -124,4 +139,7 @@ __all__ = [
     "User",
     "Valuation",
     "ValuationStatus",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -60,3 +60,7 @@ urlpatterns += servicing.urlpatterns + risk.urlpatterns + subsidies.urlpatterns
 from . import scenarios  # noqa: E402
 
 urlpatterns += scenarios.urlpatterns
+
+from . import events  # noqa: E402
+
+urlpatterns += events.urlpatterns

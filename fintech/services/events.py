@@ -329,16 +329,6 @@ def current_txid() -> int:
         return int(cursor.fetchone()[0])
 
 
-def feed_horizon() -> int | None:
-    """Every transaction with an id below this has ended (PostgreSQL; None elsewhere): the feed
-    lists only events written below it."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-        return int(cursor.fetchone()[0])
-
-
 def _versions_take(roots: list[int]) -> list[int]:
     """The next versions of these aggregates, one per entry in order; the stream rows stay locked
     until the caller's transaction ends (locked in id order: no deadlock between two chunks)."""

@@ -22,7 +22,6 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -472,13 +471,3 @@ def relay_drain(*, budget_seconds: float | None = None, limit: int | None = None
             break
     endpoints_disable_failing()
     return totals
-
-
-def deliveries_of(actor: User, endpoint_id: int) -> Iterable[WebhookDelivery]:
-    """An endpoint's deliveries, newest first, with their attempt log (404 if not the actor's)."""
-    endpoint = (
-        webhook_endpoints_visible_to(actor, WebhookEndpoint.objects.all()).filter(pk=endpoint_id).first()
-    )
-    if endpoint is None:
-        raise NotFound(_("Webhook endpoint not found."))
-    return endpoint.deliveries.select_related("event").prefetch_related("attempt_log").order_by("-id")

@@ -383,12 +383,13 @@ def _deliveries_create(events: Iterable[Event], audiences: dict[int, set[int]], 
         enqueue_on_commit("webhooks_relay", robust=True)
 
 
-def event_stream_chunks(qs: models.QuerySet[Any], size: int = 2000) -> Iterable[list[Any]]:
-    """The rows of `qs` (ordered by id) in lists of `size`: how the bulk paths feed events_emit."""
+def id_chunks(rows: models.QuerySet[Any], size: int = 2000) -> Iterable[list[Any]]:
+    """The rows of a `values_list` queryset whose first column is the id, in id order, in lists of
+    `size` (keyset pagination): how the bulk paths feed events_emit."""
     last = 0
     while True:
-        rows = list(qs.filter(pk__gt=last).order_by("pk")[:size])
-        if not rows:
+        part = list(rows.filter(pk__gt=last).order_by("pk")[:size])
+        if not part:
             return
-        yield rows
-        last = rows[-1].pk
+        yield part
+        last = part[-1][0]

@@ -58,7 +58,7 @@ from fintech.rules import subsidies as rules
 from . import batch
 from .audit import audit_record
 from .common import business_today, ensure_not_future
-from .events import Change, event_stream_chunks, events_emit
+from .events import Change, events_emit, id_chunks
 from .ledger import (
     GOV_BUDGET,
     SME_CASH,
@@ -558,21 +558,23 @@ def _finish(run: SubsidyRun) -> None:
 def _entitlement_events(run: SubsidyRun, name: str, status: str, **details: Any) -> None:
     """The run's entitlements' events (`subsidy.computed` after the cap, `subsidy.paid`), written
     set-based by chunks of ids in the run's transaction (services.events)."""
-    rows = run.entitlements.filter(status=status).only("pk", "kind", "period", "amount", "capped")
-    for part in event_stream_chunks(rows):
+    rows = SubsidyEntitlement.objects.filter(run_id=run.pk, status=status).values_list(
+        "pk", "kind", "period", "amount", "capped"
+    )
+    for part in id_chunks(rows):
         events_emit(
             name,
             SubsidyEntitlement,
             [
                 Change(
-                    e.pk,
+                    pk,
                     {
                         "to_state": status,
-                        "amount": f"{e.amount:.2f}",
-                        "details": {"kind": e.kind, "period": e.period, "capped": e.capped, **details},
+                        "amount": f"{amount:.2f}",
+                        "details": {"kind": kind, "period": period, "capped": capped, **details},
                     },
                 )
-                for e in part
+                for pk, kind, period, amount, capped in part
             ],
         )
 

@@ -49,6 +49,8 @@ from fintech.models import (
     SubsidyRun,
     User,
     Valuation,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 K = OrganizationKind
@@ -213,6 +215,9 @@ SCOPES: dict[type[Model], Scope] = {
     # the platform reads it (a party's own figures are in its statements).
     JournalEntry: Scope(region=("loan__sme__region", _ledger_region("program"))),
     Posting: Scope(region=("loan__sme__region", _ledger_region("entry__program"))),
+    # An organisation's own webhook receivers and what was delivered to them.
+    WebhookEndpoint: Scope(members=("organization",)),
+    WebhookDelivery: Scope(members=("endpoint__organization",)),
 }
 
 
@@ -433,9 +438,4 @@ def events_visible_to(user: Any, qs: QuerySet[M]) -> QuerySet[M]:
 
 def webhook_endpoints_visible_to(user: Any, qs: QuerySet[M]) -> QuerySet[M]:
     """An organisation's own webhook endpoints (platform staff: all of them)."""
-    if is_platform(user):
-        return qs
-    org_id = getattr(user, "organization_id", None)
-    if org_id is None:
-        return qs.none()
-    return qs.filter(organization_id=org_id)
+    return visible(user, qs)

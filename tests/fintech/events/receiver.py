@@ -37,9 +37,11 @@ class Receiver:
 
 
 @contextmanager
-def receiver(plan: Callable[[int], str] = lambda n: "ok", stall: float = 0.5) -> Iterator[Receiver]:
+def receiver(
+    plan: Callable[[int], str] = lambda n: "ok", stall: float = 0.5, delay: float = 0.0
+) -> Iterator[Receiver]:
     """`plan(n)` for the n-th request (0-based): "ok", "fail" (500) or "stall" (sleeps `stall`
-    seconds, longer than the sender's timeout, then 500)."""
+    seconds, longer than the sender's timeout, then 500); every answer takes `delay` seconds."""
     box: dict[str, Receiver] = {}
     counter = iter(range(10**9))
     counter_lock = threading.Lock()
@@ -53,6 +55,8 @@ def receiver(plan: Callable[[int], str] = lambda n: "ok", stall: float = 0.5) ->
             with counter_lock:
                 n = next(counter)
             what = plan(n)
+            if delay:
+                time.sleep(delay)
             if what == "stall":
                 time.sleep(stall)
             code = 200 if what == "ok" else 500

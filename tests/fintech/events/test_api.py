@@ -14,6 +14,9 @@ from tests.factories import OrganizationFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
+# Committed: on PostgreSQL the feed lists only what transactions already ended wrote (the test's
+# own open transaction would hide its events).
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_feed_lists_the_callers_events_in_order_page_by_page(client_for: Any) -> None:
     # Given two loans of bank A and one of bank B (6 events each), and a regulator of the region
     regulator = UserFactory(organization=OrganizationFactory(kind="regulator"))

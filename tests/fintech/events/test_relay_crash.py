@@ -21,7 +21,7 @@ from tests.figures import figure
 
 from .receiver import receiver
 
-pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 queue = harness.queue
 workers = harness.workers

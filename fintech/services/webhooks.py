@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
@@ -299,36 +299,82 @@ def _claim(limit: int, now: Any) -> list[WebhookDelivery]:
         aggregate_version__lt=OuterRef("aggregate_version"),
         status=D.PENDING,
     )
-    # Defence in depth: the event names the endpoint's organisation (deliveries are only ever
-    # created so; this keeps a moved or edited row from leaking).
-    entitled = EventRecipient.objects.filter(
-        event=OuterRef("event"), organization_id=OuterRef("endpoint__organization_id")
-    )
+    # Ordered by the due time alone: the partial index on it is read in order and the scan stops
+    # at `limit` heads (a second sort key would make PostgreSQL find every head first).
     heads = list(
         WebhookDelivery.objects.filter(
             status=D.PENDING, next_attempt_at__lte=now, endpoint__status=EndpointStatus.ACTIVE
         )
-        .filter(~Exists(earlier), Exists(entitled))
-        .order_by("next_attempt_at", "id")
+        .filter(~Exists(earlier))
+        .order_by("next_attempt_at")
         .select_for_update(skip_locked=True, of=("self",))[:limit]
     )
     if not heads:
         return []
-    lanes = Q()
-    for h in heads:
-        lanes |= Q(
-            endpoint_id=h.endpoint_id,
-            aggregate_type=h.aggregate_type,
-            aggregate_id=h.aggregate_id,
-            aggregate_version__gt=h.aggregate_version,
-        )
-    followers = list(
-        WebhookDelivery.objects.filter(lanes, status=D.PENDING, next_attempt_at__lte=now)
-        .filter(Exists(entitled))
-        .order_by("aggregate_version")
-        .select_for_update(of=("self",))[: limit * settings.WEBHOOK_RELAY_LANE_DEPTH]
+    depth = settings.WEBHOOK_RELAY_LANE_DEPTH
+    ids = _followers(heads, depth)
+    rows = (
+        WebhookDelivery.objects.filter(pk__in=ids)
+        .order_by("endpoint_id", "aggregate_type", "aggregate_id", "aggregate_version")
+        .select_for_update(of=("self",))
     )
+    # Each lane: the followers due, in version order, up to the first one not due (a delivery that
+    # waits holds back those behind it).
+    followers: list[WebhookDelivery] = []
+    stopped: set[tuple[int, str, int]] = set()
+    for d in rows:
+        lane = (d.endpoint_id, d.aggregate_type, d.aggregate_id)
+        if lane in stopped:
+            continue
+        if d.next_attempt_at > now:
+            stopped.add(lane)
+            continue
+        followers.append(d)
     return heads + followers
+
+
+def _followers(heads: list[WebhookDelivery], depth: int) -> list[int]:
+    """Ids of the next `depth` pending deliveries behind each head, in its lane (not locked yet:
+    nobody else claims them while their head is locked and pending)."""
+    if connection.vendor == "postgresql":
+        table = WebhookDelivery._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                SELECT f.id
+                FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::int[])
+                     AS h(endpoint_id, a_type, a_id, v)
+                CROSS JOIN LATERAL (
+                    SELECT d.id FROM {table} d
+                    WHERE d.endpoint_id = h.endpoint_id AND d.aggregate_type = h.a_type
+                      AND d.aggregate_id = h.a_id AND d.aggregate_version > h.v AND d.status = 'pending'
+                    ORDER BY d.aggregate_version
+                    LIMIT %s
+                ) f
+                """,  # noqa: S608 (the table is the model's own; values are parameters)
+                [
+                    [h.endpoint_id for h in heads],
+                    [h.aggregate_type for h in heads],
+                    [h.aggregate_id for h in heads],
+                    [h.aggregate_version for h in heads],
+                    depth,
+                ],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    ids: list[int] = []
+    for h in heads:
+        ids += (
+            WebhookDelivery.objects.filter(
+                endpoint_id=h.endpoint_id,
+                aggregate_type=h.aggregate_type,
+                aggregate_id=h.aggregate_id,
+                aggregate_version__gt=h.aggregate_version,
+                status=D.PENDING,
+            )
+            .order_by("aggregate_version")
+            .values_list("pk", flat=True)[:depth]
+        )
+    return ids
 
 
 def relay_batch(limit: int | None = None) -> dict[str, int]:
@@ -343,6 +389,19 @@ def relay_batch(limit: int | None = None) -> dict[str, int]:
         counts["claimed"] = len(claimed)
         endpoints = {e.pk: e for e in WebhookEndpoint.objects.filter(pk__in={d.endpoint_id for d in claimed})}
         events = {e.pk: e for e in Event.objects.filter(pk__in={d.event_id for d in claimed})}
+        # Defence in depth: only an event naming the endpoint's organisation is ever sent
+        # (deliveries are created so; a row edited by hand is dead-lettered, never posted).
+        entitled = set(
+            EventRecipient.objects.filter(
+                event_id__in=events, organization_id__in={e.organization_id for e in endpoints.values()}
+            ).values_list("event_id", "organization_id")
+        )
+        refused = [
+            d for d in claimed if (d.event_id, endpoints[d.endpoint_id].organization_id) not in entitled
+        ]
+        for d in refused:
+            d.endpoint = endpoints[d.endpoint_id]
+        claimed = [d for d in claimed if d not in refused]
         lanes: dict[tuple[int, str, int], list[tuple[WebhookDelivery, bytes]]] = {}
         for d in sorted(
             claimed, key=lambda d: (d.endpoint_id, d.aggregate_type, d.aggregate_id, d.aggregate_version)
@@ -353,6 +412,11 @@ def relay_batch(limit: int | None = None) -> dict[str, int]:
         threads = max(1, min(settings.WEBHOOK_RELAY_THREADS, len(lanes)))
         with ThreadPoolExecutor(threads) as pool:
             outcomes = [o for lane in pool.map(_lane_send, lanes.values()) for o in lane]
+        for d in refused:
+            d.attempts = len(settings.WEBHOOK_RETRY_SCHEDULE)  # the next failure is the last
+            outcomes.append(
+                Outcome(d, now, None, 0, "not entitled: the event does not name the organisation")
+            )
         _record(outcomes, counts)
     return counts
 
@@ -391,7 +455,7 @@ def _record(outcomes: list[Outcome], counts: dict[str, int]) -> None:
             )
         )
     _deliveries_save([o.delivery for o in outcomes])
-    WebhookAttempt.objects.bulk_create(log, batch_size=1000)
+    _attempts_insert(log)
     WebhookEndpoint.objects.filter(pk__in=healthy).exclude(failing_since=None).update(failing_since=None)
     for endpoint_id, at in failing.items():
         if endpoint_id not in healthy:
@@ -425,6 +489,29 @@ def _deliveries_save(rows: list[WebhookDelivery]) -> None:
                 [d.last_attempt_at for d in rows],
                 [d.last_response_code for d in rows],
                 [d.delivered_at for d in rows],
+            ],
+        )
+
+
+def _attempts_insert(log: list[WebhookAttempt]) -> None:
+    """The attempt log of a batch: one INSERT from arrays on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        WebhookAttempt.objects.bulk_create(log, batch_size=500)
+        return
+    table = WebhookAttempt._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (delivery_id, number, at, response_code, duration_ms, error)
+            SELECT * FROM unnest(%s::bigint[], %s::int[], %s::timestamptz[], %s::int[], %s::int[], %s::text[])
+            """,  # noqa: S608 (the table is the model's own; values are parameters)
+            [
+                [a.delivery.pk for a in log],
+                [a.number for a in log],
+                [a.at for a in log],
+                [a.response_code for a in log],
+                [a.duration_ms for a in log],
+                [a.error for a in log],
             ],
         )
 

@@ -173,3 +173,28 @@ def test_an_endpoint_failing_for_days_is_disabled_and_its_users_told(
     )
     assert response.json()["status"] == "active" and response.json()["failing_since"] is None
     assert Event.objects.filter(aggregate_id=loan.application_id).count() == 6
+
+
+def test_a_delivery_of_an_event_not_naming_the_organisation_is_never_posted(client_for: Any) -> None:
+    # Given bank B's endpoint and, written by hand (the outbox never does), a delivery to it of an
+    # event of bank A's loan
+    with receiver() as rx:
+        a, b = cast(), cast()
+        loan, _ = active_loan(people=a)
+        ep_b = _register(client_for(b.bank), f"{rx.url}/b")
+        event = Event.objects.filter(aggregate_id=loan.application_id).first()
+        assert event is not None
+        WebhookDelivery.objects.create(
+            endpoint_id=ep_b["id"],
+            event=event,
+            aggregate_type=event.aggregate_type,
+            aggregate_id=event.aggregate_id,
+            aggregate_version=event.aggregate_version,
+            next_attempt_at=timezone.now(),
+        )
+        # When the relay runs, then nothing reaches B and the delivery is dead-lettered
+        relay_batch()
+        assert rx.received == []
+        delivery = WebhookDelivery.objects.get(endpoint_id=ep_b["id"])
+        assert delivery.status == "dead"
+        assert WebhookAttempt.objects.get(delivery=delivery).error.startswith("not entitled")

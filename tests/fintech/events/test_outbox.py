@@ -103,3 +103,56 @@ def test_the_close_writes_overdue_events_set_based(django_capture_on_commit_call
     # Set-based: one INSERT of events for the chunk, not one per installment
     inserts = [q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "fintech_event"')]
     assert len(inserts) == 1
+
+
+def test_a_reversal_a_default_its_loss_settlement_and_recovery_are_announced_in_order() -> None:
+    from fintech.services.defaults import loan_default_declare
+    from fintech.services.repayments import repayment_reverse
+    from fintech.services.risk_pool import recovery_record, settlement_approve, settlement_record
+    from tests.factories import UserFactory
+
+    # Given the standard active loan (events 1..6) and a repayment (7) that the bank reverses (8)
+    loan, people = active_loan()
+    paid = repayment_record(
+        actor=people.bank, loan_id=loan.pk, amount=Decimal("1000.00"), paid_on=date(2025, 3, 1)
+    )
+    repayment_reverse(
+        actor=people.bank, repayment_id=paid.pk, reversed_on=date(2025, 3, 2), reason="wrong loan"
+    )
+    # When the bank declares the default on 2025-07-01 (loan defaulted, loss shared), the insurer
+    # records and a colleague approves its settlement, and the bank records a recovery
+    loan_default_declare(actor=people.bank, loan_id=loan.pk, default_on=date(2025, 7, 1), reason="insolvent")
+    settlement = settlement_record(
+        actor=people.insurer,
+        loan_id=loan.pk,
+        party="insurer",
+        amount=Decimal("1000.00"),
+        paid_on=date(2025, 7, 5),
+        reference="INS-1",
+    )
+    colleague = UserFactory(organization=people.insurer.organization, is_staff=True)
+    settlement_approve(actor=colleague, settlement_id=settlement.pk)
+    recovery_record(
+        actor=people.bank,
+        loan_id=loan.pk,
+        amount=Decimal("500.00"),
+        received_on=date(2025, 8, 1),
+        source="auction",
+    )
+    # Then the catalogue's types follow the disbursement in that order, on one aggregate; the
+    # default marks the installments past due on its date overdue, each announced before the loss
+    life = [t for _, t in _life(loan.application_id)][6:]
+    overdue = Installment.objects.filter(loan=loan, status="overdue").count()
+    assert overdue > 0 and life[2 : 2 + overdue] == ["installment.overdue"] * overdue
+    types = [t for t in life if t != "installment.overdue"]
+    assert types == [
+        "repayment.posted",
+        "repayment.reversed",
+        "loss.shared",
+        "loan.defaulted",
+        "settlement.approved",
+        "recovery.shared",
+    ]
+    defaulted = Event.objects.get(type="loan.defaulted", aggregate_id=loan.application_id)
+    assert defaulted.data["details"]["default_on"] == "2025-07-01"
+    assert defaulted.data["reason"] == "insolvent"

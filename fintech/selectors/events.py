@@ -25,14 +25,31 @@ def _cursor_parse(after: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
+# The lowest transaction id still running in THIS database (xid8, with its epoch), or the next id
+# to be given out when none is: pg_stat_activity shows 32-bit ids, widened with the epoch of the
+# current snapshot's xmax (an id above xmax's low half belongs to the previous epoch).
+_HORIZON_SQL = """
+WITH cur AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS x)
+SELECT LEAST(cur.x, MIN(
+    CASE WHEN a.backend_xid::text::bigint <= (cur.x & 4294967295)
+         THEN ((cur.x >> 32) << 32) | a.backend_xid::text::bigint
+         ELSE (((cur.x >> 32) - 1) << 32) | a.backend_xid::text::bigint END))
+FROM cur LEFT JOIN pg_stat_activity a
+     ON a.datname = current_database() AND a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid()
+GROUP BY cur.x
+"""
+
+
 def feed_horizon() -> int | None:
-    """Every transaction with an id below this has ended (PostgreSQL; None elsewhere, one writer at
-    a time): the feed lists only events written below it, so a transaction still open can never
-    commit an event behind a reader's cursor."""
+    """Every transaction of this database with an id below this has ended (PostgreSQL; None
+    elsewhere, one writer at a time): the feed lists only events written below it, so a
+    transaction still open can never commit an event behind a reader's cursor. Only this
+    database's transactions count (pg_snapshot_xmin would wait for every database on the server);
+    the platform's database role sees its own sessions there."""
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        cursor.execute(_HORIZON_SQL)
         return int(cursor.fetchone()[0])
 
 

@@ -232,6 +232,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Patent-pledge financing API (Wuhan model)",
     "DESCRIPTION": "SMEs, appraisers, insurers, banks and regulators; the guide is docs/api.md.",
     "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",  # 3.1: the `webhooks` section (the event catalogue)
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
@@ -240,6 +241,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The event catalogue: one webhook per event type (fintech.api.events.WEBHOOKS).
+    "WEBHOOKS": "fintech.api.events.WEBHOOKS",
+    "ENUM_NAME_OVERRIDES": {"WebhookEndpointStatusEnum": "fintech.models.events.EndpointStatus"},
 }
 
 # Celery: no broker configured means tasks run in process (the embedded default).
@@ -265,6 +269,31 @@ BATCH_RETRY_BACKOFF = env.float("BATCH_RETRY_BACKOFF", default=1.0)
 BATCH_HEARTBEAT_SECONDS = env.int("BATCH_HEARTBEAT_SECONDS", default=360)
 BATCH_MAX_ATTEMPTS = env.int("BATCH_MAX_ATTEMPTS", default=5)
 BATCH_WATCHDOG_SECONDS = env.int("BATCH_WATCHDOG_SECONDS", default=60)
+
+# Webhooks (docs/operations.md "Webhook relay"). Endpoints on private, loopback or link-local
+# addresses (and plain http) only where WEBHOOK_ALLOW_PRIVATE_HOSTS is on: tests, private deployments.
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Seconds before retry n (Standard Webhooks' schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h;
+# about 27 hours in all), then the delivery is dead-lettered.
+WEBHOOK_RETRY_SCHEDULE = [
+    int(x)
+    for x in env.list(
+        "WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
+    )
+]
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=5)
+WEBHOOK_SECRET_OVERLAP_HOURS = env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
+WEBHOOK_RELAY_SECONDS = env.int("WEBHOOK_RELAY_SECONDS", default=10)  # beat's period of the relay
+WEBHOOK_RELAY_BUDGET_SECONDS = env.float("WEBHOOK_RELAY_BUDGET_SECONDS", default=50.0)
+WEBHOOK_RELAY_BATCH = env.int("WEBHOOK_RELAY_BATCH", default=200)  # lanes claimed per batch
+WEBHOOK_RELAY_LANE_DEPTH = env.int("WEBHOOK_RELAY_LANE_DEPTH", default=20)  # followers per lane
+WEBHOOK_RELAY_THREADS = env.int("WEBHOOK_RELAY_THREADS", default=8)
+# With a broker, a commit that owes deliveries queues the relay at once (beat is the safety net).
+WEBHOOK_RELAY_ON_COMMIT = env.bool(
+    "WEBHOOK_RELAY_ON_COMMIT", default=bool(env.str("CELERY_BROKER_URL", default=""))
+)
+EVENT_FEED_MAX_PAGE = 200
 # With acks_late, a task whose worker died is redelivered after this many seconds; every task is
 # idempotent, so a redelivery of a slow but live task is harmless. Chunks take seconds, not minutes.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}

@@ -40,6 +40,7 @@ from fintech.models import (
     PremiumPayment,
     Program,
     Recovery,
+    Repayment,
     RepaymentFile,
     RepaymentFileLine,
     Scenario,
@@ -49,6 +50,8 @@ from fintech.models import (
     SubsidyRun,
     User,
     Valuation,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 K = OrganizationKind
@@ -192,6 +195,7 @@ SCOPES: dict[type[Model], Scope] = {
     PremiumPayment: _POLICY.via("policy"),
     Loan: _LOAN,
     Installment: _LOAN.via("loan"),
+    Repayment: _LOAN.via("loan"),
     Pledge: _PLEDGE,
     PledgedPatent: _PLEDGE.via("pledge"),
     RepaymentFile: Scope(parties={K.BANK: ("bank",)}),
@@ -213,6 +217,9 @@ SCOPES: dict[type[Model], Scope] = {
     # the platform reads it (a party's own figures are in its statements).
     JournalEntry: Scope(region=("loan__sme__region", _ledger_region("program"))),
     Posting: Scope(region=("loan__sme__region", _ledger_region("entry__program"))),
+    # An organisation's own webhook receivers and what was delivered to them.
+    WebhookEndpoint: Scope(members=("organization",)),
+    WebhookDelivery: Scope(members=("endpoint__organization",)),
 }
 
 
@@ -385,3 +392,64 @@ def repayment_files_visible_to(user: User) -> QuerySet[RepaymentFile]:
     """A bank sees the files it uploaded; platform staff all of them."""
     require_role(user, K.BANK)
     return visible(user, RepaymentFile.objects.defer("content"))  # up to 10 MB a file: never read
+
+
+# --- who is entitled to an event (the outbox) ----------------------------------------------------
+
+
+def event_audiences(model: type[Model], pks: list[int]) -> dict[int, set[int]]:
+    """For each row of `model`, the organisations entitled to an event about it: the same ones
+    `visible` would show the row to (its parties, its members, the regulators of its SME's region;
+    a never-submitted application its SME alone). Platform staff read every event and are not
+    listed. Two queries, whatever the number of rows: the outbox writes events by the chunk."""
+    if not pks:
+        return {}
+    scope = SCOPES[model]
+    party_lookups = [lk for lks in scope.parties.values() for lk in lks]
+    org_lookups = [*scope.members, *party_lookups]
+    regions = [lk for lk in scope.region if isinstance(lk, str)]
+    rows = model._default_manager.filter(pk__in=pks).values("pk", *org_lookups, *regions)
+    private: set[int] = set()
+    if scope.sme_only is not None:
+        private = set(
+            model._default_manager.filter(pk__in=pks).filter(scope.sme_only).values_list("pk", flat=True)
+        )
+    sme_lookups = list(scope.parties.get(K.SME, ()))
+    found = list(rows)
+    region_ids = {row[lk] for row in found for lk in regions if row[lk] is not None}
+    regulators: dict[Any, set[int]] = {}
+    for org_id, region_id in Organization.objects.filter(
+        kind=K.REGULATOR, region_id__in=region_ids
+    ).values_list("pk", "region_id"):
+        regulators.setdefault(region_id, set()).add(org_id)
+    audiences: dict[int, set[int]] = {}
+    for row in found:
+        lookups = sme_lookups if row["pk"] in private else org_lookups
+        orgs = {row[lk] for lk in lookups if row[lk] is not None}
+        if row["pk"] not in private:
+            for lk in regions:
+                orgs |= regulators.get(row[lk], set())
+        audiences[row["pk"]] = orgs
+    return audiences
+
+
+def event_audience(obj: Model) -> set[int]:
+    """The organisations entitled to an event about `obj` (see `event_audiences`)."""
+    return event_audiences(type(obj), [obj.pk]).get(obj.pk, set())
+
+
+def events_visible_to(user: Any, qs: QuerySet[M]) -> QuerySet[M]:
+    """Events (or deliveries, through `event`) the user's organisation is entitled to; platform
+    staff read them all."""
+    if is_platform(user):
+        return qs
+    org_id = getattr(user, "organization_id", None)
+    if org_id is None:
+        return qs.none()
+    prefix = "" if qs.model._meta.model_name == "event" else "event__"
+    return qs.filter(**{f"{prefix}recipients__organization_id": org_id})
+
+
+def webhook_endpoints_visible_to(user: Any, qs: QuerySet[M]) -> QuerySet[M]:
+    """An organisation's own webhook endpoints (platform staff: all of them)."""
+    return visible(user, qs)

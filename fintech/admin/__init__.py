@@ -5,6 +5,7 @@ from . import (  # noqa: F401  (registers the admin classes)
     applications,
     close,
     dashboard,
+    events,
     ledger,
     loans,
     lockouts,

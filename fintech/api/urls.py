@@ -3,6 +3,7 @@ from django.urls import path
 from . import (
     applications,
     defaults,
+    events,
     ledger,
     loans,
     parties,
@@ -75,4 +76,5 @@ urlpatterns += (
     + risk_pool.urlpatterns
     + subsidies.urlpatterns
     + scenarios.urlpatterns
+    + events.urlpatterns
 )

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('fintech', '0011_register_periodic_tasks'),
+        ('fintech', '0014_events_webhooks'),
     ]
 
     operations = [

@@ -3,7 +3,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("fintech", "0011_register_periodic_tasks"),
+        ("fintech", "0015_field_labels"),
     ]
 
     operations = [

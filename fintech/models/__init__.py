@@ -2,6 +2,16 @@ from .applications import OPEN_STATUSES, Application, ApplicationPatent, Applica
 from .audit import AuditLog
 from .batch import BatchChunk, ChunkStatus
 from .close import CloseChunk, CloseRun, RunStatus
+from .events import (
+    DeliveryStatus,
+    EndpointStatus,
+    Event,
+    EventRecipient,
+    EventStream,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from .idempotency import IdempotencyKey
 from .ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
 from .loans import Installment, InstallmentStatus, Loan, LoanStatus, Pledge, PledgedPatent
@@ -58,8 +68,13 @@ __all__ = [
     "ChunkStatus",
     "CloseChunk",
     "CloseRun",
+    "DeliveryStatus",
+    "EndpointStatus",
     "EntitlementStatus",
     "EntryKind",
+    "Event",
+    "EventRecipient",
+    "EventStream",
     "FileStatus",
     "FundMovement",
     "FundMovementKind",
@@ -109,4 +124,7 @@ __all__ = [
     "User",
     "Valuation",
     "ValuationStatus",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

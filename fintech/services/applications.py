@@ -196,9 +196,10 @@ def application_submit(*, actor: User, application_id: int, submitted_on: date |
         raise RoleNotAllowed("Only the applicant submits its application.")
     if app.status == S.DRAFT:  # otherwise the transition below answers 409 with the state
         _check_eligibility(app, submitted_on)
-    application_transition(app, "submit", actor=actor)
+    # Set before the transition saves the row: the outbox reads it to know the application is no
+    # longer the SME's alone (access.event_audiences).
     app.submitted_on = submitted_on
-    app.save(update_fields=["submitted_on"])
+    application_transition(app, "submit", actor=actor)
     Valuation.objects.create(application=app, appraiser=app.appraiser)
     notify_on_commit(app, app.appraiser, "valuation")
     return app

@@ -13,6 +13,8 @@ from django.db import models, transaction
 from config.api import MAX_JSON_DEPTH, json_depth
 from fintech.models import AuditLog, User
 
+from .events import event_for_audit
+
 _SECRET_KEYS = ("password", "token", "secret", "refresh", "access", "authorization")
 _MAX_REQUEST_BYTES = 64 * 1024
 
@@ -86,10 +88,11 @@ def audit_record(
     amount: Decimal | None = None,
     payload: dict[str, Any] | None = None,
 ) -> AuditLog:
-    """Append one audit row for a state change or money movement; needs an open transaction."""
+    """Append one audit row for a state change or money movement, and the event it announces
+    (services.events); needs an open transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of the change it records")
-    return AuditLog.objects.create(
+    row = AuditLog.objects.create(
         actor=actor if actor is not None and actor.pk else None,
         actor_organization_id=getattr(actor, "organization_id", None),
         action=action,
@@ -102,3 +105,14 @@ def audit_record(
         payload=json_safe(payload or {}),
         request=current_request.get() or {},
     )
+    # The outbox: the event this change announces (if any) commits or rolls back with it.
+    event_for_audit(
+        action,
+        obj,
+        from_state=row.from_state,
+        to_state=row.to_state,
+        amount=amount,
+        reason=row.reason,
+        payload=row.payload,
+    )
+    return row

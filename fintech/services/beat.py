@@ -18,7 +18,10 @@ CRONTAB_TASKS = (
     ("fintech: patents expire", "fintech.patents_expire", "0", "1"),
 )
 # (name, task, every so many seconds)
-INTERVAL_TASKS = (("fintech: batch watchdog", "fintech.batch_watchdog", "BATCH_WATCHDOG_SECONDS"),)
+INTERVAL_TASKS = (
+    ("fintech: batch watchdog", "fintech.batch_watchdog", "BATCH_WATCHDOG_SECONDS"),
+    ("fintech: webhook relay", "fintech.webhooks_relay", "WEBHOOK_RELAY_SECONDS"),
+)
 NAMES = tuple(name for name, *_rest in CRONTAB_TASKS + INTERVAL_TASKS)
 
 

@@ -37,6 +37,7 @@ from fintech.selectors.risk_pool import fund_balance
 
 from .audit import audit_record
 from .common import ensure_not_future
+from .events import Change, events_emit
 from .ledger import (
     BANK_CREDIT_LOSS,
     CLAIM_FUND,
@@ -56,6 +57,7 @@ from .transitions import application_lock, application_transition, record_transi
 
 # The API names the default date `declared_on`; errors point at that field.
 DATE_FIELD = "declared_on"
+OVERDUE_CHUNK = 2000  # installments per UPDATE and per events_emit call
 
 
 def last_repayment_on(loan_id: int) -> date | None:
@@ -72,9 +74,29 @@ def installments_mark_overdue(installments: QuerySet[Installment], *, before: da
     become overdue. A part-paid installment is "due" until then like an unpaid one; a paid one is
     never touched. The status condition is re-checked on each row as it is locked, so a repayment
     that completed an installment meanwhile keeps it paid. Returns the number marked."""
-    return installments.filter(status=InstallmentStatus.DUE, due_on__lt=before).update(
-        status=InstallmentStatus.OVERDUE
-    )
+    return _overdue_mark(installments.filter(status=InstallmentStatus.DUE, due_on__lt=before))
+
+
+def _overdue_mark(installments: QuerySet[Installment]) -> int:
+    """Lock the installments (the status condition re-checked on each locked row), mark them overdue
+    with one UPDATE and write their `installment.overdue` events, by chunks of ids."""
+    ids = list(installments.select_for_update().order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), OVERDUE_CHUNK):
+        part = ids[start : start + OVERDUE_CHUNK]
+        Installment.objects.filter(pk__in=part).update(status=InstallmentStatus.OVERDUE)
+        rows = Installment.objects.filter(pk__in=part).values_list("pk", "seq", "due_on").order_by("pk")
+        events_emit(
+            "installment.overdue",
+            Installment,
+            [
+                Change(
+                    pk,
+                    {"from_state": "due", "to_state": "overdue", "details": {"seq": seq, "due_on": str(due)}},
+                )
+                for pk, seq, due in rows
+            ],
+        )
+    return len(ids)
 
 
 def defaulted_installments_mark_overdue() -> int:
@@ -92,9 +114,11 @@ def defaulted_installments_mark_overdue() -> int:
             if grace
             else F("loan__defaulted_on")
         )
-        marked += Installment.objects.filter(
-            loan__in=defaulted.filter(grace_days=grace), status=InstallmentStatus.DUE, due_on__lt=before
-        ).update(status=InstallmentStatus.OVERDUE)
+        marked += _overdue_mark(
+            Installment.objects.filter(
+                loan__in=defaulted.filter(grace_days=grace), status=InstallmentStatus.DUE, due_on__lt=before
+            )
+        )
     return marked
 
 

@@ -61,6 +61,7 @@ from fintech.rules import subsidies as rules
 from . import batch
 from .audit import audit_record
 from .common import business_today, ensure_not_future, program_to_start
+from .events import Change, events_emit, id_chunks
 from .ledger import (
     GOV_BUDGET,
     SME_CASH,
@@ -610,6 +611,7 @@ def _analyze_entitlements() -> None:
 
 def _finish(run: SubsidyRun) -> None:
     _apply_cap(run)
+    _entitlement_events(run, "subsidy.computed", EntitlementStatus.COMPUTED)
     totals = run.entitlements.aggregate(
         interest=_sum(Q(kind=SubsidyKind.INTEREST)),
         premium=_sum(Q(kind=SubsidyKind.PREMIUM)),
@@ -642,6 +644,30 @@ def _finish(run: SubsidyRun) -> None:
             "entitlements": run.entitlements_count,
         },
     )
+
+
+def _entitlement_events(run: SubsidyRun, name: str, status: str, **details: Any) -> None:
+    """The run's entitlements' events (`subsidy.computed` after the cap, `subsidy.paid`), written
+    set-based by chunks of ids in the run's transaction (services.events)."""
+    rows = SubsidyEntitlement.objects.filter(run_id=run.pk, status=status).values_list(
+        "pk", "kind", "period", "amount", "capped"
+    )
+    for part in id_chunks(rows):
+        events_emit(
+            name,
+            SubsidyEntitlement,
+            [
+                Change(
+                    pk,
+                    {
+                        "to_state": status,
+                        "amount": f"{amount:.2f}",
+                        "details": {"kind": kind, "period": period, "capped": capped, **details},
+                    },
+                )
+                for pk, kind, period, amount, capped in part
+            ],
+        )
 
 
 def _sum(condition: Q | None = None) -> Coalesce:
@@ -727,6 +753,7 @@ def subsidy_run_pay(*, actor: User, run_id: int, paid_on: date, reference: str) 
     run.paid_on, run.payment_reference = paid_on, reference[:100]
     run.save(update_fields=["status", "paid_on", "payment_reference"])
     run.entitlements.filter(status=EntitlementStatus.APPROVED).update(status=EntitlementStatus.PAID)
+    _entitlement_events(run, "subsidy.paid", EntitlementStatus.PAID, paid_on=str(paid_on))
     total = run.interest_total + run.premium_total
     per_sme = (
         run.entitlements.filter(amount__gt=0)

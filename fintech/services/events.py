@@ -1,0 +1,395 @@
+"""The transactional outbox: the events the parties' core systems receive (docs/events.md).
+
+Every audited change of the catalogue below writes its event in the audit row's transaction
+(`event_for_audit`, called by services.audit.audit_record), and the bulk paths (the daily close's
+overdue marking, a subsidy run's entitlements) write theirs set-based (`events_emit`, one
+`bulk_create` per chunk). Each event names the organisations entitled to it, decided by
+access.event_audiences, and owes one delivery to each active webhook endpoint of those
+organisations that subscribes to its type (services.webhooks relays them).
+
+Every event of one financing (the application and its valuation, policy, loan, repayments,
+installments, loss, settlements, recoveries and subsidies) belongs to ONE aggregate, the
+application, numbered 1, 2, 3... in commit order: the stream row is locked while the event is
+written, so two transactions touching the same financing take their numbers one after the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, models
+from django.utils import timezone
+
+from fintech.access import event_audiences
+from fintech.models import (
+    Application,
+    EndpointStatus,
+    Event,
+    EventRecipient,
+    EventStream,
+    Installment,
+    Loan,
+    LossEvent,
+    Policy,
+    PremiumPayment,
+    Recovery,
+    Repayment,
+    Settlement,
+    SubsidyEntitlement,
+    Valuation,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+AGGREGATE = "application"
+# From a subject row to the application of its financing (the aggregate).
+ROOT: dict[type[models.Model], str] = {
+    Application: "pk",
+    Valuation: "application_id",
+    Policy: "application_id",
+    PremiumPayment: "policy__application_id",
+    Loan: "application_id",
+    Repayment: "loan__application_id",
+    Installment: "loan__application_id",
+    LossEvent: "loan__application_id",
+    Settlement: "loss_event__loan__application_id",
+    Recovery: "loss_event__loan__application_id",
+    SubsidyEntitlement: "loan__application_id",
+}
+# The loan of a subject row, when it has one.
+LOAN: dict[type[models.Model], str] = {
+    Loan: "pk",
+    Application: "loan__id",
+    Policy: "loan__id",
+    PremiumPayment: "policy__loan__id",
+    Repayment: "loan_id",
+    Installment: "loan_id",
+    LossEvent: "loan_id",
+    Settlement: "loss_event__loan_id",
+    Recovery: "loss_event__loan_id",
+    SubsidyEntitlement: "loan_id",
+}
+
+_MONEY = {"type": ["string", "null"], "pattern": r"^\d+\.\d{2}$", "description": "yuan, 2 places"}
+_DATE = {"type": "string", "format": "date"}
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One entry of the catalogue: its name, schema version, what it announces and the schema of
+    its `details` (the figures of the change; more keys may be added within a version)."""
+
+    name: str
+    version: int
+    subject: str
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+    reserved: bool = False  # written by a feature still to come; subscribable already
+
+
+CATALOGUE: dict[str, EventType] = {
+    t.name: t
+    for t in (
+        EventType("application.submitted", 1, "application", "An SME submitted its application."),
+        EventType(
+            "valuation.reported",
+            1,
+            "valuation",
+            "The appraisal firm reported its valuation.",
+            {"appraised_value": _MONEY, "pledge_rate": {"type": "string"}, "credit_ceiling": _MONEY},
+        ),
+        EventType(
+            "policy.issued",
+            1,
+            "policy",
+            "The insurer issued the guarantee insurance policy.",
+            {"insured_amount": _MONEY, "premium_rate": {"type": "string"}},
+        ),
+        EventType(
+            "premium.paid", 1, "policy", "A premium payment was recorded on the policy.", {"paid_on": _DATE}
+        ),
+        EventType("loan.approved", 1, "loan", "The bank approved the loan."),
+        EventType("loan.disbursed", 1, "loan", "The bank disbursed the loan.", {"disbursed_on": _DATE}),
+        EventType(
+            "repayment.posted",
+            1,
+            "loan",
+            "A repayment was posted to the loan.",
+            {"repayment": {"type": "integer"}, "paid_on": _DATE},
+        ),
+        EventType("repayment.reversed", 1, "repayment", "A repayment was reversed."),
+        EventType(
+            "installment.overdue",
+            1,
+            "installment",
+            "An installment stayed unpaid past its due date and grace days (the daily close).",
+            {"seq": {"type": "integer"}, "due_on": _DATE},
+        ),
+        EventType("loan.defaulted", 1, "loan", "The loan defaulted.", {"default_on": _DATE}),
+        EventType(
+            "loss.shared",
+            1,
+            "loss_event",
+            "The loss of a defaulted loan was recorded and shared between insurer, fund and bank.",
+            {"shares": {"type": "object"}},
+        ),
+        EventType(
+            "settlement.approved", 1, "settlement", "A party's settlement of its loss share was approved."
+        ),
+        EventType(
+            "recovery.shared", 1, "recovery", "A recovery on a defaulted loan was recorded and shared."
+        ),
+        EventType(
+            "subsidy.computed",
+            1,
+            "subsidy_entitlement",
+            "A subsidy run computed an entitlement (after the annual cap).",
+            {"kind": {"type": "string"}, "period": {"type": "string"}, "capped": {"type": "boolean"}},
+        ),
+        EventType(
+            "subsidy.paid",
+            1,
+            "subsidy_entitlement",
+            "A subsidy entitlement was paid.",
+            {"kind": {"type": "string"}, "period": {"type": "string"}, "paid_on": _DATE},
+        ),
+        EventType(
+            "collateral.finding_raised", 1, "finding", "A collateral finding was raised.", reserved=True
+        ),
+        EventType(
+            "collateral.finding_resolved", 1, "finding", "A collateral finding was resolved.", reserved=True
+        ),
+    )
+}
+
+# The audit actions that announce an event of the catalogue.
+AUDIT_EVENTS = {
+    "application.submit": "application.submitted",
+    "valuation.report": "valuation.reported",
+    "policy.issue": "policy.issued",
+    "policy.premium_paid": "premium.paid",
+    "loan.approve": "loan.approved",
+    "loan.disburse": "loan.disbursed",
+    "repayment.record": "repayment.posted",
+    "repayment.reverse": "repayment.reversed",
+    "loan.default": "loan.defaulted",
+    "loss.record": "loss.shared",
+    "settlement.approve": "settlement.approved",
+    "recovery.record": "recovery.shared",
+}
+
+
+def data_schema(event_type: EventType) -> dict[str, Any]:
+    """The JSON schema of one event type's envelope (what the feed lists and a webhook posts)."""
+    return {
+        "type": "object",
+        "required": ["id", "type", "version", "occurred_at", "aggregate", "data"],
+        "properties": {
+            "id": {"type": "integer", "description": "also the webhook-id header"},
+            "type": {"type": "string", "const": event_type.name},
+            "version": {"type": "integer", "const": event_type.version},
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "aggregate": {
+                "type": "object",
+                "required": ["type", "id", "version"],
+                "properties": {
+                    "type": {"type": "string", "const": AGGREGATE},
+                    "id": {"type": "integer"},
+                    "version": {"type": "integer", "minimum": 1},
+                },
+            },
+            "data": {
+                "type": "object",
+                "required": ["subject", "application", "loan"],
+                "properties": {
+                    "subject": {
+                        "type": "object",
+                        "properties": {
+                            "type": {"type": "string", "const": event_type.subject},
+                            "id": {"type": "integer"},
+                        },
+                    },
+                    "application": {"type": "integer"},
+                    "loan": {"type": ["integer", "null"]},
+                    "from_state": {"type": "string"},
+                    "to_state": {"type": "string"},
+                    "amount": _MONEY,
+                    "reason": {"type": "string"},
+                    "details": {"type": "object", "properties": event_type.details},
+                },
+            },
+        },
+    }
+
+
+def event_body(event: Event) -> dict[str, Any]:
+    """The envelope of an event, as the feed lists it and a webhook posts it."""
+    return {
+        "id": event.pk,
+        "type": event.type,
+        "version": event.type_version,
+        "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        "aggregate": {
+            "type": event.aggregate_type,
+            "id": event.aggregate_id,
+            "version": event.aggregate_version,
+        },
+        "data": event.data,
+    }
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an event says of one subject row: `data` without the subject, application and loan,
+    which `events_emit` adds."""
+
+    subject_id: int
+    data: dict[str, Any]
+
+
+def event_for_audit(
+    action: str,
+    obj: models.Model,
+    *,
+    from_state: str,
+    to_state: str,
+    amount: Any,
+    reason: str,
+    payload: dict[str, Any],
+) -> None:
+    """The event an audited change announces, if it is of the catalogue (called by audit_record)."""
+    name = AUDIT_EVENTS.get(action)
+    if name is None or type(obj) not in ROOT:
+        return
+    data: dict[str, Any] = {"from_state": from_state, "to_state": to_state}
+    if amount is not None:
+        data["amount"] = f"{amount:.2f}"
+    if reason:
+        data["reason"] = reason
+    data["details"] = payload
+    events_emit(name, type(obj), [Change(obj.pk, data)])
+
+
+def events_emit(name: str, model: type[models.Model], changes: Sequence[Change]) -> int:
+    """Write the events of `changes` (rows of `model`) with their recipients and deliveries, in
+    the caller's transaction: a handful of queries per call whatever the number of rows (callers
+    pass a chunk). Returns the number of events written."""
+    if not changes:
+        return 0
+    event_type = CATALOGUE[name]
+    ids = [c.subject_id for c in changes]
+    roots: dict[int, int] = {}
+    loans: dict[int, int | None] = {}
+    for pk, root, loan in model._default_manager.filter(pk__in=ids).values_list(
+        "pk", ROOT[model], LOAN.get(model, "pk")
+    ):
+        roots[pk], loans[pk] = root, (loan if model in LOAN else None)
+    audiences = event_audiences(model, ids)
+    versions = _versions_take([roots[i] for i in ids])
+    now = timezone.now()
+    txid = current_txid()
+    events = Event.objects.bulk_create(
+        Event(
+            type=name,
+            type_version=event_type.version,
+            aggregate_type=AGGREGATE,
+            aggregate_id=roots[c.subject_id],
+            aggregate_version=version,
+            subject_type=event_type.subject,
+            subject_id=c.subject_id,
+            data={
+                "subject": {"type": event_type.subject, "id": c.subject_id},
+                "application": roots[c.subject_id],
+                "loan": loans[c.subject_id],
+                **c.data,
+            },
+            occurred_at=now,
+            txid=txid,
+        )
+        for c, version in zip(changes, versions, strict=True)
+    )
+    EventRecipient.objects.bulk_create(
+        EventRecipient(event=e, organization_id=org)
+        for e in events
+        for org in sorted(audiences.get(e.subject_id, ()))
+    )
+    _deliveries_create(events, audiences, now)
+    return len(events)
+
+
+def current_txid() -> int:
+    """The id of the current transaction on PostgreSQL (0 elsewhere: SQLite has one writer)."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+        return int(cursor.fetchone()[0])
+
+
+def _versions_take(roots: list[int]) -> list[int]:
+    """The next versions of these aggregates, one per entry in order; the stream rows stay locked
+    until the caller's transaction ends (locked in id order: no deadlock between two chunks)."""
+    keys = sorted(set(roots))
+    EventStream.objects.bulk_create(
+        (EventStream(aggregate_type=AGGREGATE, aggregate_id=k) for k in keys), ignore_conflicts=True
+    )
+    streams = {
+        s.aggregate_id: s
+        for s in EventStream.objects.select_for_update()
+        .filter(aggregate_type=AGGREGATE, aggregate_id__in=keys)
+        .order_by("aggregate_id")
+    }
+    out = []
+    for root in roots:
+        streams[root].version += 1
+        out.append(streams[root].version)
+    EventStream.objects.bulk_update(list(streams.values()), ["version"], batch_size=1000)
+    return out
+
+
+def _deliveries_create(events: Iterable[Event], audiences: dict[int, set[int]], now: Any) -> None:
+    """One pending delivery per event and active endpoint of an entitled organisation that
+    subscribes to its type (an empty list of types: every type)."""
+    events = list(events)
+    orgs = set().union(*audiences.values()) if audiences else set()
+    endpoints: dict[int, list[WebhookEndpoint]] = {}
+    for ep in WebhookEndpoint.objects.filter(organization_id__in=orgs, status=EndpointStatus.ACTIVE).only(
+        "pk", "organization_id", "event_types"
+    ):
+        endpoints.setdefault(ep.organization_id, []).append(ep)
+    if not endpoints:
+        return
+    rows = [
+        WebhookDelivery(
+            endpoint=ep,
+            event=e,
+            aggregate_type=e.aggregate_type,
+            aggregate_id=e.aggregate_id,
+            aggregate_version=e.aggregate_version,
+            next_attempt_at=now,
+        )
+        for e in events
+        for org in sorted(audiences.get(e.subject_id, ()))
+        for ep in endpoints.get(org, ())
+        if not ep.event_types or e.type in ep.event_types
+    ]
+    WebhookDelivery.objects.bulk_create(rows, batch_size=2000)
+    if rows and settings.WEBHOOK_RELAY_ON_COMMIT:
+        from .enqueue import enqueue_on_commit
+
+        enqueue_on_commit("webhooks_relay", robust=True)
+
+
+def id_chunks(rows: models.QuerySet[Any], size: int = 2000) -> Iterable[list[Any]]:
+    """The rows of a `values_list` queryset whose first column is the id, in id order, in lists of
+    `size` (keyset pagination): how the bulk paths feed events_emit."""
+    last = 0
+    while True:
+        part = list(rows.filter(pk__gt=last).order_by("pk")[:size])
+        if not part:
+            return
+        yield part
+        last = part[-1][0]

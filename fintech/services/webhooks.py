@@ -1,0 +1,587 @@
+"""Webhooks (Standard Webhooks): the organisations' endpoints and the relay that delivers the outbox.
+
+The relay claims due deliveries set-based (`SELECT ... FOR UPDATE SKIP LOCKED`), only the head of
+each lane (one endpoint, one aggregate: no delivery while one of a lower version is pending), then
+the lane's next deliveries behind it; it POSTs them lane by lane (lanes in parallel threads, in
+order within a lane, stopping a lane at its first failure), and records the outcome and the attempt
+log in the claim's transaction. A worker killed mid-batch leaves its rows pending (its transaction
+rolls back, its row locks go with its connection): they are sent again with the same webhook-id,
+the duplicate the specification allows. A failure is tried again after WEBHOOK_RETRY_SCHEDULE
+(about a day in all), then the delivery is dead-lettered; an endpoint failing for
+WEBHOOK_DISABLE_AFTER_DAYS is disabled and its organisation notified.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import send_mass_mail
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from standardwebhooks.webhooks import Webhook
+
+from fintech.access import webhook_endpoints_visible_to
+from fintech.errors import InvalidInput, NotFound
+from fintech.models import (
+    DeliveryStatus,
+    EndpointStatus,
+    Event,
+    EventRecipient,
+    User,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+from .audit import audit_record
+from .enqueue import enqueue_on_commit
+from .events import CATALOGUE, event_body
+
+logger = logging.getLogger(__name__)
+D = DeliveryStatus
+
+# --- endpoints -----------------------------------------------------------------------------------
+
+
+def secret_new() -> str:
+    """A `whsec_` secret: 32 random bytes, base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _private(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return not ip.is_global or ip.is_multicast
+
+
+def url_check(url: str) -> str:
+    """An endpoint's URL: https (http too where private hosts are allowed), and a host that does not
+    resolve to a private, loopback or link-local address unless WEBHOOK_ALLOW_PRIVATE_HOSTS."""
+    allow_private = settings.WEBHOOK_ALLOW_PRIVATE_HOSTS
+    parts = urlsplit((url or "").strip())
+    schemes = ("https", "http") if allow_private else ("https",)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise InvalidInput.on("url", _("Give an https URL of your receiver."))
+    if parts.username or parts.password:
+        raise InvalidInput.on("url", _("A webhook URL must not carry credentials."))
+    if not allow_private:
+        try:
+            addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
+        except (OSError, UnicodeError):
+            raise InvalidInput.on("url", _("The URL's host does not resolve.")) from None
+        if any(_private(str(a)) for a in addresses):
+            raise InvalidInput.on("url", _("The URL's host is a private, loopback or link-local address."))
+    return parts.geturl()
+
+
+def _types_check(event_types: Any) -> list[str]:
+    if not isinstance(event_types, list) or not all(isinstance(t, str) for t in event_types):
+        raise InvalidInput.on("event_types", _("Give a list of event types."))
+    unknown = sorted(set(event_types) - set(CATALOGUE))
+    if unknown:
+        raise InvalidInput.on(
+            "event_types", _("Unknown event types: %(types)s.") % {"types": ", ".join(unknown)}
+        )
+    return sorted(set(event_types))
+
+
+@transaction.atomic
+def endpoint_create(
+    *, actor: User, url: str, event_types: list[str], description: str = ""
+) -> WebhookEndpoint:
+    """Register a receiver of the actor's organisation for these event types (none: all)."""
+    if actor.organization_id is None:
+        raise InvalidInput(_("Only a member organisation registers webhook endpoints."))
+    endpoint = WebhookEndpoint.objects.create(
+        organization_id=actor.organization_id,
+        url=url_check(url),
+        event_types=_types_check(event_types),
+        description=(description or "")[:200],
+        secret=secret_new(),
+        created_by=actor,
+    )
+    audit_record(actor=actor, action="webhook_endpoint.create", obj=endpoint, payload={"url": endpoint.url})
+    return endpoint
+
+
+def _locked(actor: User, endpoint_id: int) -> WebhookEndpoint:
+    qs = webhook_endpoints_visible_to(actor, WebhookEndpoint.objects.all())
+    endpoint = qs.select_for_update().filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise NotFound(_("Webhook endpoint not found."))
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_update(*, actor: User, endpoint_id: int, changes: dict[str, Any]) -> WebhookEndpoint:
+    """Change an endpoint's URL, types, description or status (`active` again clears its failing
+    record; the deliveries it owed resume)."""
+    endpoint = _locked(actor, endpoint_id)
+    if "url" in changes:
+        endpoint.url = url_check(changes["url"])
+    if "event_types" in changes:
+        endpoint.event_types = _types_check(changes["event_types"])
+    if "description" in changes:
+        endpoint.description = (changes["description"] or "")[:200]
+    if "status" in changes:
+        if changes["status"] not in EndpointStatus.values:
+            raise InvalidInput.on("status", _("Status is active or disabled."))
+        if changes["status"] == EndpointStatus.ACTIVE and endpoint.status != EndpointStatus.ACTIVE:
+            endpoint.failing_since, endpoint.disabled_reason = None, ""
+        endpoint.status = changes["status"]
+    endpoint.save()
+    audit_record(actor=actor, action="webhook_endpoint.change", obj=endpoint, payload=changes)
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_delete(*, actor: User, endpoint_id: int) -> None:
+    endpoint = _locked(actor, endpoint_id)
+    audit_record(actor=actor, action="webhook_endpoint.delete", obj=endpoint, payload={"url": endpoint.url})
+    endpoint.delete()
+
+
+@transaction.atomic
+def endpoint_rotate_secret(*, actor: User, endpoint_id: int) -> WebhookEndpoint:
+    """A new secret; the old one still signs (a second signature) for WEBHOOK_SECRET_OVERLAP_HOURS."""
+    endpoint = _locked(actor, endpoint_id)
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_until = timezone.now() + timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
+    endpoint.secret = secret_new()
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
+    audit_record(actor=actor, action="webhook_endpoint.rotate_secret", obj=endpoint)
+    return endpoint
+
+
+@transaction.atomic
+def delivery_replay(*, actor: User, delivery_id: int) -> WebhookDelivery:
+    """Send a delivery again (dead, delivered or pending) from now, with a fresh retry schedule and
+    the same webhook-id. A replayed old version may arrive after later ones: the operator asked."""
+    endpoints = webhook_endpoints_visible_to(actor, WebhookEndpoint.objects.all())
+    delivery = (
+        WebhookDelivery.objects.select_for_update()
+        .filter(pk=delivery_id, endpoint__in=endpoints.values("pk"))
+        .first()
+    )
+    if delivery is None:
+        raise NotFound(_("Webhook delivery not found."))
+    before = delivery.status
+    delivery.status, delivery.attempts, delivery.next_attempt_at = D.PENDING, 0, timezone.now()
+    delivery.save(update_fields=["status", "attempts", "next_attempt_at"])
+    audit_record(
+        actor=actor, action="webhook_delivery.replay", obj=delivery, from_state=before, to_state=D.PENDING
+    )
+    if settings.WEBHOOK_RELAY_ON_COMMIT:
+        enqueue_on_commit("webhooks_relay", robust=True)
+    return delivery
+
+
+# --- signing -------------------------------------------------------------------------------------
+
+
+def signature_header(endpoint: WebhookEndpoint, msg_id: str, at: Any, body: bytes) -> str:
+    """`v1,<sig>` with the current secret, and a second one with the previous secret while it is
+    still valid (rotation: the receiver verifies with either)."""
+    keys = [endpoint.secret]
+    if endpoint.previous_secret and endpoint.previous_secret_until and endpoint.previous_secret_until > at:
+        keys.append(endpoint.previous_secret)
+    return " ".join(Webhook(k).sign(msg_id, at, body) for k in keys)
+
+
+# --- the relay -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    delivery: WebhookDelivery
+    at: Any
+    code: int | None
+    duration_ms: int
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code is not None and 200 <= self.code < 300
+
+
+_local = threading.local()
+
+
+def _connection(url: str) -> tuple[http.client.HTTPConnection, str]:
+    """A kept-alive connection of this thread to the URL's host, and the request path."""
+    parts = urlsplit(url)
+    key = (parts.scheme, parts.netloc)
+    pool: dict[Any, http.client.HTTPConnection] = getattr(_local, "pool", None) or {}
+    _local.pool = pool
+    conn = pool.get(key)
+    if conn is None:
+        timeout = settings.WEBHOOK_TIMEOUT_SECONDS
+        host, port = parts.hostname or "", parts.port
+        if not settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
+            # Checked again when connecting: a name may resolve elsewhere than when it was registered.
+            address = socket.getaddrinfo(host, port or 443)[0][4][0]
+            if _private(str(address)):
+                raise OSError(f"refused private address {address}")
+        if parts.scheme == "https":
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        pool[key] = conn
+    path = parts.path or "/"
+    return conn, path + (f"?{parts.query}" if parts.query else "")
+
+
+def _post(url: str, headers: dict[str, str], body: bytes) -> int:
+    conn, path = _connection(url)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        if response.will_close:
+            conn.close()
+        return response.status
+    except BaseException:
+        conn.close()  # a timeout or a reset: reconnect next time
+        raise
+
+
+def _send(delivery: WebhookDelivery, body: bytes) -> Outcome:
+    at = timezone.now()
+    msg_id = str(delivery.event_id)
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "patent-pledge-webhooks/1",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature_header(delivery.endpoint, msg_id, at, body),
+    }
+    started = time.monotonic()
+    try:
+        code: int | None = _post(delivery.endpoint.url, headers, body)
+        error = ""
+    except (OSError, http.client.HTTPException) as exc:
+        code, error = None, f"{type(exc).__name__}: {exc}"[:200]
+    return Outcome(delivery, at, code, int((time.monotonic() - started) * 1000), error)
+
+
+def _lane_send(lane: list[tuple[WebhookDelivery, bytes]]) -> list[Outcome]:
+    """POST a lane's deliveries in order; stop at the first failure (the next must wait for it)."""
+    outcomes = []
+    for delivery, body in lane:
+        outcome = _send(delivery, body)
+        outcomes.append(outcome)
+        if not outcome.ok:
+            break
+    return outcomes
+
+
+def _claim(limit: int, now: Any) -> list[WebhookDelivery]:
+    """The heads of due lanes, locked, skipping rows another relay holds; then their followers."""
+    earlier = WebhookDelivery.objects.filter(
+        endpoint=OuterRef("endpoint"),
+        aggregate_type=OuterRef("aggregate_type"),
+        aggregate_id=OuterRef("aggregate_id"),
+        aggregate_version__lt=OuterRef("aggregate_version"),
+        status=D.PENDING,
+    )
+    # Ordered by the due time alone: the partial index on it is read in order and the scan stops
+    # at `limit` heads (a second sort key would make PostgreSQL find every head first).
+    heads = list(
+        WebhookDelivery.objects.filter(
+            status=D.PENDING, next_attempt_at__lte=now, endpoint__status=EndpointStatus.ACTIVE
+        )
+        .filter(~Exists(earlier))
+        .order_by("next_attempt_at")
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
+    )
+    if not heads:
+        return []
+    depth = settings.WEBHOOK_RELAY_LANE_DEPTH
+    ids = _followers(heads, depth)
+    rows = (
+        WebhookDelivery.objects.filter(pk__in=ids)
+        .order_by("endpoint_id", "aggregate_type", "aggregate_id", "aggregate_version")
+        .select_for_update(of=("self",))
+    )
+    # Each lane: the followers due, in version order, up to the first one not due (a delivery that
+    # waits holds back those behind it).
+    followers: list[WebhookDelivery] = []
+    stopped: set[tuple[int, str, int]] = set()
+    for d in rows:
+        lane = (d.endpoint_id, d.aggregate_type, d.aggregate_id)
+        if lane in stopped:
+            continue
+        if d.next_attempt_at > now:
+            stopped.add(lane)
+            continue
+        followers.append(d)
+    return heads + followers
+
+
+def _followers(heads: list[WebhookDelivery], depth: int) -> list[int]:
+    """Ids of the next `depth` pending deliveries behind each head, in its lane (not locked yet:
+    nobody else claims them while their head is locked and pending)."""
+    if connection.vendor == "postgresql":
+        table = WebhookDelivery._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                SELECT f.id
+                FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::int[])
+                     AS h(endpoint_id, a_type, a_id, v)
+                CROSS JOIN LATERAL (
+                    SELECT d.id FROM {table} d
+                    WHERE d.endpoint_id = h.endpoint_id AND d.aggregate_type = h.a_type
+                      AND d.aggregate_id = h.a_id AND d.aggregate_version > h.v AND d.status = 'pending'
+                    ORDER BY d.aggregate_version
+                    LIMIT %s
+                ) f
+                """,  # noqa: S608 (the table is the model's own; values are parameters)
+                [
+                    [h.endpoint_id for h in heads],
+                    [h.aggregate_type for h in heads],
+                    [h.aggregate_id for h in heads],
+                    [h.aggregate_version for h in heads],
+                    depth,
+                ],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    ids: list[int] = []
+    for h in heads:
+        ids += (
+            WebhookDelivery.objects.filter(
+                endpoint_id=h.endpoint_id,
+                aggregate_type=h.aggregate_type,
+                aggregate_id=h.aggregate_id,
+                aggregate_version__gt=h.aggregate_version,
+                status=D.PENDING,
+            )
+            .order_by("aggregate_version")
+            .values_list("pk", flat=True)[:depth]
+        )
+    return ids
+
+
+def relay_batch(limit: int | None = None) -> dict[str, int]:
+    """Claim and deliver one batch; returns {claimed, delivered, failed, dead}."""
+    limit = limit or settings.WEBHOOK_RELAY_BATCH
+    counts = {"claimed": 0, "delivered": 0, "failed": 0, "dead": 0}
+    with transaction.atomic():
+        now = timezone.now()
+        claimed = _claim(limit, now)
+        if not claimed:
+            return counts
+        counts["claimed"] = len(claimed)
+        endpoints = {e.pk: e for e in WebhookEndpoint.objects.filter(pk__in={d.endpoint_id for d in claimed})}
+        events = {e.pk: e for e in Event.objects.filter(pk__in={d.event_id for d in claimed})}
+        # Defence in depth: only an event naming the endpoint's organisation is ever sent
+        # (deliveries are created so; a row edited by hand is dead-lettered, never posted).
+        entitled = set(
+            EventRecipient.objects.filter(
+                event_id__in=events, organization_id__in={e.organization_id for e in endpoints.values()}
+            ).values_list("event_id", "organization_id")
+        )
+        refused = [
+            d for d in claimed if (d.event_id, endpoints[d.endpoint_id].organization_id) not in entitled
+        ]
+        for d in refused:
+            d.endpoint = endpoints[d.endpoint_id]
+        claimed = [d for d in claimed if d not in refused]
+        lanes: dict[tuple[int, str, int], list[tuple[WebhookDelivery, bytes]]] = {}
+        for d in sorted(
+            claimed, key=lambda d: (d.endpoint_id, d.aggregate_type, d.aggregate_id, d.aggregate_version)
+        ):
+            d.endpoint = endpoints[d.endpoint_id]
+            body = json.dumps(event_body(events[d.event_id]), separators=(",", ":")).encode()
+            lanes.setdefault((d.endpoint_id, d.aggregate_type, d.aggregate_id), []).append((d, body))
+        threads = max(1, min(settings.WEBHOOK_RELAY_THREADS, len(lanes)))
+        with ThreadPoolExecutor(threads) as pool:
+            outcomes = [o for lane in pool.map(_lane_send, lanes.values()) for o in lane]
+        for d in refused:
+            d.attempts = len(settings.WEBHOOK_RETRY_SCHEDULE)  # the next failure is the last
+            outcomes.append(
+                Outcome(d, now, None, 0, "not entitled: the event does not name the organisation")
+            )
+        _record(outcomes, counts)
+    return counts
+
+
+def _record(outcomes: list[Outcome], counts: dict[str, int]) -> None:
+    """Store the outcomes: deliveries (one bulk UPDATE), the attempt log (one INSERT), the
+    endpoints' failing record; dead-letter a delivery past its last retry."""
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE
+    log = []
+    failing: dict[int, Any] = {}
+    healthy: set[int] = set()
+    for o in outcomes:
+        d = o.delivery
+        d.attempts += 1
+        d.last_attempt_at, d.last_response_code = o.at, o.code
+        if o.ok:
+            d.status, d.delivered_at = D.DELIVERED, o.at
+            counts["delivered"] += 1
+            healthy.add(d.endpoint_id)
+        elif d.attempts > len(schedule):
+            d.status = D.DEAD
+            counts["dead"] += 1
+            failing.setdefault(d.endpoint_id, o.at)
+        else:
+            d.next_attempt_at = o.at + timedelta(seconds=schedule[d.attempts - 1])
+            counts["failed"] += 1
+            failing.setdefault(d.endpoint_id, o.at)
+        log.append(
+            WebhookAttempt(
+                delivery=d,
+                number=d.attempts,
+                at=o.at,
+                response_code=o.code,
+                duration_ms=o.duration_ms,
+                error=o.error,
+            )
+        )
+    _deliveries_save([o.delivery for o in outcomes])
+    _attempts_insert(log)
+    WebhookEndpoint.objects.filter(pk__in=healthy).exclude(failing_since=None).update(failing_since=None)
+    for endpoint_id, at in failing.items():
+        if endpoint_id not in healthy:
+            WebhookEndpoint.objects.filter(pk=endpoint_id, failing_since=None).update(failing_since=at)
+
+
+_SAVED = ["status", "attempts", "next_attempt_at", "last_attempt_at", "last_response_code", "delivered_at"]
+
+
+def _deliveries_save(rows: list[WebhookDelivery]) -> None:
+    """One UPDATE of the batch's deliveries. PostgreSQL: from arrays (unnest), since Django's
+    bulk_update builds a CASE per field and row whose compilation costs more than the POSTs."""
+    if connection.vendor != "postgresql":
+        WebhookDelivery.objects.bulk_update(rows, _SAVED, batch_size=500)
+        return
+    table = WebhookDelivery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(  # the table name is the model's own, the values are parameters
+            f"""
+            UPDATE {table} AS d SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_at,
+                   last_attempt_at = v.last_at, last_response_code = v.code, delivered_at = v.delivered_at
+            FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::timestamptz[], %s::timestamptz[], %s::int[],
+                        %s::timestamptz[]) AS v(id, status, attempts, next_at, last_at, code, delivered_at)
+            WHERE d.id = v.id
+            """,  # noqa: S608
+            [
+                [d.pk for d in rows],
+                [d.status for d in rows],
+                [d.attempts for d in rows],
+                [d.next_attempt_at for d in rows],
+                [d.last_attempt_at for d in rows],
+                [d.last_response_code for d in rows],
+                [d.delivered_at for d in rows],
+            ],
+        )
+
+
+def _attempts_insert(log: list[WebhookAttempt]) -> None:
+    """The attempt log of a batch: one INSERT from arrays on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        WebhookAttempt.objects.bulk_create(log, batch_size=500)
+        return
+    table = WebhookAttempt._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (delivery_id, number, at, response_code, duration_ms, error)
+            SELECT * FROM unnest(%s::bigint[], %s::int[], %s::timestamptz[], %s::int[], %s::int[], %s::text[])
+            """,  # noqa: S608 (the table is the model's own; values are parameters)
+            [
+                [a.delivery.pk for a in log],
+                [a.number for a in log],
+                [a.at for a in log],
+                [a.response_code for a in log],
+                [a.duration_ms for a in log],
+                [a.error for a in log],
+            ],
+        )
+
+
+def endpoints_disable_failing() -> list[int]:
+    """Disable the endpoints that have failed every attempt for WEBHOOK_DISABLE_AFTER_DAYS, and
+    notify their organisations (after commit)."""
+    cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_DISABLE_AFTER_DAYS)
+    with transaction.atomic():
+        stale = list(
+            WebhookEndpoint.objects.select_for_update(skip_locked=True).filter(
+                status=EndpointStatus.ACTIVE, failing_since__lt=cutoff
+            )
+        )
+        for endpoint in stale:
+            endpoint.status = EndpointStatus.DISABLED
+            endpoint.disabled_reason = f"failing since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC"
+            endpoint.save(update_fields=["status", "disabled_reason"])
+            audit_record(
+                actor=None,
+                action="webhook_endpoint.disable",
+                obj=endpoint,
+                from_state=EndpointStatus.ACTIVE,
+                to_state=EndpointStatus.DISABLED,
+                reason=endpoint.disabled_reason,
+            )
+            enqueue_on_commit("notify_endpoint_disabled", endpoint.pk, robust=True)
+    return [e.pk for e in stale]
+
+
+def endpoint_disabled_notify(endpoint_id: int) -> int:
+    """Email the organisation's active users that its endpoint was disabled (English and Chinese)."""
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        return 0
+    recipients = list(
+        User.objects.filter(organization_id=endpoint.organization_id, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not recipients:
+        return 0
+    texts = []
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            texts.append(
+                _(
+                    "Your webhook endpoint %(url)s failed every delivery for %(days)s days and was "
+                    "disabled. Fix the receiver, then set the endpoint active again: the deliveries it "
+                    "owes resume."
+                )
+                % {"url": endpoint.url, "days": settings.WEBHOOK_DISABLE_AFTER_DAYS}
+            )
+    with translation.override("en"):
+        subject = _("[Patent pledge] Webhook endpoint disabled")
+    body = "\n\n".join(texts)
+    return send_mass_mail([(subject, body, settings.DEFAULT_FROM_EMAIL, [r]) for r in recipients])
+
+
+def relay_drain(*, budget_seconds: float | None = None, limit: int | None = None) -> dict[str, int]:
+    """Deliver batches until none is due or the time budget is spent (the periodic task), then
+    disable the endpoints failing for days."""
+    budget = settings.WEBHOOK_RELAY_BUDGET_SECONDS if budget_seconds is None else budget_seconds
+    stop = time.monotonic() + budget
+    totals = {"claimed": 0, "delivered": 0, "failed": 0, "dead": 0}
+    while time.monotonic() < stop:
+        counts = relay_batch(limit)
+        for k, v in counts.items():
+            totals[k] += v
+        if not counts["claimed"]:
+            break
+    endpoints_disable_failing()
+    return totals

@@ -37,8 +37,7 @@ import numpy as np  # noqa: E402
 
 from fintech.rules import scenarios as sc  # noqa: E402
 from fintech.rules.schedules import RepaymentMethod, build_schedule  # noqa: E402
-from fintech.rules.subsidies import BenchmarkRow  # noqa: E402
-from tests.scenario_loans import loan_state  # noqa: E402
+from tests.scenario_loans import LPR, TERMS, loan_state  # noqa: E402
 
 RATIO_TARGET = 3.0  # the paths may cost at most 3x the bare draw (they also find the default month)
 TOTAL_LIMIT_SECONDS = 60.0
@@ -72,20 +71,6 @@ def synthetic_book(n: int, seed: int = 7) -> list[sc.LoanState]:
             )
         )
     return loans
-
-
-TERMS = sc.SubsidyTerms(
-    interest_subsidy_rate=Decimal("0.25"),
-    premium_subsidy_rate=Decimal("0.40"),
-    benchmark_mode="daily",
-    forfeit_after_late=False,
-    annual_cap=Decimal("500000.00"),
-    period_kind="quarter",
-)
-LPR = [
-    BenchmarkRow(date(2025, 5, 20), 0, 60, Decimal("0.0300")),
-    BenchmarkRow(date(2025, 5, 20), 61, None, Decimal("0.0350")),
-]
 
 
 def reference(book: sc.PreparedBook, params: sc.ScenarioParams) -> np.ndarray:

@@ -11,8 +11,24 @@ from decimal import Decimal
 
 from fintech.rules import scenarios as sc
 from fintech.rules.schedules import PlannedInstallment
+from fintech.rules.subsidies import BenchmarkRow
 
 ZERO = Decimal("0.00")
+
+# The Wuhan subsidy terms and an LPR of 3.00 % (1 year) / 3.50 % (over 5 years) from 2025-05-20,
+# for the forecast part of these books.
+TERMS = sc.SubsidyTerms(
+    interest_subsidy_rate=Decimal("0.25"),
+    premium_subsidy_rate=Decimal("0.40"),
+    benchmark_mode="daily",
+    forfeit_after_late=False,
+    annual_cap=Decimal("500000.00"),
+    period_kind="quarter",
+)
+LPR = [
+    BenchmarkRow(date(2025, 5, 20), 0, 60, Decimal("0.0300")),
+    BenchmarkRow(date(2025, 5, 20), 61, None, Decimal("0.0350")),
+]
 
 
 def paid_through(schedule: Sequence[PlannedInstallment], as_of: date) -> tuple[sc.InstallmentState, ...]:

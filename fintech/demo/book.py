@@ -22,6 +22,7 @@ from functools import partial
 
 from fintech.models import Application, Loan, Organization, Program, SubsidyEntitlement, SubsidyRun, User
 from fintech.rules.identifiers import patent_check_character
+from fintech.rules.loss import default_day
 from fintech.rules.schedules import add_months, due_date
 from fintech.rules.subsidies import period_containing
 from fintech.services.applications import (
@@ -205,8 +206,8 @@ class Book:
             assert story.stop_after is not None
             # The oldest unpaid installment crosses 90 days past due on its due date + 91 days: the
             # close of that day defaults the loan (a close on any later day would find the same date).
-            default_on = due_date(disbursed_on, story.stop_after + 1) + timedelta(
-                days=self.program.default_days_past_due + 1
+            default_on = default_day(
+                due_date(disbursed_on, story.stop_after + 1), self.program.default_days_past_due
             )
             self.on(default_on, lambda: close_day(default_on), CLOSE)
             self.on(

@@ -1,4 +1,5 @@
-"""The loss at default and its split between insurer, government risk fund and bank (DOMAIN.md section 10).
+"""The day a loan defaults, the loss at default and its split between insurer, government risk fund
+and bank (DOMAIN.md sections 8 and 10).
 
 Pure functions on Decimal and date; no Django.
 """
@@ -7,13 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from fintech.money import ZERO, split_by_ratios
 from fintech.rules.schedules import PlannedInstallment, interest_for_days
 
 LOSS_PARTIES = 3  # insurer, government risk fund, bank
+
+
+def default_day(oldest_unpaid_due_on: date, default_days_past_due: int) -> date:
+    """The day a loan crosses into default: its oldest unpaid installment's due date plus the days
+    past due plus one (90 days past due: due + 91 days), whatever day the close runs."""
+    return oldest_unpaid_due_on + timedelta(days=default_days_past_due + 1)
 
 
 @dataclass(frozen=True)

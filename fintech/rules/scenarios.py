@@ -33,7 +33,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from fintech.money import FEN, ZERO, round_fen, split_by_ratios
-from fintech.rules.loss import InstallmentPaid, loss_at_default
+from fintech.rules.loss import InstallmentPaid, default_day, loss_at_default
 from fintech.rules.schedules import PlannedInstallment, add_months
 from fintech.rules.subsidies import (
     FIXED_AT_DISBURSEMENT,
@@ -181,11 +181,6 @@ def cumulative_pd(annual_pd: Decimal, months: int) -> float:
     return 1.0 - (1.0 - float(annual_pd)) ** (months / 12)
 
 
-def default_date(installment_due_on: date, default_days_past_due: int) -> date:
-    """The day an unpaid installment crosses into default (DOMAIN.md section 8: due + 91 days)."""
-    return installment_due_on + timedelta(days=default_days_past_due + 1)
-
-
 def loss_if_stopped(
     loan: LoanState, stop_seq: int, as_of: date, planned: Sequence[PlannedInstallment] | None = None
 ) -> Decimal:
@@ -204,7 +199,7 @@ def loss_if_stopped(
         paid,
         loan.disbursed_on,
         loan.annual_rate,
-        default_date(stop.due_on, loan.default_days_past_due),
+        default_day(stop.due_on, loan.default_days_past_due),
     ).loss_amount
 
 

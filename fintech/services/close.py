@@ -37,6 +37,7 @@ from fintech.models import (
     Repayment,
     RunStatus,
 )
+from fintech.rules.loss import default_day
 
 from . import batch
 from .common import ensure_not_future
@@ -265,10 +266,9 @@ def _defaults(
         .values_list("loan_id", "first_due")
     )
     crossed = {
-        pk: first_due + timedelta(days=loans[pk][1] + 1)
-        for pk, first_due in oldest_unpaid.items()
-        if pk in loans and first_due + timedelta(days=loans[pk][1] + 1) <= as_of
+        pk: default_day(first_due, loans[pk][1]) for pk, first_due in oldest_unpaid.items() if pk in loans
     }
+    crossed = {pk: day for pk, day in crossed.items() if day <= as_of}
     if not crossed:
         return {}
     last_paid = dict(

@@ -4,7 +4,6 @@ requests at once, released together by a barrier, each on its own connection. Po
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -12,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from fintech.models import (
     Application,
@@ -26,6 +24,7 @@ from fintech.models import (
     PremiumPayment,
     Valuation,
 )
+from tests.concurrency import race
 
 from .helpers import (
     World,
@@ -50,26 +49,8 @@ def tworld(transactional_db: None, django_db_serialized_rollback: None) -> World
 
 
 def _race(work: Callable[[int], Any]) -> list[Any]:
-    """Run work(0..N-1) in N threads released together; each closes its own connection."""
-    barrier = threading.Barrier(N)
-    results: list[Any] = [None] * N
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except Exception as exc:  # reported by the assertions below, not lost in the thread
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(N)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads)
-    return results
+    """work(0..N-1) in N threads released together (tests/concurrency.py)."""
+    return race(work, N)
 
 
 def test_twenty_approvals_at_once_make_one_loan(tworld: World) -> None:

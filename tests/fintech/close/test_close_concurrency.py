@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from fintech.models import CloseChunk, CloseRun, Installment, Loan, LossEvent
 from fintech.models.repayments import Repayment
@@ -21,6 +20,7 @@ from fintech.services import close as close_service
 from fintech.services import repayments
 from fintech.services.close import close_chunk_process, close_day, close_run_start
 from tests.builders import cast
+from tests.concurrency import at_once
 
 from .conftest import FEB_20, five_loan_book, loan_on
 
@@ -28,29 +28,6 @@ D = Decimal
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 AS_OF = date(2025, 6, 19)
-
-
-def _together(jobs: list[Callable[[], Any]]) -> list[Any]:
-    """Run the jobs in threads released together; each closes its own connection."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = jobs[i]()
-        except Exception as exc:  # reported by the assertions, not lost in the thread
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=180)
-    assert not any(t.is_alive() for t in threads)
-    return results
 
 
 def test_repayments_racing_the_close_leave_every_loan_consistent(client_for, monkeypatch):
@@ -110,7 +87,7 @@ def test_repayments_racing_the_close_leave_every_loan_consistent(client_for, mon
         pay(2, crossing[2], "86833.33", "2025-06-19", after=close_holds),
     ]
     jobs += [pay(3 + i, loan, "87208.33", "2025-06-18") for i, loan in enumerate(due_yesterday)]
-    results = _together(jobs)
+    results = at_once(jobs)
 
     # then the close finished (no deadlock, no failed chunk)
     run = results[0]
@@ -171,7 +148,7 @@ def test_resuming_while_the_last_chunk_finishes_waits_for_it_and_the_run_stays_d
         return close_run_start(date(2025, 7, 1), chunk_size=5)
 
     # when an operator starts the close for the same date meanwhile (it resumes the unfinished run)
-    results = _together([lambda: close_chunk_process(chunk.pk), operator_resumes])
+    results = at_once([lambda: close_chunk_process(chunk.pk), operator_resumes])
 
     # then neither deadlocked: the resume waited for the chunk, found the run done, and left it done
     assert results[0] is None, results[0]

@@ -4,7 +4,6 @@ has no row locks)."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -12,10 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from fintech.models import JournalEntry, Recovery, Settlement
 from fintech.services.risk_pool import settlement_record
+from tests.concurrency import race
 
 from .helpers import World, client_for, defaulted_world, make_user
 
@@ -31,25 +30,8 @@ def dworld(transactional_db: None, django_db_serialized_rollback: None) -> World
 
 
 def _race(work: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(N)
-    results: list[Any] = [None] * N
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except Exception as exc:  # reported by the assertions, not lost in the thread
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(N)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads)
-    return results
+    """work(0..N-1) in N threads released together (tests/concurrency.py)."""
+    return race(work, N)
 
 
 def test_settlements_racing_for_the_same_share_never_overrun_it(dworld: World) -> None:

@@ -13,23 +13,11 @@ import pytest
 
 from fintech.rules import scenarios as sc
 from fintech.rules.schedules import RepaymentMethod, build_schedule
-from fintech.rules.subsidies import BenchmarkRow
 from tests import scenario_loans
+from tests.scenario_loans import LPR, TERMS
 
 D = Decimal
 AS_OF = date(2025, 6, 30)
-LPR = [
-    BenchmarkRow(date(2025, 5, 20), 0, 60, D("0.0300")),
-    BenchmarkRow(date(2025, 5, 20), 61, None, D("0.0350")),
-]
-TERMS = sc.SubsidyTerms(
-    interest_subsidy_rate=D("0.25"),
-    premium_subsidy_rate=D("0.40"),
-    benchmark_mode="daily",
-    forfeit_after_late=False,
-    annual_cap=D("500000.00"),
-    period_kind="quarter",
-)
 
 
 def loan_state(principal, rate, term, method, disbursed_on, *, grade="B", premium="0.00", loan_id=1):

@@ -9,7 +9,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from fintech.models import AuditLog, CloseRun, FundMovement, Patent
 from fintech.rules.dates import PATENT_LAW_IN_FORCE, PROGRAMME_EPOCH, date_window_problem
@@ -100,6 +100,7 @@ def test_a_report_date_outside_the_window_is_refused(as_of, code):
 
 @pytest.mark.django_db(transaction=True)
 def test_close_day_refuses_a_date_before_the_epoch_and_writes_nothing():
-    with pytest.raises(CommandError, match="may not lie before 2015-10-24"):
+    # A command speaks the active language (the site's default, Chinese, unless one is chosen).
+    with translation.override("en"), pytest.raises(CommandError, match="may not lie before 2015-10-24"):
         call_command("close_day", "--as-of", "2000-01-01", stdout=StringIO())
     assert not CloseRun.objects.exists()

@@ -75,7 +75,7 @@ def json_safe(value: Any) -> Any:
     return root[0]
 
 
-def audit_record(
+def audit_row(
     *,
     actor: User | None,
     action: str,
@@ -86,10 +86,10 @@ def audit_record(
     amount: Decimal | None = None,
     payload: dict[str, Any] | None = None,
 ) -> AuditLog:
-    """Append one audit row for a state change or money movement; needs an open transaction."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("audit_record must run inside the transaction of the change it records")
-    return AuditLog.objects.create(
+    """One audit row, not yet written: `audit_record` saves it at once; a set-based service (the
+    close's defaults) builds its rows here and writes them with one `bulk_create`, in the same
+    transaction as the change (`audit_rows_write`)."""
+    return AuditLog(
         actor=actor if actor is not None and actor.pk else None,
         actor_organization_id=getattr(actor, "organization_id", None),
         action=action,
@@ -102,3 +102,43 @@ def audit_record(
         payload=json_safe(payload or {}),
         request=current_request.get() or {},
     )
+
+
+def _in_transaction() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_record must run inside the transaction of the change it records")
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    obj: models.Model,
+    from_state: str = "",
+    to_state: str = "",
+    reason: str = "",
+    amount: Decimal | None = None,
+    payload: dict[str, Any] | None = None,
+) -> AuditLog:
+    """Append one audit row for a state change or money movement; needs an open transaction."""
+    _in_transaction()
+    row = audit_row(
+        actor=actor,
+        action=action,
+        obj=obj,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        amount=amount,
+        payload=payload,
+    )
+    row.save(force_insert=True)
+    return row
+
+
+def audit_rows_write(rows: list[AuditLog]) -> None:
+    """Append the rows built by `audit_row`, in their order, with one INSERT; needs an open
+    transaction."""
+    _in_transaction()
+    if rows:
+        AuditLog.objects.bulk_create(rows)

@@ -40,7 +40,13 @@ from fintech.models import (
 
 from . import batch
 from .common import ensure_not_future
-from .defaults import defaulted_installments_mark_overdue, installments_mark_overdue, loan_default_declare
+from .defaults import (
+    DefaultBatch,
+    defaulted_installments_mark_overdue,
+    installments_mark_overdue,
+    installments_mark_overdue_each,
+    loan_default_declare,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -209,25 +215,30 @@ def _close_chunk(chunk: CloseChunk) -> dict[str, int]:
     # A loan that started to default since the first look (a repayment reversed meanwhile): its
     # application is locked now, out of order; a deadlock with a repayment is retried by the task.
     _lock_applications([pk for pk in defaults if pk not in locked_apps])
-    overdue = 0
+    # The walk stops on the default day: overdue marking runs up to it (one UPDATE for the
+    # chunk's defaulting loans), then the default, queued for the chunk's one write below.
+    overdue = installments_mark_overdue_each(
+        {pk: default_on - timedelta(days=loans[pk][0]) for pk, (default_on, _first_due) in defaults.items()}
+    )
+    pending = DefaultBatch()
     for pk, (default_on, first_due) in defaults.items():
-        grace, days_past_due = loans[pk]
-        # The walk stops on the default day: overdue marking runs up to it, then the default.
-        overdue += _mark_overdue(Loan.objects.filter(pk=pk), before=default_on - timedelta(days=grace))
         loan_default_declare(
             actor=None,
             loan_id=pk,
             default_on=default_on,
             reason=f"Daily close {as_of}: installment due {first_due} unpaid more than "
-            f"{days_past_due} days past due.",
+            f"{loans[pk][1]} days past due.",
+            batch=pending,
         )
-    # The loans that did not default are still active: one UPDATE per grace value (a programme
+    # The loans that do not default stay active: one UPDATE per grace value (a programme
     # parameter), on the id range.
+    staying = in_range.exclude(pk__in=list(defaults)) if defaults else in_range
     for grace in sorted({grace for grace, _dpd in loans.values()}):
-        overdue += _mark_overdue(in_range.filter(grace_days=grace), before=as_of - timedelta(days=grace))
+        overdue += _mark_overdue(staying.filter(grace_days=grace), before=as_of - timedelta(days=grace))
     closed = in_range.update(last_closed_on=as_of)
-    if defaults:
-        closed += Loan.objects.filter(pk__in=list(defaults)).update(last_closed_on=as_of)
+    # Last, the defaults: set-based, and the programme rows (the fund's draws) locked for the rest
+    # of the chunk's transaction only from here.
+    pending.write()
     return {"loans_closed": closed, "overdue_marked": overdue, "defaults_count": len(defaults)}
 
 

@@ -208,7 +208,9 @@ def _close_chunk(chunk: CloseChunk) -> dict[str, int]:
     as_of: date = CloseRun.objects.values_list("as_of", flat=True).get(pk=chunk.run_id)
     in_range = loans_to_close(as_of).filter(pk__range=(chunk.lo_id, chunk.hi_id))
     # A first look without locks, to lock the applications of the loans about to default first.
-    candidates = _defaults(in_range, as_of, _loan_terms(in_range))
+    # (A loan that crossed but paid after the crossing day may be among them: its application is
+    # locked for nothing, which only makes a repayment of it wait for this chunk.)
+    candidates = _defaults(in_range, as_of, _loan_terms(in_range), first_look=True)
     locked_apps = set(_lock_applications([pk for pk, _ in candidates.items()]))
     loans = _loan_terms(in_range.select_for_update())
     defaults = _defaults(in_range, as_of, loans)
@@ -263,12 +265,13 @@ def _lock_applications(loan_ids: list[int]) -> list[int]:
 
 
 def _defaults(
-    in_range: QuerySet[Loan], as_of: date, loans: dict[int, tuple[int, int]]
+    in_range: QuerySet[Loan], as_of: date, loans: dict[int, tuple[int, int]], *, first_look: bool = False
 ) -> dict[int, tuple[date, date]]:
     """loan id -> (default day, oldest unpaid due date) for the loans of the chunk that default by
     `as_of`: the oldest unpaid installment's due date + days past due + 1 (DOMAIN.md section 8),
     never before a repayment's value date (the flow's order: a part-payment reported for a later
-    day moves it there). Two grouped queries for the whole chunk."""
+    day moves it there). Two grouped queries for the whole chunk; one for a `first_look`, which
+    leaves the repayments out (the loans that may default, a few more than do)."""
     oldest_unpaid = dict(
         Installment.objects.filter(loan__in=in_range, status__in=UNPAID)
         .values("loan_id")
@@ -282,6 +285,8 @@ def _defaults(
     }
     if not crossed:
         return {}
+    if first_look:
+        return {pk: (crossed[pk], oldest_unpaid[pk]) for pk in sorted(crossed)}
     last_paid = dict(
         Repayment.objects.filter(loan_id__in=list(crossed), reversal__isnull=True)
         .values("loan_id")

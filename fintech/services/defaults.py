@@ -58,8 +58,8 @@ from .ledger import (
     Leg,
     ledger_post_many,
 )
-from .risk_pool import fund_keeper_id, program_loss_threshold_check
-from .transitions import application_lock, transitions_record_many
+from .risk_pool import fund_keeper_ids, program_loss_threshold_check
+from .transitions import application_lock, transitions_apply_many, transitions_audit_rows
 
 # The API names the default date `declared_on`; errors point at that field.
 DATE_FIELD = "declared_on"
@@ -284,7 +284,23 @@ def _defaults_write(actor: User | None, items: list[_Default]) -> list[LossEvent
     sme_regions = dict(
         Organization.objects.filter(pk__in={d.loan.sme_id for d in items}).values_list("pk", "region_id")
     )
-    keepers = {region: fund_keeper_id(region) for region in set(sme_regions.values())}
+    keepers = fund_keeper_ids(sme_regions.values())
+    # The transitions (loan, application, policy claim) before the programme lock: they depend on
+    # nothing the lock guards; their audit rows follow once the loss events exist.
+    for d in items:
+        d.loan.defaulted_on = d.default_on
+    loans = [d.loan for d in items]
+    apps = [d.application for d in items]
+    claimed: dict[int, int] = {}  # policy id -> index of the default that claims it
+    for i, d in enumerate(items):
+        if policies[d.loan.policy_id].status != PolicyStatus.CLAIMED and d.loan.policy_id not in claimed:
+            claimed[d.loan.policy_id] = i
+    claims = [policies[pk] for pk in claimed]
+    loans_before = transitions_apply_many(loans, "default", fields=("defaulted_on",))
+    apps_before = transitions_apply_many(apps, "default")
+    claims_before = transitions_apply_many(claims, "claim")
+
+    # Last lock: the programme rows, which serialise the draws on their funds.
     programs = {
         p.pk: p
         for p in Program.objects.select_for_update()
@@ -292,7 +308,6 @@ def _defaults_write(actor: User | None, items: list[_Default]) -> list[LossEvent
         .order_by("pk")
     }
     balances = {pk: fund_balance(pk) for pk in programs}
-
     events = []
     for d, loss in zip(items, losses, strict=True):
         program = programs[d.loan.program_id]
@@ -337,13 +352,11 @@ def _defaults_write(actor: User | None, items: list[_Default]) -> list[LossEvent
     }
     FundMovement.objects.bulk_create(draws.values())
 
-    for d in items:
-        d.loan.defaulted_on = d.default_on
-    loan_rows = transitions_record_many(
-        [d.loan for d in items],
+    loan_rows = transitions_audit_rows(
+        loans,
         "default",
+        loans_before,
         actor=actor,
-        fields=("defaulted_on",),
         reasons=[d.reason for d in items],
         amounts=[e.loss_amount for e in events],
         payloads=[
@@ -351,34 +364,27 @@ def _defaults_write(actor: User | None, items: list[_Default]) -> list[LossEvent
             for d, e in zip(items, events, strict=True)
         ],
     )
-    app_rows = transitions_record_many(
-        [d.application for d in items],
+    app_rows = transitions_audit_rows(
+        apps,
         "default",
+        apps_before,
         actor=actor,
         reasons=[d.reason for d in items],
         payloads=[{"default_on": d.default_on} for d in items],
     )
-    claims: dict[int, LossEvent] = {}
-    for d, e in zip(items, events, strict=True):
-        if policies[d.loan.policy_id].status != PolicyStatus.CLAIMED and d.loan.policy_id not in claims:
-            claims[d.loan.policy_id] = e
-    claimed = [policies[pk] for pk in claims]
-    policy_rows = dict(
-        zip(
-            claims.values(),
-            transitions_record_many(
-                claimed,
-                "claim",
-                actor=actor,
-                amounts=[e.insurer_share for e in claims.values()],
-                payloads=[{"loss_event": e.pk} for e in claims.values()],
-            ),
-            strict=True,
-        )
+    claim_events = [events[i] for i in claimed.values()]
+    claim_rows = transitions_audit_rows(
+        claims,
+        "claim",
+        claims_before,
+        actor=actor,
+        amounts=[e.insurer_share for e in claim_events],
+        payloads=[{"loss_event": e.pk} for e in claim_events],
     )
+    claim_row_of = {i: row for i, row in zip(claimed.values(), claim_rows, strict=True)}
 
     audit: list[AuditLog] = []
-    for d, loss, e, loan_row, app_row in zip(items, losses, events, loan_rows, app_rows, strict=True):
+    for i, (d, loss, e) in enumerate(zip(items, losses, events, strict=True)):
         audit.append(_loss_audit(actor, d, loss, e))
         draw = draws.get(d.loan.pk)
         if draw is not None:
@@ -390,15 +396,19 @@ def _defaults_write(actor: User | None, items: list[_Default]) -> list[LossEvent
             audit.append(
                 audit_row(actor=actor, action="fund.draw", obj=draw, amount=draw.amount, payload=payload)
             )
-        audit += [loan_row, app_row]
-        if e in policy_rows:
-            audit.append(policy_rows[e])
+        audit += [loan_rows[i], app_rows[i]]
+        if i in claim_row_of:
+            audit.append(claim_row_of[i])
     audit_rows_write(audit)
 
     ledger_post_many(
         [
             _loss_entry(
-                e, d.loan, policies[d.loan.policy_id].insurer_id, keepers[sme_regions[d.loan.sme_id]], actor
+                e,
+                d.loan,
+                policies[d.loan.policy_id].insurer_id,
+                keepers.get(sme_regions[d.loan.sme_id]),
+                actor,
             )
             for d, e in zip(items, events, strict=True)
         ]

@@ -8,12 +8,12 @@ loss are serialised and their caps are checked against committed figures.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Min, Sum
 from django.utils import timezone
 
 from fintech.access import SETTLING_ROLE, belongs_to, is_platform, require_acts_for
@@ -98,13 +98,20 @@ def _loss_event_locked(loan_id: int, action: str) -> LossEvent:
 def fund_keeper_id(region_id: str) -> int | None:
     """The organisation whose books the fund's ledger legs touch: the regulator of the SME's
     region (the one that keeps the fund there); None while no regulator is onboarded."""
+    return fund_keeper_ids([region_id]).get(region_id)
+
+
+def fund_keeper_ids(region_ids: Iterable[str]) -> dict[str, int]:
+    """`fund_keeper_id` of several regions in one query: region -> keeper (regions without one are
+    left out)."""
     from fintech.models import Organization
 
-    return (
-        Organization.objects.filter(kind=K.REGULATOR, region_id=region_id, is_active=True)
-        .order_by("id")
-        .values_list("id", flat=True)
-        .first()
+    return dict(
+        Organization.objects.filter(kind=K.REGULATOR, region_id__in=set(region_ids), is_active=True)
+        .order_by()
+        .values("region_id")
+        .annotate(keeper=Min("id"))
+        .values_list("region_id", "keeper")
     )
 
 

@@ -69,37 +69,40 @@ def record_transition(
     )
 
 
-def transitions_record_many(
+def transitions_apply_many(objs: Sequence[Model], name: str, *, fields: tuple[str, ...] = ()) -> list[str]:
+    """`record_transition` for many locked rows of one model at once (the close's defaults), part
+    one: the same state check and transition on each row, one UPDATE of the status and `fields`
+    for all of them. Returns each row's state before, for `transitions_audit_rows`."""
+    befores = [_transition_run(obj, name) for obj in objs]
+    if objs:
+        type(objs[0])._default_manager.bulk_update(objs, ["status", *fields])
+    return befores
+
+
+def transitions_audit_rows(
     objs: Sequence[Model],
     name: str,
+    befores: Sequence[str],
     *,
     actor: User | None,
-    fields: tuple[str, ...] = (),
     reasons: Sequence[str] | None = None,
     amounts: Sequence[Any] | None = None,
     payloads: Sequence[dict[str, Any] | None] | None = None,
 ) -> list[AuditLog]:
-    """`record_transition` for many locked rows of one model at once (the close's defaults): the
-    same state check on each row, one UPDATE of the status and `fields` for all of them, and the
-    same audit rows, returned unsaved in the rows' order for the caller's one insert
-    (services.audit.audit_rows_write)."""
-    rows = []
-    for i, obj in enumerate(objs):
-        before = _transition_run(obj, name)
-        rows.append(
-            _transition_audit(
-                obj,
-                name,
-                before,
-                actor=actor,
-                reason=reasons[i] if reasons is not None else "",
-                amount=amounts[i] if amounts is not None else None,
-                payload=payloads[i] if payloads is not None else None,
-            )
+    """Part two: the audit rows `record_transition` writes, unsaved, in the rows' order, for the
+    caller's one insert (services.audit.audit_rows_write)."""
+    return [
+        _transition_audit(
+            obj,
+            name,
+            befores[i],
+            actor=actor,
+            reason=reasons[i] if reasons is not None else "",
+            amount=amounts[i] if amounts is not None else None,
+            payload=payloads[i] if payloads is not None else None,
         )
-    if objs:
-        type(objs[0])._default_manager.bulk_update(objs, ["status", *fields])
-    return rows
+        for i, obj in enumerate(objs)
+    ]
 
 
 def _transition_run(obj: Model, name: str) -> str:

@@ -3,6 +3,7 @@ state (django-fsm-2), audit row."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,8 +75,16 @@ def transitions_apply_many(objs: Sequence[Model], name: str, *, fields: tuple[st
     one: the same state check and transition on each row, one UPDATE of the status and `fields`
     for all of them. Returns each row's state before, for `transitions_audit_rows`."""
     befores = [_transition_run(obj, name) for obj in objs]
-    if objs:
-        type(objs[0])._default_manager.bulk_update(objs, ["status", *fields])
+    # One UPDATE per set of new values (the target state and `fields`): usually one or a few; a
+    # CASE per row (bulk_update) costs more in Python than the statements it saves.
+    groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    for obj in objs:
+        key = (obj.status, *(getattr(obj, field) for field in fields))  # type: ignore[attr-defined]
+        groups[key].append(obj.pk)
+    for (status, *values), pks in groups.items():
+        type(objs[0])._default_manager.filter(pk__in=pks).update(
+            status=status, **dict(zip(fields, values, strict=True))
+        )
     return befores
 
 

@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import time
@@ -137,6 +138,7 @@ def floor(starter: User) -> tuple[float, dict[str, str]]:
 
 def start_workers(queue: str, count: int, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CELERY_QUEUE": queue, "PYTHONUNBUFFERED": "1"}
+    env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))  # a worker refuses the built-in key
     command = [
         sys.executable,
         "-m",
@@ -166,7 +168,15 @@ def start_workers(queue: str, count: int, log: Path) -> subprocess.Popen[bytes]:
 def through_celery(starter: User, queue: str, chunk_size: int) -> tuple[float, int]:
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
+    # Warm-up, not timed: the first message a process sends imports the task modules and the Redis
+    # transport (about 1.3 s on this machine) and connects; a web process pays that once, at its
+    # first publish, not per run.
+    import fintech.tasks  # noqa: F401
     from tests.factories import wuhan_program
+
+    with app.producer_or_acquire() as producer:
+        producer.connection.ensure_connection()
+        producer.channel  # noqa: B018  (opens the transport's channel)
 
     started = time.monotonic()
     run = service.subsidy_run_start(

@@ -285,7 +285,7 @@ def main() -> None:
     parser.add_argument("--name", default="100k", help="label of the book size, e.g. 100k")
     parser.add_argument("--as-of", type=date.fromisoformat, default=AS_OF)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--chunk-size", type=int, default=500, help="services.close.CHUNK_SIZE by default")
+    parser.add_argument("--chunk-size", type=int, default=2000, help="services.close.CHUNK_SIZE")
     parser.add_argument("--keep", action="store_true", help="keep the two copies of the book")
     parser.add_argument(
         "--profile",

@@ -126,10 +126,10 @@ WHERE a.external_id LIKE %(tag)s || '%%';
 ANALYZE fintech_installment;
 
 INSERT INTO fintech_subsidyrun (period, period_start, period_end, status, parameters, chunks_total,
-    chunks_done, entitlements_count, interest_total, premium_total, payment_reference, error,
-    created_at, program_id, started_by_id)
+    chunks_done, chunks_requeued, entitlements_count, interest_total, premium_total, payment_reference,
+    error, created_at, program_id, started_by_id)
 SELECT '2025Q' || q, make_date(2025, 3 * q - 2, 1), (make_date(2025, 3 * q - 2, 1) + interval '3 months'
-    - interval '1 day')::date, 'computed', '{}'::jsonb, 1, 1, 0, 0, 0, '', '', now(), p.id, u.id
+    - interval '1 day')::date, 'computed', '{}'::jsonb, 1, 1, 0, 0, 0, 0, '', '', now(), p.id, u.id
 FROM generate_series(1, 4) q
 CROSS JOIN (SELECT id FROM fintech_user WHERE username = %(tag)s || 'regulator') u
 CROSS JOIN (SELECT id FROM fintech_program WHERE code = 'wuhan') p;

@@ -15,16 +15,22 @@ A report hands over a header and rows of typed values:
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import re
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.http import FileResponse, StreamingHttpResponse
+from lxml.etree import Element, SubElement
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.compat import safe_string
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import IllegalCharacterError
 
 from fintech.errors import InvalidInput
 from fintech.money import XLSX_MONEY_FORMAT, format_money
@@ -86,43 +92,89 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Row]) -> S
     return response
 
 
+# Characters XML 1.0 refuses (openpyxl refuses the same ones in a cell).
+_ILLEGAL_XML = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+_MAX_TEXT = 32767  # a spreadsheet cell's longest text
+_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+
+
+def _xlsx_text(cell: Any, text: str) -> None:
+    text = inert(text)[:_MAX_TEXT]
+    if _ILLEGAL_XML.search(text):
+        raise IllegalCharacterError(f"{text!r} cannot be used in worksheets.")
+    cell.set("t", "inlineStr")
+    if text:
+        t = SubElement(SubElement(cell, "is"), "t")
+        if text != text.strip():
+            t.set(_XML_SPACE, "preserve")
+        t.text = text
+
+
+def _xlsx_row(values: Row, index: int, money_style: str) -> Any:
+    """One `<row>` element with its cells, typed as openpyxl would write them: text inline
+    (neutralised), money a number in the money style, other numbers plain, a date as ISO text."""
+    row = Element("row", r=str(index))
+    suffix = str(index)
+    for column, value in enumerate(values):
+        if value is None:
+            continue
+        cell = SubElement(row, "c", r=_column_letter(column) + suffix)
+        if isinstance(value, str):
+            _xlsx_text(cell, value)
+        elif isinstance(value, bool):
+            cell.set("t", "b")
+            SubElement(cell, "v").text = "1" if value else "0"
+        elif isinstance(value, Figure | int | float):
+            cell.set("t", "n")
+            SubElement(cell, "v").text = safe_string(value)
+        elif isinstance(value, Decimal):
+            cell.set("s", money_style)
+            cell.set("t", "n")
+            SubElement(cell, "v").text = safe_string(value)
+        elif isinstance(value, date):
+            _xlsx_text(cell, value.isoformat())
+        else:
+            _xlsx_text(cell, str(value))
+    return row
+
+
+@functools.cache
+def _column_letter(column: int) -> str:
+    return get_column_letter(column + 1)
+
+
 def xlsx_file(sheet_title: str, header: Sequence[str], rows: Iterable[Row]) -> Any:
-    """The report as an XLSX workbook in a temporary file (rewound; removed when closed)."""
+    """The report as an XLSX workbook in a temporary file (rewound; removed when closed).
+
+    openpyxl's write-only sheet writes the workbook, the styles and the sheet's frame; the rows
+    are written here, each as one `<row>` element on the sheet's XML stream (no cell objects):
+    the write-only sheet binds and writes every cell through Python objects, most of an export's
+    time at a report's size (bench/README.md)."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(sheet_title)
-    # One money cell per column, styled once and given each row's amount: openpyxl writes a row
-    # as soon as it is appended, so no per-cell style or cell object is built for money.
+    # The money number format is registered once; every money cell names its style id.
     template = WriteOnlyCell(sheet)
     template.number_format = XLSX_MONEY_FORMAT
-    money_style = template._style  # type: ignore[attr-defined]  # StyleableObject's array
-    money_cells: dict[int, Any] = {}
+    money_style = str(template.style_id)
 
-    def money_cell(column: int, value: Decimal) -> Any:
-        cell = money_cells.get(column)
-        if cell is None:
-            cell = money_cells[column] = WriteOnlyCell(sheet)
-            cell._style = money_style  # type: ignore[attr-defined]
-        cell.value = value
-        return cell
+    def write_rows() -> Generator[None, Row, None]:
+        # The write-only sheet's own row loop (WriteOnlyWorksheet._write_rows), with whole rows.
+        xf = sheet._writer.xf.send(True)  # type: ignore[attr-defined]
+        with xf.element("sheetData"):
+            index = 1
+            try:
+                while True:
+                    values = yield
+                    xf.write(_xlsx_row(values, index, money_style))
+                    index += 1
+            except GeneratorExit:
+                pass
+        sheet._writer.xf.send(None)  # type: ignore[attr-defined]
 
-    def cells(row: Row) -> list[Any]:
-        out: list[Any] = []
-        for column, value in enumerate(row):
-            if isinstance(value, str):
-                out.append(inert(value))
-            elif isinstance(value, Figure):
-                out.append(Decimal(value))
-            elif isinstance(value, Decimal):
-                out.append(money_cell(column, value))
-            elif isinstance(value, date):
-                out.append(value.isoformat())
-            else:
-                out.append(value)
-        return out
-
-    sheet.append([inert(h) for h in header])
+    sheet._write_rows = write_rows  # type: ignore[attr-defined]
+    sheet.append(list(header))
     for row in rows:
-        sheet.append(cells(row))
+        sheet.append(row if isinstance(row, list | tuple) else list(row))
     # Not a `with` block: the response streams the file and closes it, which removes it.
     out = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115
     book.save(out)

@@ -13,7 +13,7 @@ from django.db import models, transaction
 from config.api import MAX_JSON_DEPTH, json_depth
 from fintech.models import AuditLog, User
 
-from .events import event_for_audit
+from .events import events_for_audit_rows
 
 _SECRET_KEYS = ("password", "token", "secret", "refresh", "access", "authorization")
 _MAX_REQUEST_BYTES = 64 * 1024
@@ -77,6 +77,40 @@ def json_safe(value: Any) -> Any:
     return root[0]
 
 
+def audit_row(
+    *,
+    actor: User | None,
+    action: str,
+    obj: models.Model,
+    from_state: str = "",
+    to_state: str = "",
+    reason: str = "",
+    amount: Decimal | None = None,
+    payload: dict[str, Any] | None = None,
+) -> AuditLog:
+    """One audit row, not yet written: `audit_record` saves it at once; a set-based service (the
+    close's defaults) builds its rows here and writes them with one `bulk_create`, in the same
+    transaction as the change (`audit_rows_write`)."""
+    return AuditLog(
+        actor=actor if actor is not None and actor.pk else None,
+        actor_organization_id=getattr(actor, "organization_id", None),
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        from_state=str(from_state or ""),
+        to_state=str(to_state or ""),
+        reason=reason or "",
+        amount=amount,
+        payload=json_safe(payload or {}),
+        request=current_request.get() or {},
+    )
+
+
+def _in_transaction() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_record must run inside the transaction of the change it records")
+
+
 def audit_record(
     *,
     actor: User | None,
@@ -90,29 +124,27 @@ def audit_record(
 ) -> AuditLog:
     """Append one audit row for a state change or money movement, and the event it announces
     (services.events); needs an open transaction."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("audit_record must run inside the transaction of the change it records")
-    row = AuditLog.objects.create(
-        actor=actor if actor is not None and actor.pk else None,
-        actor_organization_id=getattr(actor, "organization_id", None),
+    _in_transaction()
+    row = audit_row(
+        actor=actor,
         action=action,
-        object_type=obj._meta.label_lower,
-        object_id=str(obj.pk),
-        from_state=str(from_state or ""),
-        to_state=str(to_state or ""),
-        reason=reason or "",
+        obj=obj,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
         amount=amount,
-        payload=json_safe(payload or {}),
-        request=current_request.get() or {},
+        payload=payload,
     )
+    row.save(force_insert=True)
     # The outbox: the event this change announces (if any) commits or rolls back with it.
-    event_for_audit(
-        action,
-        obj,
-        from_state=row.from_state,
-        to_state=row.to_state,
-        amount=amount,
-        reason=row.reason,
-        payload=row.payload,
-    )
+    events_for_audit_rows([row])
     return row
+
+
+def audit_rows_write(rows: list[AuditLog]) -> None:
+    """Append the rows built by `audit_row`, in their order, with one INSERT, and the events they
+    announce, set-based; needs an open transaction."""
+    _in_transaction()
+    if rows:
+        AuditLog.objects.bulk_create(rows)
+        events_for_audit_rows(rows)

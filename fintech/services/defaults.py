@@ -6,15 +6,20 @@ record as an unfunded liability), and the ledger, the policy claim and the audit
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import overload
 
 from django.db import transaction
-from django.db.models import DateField, F, Max, QuerySet
+from django.db.models import DateField, F, Max, Q, QuerySet
 from django.db.models.functions import Cast
 
 from fintech.access import require_acts_for
 from fintech.errors import DatesOutOfOrder, InvalidTransition, NotFound
 from fintech.models import (
+    Application,
+    AuditLog,
     EntryKind,
     FundMovement,
     FundMovementKind,
@@ -23,6 +28,7 @@ from fintech.models import (
     Loan,
     LoanStatus,
     LossEvent,
+    Organization,
     OrganizationKind,
     Policy,
     PolicyStatus,
@@ -35,7 +41,7 @@ from fintech.rules.loss import InstallmentPaid, LossBreakdown, loss_at_default, 
 from fintech.rules.schedules import PlannedInstallment
 from fintech.selectors.risk_pool import fund_balance
 
-from .audit import audit_record
+from .audit import audit_row, audit_rows_write
 from .common import ensure_not_future
 from .events import Change, events_emit
 from .ledger import (
@@ -49,15 +55,17 @@ from .ledger import (
     INSURER_PAYABLE,
     INTEREST_INCOME,
     LOANS_RECEIVABLE,
+    Entry,
     Leg,
-    ledger_post,
+    ledger_post_many,
 )
-from .risk_pool import fund_keeper_id, program_loss_threshold_check
-from .transitions import application_lock, application_transition, record_transition
+from .risk_pool import fund_keeper_ids, program_loss_threshold_check
+from .transitions import application_lock, transitions_apply_many, transitions_audit_rows
 
 # The API names the default date `declared_on`; errors point at that field.
 DATE_FIELD = "declared_on"
 OVERDUE_CHUNK = 2000  # installments per UPDATE and per events_emit call
+ONLY_THE_BANK = "Only the loan's bank declares a default."
 
 
 def last_repayment_on(loan_id: int) -> date | None:
@@ -143,7 +151,24 @@ def loan_loss(rows: list[Installment], loan: Loan, default_on: date) -> LossBrea
     return loss_at_default(planned, paid, loan.disbursed_on, loan.annual_rate, default_on)
 
 
-def _check_dates(loan: Loan, default_on: date) -> None:
+def installments_mark_overdue_each(before: dict[int, date]) -> int:
+    """`installments_mark_overdue` for many loans at once, each with its own date (loan id ->
+    before): one UPDATE. Returns the number marked."""
+    if not before:
+        return 0
+    loans_by_date: dict[date, list[int]] = defaultdict(list)
+    for loan_id, on in sorted(before.items()):
+        loans_by_date[on].append(loan_id)
+    which = Q()
+    for on, loan_ids in sorted(loans_by_date.items()):
+        which |= Q(loan_id__in=loan_ids, due_on__lt=on)
+    return installments_mark_overdue(Installment.objects.filter(which), before=max(loans_by_date) + ONE_DAY)
+
+
+ONE_DAY = timedelta(days=1)
+
+
+def _check_dates(loan: Loan, default_on: date, last_paid: date | None) -> None:
     ensure_not_future(default_on, DATE_FIELD)
     assert loan.disbursed_on is not None  # an active loan is disbursed (loan_active_is_disbursed)
     if default_on < loan.disbursed_on:
@@ -151,7 +176,6 @@ def _check_dates(loan: Loan, default_on: date) -> None:
             f"A default ({default_on}) cannot precede the disbursement ({loan.disbursed_on}).",
             fields={DATE_FIELD: [f"Not before the disbursement date {loan.disbursed_on}."]},
         )
-    last_paid = last_repayment_on(loan.pk)
     if last_paid is not None and default_on < last_paid:
         raise DatesOutOfOrder(
             f"A default ({default_on}) cannot precede the last repayment ({last_paid}).",
@@ -159,70 +183,278 @@ def _check_dates(loan: Loan, default_on: date) -> None:
         )
 
 
-@transaction.atomic
-def loan_default_declare(*, actor: User | None, loan_id: int, default_on: date, reason: str) -> LossEvent:
+@dataclass(frozen=True)
+class _Default:
+    """One default to write: the loan and its application locked, state and dates checked."""
+
+    loan: Loan
+    application: Application
+    default_on: date
+    reason: str
+
+
+class DefaultBatch:
+    """The defaults of one chunk of the daily close, queued by `loan_default_declare(...,
+    batch=...)` and written together by `write()` in the chunk's transaction: the same rows and
+    figures as one call each, with one statement per kind of row and the programme locked once,
+    last, for the draws."""
+
+    def __init__(self, actor: User | None = None) -> None:
+        self.actor = actor
+        self.queued: dict[int, tuple[date, str]] = {}
+
+    def __len__(self) -> int:
+        return len(self.queued)
+
+    def write(self) -> list[LossEvent]:
+        """Lock, check and default the queued loans (in loan id order); their loss events."""
+        if not self.queued:
+            return []
+        ids = sorted(self.queued)
+        # Lock order of every loan write: applications, loans, installments (each in id order).
+        apps = {
+            app.pk: app
+            for app in Application.objects.select_for_update()
+            .filter(pk__in=Loan.objects.filter(pk__in=ids).values("application_id"))
+            .order_by("pk")
+        }
+        loans = list(Loan.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+        if len(loans) != len(ids):
+            raise NotFound("Loan not found.")
+        last_paid = dict(
+            Repayment.objects.filter(loan_id__in=ids, reversal__isnull=True)
+            .values("loan_id")
+            .annotate(last=Max("paid_on"))
+            .values_list("loan_id", "last")
+        )
+        items = []
+        for loan in loans:
+            if self.actor is not None:
+                require_acts_for(self.actor, OrganizationKind.BANK, loan, ONLY_THE_BANK)
+            if loan.status != LoanStatus.ACTIVE:
+                raise InvalidTransition(loan.status, "declare a default")
+            default_on, reason = self.queued[loan.pk]
+            _check_dates(loan, default_on, last_paid.get(loan.pk))
+            items.append(_Default(loan, apps[loan.application_id], default_on, reason))
+        self.queued = {}
+        return _defaults_write(self.actor, items)
+
+
+@overload
+def loan_default_declare(*, actor: User | None, loan_id: int, default_on: date, reason: str) -> LossEvent: ...
+
+
+@overload
+def loan_default_declare(
+    *, actor: User | None, loan_id: int, default_on: date, reason: str, batch: DefaultBatch
+) -> None: ...
+
+
+def loan_default_declare(
+    *, actor: User | None, loan_id: int, default_on: date, reason: str, batch: DefaultBatch | None = None
+) -> LossEvent | None:
     """Default an active loan on `default_on` (its bank, or the daily close when actor is None).
 
     Writes the loss event with its split and stored ratios, the fund's draw, the ledger entry
     "loss", the loan/application/policy transitions and their audit rows; may suspend the
     programme once its losses pass the loss threshold.
+
+    With `batch` (the close), the default is queued there and written with the chunk's others by
+    `batch.write()`, the same computation over the list of them (`_defaults_write`).
     """
-    application_id = Loan.objects.filter(pk=loan_id).values_list("application_id", flat=True).first()
-    if application_id is None:
-        raise NotFound("Loan not found.")
-    # Lock order of every loan write (services.repayments): application, loan, installments. A
-    # repayment racing this default waits, then finds the loan defaulted (409); or it went first,
-    # and the state re-checked below is the state after it.
-    app = application_lock(application_id)
-    loan = Loan.objects.select_for_update().get(pk=loan_id)
-    if actor is not None:
-        require_acts_for(actor, OrganizationKind.BANK, loan, "Only the loan's bank declares a default.")
-    if loan.status != LoanStatus.ACTIVE:
-        raise InvalidTransition(loan.status, "declare a default")
-    _check_dates(loan, default_on)
-    rows = list(Installment.objects.select_for_update().filter(loan=loan).order_by("seq"))
-    loss = loan_loss(rows, loan, default_on)
+    if batch is not None:
+        batch.queued[loan_id] = (default_on, reason)
+        return None
+    with transaction.atomic():
+        application_id = Loan.objects.filter(pk=loan_id).values_list("application_id", flat=True).first()
+        if application_id is None:
+            raise NotFound("Loan not found.")
+        # Lock order of every loan write (services.repayments): application, loan, installments. A
+        # repayment racing this default waits, then finds the loan defaulted (409); or it went
+        # first, and the state re-checked below is the state after it.
+        app = application_lock(application_id)
+        loan = Loan.objects.select_for_update().get(pk=loan_id)
+        if actor is not None:
+            require_acts_for(actor, OrganizationKind.BANK, loan, ONLY_THE_BANK)
+        if loan.status != LoanStatus.ACTIVE:
+            raise InvalidTransition(loan.status, "declare a default")
+        _check_dates(loan, default_on, last_repayment_on(loan.pk))
+        return _defaults_write(actor, [_Default(loan, app, default_on, reason)])[0]
+
+
+def _defaults_write(actor: User | None, items: list[_Default]) -> list[LossEvent]:
+    """The one computation of a default, for one loan (the bank's declaration) or a chunk's
+    (the close), in loan id order: the loss of each (section 10), its split by the programme's
+    ratios, the fund's draw seeing the balance the previous draw left, and every row that follows
+    (loss event, draw, loan/application/policy transitions, ledger entry, audit rows), one
+    statement per kind of row. The programme rows (which serialise the draws on their funds) are
+    locked last, so a chunk holds them for its writes only."""
+    ids = [d.loan.pk for d in items]
+    schedules: dict[int, list[Installment]] = defaultdict(list)
+    for row in Installment.objects.select_for_update().filter(loan_id__in=ids).order_by("loan_id", "seq"):
+        schedules[row.loan_id].append(row)
+    losses = [loan_loss(schedules[d.loan.pk], d.loan, d.default_on) for d in items]
     # Whatever path defaults the loan, the installments past due on the default date read overdue
     # (the close has marked them already when it is the close defaulting the loan).
-    installments_mark_overdue(
-        Installment.objects.filter(loan=loan), before=default_on - timedelta(days=loan.grace_days)
+    installments_mark_overdue_each(
+        {d.loan.pk: d.default_on - timedelta(days=d.loan.grace_days) for d in items}
     )
+    policies = {
+        p.pk: p
+        for p in Policy.objects.select_for_update()
+        .filter(pk__in={d.loan.policy_id for d in items})
+        .order_by("pk")
+    }
+    sme_regions = dict(
+        Organization.objects.filter(pk__in={d.loan.sme_id for d in items}).values_list("pk", "region_id")
+    )
+    keepers = fund_keeper_ids(sme_regions.values())
+    # The transitions (loan, application, policy claim) before the programme lock: they depend on
+    # nothing the lock guards; their audit rows follow once the loss events exist.
+    for d in items:
+        d.loan.defaulted_on = d.default_on
+    loans = [d.loan for d in items]
+    apps = [d.application for d in items]
+    claimed: dict[int, int] = {}  # policy id -> index of the default that claims it
+    for i, d in enumerate(items):
+        if policies[d.loan.policy_id].status != PolicyStatus.CLAIMED and d.loan.policy_id not in claimed:
+            claimed[d.loan.policy_id] = i
+    claims = [policies[pk] for pk in claimed]
+    loans_before = transitions_apply_many(loans, "default", fields=("defaulted_on",))
+    apps_before = transitions_apply_many(apps, "default")
+    claims_before = transitions_apply_many(claims, "claim")
 
-    # The programme row serialises the draws on its fund: each sees the balance the previous left.
-    program = Program.objects.select_for_update().get(pk=loan.program_id)
-    ratios = (program.insurer_share, program.government_share, program.bank_share)
-    insurer_share, government_share, bank_share = split_loss(loss.loss_amount, ratios)
-    balance_before = fund_balance(program.pk)
-    unfunded = max(ZERO, government_share - max(balance_before, ZERO))
-    event = LossEvent.objects.create(
-        loan=loan,
-        program=program,
-        default_on=default_on,
-        declared_by=actor,
-        reason=reason[:500],
-        unpaid_principal=loss.unpaid_principal,
-        unpaid_interest=loss.unpaid_interest,
-        accrued_interest=loss.accrued_interest,
-        loss_amount=loss.loss_amount,
-        insurer_ratio=ratios[0],
-        government_ratio=ratios[1],
-        bank_ratio=ratios[2],
-        insurer_share=insurer_share,
-        government_share=government_share,
-        bank_share=bank_share,
-        fund_balance_before=balance_before,
-        unfunded_amount=unfunded,
+    # Last lock: the programme rows, which serialise the draws on their funds.
+    programs = {
+        p.pk: p
+        for p in Program.objects.select_for_update()
+        .filter(pk__in={d.loan.program_id for d in items})
+        .order_by("pk")
+    }
+    balances = {pk: fund_balance(pk) for pk in programs}
+    events = []
+    for d, loss in zip(items, losses, strict=True):
+        program = programs[d.loan.program_id]
+        ratios = (program.insurer_share, program.government_share, program.bank_share)
+        insurer_share, government_share, bank_share = split_loss(loss.loss_amount, ratios)
+        balance_before = balances[program.pk]
+        if government_share > 0:
+            balances[program.pk] = balance_before - government_share
+        events.append(
+            LossEvent(
+                loan=d.loan,
+                program=program,
+                default_on=d.default_on,
+                declared_by=actor,
+                reason=d.reason[:500],
+                unpaid_principal=loss.unpaid_principal,
+                unpaid_interest=loss.unpaid_interest,
+                accrued_interest=loss.accrued_interest,
+                loss_amount=loss.loss_amount,
+                insurer_ratio=ratios[0],
+                government_ratio=ratios[1],
+                bank_ratio=ratios[2],
+                insurer_share=insurer_share,
+                government_share=government_share,
+                bank_share=bank_share,
+                fund_balance_before=balance_before,
+                unfunded_amount=max(ZERO, government_share - max(balance_before, ZERO)),
+            )
+        )
+    LossEvent.objects.bulk_create(events)
+    draws = {
+        e.loan_id: FundMovement(
+            program=e.program,
+            kind=FundMovementKind.DRAW,
+            amount=e.government_share,
+            on=e.default_on,
+            loss_event=e,
+            created_by=actor,
+        )
+        for e in events
+        if e.government_share > 0
+    }
+    FundMovement.objects.bulk_create(draws.values())
+
+    loan_rows = transitions_audit_rows(
+        loans,
+        "default",
+        loans_before,
+        actor=actor,
+        reasons=[d.reason for d in items],
+        amounts=[e.loss_amount for e in events],
+        payloads=[
+            {"default_on": d.default_on, "loss_event": e.pk, "by": "bank" if actor else "daily close"}
+            for d, e in zip(items, events, strict=True)
+        ],
     )
-    shares = {"insurer": insurer_share, "government": government_share, "bank": bank_share}
-    audit_record(
+    app_rows = transitions_audit_rows(
+        apps,
+        "default",
+        apps_before,
+        actor=actor,
+        reasons=[d.reason for d in items],
+        payloads=[{"default_on": d.default_on} for d in items],
+    )
+    claim_events = [events[i] for i in claimed.values()]
+    claim_rows = transitions_audit_rows(
+        claims,
+        "claim",
+        claims_before,
+        actor=actor,
+        amounts=[e.insurer_share for e in claim_events],
+        payloads=[{"loss_event": e.pk} for e in claim_events],
+    )
+    claim_row_of = {i: row for i, row in zip(claimed.values(), claim_rows, strict=True)}
+
+    audit: list[AuditLog] = []
+    for i, (d, loss, e) in enumerate(zip(items, losses, events, strict=True)):
+        audit.append(_loss_audit(actor, d, loss, e))
+        draw = draws.get(d.loan.pk)
+        if draw is not None:
+            payload = {
+                "loss_event": e.pk,
+                "balance_before": e.fund_balance_before,
+                "unfunded": e.unfunded_amount,
+            }
+            audit.append(
+                audit_row(actor=actor, action="fund.draw", obj=draw, amount=draw.amount, payload=payload)
+            )
+        audit += [loan_rows[i], app_rows[i]]
+        if i in claim_row_of:
+            audit.append(claim_row_of[i])
+    audit_rows_write(audit)
+
+    ledger_post_many(
+        [
+            _loss_entry(
+                e,
+                d.loan,
+                policies[d.loan.policy_id].insurer_id,
+                keepers.get(sme_regions[d.loan.sme_id]),
+                actor,
+            )
+            for d, e in zip(items, events, strict=True)
+        ]
+    )
+    for pk in programs:
+        added = [e.loss_amount for e in events if e.program_id == pk]
+        program_loss_threshold_check(pk, actor=actor, added=added)
+    return events
+
+
+def _loss_audit(actor: User | None, d: _Default, loss: LossBreakdown, event: LossEvent) -> AuditLog:
+    ratios = (event.insurer_ratio, event.government_ratio, event.bank_ratio)
+    shares = {"insurer": event.insurer_share, "government": event.government_share, "bank": event.bank_share}
+    return audit_row(
         actor=actor,
         action="loss.record",
         obj=event,
         amount=loss.loss_amount,
-        reason=reason,
+        reason=d.reason,
         payload={
-            "loan": loan.pk,
-            "default_on": default_on,
+            "loan": d.loan.pk,
+            "default_on": d.default_on,
             "unpaid_principal": loss.unpaid_principal,
             "unpaid_interest": loss.unpaid_interest,
             "accrued_interest": loss.accrued_interest,
@@ -232,54 +464,20 @@ def loan_default_declare(*, actor: User | None, loan_id: int, default_on: date, 
             "shares": shares,
         },
     )
-    if government_share > 0:
-        draw = FundMovement.objects.create(
-            program=program,
-            kind=FundMovementKind.DRAW,
-            amount=government_share,
-            on=default_on,
-            loss_event=event,
-            created_by=actor,
-        )
-        audit_record(
-            actor=actor,
-            action="fund.draw",
-            obj=draw,
-            amount=government_share,
-            payload={"loss_event": event.pk, "balance_before": balance_before, "unfunded": unfunded},
-        )
-
-    loan.defaulted_on = default_on
-    record_transition(
-        loan,
-        "default",
-        actor=actor,
-        fields=("defaulted_on",),
-        reason=reason,
-        amount=loss.loss_amount,
-        payload={"default_on": default_on, "loss_event": event.pk, "by": "bank" if actor else "daily close"},
-    )
-    application_transition(app, "default", actor=actor, reason=reason, payload={"default_on": default_on})
-    policy = Policy.objects.select_for_update().get(pk=loan.policy_id)
-    if policy.status != PolicyStatus.CLAIMED:
-        payload = {"loss_event": event.pk}
-        record_transition(policy, "claim", actor=actor, amount=insurer_share, payload=payload)
-
-    _post_loss(event, loan, program, policy.insurer_id, actor)
-    program_loss_threshold_check(program, actor=actor)
-    return event
 
 
-def _post_loss(event: LossEvent, loan: Loan, program: Program, insurer_id: int, actor: User | None) -> None:
+def _loss_entry(
+    event: LossEvent, loan: Loan, insurer_id: int, keeper_id: int | None, actor: User | None
+) -> Entry:
     """The ledger entry of services.ledger "loss at default": the unpaid principal and interest move
     to the clearing account, which the three shares then clear."""
     interest = event.unpaid_interest + event.accrued_interest
-    ledger_post(
+    return Entry(
         kind=EntryKind.LOSS,
         booked_on=event.default_on,
         source=event,
         loan=loan,
-        program=program,
+        program=event.program,
         actor=actor,
         memo=f"loss at default of loan {loan.pk} on {event.default_on}",
         legs=[
@@ -289,6 +487,6 @@ def _post_loss(event: LossEvent, loan: Loan, program: Program, insurer_id: int, 
             Leg(CLAIM_FUND, DEFAULT_CLEARING, event.government_share, loan.bank_id),
             Leg(BANK_CREDIT_LOSS, DEFAULT_CLEARING, event.bank_share, loan.bank_id),
             Leg(INSURER_CLAIMS_EXPENSE, INSURER_PAYABLE, event.insurer_share, insurer_id),
-            Leg(FUND_LOSS_EXPENSE, FUND_PAYABLE, event.government_share, fund_keeper_id(loan.sme.region_id)),
+            Leg(FUND_LOSS_EXPENSE, FUND_PAYABLE, event.government_share, keeper_id),
         ],
     )

@@ -1,8 +1,9 @@
 """The transactional outbox: the events the parties' core systems receive (docs/events.md).
 
 Every audited change of the catalogue below writes its event in the audit row's transaction
-(`event_for_audit`, called by services.audit.audit_record), and the bulk paths (the daily close's
-overdue marking, a subsidy run's entitlements) write theirs set-based (`events_emit`, one
+(`events_for_audit_rows`, called by services.audit for every audit row it writes, one or a
+set-based service's many), and the bulk paths (the daily close's overdue marking, a subsidy
+run's entitlements) write theirs set-based (`events_emit`, one
 `bulk_create` per chunk). Each event names the organisations entitled to it, decided by
 access.event_audiences, and owes one delivery to each active webhook endpoint of those
 organisations that subscribes to its type (services.webhooks relays them).
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import connection, models
 from django.utils import timezone
@@ -26,6 +28,7 @@ from django.utils import timezone
 from fintech.access import event_audiences
 from fintech.models import (
     Application,
+    AuditLog,
     EndpointStatus,
     Event,
     EventRecipient,
@@ -250,27 +253,26 @@ class Change:
     data: dict[str, Any]
 
 
-def event_for_audit(
-    action: str,
-    obj: models.Model,
-    *,
-    from_state: str,
-    to_state: str,
-    amount: Any,
-    reason: str,
-    payload: dict[str, Any],
-) -> None:
-    """The event an audited change announces, if it is of the catalogue (called by audit_record)."""
-    name = AUDIT_EVENTS.get(action)
-    if name is None or type(obj) not in ROOT:
-        return
-    data: dict[str, Any] = {"from_state": from_state, "to_state": to_state}
-    if amount is not None:
-        data["amount"] = f"{amount:.2f}"
-    if reason:
-        data["reason"] = reason
-    data["details"] = payload
-    events_emit(name, type(obj), [Change(obj.pk, data)])
+def events_for_audit_rows(rows: Sequence[AuditLog]) -> None:
+    """The events the audited changes `rows` announce, those of the catalogue (called by
+    services.audit for one row or for a set-based service's rows). Rows are grouped by event type
+    in the order each type first appears, so the events of one financing keep the order of its
+    changes when a bulk writer writes its rows kind by kind, as the single path does."""
+    groups: dict[tuple[str, type[models.Model]], list[Change]] = {}
+    for row in rows:
+        name = AUDIT_EVENTS.get(row.action)
+        model = apps.get_model(row.object_type) if name is not None else None
+        if name is None or model not in ROOT:
+            continue
+        data: dict[str, Any] = {"from_state": row.from_state, "to_state": row.to_state}
+        if row.amount is not None:
+            data["amount"] = f"{row.amount:.2f}"
+        if row.reason:
+            data["reason"] = row.reason
+        data["details"] = row.payload
+        groups.setdefault((name, model), []).append(Change(int(row.object_id), data))
+    for (name, kind), changes in groups.items():
+        events_emit(name, kind, changes)
 
 
 def events_emit(name: str, model: type[models.Model], changes: Sequence[Change]) -> int:

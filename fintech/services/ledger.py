@@ -77,8 +77,10 @@ __all__ = [
     "SME_SUBSIDY_INCOME",
     "SUBSIDIES_PAYABLE",
     "SUBSIDY_EXPENSE",
+    "Entry",
     "Leg",
     "ledger_post",
+    "ledger_post_many",
     "ledger_reverse",
 ]
 
@@ -89,6 +91,20 @@ class Leg:
     credit: str
     amount: Decimal
     organization_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One journal entry to book for `source` (see ledger_post)."""
+
+    kind: str
+    booked_on: date
+    source: models.Model
+    legs: Sequence[Leg]
+    loan: Loan | None = None
+    program: Program | None = None
+    memo: str = ""
+    actor: User | None = None
 
 
 def ledger_post(
@@ -106,39 +122,61 @@ def ledger_post(
 
     Legs of 0.00 are dropped; an entry with no leg left is not written.
     """
+    entry = Entry(kind, booked_on, source, legs, loan=loan, program=program, memo=memo, actor=actor)
+    return ledger_post_many([entry])[0]
+
+
+def ledger_post_many(entries: Sequence[Entry]) -> list[JournalEntry | None]:
+    """`ledger_post` for many sources at once (the close's defaults): one query for the entries
+    already booked per kind and source type, one INSERT of the new entries, one of their legs.
+    Returns, in the order given, each source's entry (the existing one on a replay; None when no
+    leg is left)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("ledger_post must run inside the transaction of the movement it books")
-    source_type, source_id = source._meta.label_lower, str(source.pk)
-    existing = JournalEntry.objects.filter(kind=kind, source_type=source_type, source_id=source_id).first()
-    if existing is not None:
-        return existing
-    kept = [leg for leg in legs if leg.amount != 0]
-    if any(leg.amount < 0 for leg in kept):
-        raise ValueError("a leg's amount is never negative: swap its accounts")
-    if not kept:
-        return None
-    entry = JournalEntry.objects.create(
-        kind=kind,
-        booked_on=booked_on,
-        memo=memo[:300],
-        source_type=source_type,
-        source_id=source_id,
-        loan=loan,
-        program=program,
-        created_by=actor if actor is not None and actor.pk else None,
-    )
+    keys = [(e.kind, e.source._meta.label_lower, str(e.source.pk)) for e in entries]
+    existing: dict[tuple[str, str, str], JournalEntry] = {}
+    for kind, source_type in sorted({(k, t) for k, t, _ in keys}):
+        ids = [i for k, t, i in keys if (k, t) == (kind, source_type)]
+        for found in JournalEntry.objects.filter(kind=kind, source_type=source_type, source_id__in=ids):
+            existing[(kind, source_type, found.source_id)] = found
+    out: list[JournalEntry | None] = []
+    new: list[tuple[JournalEntry, Entry, list[Leg]]] = []
+    for key, e in zip(keys, entries, strict=True):
+        if key in existing:
+            out.append(existing[key])
+            continue
+        kept = [leg for leg in e.legs if leg.amount != 0]
+        if any(leg.amount < 0 for leg in kept):
+            raise ValueError("a leg's amount is never negative: swap its accounts")
+        if not kept:
+            out.append(None)
+            continue
+        journal = JournalEntry(
+            kind=e.kind,
+            booked_on=e.booked_on,
+            memo=e.memo[:300],
+            source_type=key[1],
+            source_id=key[2],
+            loan=e.loan,
+            program=e.program,
+            created_by=e.actor if e.actor is not None and e.actor.pk else None,
+        )
+        out.append(journal)
+        new.append((journal, e, kept))
+    JournalEntry.objects.bulk_create([journal for journal, _, _ in new])
     Posting.objects.bulk_create(
         Posting(
-            entry=entry,
+            entry=journal,
             debit_account_id=leg.debit,
             credit_account_id=leg.credit,
             amount=leg.amount,
             organization_id=leg.organization_id,
-            loan=loan,
+            loan=e.loan,
         )
+        for journal, e, kept in new
         for leg in kept
     )
-    return entry
+    return out
 
 
 def ledger_reverse(

@@ -8,11 +8,12 @@ loss are serialised and their caps are checked against committed figures.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Min, Sum
 from django.utils import timezone
 
 from fintech.access import SETTLING_ROLE, belongs_to, is_platform, require_acts_for
@@ -97,13 +98,20 @@ def _loss_event_locked(loan_id: int, action: str) -> LossEvent:
 def fund_keeper_id(region_id: str) -> int | None:
     """The organisation whose books the fund's ledger legs touch: the regulator of the SME's
     region (the one that keeps the fund there); None while no regulator is onboarded."""
+    return fund_keeper_ids([region_id]).get(region_id)
+
+
+def fund_keeper_ids(region_ids: Iterable[str]) -> dict[str, int]:
+    """`fund_keeper_id` of several regions in one query: region -> keeper (regions without one are
+    left out)."""
     from fintech.models import Organization
 
-    return (
-        Organization.objects.filter(kind=K.REGULATOR, region_id=region_id, is_active=True)
-        .order_by("id")
-        .values_list("id", flat=True)
-        .first()
+    return dict(
+        Organization.objects.filter(kind=K.REGULATOR, region_id__in=set(region_ids), is_active=True)
+        .order_by()
+        .values("region_id")
+        .annotate(keeper=Min("id"))
+        .values_list("region_id", "keeper")
     )
 
 
@@ -372,17 +380,32 @@ def fund_top_up_record(*, actor: User, program_id: int, amount: Decimal, receive
 
 
 @transaction.atomic
-def program_loss_threshold_check(program: Program | int, *, actor: User | None = None) -> bool:
+def program_loss_threshold_check(
+    program: Program | int, *, actor: User | None = None, added: Sequence[Decimal] = ()
+) -> bool:
     """Suspend the programme (no new applications) once the sum of its losses exceeds its loss
     threshold. Returns True when this call suspended it; a programme without a threshold, below
-    it, or already suspended is left alone. Locks the programme row."""
+    it, or already suspended is left alone. Locks the programme row.
+
+    `added`: the losses just written, in their order (the close's defaults of one chunk): the check
+    is the one each of them would have made after its own default, so the programme is suspended
+    at the first loss that passes the threshold, with the total at that point."""
     pk = program.pk if isinstance(program, Program) else program
     locked = Program.objects.select_for_update().get(pk=pk)
     if locked.loss_threshold_amount is None or not locked.is_active:
         return False
     total = LossEvent.objects.filter(program=locked).aggregate(total=Sum("loss_amount"))["total"] or ZERO
-    if total <= locked.loss_threshold_amount:
+    running = [total]
+    if added:
+        running = []
+        total -= sum(added, ZERO)
+        for amount in added:
+            total += amount
+            running.append(total)
+    crossing = next((t for t in running if t > locked.loss_threshold_amount), None)
+    if crossing is None:
         return False
+    total = crossing
     locked.is_active = False
     locked.save(update_fields=["is_active"])
     audit_record(

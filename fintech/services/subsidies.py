@@ -74,7 +74,10 @@ from .ledger import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_SIZE = 500  # loans per chunk
+# Loans per chunk. A chunk's fixed cost (claim, its transaction and commit, the counter UPDATE,
+# the completion check, the task) is paid once per 2,000 loans: at 1M installments 36 chunks run
+# at 1.9x the floor where 143 chunks of 500 ran at 2.5-3.1x (bench/README.md).
+DEFAULT_CHUNK_SIZE = 2000
 MAX_LOAN_ID = 2**62  # the upper bound of the one id range of a preview
 S = SubsidyRunStatus
 IN_PROGRESS = (S.PENDING, S.RUNNING)

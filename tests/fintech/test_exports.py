@@ -77,3 +77,24 @@ def test_csv_comes_in_blocks_of_whole_lines():
     lines = list(csv.reader(io.StringIO("".join(blocks).lstrip("\ufeff"))))
     assert len(lines) == 5001
     assert lines[4321] == ["4320", "SME 4320 Technology Co., Ltd.", "718.75", ""]
+
+
+def test_xlsx_rows_keep_spaces_empty_text_and_wide_rows_as_openpyxl_reads_them():
+    # given text with leading and trailing spaces, an empty text, a Figure, an int past 26 columns
+    header = [f"c{n}" for n in range(30)]
+    row = [" lead", "trail ", "", exports.Figure("0.0125"), *range(26)]
+    with exports.xlsx_file("report", header, iter([row])) as out:
+        sheet = load_workbook(out).active
+        read = [c.value for c in next(sheet.iter_rows(min_row=2))]
+    # then the spaces stay, the empty text reads as an empty cell, the figure is a plain number,
+    # and column 30 (AD) holds the last int
+    assert read == [" lead", "trail ", None, 0.0125, *range(26)]
+    assert sheet["AD2"].value == 25
+
+
+def test_xlsx_refuses_characters_xml_cannot_hold():
+    # a control character (here \x01) has no XML 1.0 form: refused, as openpyxl refuses it
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    with pytest.raises(IllegalCharacterError):
+        exports.xlsx_file("report", HEADER, iter([(1, "bad\x01name", Decimal("1.00"), None)]))

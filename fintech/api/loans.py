@@ -10,9 +10,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fintech.errors import NotFound
 from fintech.models import Installment, Loan, OrganizationKind, Pledge
 from fintech.selectors.applications import loan_for, loan_schedule, loans_visible_to
 from fintech.services.loans import loan_disburse, pledge_register
+from fintech.services.prepayments import schedule_version_rows
 
 from .fields import MoneyField, RateField
 from .idempotency import idempotent
@@ -49,6 +51,7 @@ class LoanOutSerializer(serializers.ModelSerializer):
             "disbursed_on",
             "maturity_on",
             "settled_on",
+            "schedule_version",
             "grace_days",
             "default_days_past_due",
             "external_id",
@@ -125,10 +128,24 @@ class LoanDetailApi(generics.RetrieveAPIView):
 SCHEDULE_ROWS = FlatRows(InstallmentOutSerializer)
 
 
+class ScheduleQuerySerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, max_value=32767, required=False)
+
+
 class LoanScheduleApi(APIView):
-    @extend_schema(responses=InstallmentOutSerializer(many=True))
+    @extend_schema(parameters=[ScheduleQuerySerializer], responses=InstallmentOutSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
+        """The schedule in force, or with `?version=N` an earlier one (a prepayment, a settlement or an
+        extension keeps the schedule it replaced as a version)."""
         loan = loan_for(request_user(request), pk, K.SME, K.BANK, K.INSURER, K.REGULATOR)
+        query = ScheduleQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        version = query.validated_data.get("version", loan.schedule_version)
+        if version != loan.schedule_version:
+            rows = schedule_version_rows(loan, version)
+            if rows is None:
+                raise NotFound(f"The loan has no schedule version {version}.")
+            return Response(rows)
         return Response(SCHEDULE_ROWS.write_all(SCHEDULE_ROWS.values(loan_schedule(loan)), {}))
 
 

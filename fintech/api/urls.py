@@ -50,6 +50,8 @@ urlpatterns = [
     path("loans/<int:pk>/pledge/", loans.PledgeApi.as_view(), name="loan-pledge"),
     path("loans/<int:pk>/disburse/", loans.DisburseApi.as_view(), name="loan-disburse"),
     path("loans/<int:pk>/repayments/", repayments.LoanRepaymentApi.as_view(), name="loan-repayments"),
+    path("loans/<int:pk>/payoff/", repayments.LoanPayoffApi.as_view(), name="loan-payoff"),
+    path("loans/<int:pk>/prepayments/", repayments.LoanPrepaymentApi.as_view(), name="loan-prepayments"),
 ]
 
 # Servicing, risk pool and subsidies keep their routes next to their views.

@@ -15,7 +15,7 @@ from .audit import AuditLog
 from .batch import BatchChunk, ChunkStatus
 from .idempotency import IdempotencyKey
 from .ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
-from .loans import Installment, InstallmentStatus, Loan, LoanStatus, Pledge, PledgedPatent
+from .loans import Installment, InstallmentStatus, Loan, LoanStatus, Pledge, PledgedPatent, ScheduleVersion
 from .parties import (
     BenchmarkMode,
     Organization,
@@ -27,7 +27,7 @@ from .parties import (
     User,
 )
 from .patents import Patent, Patentee, PatentStatus, PatentType
-from .repayments import Repayment, RepaymentAllocation
+from .repayments import Prepayment, PrepaymentKind, Recast, Repayment, RepaymentAllocation
 from .risk import (
     FundMovement,
     FundMovementKind,
@@ -99,7 +99,10 @@ __all__ = [
     "PolicyStatus",
     "Posting",
     "PremiumPayment",
+    "Prepayment",
+    "PrepaymentKind",
     "Program",
+    "Recast",
     "Recovery",
     "Region",
     "Repayment",
@@ -111,6 +114,7 @@ __all__ = [
     "RunStatus",
     "Scenario",
     "ScenarioStatus",
+    "ScheduleVersion",
     "Settlement",
     "SettlementParty",
     "SettlementStatus",

@@ -15,6 +15,9 @@ Conventions (debit <- credit), each leg tagged with the party whose books it tou
 - fund top-up:    fund cash <- fund capital
 - subsidies:      subsidy expense <- subsidies payable (approval); payable <- government budget
                   and SME cash <- SME subsidy income (payment)
+- prepayment:     bank cash <- loans receivable and SME loans payable <- SME cash (principal of a
+                  partial prepayment; a settlement's installments are booked as a repayment);
+                  bank cash <- prepayment fee income, SME prepayment fee expense <- SME cash (fee)
 """
 
 from __future__ import annotations
@@ -44,10 +47,12 @@ from fintech.models.ledger import (  # the account codes, named here for the ser
     INTEREST_INCOME,
     LOANS_RECEIVABLE,
     PREMIUM_INCOME,
+    PREPAYMENT_FEE_INCOME,
     SME_CASH,
     SME_INTEREST_EXPENSE,
     SME_LOANS_PAYABLE,
     SME_PREMIUM_EXPENSE,
+    SME_PREPAYMENT_FEE_EXPENSE,
     SME_SUBSIDY_INCOME,
     SUBSIDIES_PAYABLE,
     SUBSIDY_EXPENSE,
@@ -70,10 +75,12 @@ __all__ = [
     "INTEREST_INCOME",
     "LOANS_RECEIVABLE",
     "PREMIUM_INCOME",
+    "PREPAYMENT_FEE_INCOME",
     "SME_CASH",
     "SME_INTEREST_EXPENSE",
     "SME_LOANS_PAYABLE",
     "SME_PREMIUM_EXPENSE",
+    "SME_PREPAYMENT_FEE_EXPENSE",
     "SME_SUBSIDY_INCOME",
     "SUBSIDIES_PAYABLE",
     "SUBSIDY_EXPENSE",

@@ -45,7 +45,7 @@ from fintech.models import (
     User,
 )
 from fintech.models.loans import Pledge
-from fintech.models.repayments import Repayment, RepaymentAllocation
+from fintech.models.repayments import Prepayment, Repayment, RepaymentAllocation
 from fintech.money import ZERO, format_money
 
 from .audit import audit_record
@@ -151,12 +151,7 @@ def repayment_record(
             f"A repayment ({paid_on}) cannot precede the disbursement ({loan.disbursed_on}).",
             fields={"paid_on": [f"Not before the disbursement date {loan.disbursed_on}."]},
         )
-    last = (
-        Repayment.objects.filter(loan=loan, reversal__isnull=True)
-        .order_by("-paid_on")
-        .values_list("paid_on", flat=True)
-        .first()
-    )
+    last = last_value_date(loan)
     if last is not None and paid_on < last:
         raise DatesOutOfOrder(
             f"A repayment ({paid_on}) cannot precede the loan's last repayment ({last}).",
@@ -175,6 +170,38 @@ def repayment_record(
             f"Bank transaction {transaction_id} has already been applied.",
             fields={"transaction_id": ["Already applied."]},
         )
+    return repayment_apply(actor, loan, app, rows, amount, paid_on, transaction_id)
+
+
+def last_value_date(loan: Loan) -> date | None:
+    """The value date of the loan's latest standing repayment or prepayment: later money movements
+    may not precede it."""
+    dates = [
+        Repayment.objects.filter(loan=loan, reversal__isnull=True)
+        .order_by("-paid_on")
+        .values_list("paid_on", flat=True)
+        .first(),
+        Prepayment.objects.filter(loan=loan)
+        .order_by("-value_date")
+        .values_list("value_date", flat=True)
+        .first(),
+    ]
+    known = [d for d in dates if d is not None]
+    return max(known) if known else None
+
+
+def repayment_apply(
+    actor: User,
+    loan: Loan,
+    app: object,
+    rows: list[Installment],
+    amount: Decimal,
+    paid_on: date,
+    transaction_id: str = "",
+) -> Repayment:
+    """Allocate a checked amount over the locked installment rows, book it and audit it; the loan
+    settles when it pays the last fen (inside the caller's transaction)."""
+    owed = sum((r.principal_due - r.principal_paid + r.interest_due - r.interest_paid for r in rows), ZERO)
     repayment = Repayment.objects.create(
         loan=loan,
         bank_id=loan.bank_id,
@@ -244,6 +271,14 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
         raise RepaymentNotLatest(
             f"Repayment {repayment.pk} is not the loan's most recent standing repayment"
             f" (that is {latest.pk if latest else 'none'}): reverse the later ones first."
+        )
+    later = Prepayment.objects.filter(loan=loan, value_date__gte=repayment.paid_on).exclude(
+        repayment=repayment
+    )
+    if later.exists():
+        raise RepaymentNotLatest(
+            f"Repayment {repayment.pk} came before a prepayment that rebuilt the schedule; it can no longer"
+            " be reversed."
         )
     reason = (reason or "").strip()
     if not reason:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, localcontext
+from decimal import ROUND_CEILING, Decimal, localcontext
 from enum import StrEnum
 
 from fintech.money import FEN, ZERO, round_fen
@@ -141,7 +141,7 @@ def installments_to_clear(
     with localcontext() as ctx:
         ctx.prec = _WORKING_PRECISION
         if method is RepaymentMethod.EQUAL_PRINCIPAL:
-            return int(-(-principal // level))
+            return int((principal / level).to_integral_value(rounding=ROUND_CEILING))
         if method is not RepaymentMethod.EQUAL_INSTALLMENT:
             raise ValueError("an interest-monthly loan keeps its term")
         monthly_rate = annual_rate / MONTHS_PER_YEAR

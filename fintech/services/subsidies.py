@@ -91,6 +91,7 @@ def run_params(run: SubsidyRun) -> rules.SubsidyParams:
         benchmark_mode=p["benchmark_mode"],
         forfeit_after_late=bool(p["forfeit_after_late"]),
         annual_cap=Decimal(p["annual_subsidy_cap"]),
+        subsidise_extended=bool(p.get("subsidise_extended_installments", False)),
     )
 
 
@@ -102,6 +103,7 @@ def _snapshot(program: Program, chunk_size: int) -> dict[str, Any]:
         "benchmark_mode": program.benchmark_mode,
         "forfeit_after_late": program.forfeit_after_late,
         "annual_subsidy_cap": str(program.annual_subsidy_cap),
+        "subsidise_extended_installments": program.subsidise_extended_installments,
         "chunk_size": chunk_size,
     }
 
@@ -116,10 +118,18 @@ def _decimal(value: Any, places: int) -> Decimal:
     return Decimal(text).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
-def _sqlite_interest_fen(principal: Any, rate_days: Any, subsidy_rate: Any) -> float | None:
-    if principal is None or rate_days is None or subsidy_rate is None:
+def _sqlite_interest_fen(
+    principal: Any, rate_days: Any, after: Any, rate_days_after: Any, subsidy_rate: Any
+) -> float | None:
+    if None in (principal, rate_days, after, rate_days_after, subsidy_rate):
         return None
-    amount = rules.interest_subsidy(_decimal(principal, 2), _decimal(rate_days, 8), _decimal(subsidy_rate, 8))
+    amount = rules.interest_subsidy_split(
+        (
+            (_decimal(principal, 2), _decimal(rate_days, 8)),
+            (_decimal(after, 2), _decimal(rate_days_after, 8)),
+        ),
+        _decimal(subsidy_rate, 8),
+    )
     return float(amount)
 
 
@@ -144,7 +154,7 @@ class _Sql:
         if self.sqlite:
             connection.ensure_connection()
             raw = connection.connection
-            raw.create_function("subsidy_interest_fen", 3, _sqlite_interest_fen, deterministic=True)
+            raw.create_function("subsidy_interest_fen", 5, _sqlite_interest_fen, deterministic=True)
             raw.create_function("subsidy_premium_fen", 2, _sqlite_premium_fen, deterministic=True)
 
     def days(self, hi: str, lo: str) -> str:
@@ -152,11 +162,17 @@ class _Sql:
             return f"CAST(ROUND(julianday({hi}) - julianday({lo})) AS INTEGER)"
         return f"(({hi}) - ({lo}))"
 
-    def interest_fen(self, principal: str, rate_days: str, subsidy_rate: str) -> str:
+    def interest_fen(
+        self, principal: str, rate_days: str, after: str, rate_days_after: str, subsidy_rate: str
+    ) -> str:
+        """round((principal x rate-days + principal after a prepayment x its rate-days) x rate / 360)."""
         if self.sqlite:
-            return f"subsidy_interest_fen({principal}, {rate_days}, {subsidy_rate})"
+            return (
+                f"subsidy_interest_fen({principal}, {rate_days}, {after}, {rate_days_after}, {subsidy_rate})"
+            )
         # Dividing once at the end, at a scale of 30, keeps a half-fen tie exact.
-        return f"ROUND(CAST(({principal}) * ({rate_days}) * ({subsidy_rate}) AS NUMERIC(65, 30)) / 360, 2)"
+        product = f"(({principal}) * ({rate_days}) + ({after}) * ({rate_days_after})) * ({subsidy_rate})"
+        return f"ROUND(CAST({product} AS NUMERIC(65, 30)) / 360, 2)"
 
     def premium_fen(self, premium: str, subsidy_rate: str) -> str:
         if self.sqlite:
@@ -211,10 +227,11 @@ FROM (
     JOIN {loan} l ON l.id = i.loan_id
     JOIN bt ON bt.term_months = l.term_months
     WHERE l.program_id = %(program)s AND l.id BETWEEN %(lo)s AND %(hi)s
-      AND i.status = 'paid' AND i.due_on BETWEEN %(start)s AND %(end)s
+      AND i.status = 'paid' AND COALESCE(i.accrual_end_on, i.due_on) BETWEEN %(start)s AND %(end)s
       AND {in_force}
       {forfeit}
-    GROUP BY l.program_id, l.sme_id, l.id, i.id, i.opening_principal
+      {extended}
+    GROUP BY l.program_id, l.sme_id, l.id, i.id, i.opening_principal, i.principal_after_change
 ) s
 WHERE s.amount > 0
 ON CONFLICT DO NOTHING
@@ -285,7 +302,21 @@ def _covers(alias: str, term: str) -> str:
     )
 
 
-def _interest_sql(sql: _Sql, forfeit: bool, fixed: bool) -> str:
+def _overlap(sql: _Sql, lo: str, hi: str) -> str:
+    """Days of the benchmark row's segment [b_on, next_on) inside [lo, hi), none when apart."""
+    top = f"CASE WHEN bt.next_on IS NULL OR bt.next_on > {hi} THEN {hi} ELSE bt.next_on END"
+    bottom = f"CASE WHEN bt.b_on > {lo} THEN bt.b_on ELSE {lo} END"
+    return f"CASE WHEN {top} > {bottom} THEN {sql.days(top, bottom)} ELSE 0 END"
+
+
+# The day the installment's accrual stopped (its due date unless an early settlement closed the
+# period; DOMAIN.md 8a: the installment then belongs to the period containing that day), and the
+# day a prepayment changed its principal (the end when none did).
+_ACCRUAL_END = "COALESCE(i.accrual_end_on, i.due_on)"
+_CHANGED_ON = f"COALESCE(i.principal_changed_on, {_ACCRUAL_END})"
+
+
+def _interest_sql(sql: _Sql, forfeit: bool, fixed: bool, extended: bool = True) -> str:
     """Interest subsidies of the chunk's on-time installments due in the period.
 
     `bt` lists, for each loan term found in the chunk, the benchmark rows applying to that term
@@ -299,20 +330,28 @@ def _interest_sql(sql: _Sql, forfeit: bool, fixed: bool) -> str:
     """
     if fixed:
         in_force = "bt.b_on <= l.disbursed_on AND (bt.next_on IS NULL OR bt.next_on > l.disbursed_on)"
-        days = "i.days"
+        days = sql.days(_CHANGED_ON, "i.start_on")
+        days_after = sql.days(_ACCRUAL_END, _CHANGED_ON)
     else:
-        in_force = "bt.b_on < i.due_on AND (bt.next_on IS NULL OR bt.next_on > i.start_on)"
-        days = sql.days(
-            "CASE WHEN bt.next_on IS NULL OR bt.next_on > i.due_on THEN i.due_on ELSE bt.next_on END",
-            "CASE WHEN bt.b_on > i.start_on THEN bt.b_on ELSE i.start_on END",
-        )
+        in_force = f"bt.b_on < {_ACCRUAL_END} AND (bt.next_on IS NULL OR bt.next_on > i.start_on)"
+        days = _overlap(sql, "i.start_on", _CHANGED_ON)
+        days_after = _overlap(sql, _CHANGED_ON, _ACCRUAL_END)
     rate = "CASE WHEN bt.b_rate < l.annual_rate THEN bt.b_rate ELSE l.annual_rate END"
     tables = _tables()
+    # The principal ran at opening_principal to the change and at principal_after_change after it
+    # (a partial prepayment): rate-days of each stretch weigh its own principal (DOMAIN.md 8a).
     return _INTEREST_SQL.format(
         **tables,
-        amount=sql.interest_fen("i.opening_principal", f"SUM({days} * {rate})", "%(rate)s"),
+        amount=sql.interest_fen(
+            "i.opening_principal",
+            f"SUM({days} * {rate})",
+            "COALESCE(i.principal_after_change, i.opening_principal)",
+            f"SUM({days_after} * {rate})",
+            "%(rate)s",
+        ),
         in_force=in_force,
         forfeit=_FORFEIT_SQL.format(**tables) if forfeit else "",
+        extended="" if extended else "AND i.after_extension = %(false)s",
         covers_b=_covers("b", "t.term_months"),
     )
 
@@ -470,7 +509,7 @@ def _insert_entitlements(run: SubsidyRun, lo: int, hi: int) -> int:
     created = 0
     with connection.cursor() as cursor:
         cursor.execute(
-            _interest_sql(sql, params.forfeit_after_late, fixed),
+            _interest_sql(sql, params.forfeit_after_late, fixed, params.subsidise_extended),
             {**common, "rate": sql.decimal(params.interest_subsidy_rate)},
         )
         created += max(cursor.rowcount, 0)

@@ -165,11 +165,6 @@ class DuplicateTransactionId(Conflict):
     default_message = "This bank transaction id has already been applied."
 
 
-class RepaymentSubsidised(Conflict):
-    code = "repayment_subsidised"
-    default_message = "The repayment's installments already earned a subsidy."
-
-
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
     default_message = "This Idempotency-Key was used with a different request."

@@ -68,6 +68,8 @@ class EntryKind(models.TextChoices):
     SUBSIDY_ACCRUAL = "subsidy_accrual", _("Subsidy approved")
     SUBSIDY_PAYMENT = "subsidy_payment", _("Subsidy paid")
     PREPAYMENT = "prepayment", _("Prepayment")
+    SUBSIDY_CANCEL = "subsidy_cancel", _("Subsidy cancelled")
+    SUBSIDY_CLAWBACK = "subsidy_clawback", _("Subsidy clawed back")
 
 
 class JournalEntry(models.Model):

@@ -49,7 +49,7 @@ class Loan(TimeStamped):
     last_closed_on = models.DateField(_("last closed on"), null=True, blank=True)
     # The schedule's version: 1 at disbursement, one more at each prepayment, settlement or
     # extension (the earlier versions are kept as ScheduleVersion rows).
-    schedule_version = models.PositiveSmallIntegerField(_("schedule version"), default=1)
+    schedule_version = models.PositiveSmallIntegerField(_("schedule version"), default=1, db_default=1)
     # Programme parameters in force at approval.
     grace_days = models.PositiveSmallIntegerField(_("grace days"))
     default_days_past_due = models.PositiveSmallIntegerField(_("days past due before default"))
@@ -166,7 +166,7 @@ class Installment(models.Model):
     principal_changed_on = models.DateField(_("principal changed on"), null=True, blank=True)
     principal_after_change = MoneyField(_("principal after the change"), null=True, blank=True)
     accrual_end_on = models.DateField(_("accrual stopped on"), null=True, blank=True)
-    after_extension = models.BooleanField(_("due after an extension"), default=False)
+    after_extension = models.BooleanField(_("due after an extension"), default=False, db_default=False)
 
     class Meta:
         ordering = ["loan_id", "seq"]

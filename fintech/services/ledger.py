@@ -18,6 +18,10 @@ Conventions (debit <- credit), each leg tagged with the party whose books it tou
 - prepayment:     bank cash <- loans receivable and SME loans payable <- SME cash (principal of a
                   partial prepayment; a settlement's installments are booked as a repayment);
                   bank cash <- prepayment fee income, SME prepayment fee expense <- SME cash (fee)
+- subsidy taken back (DOMAIN.md 8a): approved, not paid: subsidies payable <- subsidy expense;
+                  paid: clawback receivable <- subsidy expense and SME subsidy income <- SME
+                  clawback payable; netted in the SME's next run: subsidies payable <- clawback
+                  receivable and SME clawback payable <- SME cash
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from fintech.models.ledger import (  # the account codes, named here for the ser
     BANK_CREDIT_LOSS,
     CLAIM_FUND,
     CLAIM_INSURER,
+    CLAWBACK_RECEIVABLE,
     DEFAULT_CLEARING,
     FUND_CAPITAL,
     FUND_CASH,
@@ -49,6 +54,7 @@ from fintech.models.ledger import (  # the account codes, named here for the ser
     PREMIUM_INCOME,
     PREPAYMENT_FEE_INCOME,
     SME_CASH,
+    SME_CLAWBACK_PAYABLE,
     SME_INTEREST_EXPENSE,
     SME_LOANS_PAYABLE,
     SME_PREMIUM_EXPENSE,
@@ -63,6 +69,7 @@ __all__ = [
     "BANK_CREDIT_LOSS",
     "CLAIM_FUND",
     "CLAIM_INSURER",
+    "CLAWBACK_RECEIVABLE",
     "DEFAULT_CLEARING",
     "FUND_CAPITAL",
     "FUND_CASH",
@@ -77,6 +84,7 @@ __all__ = [
     "PREMIUM_INCOME",
     "PREPAYMENT_FEE_INCOME",
     "SME_CASH",
+    "SME_CLAWBACK_PAYABLE",
     "SME_INTEREST_EXPENSE",
     "SME_LOANS_PAYABLE",
     "SME_PREMIUM_EXPENSE",

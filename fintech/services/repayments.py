@@ -24,11 +24,9 @@ from fintech.errors import (
     NotFound,
     RepaymentAlreadyReversed,
     RepaymentNotLatest,
-    RepaymentSubsidised,
 )
 from fintech.models import (
     ApplicationStatus,
-    EntitlementStatus,
     EntryKind,
     Installment,
     InstallmentStatus,
@@ -40,8 +38,6 @@ from fintech.models import (
     Policy,
     PolicyStatus,
     RepaymentReversal,
-    SubsidyEntitlement,
-    SubsidyKind,
     User,
 )
 from fintech.models.loans import Pledge
@@ -49,6 +45,7 @@ from fintech.models.repayments import Prepayment, Repayment, RepaymentAllocation
 from fintech.money import ZERO, format_money
 
 from .audit import audit_record
+from .clawbacks import entitlements_unwind
 from .common import ensure_not_future
 from .ledger import (
     BANK_CASH,
@@ -293,16 +290,6 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
     # date up to which the close has already marked installments overdue.
     as_of = max(reversed_on, loan.last_closed_on or reversed_on)
     parts = list(repayment.allocations.select_related("installment").order_by("installment__seq"))
-    subsidised = SubsidyEntitlement.objects.filter(
-        installment_id__in=[p.installment_id for p in parts], kind=SubsidyKind.INTEREST
-    ).exclude(status=EntitlementStatus.CANCELLED)
-    if subsidised.exists():
-        # A subsidy was computed on the strength of this repayment being on time; taking the
-        # repayment back would leave a subsidy for an installment that may end up late.
-        raise RepaymentSubsidised(
-            f"Repayment {repayment.pk} paid installments that already earned an interest subsidy;"
-            " it can no longer be reversed."
-        )
     rows = {
         row.pk: row
         for row in Installment.objects.select_for_update().filter(pk__in=[p.installment_id for p in parts])
@@ -316,6 +303,10 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
         row.save(update_fields=["principal_paid", "interest_paid", "paid_on", "status"])
     reversal = RepaymentReversal.objects.create(
         repayment=repayment, reversed_on=reversed_on, reason=reason[:500], reversed_by=actor
+    )
+    # A subsidy earned on the strength of this repayment is cancelled, or clawed back if paid.
+    subsidies = entitlements_unwind(
+        actor=actor, reversal=reversal, installment_ids=[p.installment_id for p in parts], reason=reason
     )
     entry = repayment_post(repayment, actor=actor)
     if entry is not None:
@@ -339,6 +330,7 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
             "reversal": reversal.pk,
             "reversed_on": reversed_on,
             "allocations": [[p.installment.seq, p.principal, p.interest] for p in parts],
+            "subsidies": subsidies,
         },
     )
     return reversal

@@ -57,8 +57,10 @@ from fintech.rules import subsidies as rules
 
 from . import batch
 from .audit import audit_record
+from .clawbacks import clawbacks_attach, clawbacks_net
 from .common import business_today, ensure_not_future
 from .ledger import (
+    CLAWBACK_RECEIVABLE,
     GOV_BUDGET,
     SME_CASH,
     SME_SUBSIDY_INCOME,
@@ -558,7 +560,8 @@ def _analyze_entitlements() -> None:
 
 def _finish(run: SubsidyRun) -> None:
     _apply_cap(run)
-    totals = run.entitlements.aggregate(
+    run.clawback_total = clawbacks_attach(run)
+    totals = run.entitlements.exclude(status=EntitlementStatus.CANCELLED).aggregate(
         interest=_sum(Q(kind=SubsidyKind.INTEREST)),
         premium=_sum(Q(kind=SubsidyKind.PREMIUM)),
         count=Count("id"),
@@ -571,6 +574,7 @@ def _finish(run: SubsidyRun) -> None:
         update_fields=[
             "interest_total",
             "premium_total",
+            "clawback_total",
             "entitlements_count",
             "chunks_done",
             "status",
@@ -678,14 +682,23 @@ def subsidy_run_pay(*, actor: User, run_id: int, paid_on: date, reference: str) 
     total = run.interest_total + run.premium_total
     per_sme = (
         run.entitlements.filter(amount__gt=0)
+        .exclude(status=EntitlementStatus.CANCELLED)
         .values("sme_id")
         .annotate(total=Sum("amount"))
         .order_by("sme_id")
     )
-    legs = [Leg(SUBSIDIES_PAYABLE, GOV_BUDGET, total, organization_id=actor.organization_id)]
+    # Clawbacks of earlier subsidies are netted against what this run pays each SME (DOMAIN.md 8a).
+    netted, netting_legs = clawbacks_net(
+        actor=actor, run=run, paid_to_sme={row["sme_id"]: row["total"] for row in per_sme}
+    )
+    legs = [
+        Leg(SUBSIDIES_PAYABLE, GOV_BUDGET, total - netted, organization_id=actor.organization_id),
+        Leg(SUBSIDIES_PAYABLE, CLAWBACK_RECEIVABLE, netted, organization_id=actor.organization_id),
+    ]
     legs += [
         Leg(SME_CASH, SME_SUBSIDY_INCOME, row["total"], organization_id=row["sme_id"]) for row in per_sme
     ]
+    legs += netting_legs
     ledger_post(
         kind=EntryKind.SUBSIDY_PAYMENT,
         booked_on=paid_on,

@@ -15,7 +15,17 @@ from .audit import AuditLog
 from .batch import BatchChunk, ChunkStatus
 from .idempotency import IdempotencyKey
 from .ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
-from .loans import Installment, InstallmentStatus, Loan, LoanStatus, Pledge, PledgedPatent, ScheduleVersion
+from .loans import (
+    ExtensionStatus,
+    Installment,
+    InstallmentStatus,
+    Loan,
+    LoanExtension,
+    LoanStatus,
+    Pledge,
+    PledgedPatent,
+    ScheduleVersion,
+)
 from .parties import (
     BenchmarkMode,
     Organization,
@@ -79,6 +89,7 @@ __all__ = [
     "CloseRun",
     "EntitlementStatus",
     "EntryKind",
+    "ExtensionStatus",
     "FileStatus",
     "FundMovement",
     "FundMovementKind",
@@ -87,6 +98,7 @@ __all__ = [
     "InstallmentStatus",
     "JournalEntry",
     "Loan",
+    "LoanExtension",
     "LoanStatus",
     "LossEvent",
     "Organization",

@@ -283,6 +283,14 @@ class PremiumPayment(TimeStamped):
     paid_on = models.DateField(_("paid on"))
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
+    # Set on a payment of an extension's endorsement premium (DOMAIN.md 8a).
+    extension = models.ForeignKey(
+        "fintech.LoanExtension",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="premium_payments",
+    )
 
     class Meta:
         ordering = ["id"]

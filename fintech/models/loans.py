@@ -213,3 +213,58 @@ class ScheduleVersion(models.Model):
 
     def __str__(self) -> str:
         return f"loan {self.loan_id} schedule v{self.version}"
+
+
+class ExtensionStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for the insurer's endorsement")
+    ENDORSED = "endorsed", _("Endorsed, premium due")
+    EFFECTIVE = "effective", _("In effect")
+
+
+class LoanExtension(TimeStamped):
+    """An extension (展期) of a loan's maturity, at most one per loan (DOMAIN.md 8a): agreed by the
+    bank, endorsed by the insurer with its premium, in effect once that premium is paid."""
+
+    loan = models.OneToOneField(Loan, on_delete=models.PROTECT, related_name="extension")
+    status = FSMField(
+        _("status"), max_length=12, choices=ExtensionStatus.choices, default=ExtensionStatus.PENDING
+    )
+    agreed_on = models.DateField(_("agreed on"))
+    old_maturity_on = models.DateField(_("maturity before"))
+    new_maturity_on = models.DateField(_("new maturity"))
+    extra_months = models.PositiveSmallIntegerField(_("extra months"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    premium_rate = RateField(_("premium rate"), null=True, blank=True)
+    premium = MoneyField(_("endorsement premium"), null=True, blank=True)
+    premium_paid_amount = MoneyField(_("premium paid"), default=Decimal("0.00"))
+    endorsed_on = models.DateField(_("endorsed on"), null=True, blank=True)
+    endorsed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    effective_on = models.DateField(_("in effect from"), null=True, blank=True)
+    schedule_version = models.PositiveSmallIntegerField(_("schedule version"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("loan extension")
+        verbose_name_plural = _("loan extensions")
+        constraints = [
+            models.CheckConstraint(
+                name="extension_after_old_maturity", condition=Q(new_maturity_on__gt=F("old_maturity_on"))
+            ),
+            models.CheckConstraint(
+                name="extension_premium_paid_within",
+                condition=Q(premium_paid_amount__gte=0)
+                & (Q(premium__isnull=True) | Q(premium_paid_amount__lte=F("premium"))),
+            ),
+        ]
+
+    # Transitions (django-fsm-2), run only by services.transitions.record_transition.
+    @transition(field=status, source=ExtensionStatus.PENDING, target=ExtensionStatus.ENDORSED)
+    def endorse(self) -> None: ...
+
+    @transition(field=status, source=ExtensionStatus.ENDORSED, target=ExtensionStatus.EFFECTIVE)
+    def take_effect(self) -> None: ...
+
+    def __str__(self) -> str:
+        return f"extension of loan {self.loan_id} to {self.new_maturity_on} ({self.get_status_display()})"

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from fintech.access import (
     applications_visible_to,
+    extensions_visible_to,
     loans_visible_to,
     policies_visible_to,
     require_role,
@@ -20,6 +21,7 @@ from fintech.models import (
     ApplicationPatent,
     Installment,
     Loan,
+    LoanExtension,
     OrganizationKind,
     PatentValuation,
     Policy,
@@ -74,6 +76,14 @@ def loan_for(user: User, pk: int, *roles: str) -> Loan:
     if loan is None:
         raise NotFound("Loan not found.")
     return loan
+
+
+def extension_for(user: User, pk: int, *roles: str) -> LoanExtension:
+    require_role(user, *roles)
+    found = extensions_visible_to(user).filter(pk=pk).first()
+    if found is None:
+        raise NotFound("Extension not found.")
+    return found
 
 
 def loan_schedule(loan: Loan) -> QuerySet[Installment]:

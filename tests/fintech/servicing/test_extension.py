@@ -134,7 +134,7 @@ def test_an_extension_across_the_year_end(db):
     assert tb.total_debit == tb.total_credit
 
 
-def test_extended_installments_earn_a_subsidy_only_with_the_programme_switch(compute):
+def test_extended_installments_earn_a_subsidy_only_with_the_programme_switch(compute):  # noqa: F811
     loan, people = _six_months()
     _extended(loan, people)
     premium_payment_record(

@@ -62,7 +62,11 @@ def entitlements_unwind(
     )
     why = f"repayment {reversal.repayment_id} reversed on {reversal.reversed_on}: {reason}"
     for entitlement in entitlements:
-        run = SubsidyRun.objects.select_for_update().select_related("approved_by").get(pk=entitlement.run_id)
+        run = (
+            SubsidyRun.objects.select_for_update(of=("self",))
+            .select_related("approved_by")
+            .get(pk=entitlement.run_id)
+        )
         if entitlement.status == EntitlementStatus.PAID:
             done.append(_claw_back(actor, entitlement, run, reversal, why))
         else:

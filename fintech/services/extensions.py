@@ -245,8 +245,9 @@ def extension_premium_record(
 def _take_effect(actor: User, extension: LoanExtension, loan: Loan, policy: Policy, on: date) -> None:
     rows = list(Installment.objects.select_for_update().filter(loan=loan).order_by("seq"))
     later = [r for r in rows if r.due_on > on]
-    # The rebuild starts at the first open installment; one paid (in part) in advance stays as is.
-    while later and (later[0].principal_paid or later[0].interest_paid):
+    # The rebuild starts at the first open installment; one paid (in part) in advance, or whose
+    # period a prepayment split (its interest is already the rule's two stretches), stays as is.
+    while later and (later[0].principal_paid or later[0].interest_paid or later[0].principal_changed_on):
         later.pop(0)
     if not later or any(r.principal_paid or r.interest_paid for r in later):
         raise PaidInAdvance(

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from fintech.errors import NotFound
 from fintech.models import Installment, Loan, LoanExtension, OrganizationKind, Pledge
-from fintech.selectors.applications import extension_for, loan_for, loan_schedule, loans_visible_to
+from fintech.selectors.loans import extension_for, loan_for, loan_schedule, loans_visible_to
 from fintech.services.extensions import loan_extension_endorse, loan_extension_request
 from fintech.services.loans import loan_disburse, pledge_register
 from fintech.services.prepayments import schedule_version_rows

@@ -1,4 +1,5 @@
-"""Repayments reported by the bank and how each was allocated (DOMAIN.md section 8)."""
+"""Repayments reported by the bank, how each was allocated, and their reversals (DOMAIN.md
+sections 8, 8a)."""
 
 from __future__ import annotations
 
@@ -107,3 +108,20 @@ class Prepayment(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} on {self.value_date} for loan {self.loan_id}"
+
+
+class RepaymentReversal(models.Model):
+    """A wrong repayment taken back: its allocations are undone, nothing is deleted."""
+
+    repayment = models.OneToOneField(Repayment, on_delete=models.PROTECT, related_name="reversal")
+    reversed_on = models.DateField(_("reversed on"))
+    reason = models.CharField(_("reason"), max_length=500)
+    reversed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("repayment reversal")
+        verbose_name_plural = _("repayment reversals")
+
+    def __str__(self) -> str:
+        return f"reversal of repayment {self.repayment_id}"

@@ -16,7 +16,7 @@ import pytest
 from django.utils import timezone
 
 from tests.fintech.helpers import USCC_A
-from tests.fintech.risk.helpers import active_world
+from tests.fintech.risk_pool.helpers import active_world
 
 from .conftest import client_for, figure, table_counts
 

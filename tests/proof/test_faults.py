@@ -30,7 +30,7 @@ from django.db import connection
 from fintech.models import AuditLog, FundMovement, JournalEntry
 from tests.celery_worker import worker_database_url
 from tests.factories import PASSWORD, SmeFactory, UserFactory
-from tests.fintech.risk.helpers import active_world
+from tests.fintech.risk_pool.helpers import active_world
 
 from .conftest import client_for, figure
 

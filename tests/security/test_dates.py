@@ -14,7 +14,7 @@ from django.utils import timezone
 from fintech.models import AuditLog, CloseRun, FundMovement, Patent
 from fintech.rules.dates import PATENT_LAW_IN_FORCE, PROGRAMME_EPOCH, date_window_problem
 from tests.factories import make_patent_number
-from tests.fintech.risk.helpers import active_world, client_for, risk_snapshot
+from tests.fintech.risk_pool.helpers import active_world, client_for, risk_snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -197,9 +197,9 @@ class EndorseInSerializer(serializers.Serializer):
 class ExtensionOutSerializer(serializers.ModelSerializer):
     loan = serializers.IntegerField(source="loan_id")
     policy = serializers.IntegerField(source="loan.policy_id")
-    premium_rate = RateField()
-    premium = MoneyField()
-    premium_paid_amount = MoneyField()
+    premium_rate = RateField(allow_null=True, read_only=True)  # set by the endorsement
+    premium = MoneyField(allow_null=True, read_only=True)
+    premium_paid_amount = MoneyField(read_only=True)
 
     class Meta:
         model = LoanExtension

@@ -14,6 +14,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from fintech.models import (
     AuditLog,
@@ -29,7 +31,7 @@ from fintech.services.repayments import repayment_record, repayment_reverse
 from fintech.services.subsidies import subsidy_run_approve, subsidy_run_pay
 from tests.builders import active_loan
 
-from .helpers import D, by_seq, pay
+from .helpers import D, by_seq, pay, regulator
 
 pytestmark = pytest.mark.django_db
 
@@ -170,3 +172,24 @@ def test_a_clawback_the_next_run_cannot_net_stays_a_receivable(compute, regulato
     mine = next(r for r in rows if r["group_id"] == loan.sme_id)
     assert (mine["total_amount"], mine["clawback_amount"], mine["net_amount"]) == ("602.78", "602.78", "0.00")
     assert SubsidyRun.objects.get(pk=q2.pk).clawback_total == D("602.78")
+
+
+def test_the_admin_shows_the_clawback_and_the_cancel_reason(compute, regulators, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    loan, people, run = _first_paid_and_subsidised(compute, regulators)
+    subsidy_run_pay(actor=regulators.checker, run_id=run.pk, paid_on=date(2025, 4, 5), reference="T-1")
+    repayment_reverse(
+        actor=people.bank,
+        repayment_id=loan.repayments.get().pk,
+        reversed_on=date(2025, 4, 8),
+        reason="bounced",
+    )
+    client = Client(headers={"accept-language": "en"})
+    client.force_login(regulator(regulators.starter.organization, is_staff=True))
+    page = client.get(reverse("admin:fintech_subsidyclawback_changelist"))
+    assert page.status_code == 200
+    assert [c.amount for c in page.context["cl"].result_list] == [D("602.78")]
+    assert "bounced" in page.content.decode()

@@ -129,7 +129,9 @@ def error_body(code: str, message: str, fields: dict[str, list[str]] | None = No
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Every error of the API in one shape: {"code", "message", "fields"?}."""
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+        return Response(
+            {**error_body(exc.code, exc.message, exc.fields), **exc.extra}, status=exc.status_code
+        )
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         first = next(iter(fields.items()), ("", ["Invalid input."]))

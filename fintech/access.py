@@ -27,6 +27,7 @@ from fintech.models import (
     Installment,
     JournalEntry,
     Loan,
+    LoanExtension,
     LossEvent,
     Organization,
     OrganizationKind,
@@ -38,14 +39,17 @@ from fintech.models import (
     Policy,
     Posting,
     PremiumPayment,
+    Prepayment,
     Program,
     Recovery,
     Repayment,
     RepaymentFile,
     RepaymentFileLine,
     Scenario,
+    ScheduleVersion,
     Settlement,
     SettlementParty,
+    SubsidyClawback,
     SubsidyEntitlement,
     SubsidyRun,
     User,
@@ -196,6 +200,9 @@ SCOPES: dict[type[Model], Scope] = {
     Loan: _LOAN,
     Installment: _LOAN.via("loan"),
     Repayment: _LOAN.via("loan"),
+    Prepayment: _LOAN.via("loan"),
+    ScheduleVersion: _LOAN.via("loan"),
+    LoanExtension: _LOAN.via("loan"),
     Pledge: _PLEDGE,
     PledgedPatent: _PLEDGE.via("pledge"),
     RepaymentFile: Scope(parties={K.BANK: ("bank",)}),
@@ -213,6 +220,7 @@ SCOPES: dict[type[Model], Scope] = {
     SubsidyRun: _PROGRAM.via("program"),
     Scenario: _PROGRAM.via("program"),
     SubsidyEntitlement: Scope(parties={K.SME: ("sme",)}, region=("sme__region",)),
+    SubsidyClawback: Scope(parties={K.SME: ("sme",)}, region=("sme__region",)),
     # Regulators read the ledger of their region's loans and of their programmes; nobody else but
     # the platform reads it (a party's own figures are in its statements).
     JournalEntry: Scope(region=("loan__sme__region", _ledger_region("program"))),
@@ -332,6 +340,12 @@ def valuations_visible_to(user: User) -> QuerySet[Valuation]:
         .order_by("-id")
     )
     return visible(user, qs)
+
+
+def extensions_visible_to(user: User) -> QuerySet[LoanExtension]:
+    return visible(
+        user, LoanExtension.objects.select_related("loan", "loan__policy", "loan__sme", "loan__bank")
+    )
 
 
 def policies_visible_to(user: User) -> QuerySet[Policy]:

@@ -11,9 +11,17 @@ class DomainError(Exception):
     code = "invalid"
     default_message = "The request breaks a rule."
 
-    def __init__(self, message: str | None = None, *, fields: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        fields: dict[str, list[str]] | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> None:
         self.message = message or self.default_message
         self.fields = fields or {}
+        # More keys of the error body (e.g. the payoff a settlement amount must equal).
+        self.extra = extra or {}
         super().__init__(self.message)
 
 
@@ -58,6 +66,15 @@ class PeriodNotEnded(InvalidInput):
 
 class AmountOverLimit(InvalidInput):
     code = "amount_over_limit"
+
+
+class PayoffMismatch(InvalidInput):
+    code = "payoff_mismatch"
+    default_message = "An early settlement pays exactly the payoff amount."
+
+
+class ExtensionBeyondLimit(InvalidInput):
+    code = "extension_beyond_limit"
 
 
 # 403: authenticated, but this role may not ------------------------------------------------------
@@ -152,11 +169,26 @@ class DuplicateTransactionId(Conflict):
     default_message = "This bank transaction id has already been applied."
 
 
-class RepaymentSubsidised(Conflict):
-    code = "repayment_subsidised"
-    default_message = "The repayment's installments already earned a subsidy."
-
-
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
     default_message = "This Idempotency-Key was used with a different request."
+
+
+class InstallmentsStillDue(Conflict):
+    code = "installments_still_due"
+    default_message = "Every installment due on or before the value date must be paid first."
+
+
+class PaidInAdvance(Conflict):
+    code = "paid_in_advance"
+    default_message = "An installment due after the value date already has payments."
+
+
+class PrepaymentInPeriod(Conflict):
+    code = "prepayment_in_period"
+    default_message = "The accrual period already had a prepayment."
+
+
+class ExtensionExists(Conflict):
+    code = "extension_exists"
+    default_message = "A loan is extended at most once."

@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from fintech.models import RepaymentMethod
+from fintech.models import Recast, RepaymentMethod
 from fintech.money import InvalidMoney, parse_money
 
 # Rates are fractions in plain notation (0.0435), at most eight places like the rate columns.
@@ -151,3 +151,30 @@ class PledgeRegisterForm(forms.Form):
 
 class DisburseForm(forms.Form):
     disbursed_on = BusinessDateField(label=_("disbursed on"))
+
+
+class PayoffQuoteForm(forms.Form):
+    on = forms.DateField(
+        label=_("payoff on"), help_text=_("Any day from the last repayment to before maturity.")
+    )
+
+
+class SettleEarlyForm(forms.Form):
+    amount = MoneyField(label=_("amount"), help_text=_("Exactly the payoff of the value date."))
+    value_date = BusinessDateField(label=_("value date"))
+
+
+class PartialPrepaymentForm(forms.Form):
+    amount = MoneyField(label=_("principal prepaid"))
+    value_date = BusinessDateField(label=_("value date"))
+    recast = forms.ChoiceField(label=_("recast"), choices=Recast.choices)
+
+
+class ExtensionRequestForm(forms.Form):
+    new_maturity_on = forms.DateField(label=_("new maturity"))
+    agreed_on = BusinessDateField(label=_("agreed on"))
+
+
+class ExtensionEndorseForm(forms.Form):
+    premium_rate = RateField(label=_("premium rate"), help_text=_("A fraction a year, e.g. 0.02."))
+    endorsed_on = BusinessDateField(label=_("endorsed on"))

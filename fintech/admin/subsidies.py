@@ -29,6 +29,7 @@ from fintech.models import (
     BenchmarkRate,
     OrganizationKind,
     Program,
+    SubsidyClawback,
     SubsidyEntitlement,
     SubsidyRun,
     SubsidyRunChunk,
@@ -267,7 +268,7 @@ class SubsidyRunAdmin(ActionsMixin, ReviewAdmin):
         ("program", "period"),
         ("period_start", "period_end"),
         "status",
-        ("interest_total", "premium_total", "entitlements_count"),
+        ("interest_total", "premium_total", "clawback_total", "entitlements_count"),
         ("chunks_total", "chunks_done", "chunks_requeued"),
         "parameters_panel",
         ("started_by", "created_at"),
@@ -340,6 +341,7 @@ class SubsidyEntitlementAdmin(ReviewAdmin):
         "amount",
         "capped",
         "status",
+        "cancel_reason",
     ]
     list_select_related = ["run", "run__program", "sme", "loan", "installment"]
     list_filter = ["kind", "status", "capped", "period"]
@@ -353,3 +355,26 @@ class SubsidyEntitlementAdmin(ReviewAdmin):
     @admin.display(description=_("installment"), ordering="installment__seq")
     def installment_seq(self, obj: SubsidyEntitlement) -> Any:
         return obj.installment.seq if obj.installment is not None else "—"
+
+
+# --- clawbacks of subsidies whose repayment was reversed (read-only; DOMAIN.md 8a) --------------
+
+
+@admin.register(SubsidyClawback)
+class SubsidyClawbackAdmin(ReviewAdmin):
+    view_roles = (K.REGULATOR, K.SME)
+    list_display = [
+        "id",
+        "entitlement",
+        "sme",
+        "amount",
+        "status",
+        "run",
+        "netted_amount",
+        "receivable_amount",
+        "reason",
+        "created_at",
+    ]
+    list_select_related = ["entitlement", "sme", "run", "run__program"]
+    list_filter = ["status"]
+    search_fields = ["sme__name", "=sme__uscc"]

@@ -10,9 +10,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fintech.models import Installment, Loan, OrganizationKind, Pledge
-from fintech.selectors.loans import loan_for, loan_schedule, loans_visible_to
+from fintech.errors import NotFound
+from fintech.models import Installment, Loan, LoanExtension, OrganizationKind, Pledge
+from fintech.selectors.loans import extension_for, loan_for, loan_schedule, loans_visible_to
+from fintech.services.extensions import loan_extension_endorse, loan_extension_request
 from fintech.services.loans import loan_disburse, pledge_register
+from fintech.services.prepayments import schedule_version_rows
 
 from .fields import MoneyField, RateField
 from .idempotency import idempotent
@@ -49,6 +52,7 @@ class LoanOutSerializer(serializers.ModelSerializer):
             "disbursed_on",
             "maturity_on",
             "settled_on",
+            "schedule_version",
             "grace_days",
             "default_days_past_due",
             "external_id",
@@ -125,10 +129,24 @@ class LoanDetailApi(generics.RetrieveAPIView):
 SCHEDULE_ROWS = FlatRows(InstallmentOutSerializer)
 
 
+class ScheduleQuerySerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, max_value=32767, required=False)
+
+
 class LoanScheduleApi(APIView):
-    @extend_schema(responses=InstallmentOutSerializer(many=True))
+    @extend_schema(parameters=[ScheduleQuerySerializer], responses=InstallmentOutSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
+        """The schedule in force, or with `?version=N` an earlier one (a prepayment, a settlement or an
+        extension keeps the schedule it replaced as a version)."""
         loan = loan_for(request_user(request), pk, K.SME, K.BANK, K.INSURER, K.REGULATOR)
+        query = ScheduleQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        version = query.validated_data.get("version", loan.schedule_version)
+        if version != loan.schedule_version:
+            rows = schedule_version_rows(loan, version)
+            if rows is None:
+                raise NotFound(f"The loan has no schedule version {version}.")
+            return Response(rows)
         return Response(SCHEDULE_ROWS.write_all(SCHEDULE_ROWS.values(loan_schedule(loan)), {}))
 
 
@@ -161,3 +179,76 @@ class DisburseApi(APIView):
         data.is_valid(raise_exception=True)
         loan = loan_disburse(actor=request_user(request), loan_id=loan.pk, **data.validated_data)
         return Response(LoanOutSerializer(loan).data)
+
+
+# --- extensions (DOMAIN.md 8a) -------------------------------------------------------------------
+
+
+class ExtensionInSerializer(serializers.Serializer):
+    new_maturity_on = serializers.DateField()
+    agreed_on = serializers.DateField()
+
+
+class EndorseInSerializer(serializers.Serializer):
+    premium_rate = RateField()
+    endorsed_on = serializers.DateField(required=False)
+
+
+class ExtensionOutSerializer(serializers.ModelSerializer):
+    loan = serializers.IntegerField(source="loan_id")
+    policy = serializers.IntegerField(source="loan.policy_id")
+    premium_rate = RateField(allow_null=True, read_only=True)  # set by the endorsement
+    premium = MoneyField(allow_null=True, read_only=True)
+    premium_paid_amount = MoneyField(read_only=True)
+
+    class Meta:
+        model = LoanExtension
+        fields = [
+            "id",
+            "loan",
+            "policy",
+            "status",
+            "agreed_on",
+            "old_maturity_on",
+            "new_maturity_on",
+            "extra_months",
+            "premium_rate",
+            "premium",
+            "premium_paid_amount",
+            "endorsed_on",
+            "effective_on",
+            "schedule_version",
+        ]
+
+
+class LoanExtensionApi(APIView):
+    @extend_schema(request=ExtensionInSerializer, responses={201: ExtensionOutSerializer})
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        loan = loan_for(request_user(request), pk, K.BANK)
+        data = ExtensionInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        extension = loan_extension_request(
+            actor=request_user(request), loan_id=loan.pk, **data.validated_data
+        )
+        return Response(ExtensionOutSerializer(extension).data, status=status.HTTP_201_CREATED)
+
+
+class ExtensionDetailApi(APIView):
+    @extend_schema(responses=ExtensionOutSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        extension = extension_for(request_user(request), pk, K.BANK, K.INSURER, K.SME, K.REGULATOR)
+        return Response(ExtensionOutSerializer(extension).data)
+
+
+class ExtensionEndorseApi(APIView):
+    @extend_schema(request=EndorseInSerializer, responses=ExtensionOutSerializer)
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        extension = extension_for(request_user(request), pk, K.INSURER)
+        data = EndorseInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        extension = loan_extension_endorse(
+            actor=request_user(request), extension_id=extension.pk, **data.validated_data
+        )
+        return Response(ExtensionOutSerializer(extension).data)

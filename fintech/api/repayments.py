@@ -1,4 +1,4 @@
-"""Bank: repayments of a loan and their reversal."""
+"""Bank: repayments of a loan, their reversal, the payoff quote and the prepayments."""
 
 from __future__ import annotations
 
@@ -13,10 +13,19 @@ from rest_framework.views import APIView
 
 from fintech.access import loans_visible_to, require_role
 from fintech.errors import NotFound
-from fintech.models import EntryKind, JournalEntry, OrganizationKind, RepaymentReversal
+from fintech.models import (
+    EntryKind,
+    JournalEntry,
+    OrganizationKind,
+    Prepayment,
+    PrepaymentKind,
+    Recast,
+    RepaymentReversal,
+)
 from fintech.models.repayments import Repayment
 from fintech.money import format_money
 from fintech.selectors.loans import loan_for
+from fintech.services.prepayments import loan_prepay_partial, loan_settle_early, payoff_quote
 from fintech.services.repayments import repayment_record, repayment_reverse
 
 from .fields import MoneyField
@@ -80,6 +89,103 @@ class LoanRepaymentApi(APIView):
         data.is_valid(raise_exception=True)
         repayment = repayment_record(actor=request.user, loan_id=loan.pk, **data.validated_data)  # type: ignore[arg-type]
         return Response(repayment_out(repayment), status=status.HTTP_201_CREATED)
+
+
+# --- payoff and prepayments (DOMAIN.md 8a) --------------------------------------------------------
+
+
+class PayoffQuerySerializer(serializers.Serializer):
+    on = serializers.DateField()
+
+
+PAYOFF_OUT = inline_serializer(
+    "PayoffOut",
+    {
+        "on": serializers.DateField(),
+        "overdue": serializers.CharField(),
+        "principal": serializers.CharField(),
+        "accrued_interest": serializers.CharField(),
+        "prepayment_fee": serializers.CharField(),
+        "total": serializers.CharField(),
+    },
+)
+
+
+class LoanPayoffApi(APIView):
+    @extend_schema(parameters=[PayoffQuerySerializer], responses={200: PAYOFF_OUT})
+    def get(self, request: Request, pk: int) -> Response:
+        loan = loan_for(request.user, pk, OrganizationKind.BANK, OrganizationKind.SME)  # type: ignore[arg-type]
+        query = PayoffQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        quote = payoff_quote(actor=request.user, loan_id=loan.pk, on=query.validated_data["on"])  # type: ignore[arg-type]
+        return Response(quote.as_dict())
+
+
+class PrepaymentInSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=PrepaymentKind.choices)
+    amount = MoneyField()
+    value_date = serializers.DateField()
+    recast = serializers.ChoiceField(choices=Recast.choices, required=False, default=Recast.KEEP_TERM)
+
+
+def prepayment_out(prepayment: Prepayment) -> dict[str, object]:
+    return {
+        "id": prepayment.pk,
+        "loan": prepayment.loan_id,
+        "kind": prepayment.kind,
+        "recast": prepayment.recast,
+        "value_date": prepayment.value_date.isoformat(),
+        "amount": format_money(prepayment.amount),
+        "principal": format_money(prepayment.principal),
+        "fee": format_money(prepayment.fee),
+        "repayment": prepayment.repayment_id,
+        "schedule_version": prepayment.schedule_version,
+    }
+
+
+class LoanPrepaymentApi(APIView):
+    @extend_schema(
+        request=PrepaymentInSerializer,
+        responses={
+            201: inline_serializer(
+                "PrepaymentOut",
+                {
+                    "id": serializers.IntegerField(),
+                    "loan": serializers.IntegerField(),
+                    "kind": serializers.CharField(),
+                    "recast": serializers.CharField(),
+                    "value_date": serializers.DateField(),
+                    "amount": serializers.CharField(),
+                    "principal": serializers.CharField(),
+                    "fee": serializers.CharField(),
+                    "repayment": serializers.IntegerField(allow_null=True),
+                    "schedule_version": serializers.IntegerField(),
+                },
+            )
+        },
+    )
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        loan = loan_for(request.user, pk, OrganizationKind.BANK)  # type: ignore[arg-type]
+        data = PrepaymentInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if values["kind"] == PrepaymentKind.SETTLE:
+            prepayment = loan_settle_early(
+                actor=request.user,  # type: ignore[arg-type]
+                loan_id=loan.pk,
+                amount=values["amount"],
+                value_date=values["value_date"],
+            )
+        else:
+            prepayment = loan_prepay_partial(
+                actor=request.user,  # type: ignore[arg-type]
+                loan_id=loan.pk,
+                amount=values["amount"],
+                value_date=values["value_date"],
+                recast=values["recast"],
+            )
+        return Response(prepayment_out(prepayment), status=status.HTTP_201_CREATED)
 
 
 K = OrganizationKind

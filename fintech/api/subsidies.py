@@ -7,10 +7,11 @@
   writes nothing; also for a period that has not ended, which a run refuses with 400).
 - `GET /subsidies/?period=&enterprise=&kind=&status=` -> the caller's entitlements, paginated.
 - `GET /reports/subsidies/?period=&group_by=&status=&program=&region=&bank=&insurer=[&format=csv|xlsx]`
-  -> a bare JSON list of `{group_id, group, interest_amount, premium_amount, total_amount, loans,
-  enterprises}`, or the same rows as a CSV file (streamed) or an XLSX workbook (written row by row
-  to a temporary file, in openpyxl's write-only mode), both by fintech.exports (names neutralised
-  against formulas): constant memory whatever the number of groups, so no download task is needed.
+  -> a bare JSON list of `{group_id, group, interest_amount, premium_amount, total_amount,
+  clawback_amount, net_amount, loans, enterprises}`, or the same rows as a CSV file (streamed) or
+  an XLSX workbook (written row by row to a temporary file, in openpyxl's write-only mode), both
+  by fintech.exports (names neutralised against formulas): constant memory whatever the number of
+  groups, so no download task is needed.
 """
 
 from __future__ import annotations
@@ -305,6 +306,8 @@ class SubsidyReportApi(APIView):
                 "interest_amount": serializers.CharField(),
                 "premium_amount": serializers.CharField(),
                 "total_amount": serializers.CharField(),
+                "clawback_amount": serializers.CharField(),
+                "net_amount": serializers.CharField(),
                 "loans": serializers.IntegerField(),
                 "enterprises": serializers.IntegerField(),
             },

@@ -64,7 +64,12 @@ urlpatterns = [
     path("loans/<int:pk>/schedule/", loans.LoanScheduleApi.as_view(), name="loan-schedule"),
     path("loans/<int:pk>/pledge/", loans.PledgeApi.as_view(), name="loan-pledge"),
     path("loans/<int:pk>/disburse/", loans.DisburseApi.as_view(), name="loan-disburse"),
+    path("loans/<int:pk>/extensions/", loans.LoanExtensionApi.as_view(), name="loan-extensions"),
+    path("extensions/<int:pk>/", loans.ExtensionDetailApi.as_view(), name="extension-detail"),
+    path("extensions/<int:pk>/endorse/", loans.ExtensionEndorseApi.as_view(), name="extension-endorse"),
     path("loans/<int:pk>/repayments/", repayments.LoanRepaymentApi.as_view(), name="loan-repayments"),
+    path("loans/<int:pk>/payoff/", repayments.LoanPayoffApi.as_view(), name="loan-payoff"),
+    path("loans/<int:pk>/prepayments/", repayments.LoanPrepaymentApi.as_view(), name="loan-prepayments"),
 ]
 
 # These modules keep their other routes next to their views.

@@ -12,224 +12,719 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Organization',
+            name="Organization",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('kind', models.CharField(choices=[('sme', 'SME'), ('bank', 'Bank'), ('insurer', 'Insurer'), ('appraiser', 'Appraisal firm'), ('regulator', 'Regulator'), ('platform', 'Platform')], db_index=True, max_length=16, verbose_name='kind')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('uscc', models.CharField(max_length=18, unique=True, verbose_name='unified social credit code')),
-                ('external_id', models.CharField(blank=True, default='', max_length=100, verbose_name='external id')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('industry', models.CharField(blank=True, choices=[('agriculture', 'Agriculture, forestry, animal husbandry and fishery (农、林、牧、渔业)'), ('industry', 'Industry (工业)'), ('construction', 'Construction (建筑业)'), ('wholesale', 'Wholesale (批发业)'), ('retail', 'Retail (零售业)'), ('transport', 'Transport, excluding railways (交通运输业)'), ('warehousing', 'Warehousing (仓储业)'), ('postal', 'Postal services (邮政业)'), ('accommodation', 'Accommodation (住宿业)'), ('catering', 'Catering (餐饮业)'), ('information_transmission', 'Information transmission (信息传输业)'), ('software_it', 'Software and information technology services (软件和信息技术服务业)'), ('real_estate', 'Real estate development and operation (房地产开发经营)'), ('property_management', 'Property management (物业管理)'), ('leasing_business', 'Leasing and business services (租赁和商务服务业)'), ('other', 'Other industries not listed (其他未列明行业)')], default='', max_length=32, verbose_name='industry')),
-                ('employees', models.PositiveIntegerField(blank=True, null=True, verbose_name='employees')),
-                ('annual_revenue', models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True, verbose_name='operating revenue')),
-                ('total_assets', models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True, verbose_name='total assets')),
-                ('size_class', models.CharField(blank=True, choices=[('medium', 'Medium'), ('small', 'Small'), ('micro', 'Micro')], default='', max_length=8, verbose_name='size class')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("sme", "SME"),
+                            ("bank", "Bank"),
+                            ("insurer", "Insurer"),
+                            ("appraiser", "Appraisal firm"),
+                            ("regulator", "Regulator"),
+                            ("platform", "Platform"),
+                        ],
+                        db_index=True,
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "uscc",
+                    models.CharField(max_length=18, unique=True, verbose_name="unified social credit code"),
+                ),
+                (
+                    "external_id",
+                    models.CharField(blank=True, default="", max_length=100, verbose_name="external id"),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "industry",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            (
+                                "agriculture",
+                                "Agriculture, forestry, animal husbandry and fishery (农、林、牧、渔业)",
+                            ),
+                            ("industry", "Industry (工业)"),
+                            ("construction", "Construction (建筑业)"),
+                            ("wholesale", "Wholesale (批发业)"),
+                            ("retail", "Retail (零售业)"),
+                            ("transport", "Transport, excluding railways (交通运输业)"),
+                            ("warehousing", "Warehousing (仓储业)"),
+                            ("postal", "Postal services (邮政业)"),
+                            ("accommodation", "Accommodation (住宿业)"),
+                            ("catering", "Catering (餐饮业)"),
+                            ("information_transmission", "Information transmission (信息传输业)"),
+                            (
+                                "software_it",
+                                "Software and information technology services (软件和信息技术服务业)",
+                            ),
+                            ("real_estate", "Real estate development and operation (房地产开发经营)"),
+                            ("property_management", "Property management (物业管理)"),
+                            ("leasing_business", "Leasing and business services (租赁和商务服务业)"),
+                            ("other", "Other industries not listed (其他未列明行业)"),
+                        ],
+                        default="",
+                        max_length=32,
+                        verbose_name="industry",
+                    ),
+                ),
+                ("employees", models.PositiveIntegerField(blank=True, null=True, verbose_name="employees")),
+                (
+                    "annual_revenue",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=18,
+                        null=True,
+                        verbose_name="operating revenue",
+                    ),
+                ),
+                (
+                    "total_assets",
+                    models.DecimalField(
+                        blank=True, decimal_places=2, max_digits=18, null=True, verbose_name="total assets"
+                    ),
+                ),
+                (
+                    "size_class",
+                    models.CharField(
+                        blank=True,
+                        choices=[("medium", "Medium"), ("small", "Small"), ("micro", "Micro")],
+                        default="",
+                        max_length=8,
+                        verbose_name="size class",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'organisation',
-                'verbose_name_plural': 'organisations',
-                'ordering': ['id'],
+                "verbose_name": "organisation",
+                "verbose_name_plural": "organisations",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Region',
+            name="Region",
             fields=[
-                ('code', models.CharField(max_length=6, primary_key=True, serialize=False, verbose_name='code')),
-                ('name_zh', models.CharField(max_length=64, verbose_name='Chinese name')),
-                ('name_en', models.CharField(max_length=64, verbose_name='English name')),
+                (
+                    "code",
+                    models.CharField(max_length=6, primary_key=True, serialize=False, verbose_name="code"),
+                ),
+                ("name_zh", models.CharField(max_length=64, verbose_name="Chinese name")),
+                ("name_en", models.CharField(max_length=64, verbose_name="English name")),
             ],
             options={
-                'verbose_name': 'region',
-                'verbose_name_plural': 'regions',
-                'ordering': ['code'],
+                "verbose_name": "region",
+                "verbose_name_plural": "regions",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('username', models.CharField(error_messages={'unique': 'A user with that username already exists.'}, help_text='Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.', max_length=150, unique=True, validators=[django.contrib.auth.validators.UnicodeUsernameValidator()], verbose_name='username')),
-                ('first_name', models.CharField(blank=True, max_length=150, verbose_name='first name')),
-                ('last_name', models.CharField(blank=True, max_length=150, verbose_name='last name')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email address')),
-                ('is_staff', models.BooleanField(default=False, help_text='Designates whether the user can log into this admin site.', verbose_name='staff status')),
-                ('is_active', models.BooleanField(default=True, help_text='Designates whether this user should be treated as active. Unselect this instead of deleting accounts.', verbose_name='active')),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now, verbose_name='date joined')),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
-                ('organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='users', to='fintech.organization', verbose_name='organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                ("last_login", models.DateTimeField(blank=True, null=True, verbose_name="last login")),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(
+                        error_messages={"unique": "A user with that username already exists."},
+                        help_text="Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.",
+                        max_length=150,
+                        unique=True,
+                        validators=[django.contrib.auth.validators.UnicodeUsernameValidator()],
+                        verbose_name="username",
+                    ),
+                ),
+                ("first_name", models.CharField(blank=True, max_length=150, verbose_name="first name")),
+                ("last_name", models.CharField(blank=True, max_length=150, verbose_name="last name")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="email address")),
+                (
+                    "is_staff",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates whether the user can log into this admin site.",
+                        verbose_name="staff status",
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Designates whether this user should be treated as active. Unselect this instead of deleting accounts.",
+                        verbose_name="active",
+                    ),
+                ),
+                (
+                    "date_joined",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="date joined"),
+                ),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="users",
+                        to="fintech.organization",
+                        verbose_name="organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'user',
-                'verbose_name_plural': 'users',
-                'abstract': False,
+                "verbose_name": "user",
+                "verbose_name_plural": "users",
+                "abstract": False,
             },
             managers=[
-                ('objects', django.contrib.auth.models.UserManager()),
+                ("objects", django.contrib.auth.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
-            name='Patent',
+            name="Patent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('application_number', models.CharField(help_text='Canonical form, e.g. 201710601862.3', max_length=16, unique=True, verbose_name='application number')),
-                ('title', models.CharField(max_length=300, verbose_name='title')),
-                ('patent_type', models.CharField(choices=[('invention', 'Invention'), ('utility_model', 'Utility model'), ('design', 'Design')], max_length=16, verbose_name='patent type')),
-                ('filing_date', models.DateField(verbose_name='filing date')),
-                ('grant_date', models.DateField(verbose_name='grant date')),
-                ('claims_count', models.PositiveIntegerField(default=1, verbose_name='claims')),
-                ('term_adjustment_days', models.PositiveIntegerField(default=0, verbose_name='term adjustment (days)')),
-                ('expires_on', models.DateField(verbose_name='expires on')),
-                ('status', models.CharField(choices=[('in_force', 'In force'), ('lapsed', 'Lapsed (annual fee unpaid)'), ('invalidated', 'Invalidated'), ('terminated', 'Terminated'), ('waived', 'Waived'), ('preserved', 'Under preservation'), ('disputed', 'Ownership dispute'), ('expired', 'Expired')], default='in_force', max_length=16, verbose_name='legal status')),
-                ('external_id', models.CharField(blank=True, default='', max_length=100, verbose_name='external id')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='patents', to='fintech.organization', verbose_name='registered by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "application_number",
+                    models.CharField(
+                        help_text="Canonical form, e.g. 201710601862.3",
+                        max_length=16,
+                        unique=True,
+                        verbose_name="application number",
+                    ),
+                ),
+                ("title", models.CharField(max_length=300, verbose_name="title")),
+                (
+                    "patent_type",
+                    models.CharField(
+                        choices=[
+                            ("invention", "Invention"),
+                            ("utility_model", "Utility model"),
+                            ("design", "Design"),
+                        ],
+                        max_length=16,
+                        verbose_name="patent type",
+                    ),
+                ),
+                ("filing_date", models.DateField(verbose_name="filing date")),
+                ("grant_date", models.DateField(verbose_name="grant date")),
+                ("claims_count", models.PositiveIntegerField(default=1, verbose_name="claims")),
+                (
+                    "term_adjustment_days",
+                    models.PositiveIntegerField(default=0, verbose_name="term adjustment (days)"),
+                ),
+                ("expires_on", models.DateField(verbose_name="expires on")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("in_force", "In force"),
+                            ("lapsed", "Lapsed (annual fee unpaid)"),
+                            ("invalidated", "Invalidated"),
+                            ("terminated", "Terminated"),
+                            ("waived", "Waived"),
+                            ("preserved", "Under preservation"),
+                            ("disputed", "Ownership dispute"),
+                            ("expired", "Expired"),
+                        ],
+                        default="in_force",
+                        max_length=16,
+                        verbose_name="legal status",
+                    ),
+                ),
+                (
+                    "external_id",
+                    models.CharField(blank=True, default="", max_length=100, verbose_name="external id"),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="patents",
+                        to="fintech.organization",
+                        verbose_name="registered by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'patent',
-                'verbose_name_plural': 'patents',
-                'ordering': ['id'],
+                "verbose_name": "patent",
+                "verbose_name_plural": "patents",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Patentee',
+            name="Patentee",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(verbose_name='position')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('uscc', models.CharField(max_length=18, verbose_name='unified social credit code')),
-                ('pledge_consent_on', models.DateField(blank=True, null=True, verbose_name='pledge consent recorded on')),
-                ('patent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='patentees', to='fintech.patent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(verbose_name="position")),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("uscc", models.CharField(max_length=18, verbose_name="unified social credit code")),
+                (
+                    "pledge_consent_on",
+                    models.DateField(blank=True, null=True, verbose_name="pledge consent recorded on"),
+                ),
+                (
+                    "patent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="patentees",
+                        to="fintech.patent",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'patentee',
-                'verbose_name_plural': 'patentees',
-                'ordering': ['patent_id', 'position'],
+                "verbose_name": "patentee",
+                "verbose_name_plural": "patentees",
+                "ordering": ["patent_id", "position"],
             },
         ),
         migrations.CreateModel(
-            name='Program',
+            name="Program",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('code', models.SlugField(max_length=32, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('is_active', models.BooleanField(default=True, verbose_name='taking applications')),
-                ('insurer_share', models.DecimalField(decimal_places=8, default=Decimal('0.50'), max_digits=12, verbose_name='insurer share')),
-                ('government_share', models.DecimalField(decimal_places=8, default=Decimal('0.30'), max_digits=12, verbose_name='government share')),
-                ('bank_share', models.DecimalField(decimal_places=8, default=Decimal('0.20'), max_digits=12, verbose_name='bank share')),
-                ('loss_threshold_amount', models.DecimalField(blank=True, decimal_places=2, help_text='New applications stop above this total loss.', max_digits=18, null=True, verbose_name='loss threshold')),
-                ('interest_subsidy_rate', models.DecimalField(decimal_places=8, default=Decimal('0.25'), max_digits=12, verbose_name='interest subsidy rate')),
-                ('premium_subsidy_rate', models.DecimalField(decimal_places=8, default=Decimal('0.40'), max_digits=12, verbose_name='premium subsidy rate')),
-                ('subsidy_period', models.CharField(choices=[('month', 'Month'), ('quarter', 'Quarter')], default='quarter', max_length=8, verbose_name='subsidy period')),
-                ('benchmark_mode', models.CharField(choices=[('daily', 'Rate in force on each day'), ('fixed_at_disbursement', 'Fixed at the disbursement date')], default='daily', max_length=24, verbose_name='benchmark')),
-                ('forfeit_after_late', models.BooleanField(default=False, verbose_name='forfeit later subsidies after a late installment')),
-                ('annual_subsidy_cap', models.DecimalField(decimal_places=2, default=Decimal('500000.00'), max_digits=18, verbose_name='annual subsidy cap per SME')),
-                ('loan_cap', models.DecimalField(decimal_places=2, default=Decimal('5000000.00'), max_digits=18, verbose_name='loan cap')),
-                ('min_term_months', models.PositiveSmallIntegerField(default=1, verbose_name='minimum term (months)')),
-                ('max_term_months', models.PositiveSmallIntegerField(default=36, verbose_name='maximum term (months)')),
-                ('premium_rate_min', models.DecimalField(decimal_places=8, default=Decimal('0.005'), max_digits=12, verbose_name='minimum premium rate')),
-                ('premium_rate_max', models.DecimalField(decimal_places=8, default=Decimal('0.03'), max_digits=12, verbose_name='maximum premium rate')),
-                ('min_remaining_patent_months', models.PositiveSmallIntegerField(default=24, verbose_name='minimum remaining patent term (months)')),
-                ('valuation_validity_months', models.PositiveSmallIntegerField(default=12, verbose_name='valuation validity (months)')),
-                ('pledge_rate_a', models.DecimalField(decimal_places=8, default=Decimal('0.50'), max_digits=12, verbose_name='pledge rate, grade A')),
-                ('pledge_rate_b', models.DecimalField(decimal_places=8, default=Decimal('0.40'), max_digits=12, verbose_name='pledge rate, grade B')),
-                ('pledge_rate_c', models.DecimalField(decimal_places=8, default=Decimal('0.30'), max_digits=12, verbose_name='pledge rate, grade C')),
-                ('grace_days', models.PositiveSmallIntegerField(default=0, verbose_name='grace days')),
-                ('default_days_past_due', models.PositiveSmallIntegerField(default=90, verbose_name='days past due before default')),
-                ('regions', models.ManyToManyField(related_name='programs', to='fintech.region', verbose_name='regions served')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("code", models.SlugField(max_length=32, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("is_active", models.BooleanField(default=True, verbose_name="taking applications")),
+                (
+                    "insurer_share",
+                    models.DecimalField(
+                        decimal_places=8, default=Decimal("0.50"), max_digits=12, verbose_name="insurer share"
+                    ),
+                ),
+                (
+                    "government_share",
+                    models.DecimalField(
+                        decimal_places=8,
+                        default=Decimal("0.30"),
+                        max_digits=12,
+                        verbose_name="government share",
+                    ),
+                ),
+                (
+                    "bank_share",
+                    models.DecimalField(
+                        decimal_places=8, default=Decimal("0.20"), max_digits=12, verbose_name="bank share"
+                    ),
+                ),
+                (
+                    "loss_threshold_amount",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="New applications stop above this total loss.",
+                        max_digits=18,
+                        null=True,
+                        verbose_name="loss threshold",
+                    ),
+                ),
+                (
+                    "interest_subsidy_rate",
+                    models.DecimalField(
+                        decimal_places=8,
+                        default=Decimal("0.25"),
+                        max_digits=12,
+                        verbose_name="interest subsidy rate",
+                    ),
+                ),
+                (
+                    "premium_subsidy_rate",
+                    models.DecimalField(
+                        decimal_places=8,
+                        default=Decimal("0.40"),
+                        max_digits=12,
+                        verbose_name="premium subsidy rate",
+                    ),
+                ),
+                (
+                    "subsidy_period",
+                    models.CharField(
+                        choices=[("month", "Month"), ("quarter", "Quarter")],
+                        default="quarter",
+                        max_length=8,
+                        verbose_name="subsidy period",
+                    ),
+                ),
+                (
+                    "benchmark_mode",
+                    models.CharField(
+                        choices=[
+                            ("daily", "Rate in force on each day"),
+                            ("fixed_at_disbursement", "Fixed at the disbursement date"),
+                        ],
+                        default="daily",
+                        max_length=24,
+                        verbose_name="benchmark",
+                    ),
+                ),
+                (
+                    "forfeit_after_late",
+                    models.BooleanField(
+                        default=False, verbose_name="forfeit later subsidies after a late installment"
+                    ),
+                ),
+                (
+                    "annual_subsidy_cap",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("500000.00"),
+                        max_digits=18,
+                        verbose_name="annual subsidy cap per SME",
+                    ),
+                ),
+                (
+                    "loan_cap",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("5000000.00"),
+                        max_digits=18,
+                        verbose_name="loan cap",
+                    ),
+                ),
+                (
+                    "min_term_months",
+                    models.PositiveSmallIntegerField(default=1, verbose_name="minimum term (months)"),
+                ),
+                (
+                    "max_term_months",
+                    models.PositiveSmallIntegerField(default=36, verbose_name="maximum term (months)"),
+                ),
+                (
+                    "premium_rate_min",
+                    models.DecimalField(
+                        decimal_places=8,
+                        default=Decimal("0.005"),
+                        max_digits=12,
+                        verbose_name="minimum premium rate",
+                    ),
+                ),
+                (
+                    "premium_rate_max",
+                    models.DecimalField(
+                        decimal_places=8,
+                        default=Decimal("0.03"),
+                        max_digits=12,
+                        verbose_name="maximum premium rate",
+                    ),
+                ),
+                (
+                    "min_remaining_patent_months",
+                    models.PositiveSmallIntegerField(
+                        default=24, verbose_name="minimum remaining patent term (months)"
+                    ),
+                ),
+                (
+                    "valuation_validity_months",
+                    models.PositiveSmallIntegerField(default=12, verbose_name="valuation validity (months)"),
+                ),
+                (
+                    "pledge_rate_a",
+                    models.DecimalField(
+                        decimal_places=8,
+                        default=Decimal("0.50"),
+                        max_digits=12,
+                        verbose_name="pledge rate, grade A",
+                    ),
+                ),
+                (
+                    "pledge_rate_b",
+                    models.DecimalField(
+                        decimal_places=8,
+                        default=Decimal("0.40"),
+                        max_digits=12,
+                        verbose_name="pledge rate, grade B",
+                    ),
+                ),
+                (
+                    "pledge_rate_c",
+                    models.DecimalField(
+                        decimal_places=8,
+                        default=Decimal("0.30"),
+                        max_digits=12,
+                        verbose_name="pledge rate, grade C",
+                    ),
+                ),
+                ("grace_days", models.PositiveSmallIntegerField(default=0, verbose_name="grace days")),
+                (
+                    "default_days_past_due",
+                    models.PositiveSmallIntegerField(default=90, verbose_name="days past due before default"),
+                ),
+                (
+                    "regions",
+                    models.ManyToManyField(
+                        related_name="programs", to="fintech.region", verbose_name="regions served"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'programme',
-                'verbose_name_plural': 'programmes',
-                'ordering': ['id'],
+                "verbose_name": "programme",
+                "verbose_name_plural": "programmes",
+                "ordering": ["id"],
             },
         ),
         migrations.AddField(
-            model_name='organization',
-            name='region',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='fintech.region', verbose_name='region'),
+            model_name="organization",
+            name="region",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="fintech.region", verbose_name="region"
+            ),
         ),
         migrations.CreateModel(
-            name='AuditLog',
+            name="AuditLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='at')),
-                ('action', models.CharField(db_index=True, max_length=64, verbose_name='action')),
-                ('object_type', models.CharField(max_length=64, verbose_name='object type')),
-                ('object_id', models.CharField(max_length=64, verbose_name='object id')),
-                ('from_state', models.CharField(blank=True, default='', max_length=32, verbose_name='from state')),
-                ('to_state', models.CharField(blank=True, default='', max_length=32, verbose_name='to state')),
-                ('reason', models.TextField(blank=True, default='', verbose_name='reason')),
-                ('amount', models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True, verbose_name='amount')),
-                ('payload', models.JSONField(blank=True, default=dict, verbose_name='request payload')),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL, verbose_name='actor')),
-                ('actor_organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='fintech.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="at")),
+                ("action", models.CharField(db_index=True, max_length=64, verbose_name="action")),
+                ("object_type", models.CharField(max_length=64, verbose_name="object type")),
+                ("object_id", models.CharField(max_length=64, verbose_name="object id")),
+                (
+                    "from_state",
+                    models.CharField(blank=True, default="", max_length=32, verbose_name="from state"),
+                ),
+                (
+                    "to_state",
+                    models.CharField(blank=True, default="", max_length=32, verbose_name="to state"),
+                ),
+                ("reason", models.TextField(blank=True, default="", verbose_name="reason")),
+                (
+                    "amount",
+                    models.DecimalField(
+                        blank=True, decimal_places=2, max_digits=18, null=True, verbose_name="amount"
+                    ),
+                ),
+                ("payload", models.JSONField(blank=True, default=dict, verbose_name="request payload")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="actor",
+                    ),
+                ),
+                (
+                    "actor_organization",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="fintech.organization",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'audit log entry',
-                'verbose_name_plural': 'audit log',
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['object_type', 'object_id'], name='audit_object_idx')],
+                "verbose_name": "audit log entry",
+                "verbose_name_plural": "audit log",
+                "ordering": ["-id"],
+                "indexes": [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")],
             },
         ),
         migrations.AddConstraint(
-            model_name='patent',
-            constraint=models.CheckConstraint(condition=models.Q(('grant_date__gte', models.F('filing_date'))), name='patent_grant_after_filing'),
+            model_name="patent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("grant_date__gte", models.F("filing_date"))),
+                name="patent_grant_after_filing",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patent',
-            constraint=models.CheckConstraint(condition=models.Q(('expires_on__gt', models.F('filing_date'))), name='patent_expiry_after_filing'),
+            model_name="patent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("expires_on__gt", models.F("filing_date"))),
+                name="patent_expiry_after_filing",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patentee',
-            constraint=models.UniqueConstraint(fields=('patent', 'uscc'), name='patentee_once_per_patent'),
+            model_name="patentee",
+            constraint=models.UniqueConstraint(fields=("patent", "uscc"), name="patentee_once_per_patent"),
         ),
         migrations.AddConstraint(
-            model_name='patentee',
-            constraint=models.UniqueConstraint(fields=('patent', 'position'), name='patentee_position_unique'),
+            model_name="patentee",
+            constraint=models.UniqueConstraint(
+                fields=("patent", "position"), name="patentee_position_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='program',
-            constraint=models.CheckConstraint(condition=models.Q(('insurer_share__gte', 0), ('government_share__gte', 0), ('bank_share__gte', 0), django.db.models.lookups.GreaterThan(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('insurer_share'), '+', models.F('government_share')), '+', models.F('bank_share')), models.Value(Decimal('0.99999999'))), django.db.models.lookups.LessThan(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('insurer_share'), '+', models.F('government_share')), '+', models.F('bank_share')), models.Value(Decimal('1.00000001')))), name='program_shares_sum_to_one'),
+            model_name="program",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("insurer_share__gte", 0),
+                    ("government_share__gte", 0),
+                    ("bank_share__gte", 0),
+                    django.db.models.lookups.GreaterThan(
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("insurer_share"), "+", models.F("government_share")
+                            ),
+                            "+",
+                            models.F("bank_share"),
+                        ),
+                        models.Value(Decimal("0.99999999")),
+                    ),
+                    django.db.models.lookups.LessThan(
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("insurer_share"), "+", models.F("government_share")
+                            ),
+                            "+",
+                            models.F("bank_share"),
+                        ),
+                        models.Value(Decimal("1.00000001")),
+                    ),
+                ),
+                name="program_shares_sum_to_one",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='program',
-            constraint=models.CheckConstraint(condition=models.Q(('premium_rate_min__gte', 0), ('premium_rate_min__lte', models.F('premium_rate_max'))), name='program_premium_band'),
+            model_name="program",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("premium_rate_min__gte", 0), ("premium_rate_min__lte", models.F("premium_rate_max"))
+                ),
+                name="program_premium_band",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='program',
-            constraint=models.CheckConstraint(condition=models.Q(('min_term_months__gte', 1), ('min_term_months__lte', models.F('max_term_months'))), name='program_term_range'),
+            model_name="program",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("min_term_months__gte", 1), ("min_term_months__lte", models.F("max_term_months"))
+                ),
+                name="program_term_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='program',
-            constraint=models.CheckConstraint(condition=models.Q(('interest_subsidy_rate__gte', 0), ('interest_subsidy_rate__lte', 1), ('premium_subsidy_rate__gte', 0), ('premium_subsidy_rate__lte', 1), ('pledge_rate_a__lte', 1), ('pledge_rate_b__lte', 1), ('pledge_rate_c__lte', 1)), name='program_rates_are_fractions'),
+            model_name="program",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("interest_subsidy_rate__gte", 0),
+                    ("interest_subsidy_rate__lte", 1),
+                    ("premium_subsidy_rate__gte", 0),
+                    ("premium_subsidy_rate__lte", 1),
+                    ("pledge_rate_a__lte", 1),
+                    ("pledge_rate_b__lte", 1),
+                    ("pledge_rate_c__lte", 1),
+                ),
+                name="program_rates_are_fractions",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='program',
-            constraint=models.CheckConstraint(condition=models.Q(('loan_cap__gt', 0)), name='program_loan_cap_positive'),
+            model_name="program",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("loan_cap__gt", 0)), name="program_loan_cap_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='organization',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'sme'), _negated=True), models.Q(models.Q(('industry', ''), _negated=True), ('employees__isnull', False), ('annual_revenue__gte', 0), ('total_assets__gte', 0), models.Q(('size_class', ''), _negated=True)), _connector='OR'), name='org_sme_has_profile'),
+            model_name="organization",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "sme"), _negated=True),
+                    models.Q(
+                        models.Q(("industry", ""), _negated=True),
+                        ("employees__isnull", False),
+                        ("annual_revenue__gte", 0),
+                        ("total_assets__gte", 0),
+                        models.Q(("size_class", ""), _negated=True),
+                    ),
+                    _connector="OR",
+                ),
+                name="org_sme_has_profile",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='organization',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('annual_revenue__isnull', True), ('annual_revenue__gte', 0), _connector='OR'), models.Q(('total_assets__isnull', True), ('total_assets__gte', 0), _connector='OR')), name='org_amounts_non_negative'),
+            model_name="organization",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("annual_revenue__isnull", True), ("annual_revenue__gte", 0), _connector="OR"),
+                    models.Q(("total_assets__isnull", True), ("total_assets__gte", 0), _connector="OR"),
+                ),
+                name="org_amounts_non_negative",
+            ),
         ),
     ]

@@ -8,341 +8,889 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('fintech', '0002_regions_wuhan_programme_audit_guard'),
+        ("fintech", "0002_regions_wuhan_programme_audit_guard"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Application',
+            name="Application",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('requested_amount', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='requested amount')),
-                ('term_months', models.PositiveSmallIntegerField(verbose_name='term (months)')),
-                ('repayment_method', models.CharField(choices=[('interest_monthly_principal_at_maturity', 'Interest monthly, principal at maturity'), ('equal_principal', 'Equal principal'), ('equal_installment', 'Equal installment')], max_length=48, verbose_name='repayment method')),
-                ('purpose', models.CharField(blank=True, default='', max_length=500, verbose_name='purpose')),
-                ('status', django_fsm.FSMField(choices=[('draft', 'Draft'), ('valuation', 'Valuation'), ('underwriting', 'Underwriting'), ('bank_review', 'Bank review'), ('approved', 'Approved'), ('active', 'Active (disbursed)'), ('settled', 'Settled'), ('defaulted', 'Defaulted'), ('declined', 'Declined'), ('withdrawn', 'Withdrawn')], default='draft', max_length=16, verbose_name='status')),
-                ('submitted_on', models.DateField(blank=True, null=True, verbose_name='submitted on')),
-                ('decline_reason', models.TextField(blank=True, default='', verbose_name='decline reason')),
-                ('appraised_value', models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True, verbose_name='appraised value')),
-                ('risk_grade', models.CharField(blank=True, default='', max_length=1, verbose_name='risk grade')),
-                ('pledge_rate', models.DecimalField(blank=True, decimal_places=8, max_digits=12, null=True, verbose_name='pledge rate')),
-                ('credit_ceiling', models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True, verbose_name='credit ceiling')),
-                ('external_id', models.CharField(blank=True, default='', max_length=100, verbose_name='external id')),
-                ('appraiser', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appraiser_applications', to='fintech.organization', verbose_name='appraisal firm')),
-                ('bank', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='bank_applications', to='fintech.organization', verbose_name='bank')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('insurer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='insurer_applications', to='fintech.organization', verbose_name='insurer')),
-                ('program', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='fintech.program', verbose_name='programme')),
-                ('sme', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='applications', to='fintech.organization', verbose_name='SME')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "requested_amount",
+                    models.DecimalField(decimal_places=2, max_digits=18, verbose_name="requested amount"),
+                ),
+                ("term_months", models.PositiveSmallIntegerField(verbose_name="term (months)")),
+                (
+                    "repayment_method",
+                    models.CharField(
+                        choices=[
+                            (
+                                "interest_monthly_principal_at_maturity",
+                                "Interest monthly, principal at maturity",
+                            ),
+                            ("equal_principal", "Equal principal"),
+                            ("equal_installment", "Equal installment"),
+                        ],
+                        max_length=48,
+                        verbose_name="repayment method",
+                    ),
+                ),
+                ("purpose", models.CharField(blank=True, default="", max_length=500, verbose_name="purpose")),
+                (
+                    "status",
+                    django_fsm.FSMField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("valuation", "Valuation"),
+                            ("underwriting", "Underwriting"),
+                            ("bank_review", "Bank review"),
+                            ("approved", "Approved"),
+                            ("active", "Active (disbursed)"),
+                            ("settled", "Settled"),
+                            ("defaulted", "Defaulted"),
+                            ("declined", "Declined"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="draft",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("submitted_on", models.DateField(blank=True, null=True, verbose_name="submitted on")),
+                ("decline_reason", models.TextField(blank=True, default="", verbose_name="decline reason")),
+                (
+                    "appraised_value",
+                    models.DecimalField(
+                        blank=True, decimal_places=2, max_digits=18, null=True, verbose_name="appraised value"
+                    ),
+                ),
+                (
+                    "risk_grade",
+                    models.CharField(blank=True, default="", max_length=1, verbose_name="risk grade"),
+                ),
+                (
+                    "pledge_rate",
+                    models.DecimalField(
+                        blank=True, decimal_places=8, max_digits=12, null=True, verbose_name="pledge rate"
+                    ),
+                ),
+                (
+                    "credit_ceiling",
+                    models.DecimalField(
+                        blank=True, decimal_places=2, max_digits=18, null=True, verbose_name="credit ceiling"
+                    ),
+                ),
+                (
+                    "external_id",
+                    models.CharField(blank=True, default="", max_length=100, verbose_name="external id"),
+                ),
+                (
+                    "appraiser",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appraiser_applications",
+                        to="fintech.organization",
+                        verbose_name="appraisal firm",
+                    ),
+                ),
+                (
+                    "bank",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="bank_applications",
+                        to="fintech.organization",
+                        verbose_name="bank",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "insurer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="insurer_applications",
+                        to="fintech.organization",
+                        verbose_name="insurer",
+                    ),
+                ),
+                (
+                    "program",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="fintech.program",
+                        verbose_name="programme",
+                    ),
+                ),
+                (
+                    "sme",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="applications",
+                        to="fintech.organization",
+                        verbose_name="SME",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'application',
-                'verbose_name_plural': 'applications',
-                'ordering': ['-id'],
+                "verbose_name": "application",
+                "verbose_name_plural": "applications",
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='ApplicationPatent',
+            name="ApplicationPatent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='patent_links', to='fintech.application')),
-                ('patent', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='application_links', to='fintech.patent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="patent_links",
+                        to="fintech.application",
+                    ),
+                ),
+                (
+                    "patent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="application_links",
+                        to="fintech.patent",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'application patent',
-                'verbose_name_plural': 'application patents',
+                "verbose_name": "application patent",
+                "verbose_name_plural": "application patents",
             },
         ),
         migrations.AddField(
-            model_name='application',
-            name='patents',
-            field=models.ManyToManyField(through='fintech.ApplicationPatent', to='fintech.patent', verbose_name='patents'),
+            model_name="application",
+            name="patents",
+            field=models.ManyToManyField(
+                through="fintech.ApplicationPatent", to="fintech.patent", verbose_name="patents"
+            ),
         ),
         migrations.CreateModel(
-            name='IdempotencyKey',
+            name="IdempotencyKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200, verbose_name='key')),
-                ('method', models.CharField(max_length=8, verbose_name='method')),
-                ('path', models.CharField(max_length=300, verbose_name='path')),
-                ('fingerprint', models.CharField(max_length=64, verbose_name='request fingerprint')),
-                ('status_code', models.PositiveSmallIntegerField(verbose_name='status code')),
-                ('response_body', models.JSONField(null=True, verbose_name='response body')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=200, verbose_name="key")),
+                ("method", models.CharField(max_length=8, verbose_name="method")),
+                ("path", models.CharField(max_length=300, verbose_name="path")),
+                ("fingerprint", models.CharField(max_length=64, verbose_name="request fingerprint")),
+                ("status_code", models.PositiveSmallIntegerField(verbose_name="status code")),
+                ("response_body", models.JSONField(null=True, verbose_name="response body")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'idempotency key',
-                'verbose_name_plural': 'idempotency keys',
+                "verbose_name": "idempotency key",
+                "verbose_name_plural": "idempotency keys",
             },
         ),
         migrations.CreateModel(
-            name='Loan',
+            name="Loan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('principal', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='principal')),
-                ('annual_rate', models.DecimalField(decimal_places=8, max_digits=12, verbose_name='annual rate')),
-                ('term_months', models.PositiveSmallIntegerField(verbose_name='term (months)')),
-                ('repayment_method', models.CharField(choices=[('interest_monthly_principal_at_maturity', 'Interest monthly, principal at maturity'), ('equal_principal', 'Equal principal'), ('equal_installment', 'Equal installment')], max_length=48, verbose_name='repayment method')),
-                ('status', models.CharField(choices=[('approved', 'Approved'), ('active', 'Active'), ('settled', 'Settled'), ('defaulted', 'Defaulted')], default='approved', max_length=16, verbose_name='status')),
-                ('approved_on', models.DateField(verbose_name='approved on')),
-                ('disbursed_on', models.DateField(blank=True, null=True, verbose_name='disbursed on')),
-                ('maturity_on', models.DateField(blank=True, null=True, verbose_name='matures on')),
-                ('settled_on', models.DateField(blank=True, null=True, verbose_name='settled on')),
-                ('grace_days', models.PositiveSmallIntegerField(verbose_name='grace days')),
-                ('default_days_past_due', models.PositiveSmallIntegerField(verbose_name='days past due before default')),
-                ('external_id', models.CharField(blank=True, default='', max_length=100, verbose_name='external id')),
-                ('application', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='loan', to='fintech.application')),
-                ('approved_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('bank', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='bank_loans', to='fintech.organization')),
-                ('program', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='loans', to='fintech.program')),
-                ('sme', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='loans', to='fintech.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("principal", models.DecimalField(decimal_places=2, max_digits=18, verbose_name="principal")),
+                (
+                    "annual_rate",
+                    models.DecimalField(decimal_places=8, max_digits=12, verbose_name="annual rate"),
+                ),
+                ("term_months", models.PositiveSmallIntegerField(verbose_name="term (months)")),
+                (
+                    "repayment_method",
+                    models.CharField(
+                        choices=[
+                            (
+                                "interest_monthly_principal_at_maturity",
+                                "Interest monthly, principal at maturity",
+                            ),
+                            ("equal_principal", "Equal principal"),
+                            ("equal_installment", "Equal installment"),
+                        ],
+                        max_length=48,
+                        verbose_name="repayment method",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("approved", "Approved"),
+                            ("active", "Active"),
+                            ("settled", "Settled"),
+                            ("defaulted", "Defaulted"),
+                        ],
+                        default="approved",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("approved_on", models.DateField(verbose_name="approved on")),
+                ("disbursed_on", models.DateField(blank=True, null=True, verbose_name="disbursed on")),
+                ("maturity_on", models.DateField(blank=True, null=True, verbose_name="matures on")),
+                ("settled_on", models.DateField(blank=True, null=True, verbose_name="settled on")),
+                ("grace_days", models.PositiveSmallIntegerField(verbose_name="grace days")),
+                (
+                    "default_days_past_due",
+                    models.PositiveSmallIntegerField(verbose_name="days past due before default"),
+                ),
+                (
+                    "external_id",
+                    models.CharField(blank=True, default="", max_length=100, verbose_name="external id"),
+                ),
+                (
+                    "application",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="loan",
+                        to="fintech.application",
+                    ),
+                ),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "bank",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="bank_loans",
+                        to="fintech.organization",
+                    ),
+                ),
+                (
+                    "program",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="loans",
+                        to="fintech.program",
+                    ),
+                ),
+                (
+                    "sme",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="loans",
+                        to="fintech.organization",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'loan',
-                'verbose_name_plural': 'loans',
-                'ordering': ['-id'],
+                "verbose_name": "loan",
+                "verbose_name_plural": "loans",
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='Installment',
+            name="Installment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.PositiveSmallIntegerField(verbose_name='number')),
-                ('start_on', models.DateField(verbose_name='accrual from')),
-                ('due_on', models.DateField(verbose_name='due on')),
-                ('days', models.PositiveSmallIntegerField(verbose_name='days')),
-                ('opening_principal', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='principal outstanding')),
-                ('principal_due', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='principal due')),
-                ('interest_due', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='interest due')),
-                ('principal_paid', models.DecimalField(decimal_places=2, default=decimal.Decimal('0.00'), max_digits=18, verbose_name='principal paid')),
-                ('interest_paid', models.DecimalField(decimal_places=2, default=decimal.Decimal('0.00'), max_digits=18, verbose_name='interest paid')),
-                ('paid_on', models.DateField(blank=True, null=True, verbose_name='paid on')),
-                ('status', models.CharField(choices=[('due', 'Due'), ('paid', 'Paid'), ('paid_late', 'Paid late'), ('overdue', 'Overdue')], default='due', max_length=16, verbose_name='status')),
-                ('loan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='installments', to='fintech.loan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.PositiveSmallIntegerField(verbose_name="number")),
+                ("start_on", models.DateField(verbose_name="accrual from")),
+                ("due_on", models.DateField(verbose_name="due on")),
+                ("days", models.PositiveSmallIntegerField(verbose_name="days")),
+                (
+                    "opening_principal",
+                    models.DecimalField(
+                        decimal_places=2, max_digits=18, verbose_name="principal outstanding"
+                    ),
+                ),
+                (
+                    "principal_due",
+                    models.DecimalField(decimal_places=2, max_digits=18, verbose_name="principal due"),
+                ),
+                (
+                    "interest_due",
+                    models.DecimalField(decimal_places=2, max_digits=18, verbose_name="interest due"),
+                ),
+                (
+                    "principal_paid",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=decimal.Decimal("0.00"),
+                        max_digits=18,
+                        verbose_name="principal paid",
+                    ),
+                ),
+                (
+                    "interest_paid",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=decimal.Decimal("0.00"),
+                        max_digits=18,
+                        verbose_name="interest paid",
+                    ),
+                ),
+                ("paid_on", models.DateField(blank=True, null=True, verbose_name="paid on")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("due", "Due"),
+                            ("paid", "Paid"),
+                            ("paid_late", "Paid late"),
+                            ("overdue", "Overdue"),
+                        ],
+                        default="due",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "loan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="installments",
+                        to="fintech.loan",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'installment',
-                'verbose_name_plural': 'installments',
-                'ordering': ['loan_id', 'seq'],
+                "verbose_name": "installment",
+                "verbose_name_plural": "installments",
+                "ordering": ["loan_id", "seq"],
             },
         ),
         migrations.CreateModel(
-            name='Pledge',
+            name="Pledge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('registration_number', models.CharField(max_length=64, unique=True, verbose_name='registration number')),
-                ('registered_on', models.DateField(verbose_name='registered on')),
-                ('secured_amount', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='secured amount')),
-                ('debt_start_on', models.DateField(blank=True, null=True, verbose_name='debt period from')),
-                ('debt_end_on', models.DateField(blank=True, null=True, verbose_name='debt period to')),
-                ('released_on', models.DateField(blank=True, null=True, verbose_name='released on')),
-                ('loan', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='pledge', to='fintech.loan')),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "registration_number",
+                    models.CharField(max_length=64, unique=True, verbose_name="registration number"),
+                ),
+                ("registered_on", models.DateField(verbose_name="registered on")),
+                (
+                    "secured_amount",
+                    models.DecimalField(decimal_places=2, max_digits=18, verbose_name="secured amount"),
+                ),
+                ("debt_start_on", models.DateField(blank=True, null=True, verbose_name="debt period from")),
+                ("debt_end_on", models.DateField(blank=True, null=True, verbose_name="debt period to")),
+                ("released_on", models.DateField(blank=True, null=True, verbose_name="released on")),
+                (
+                    "loan",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="pledge", to="fintech.loan"
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'pledge registration',
-                'verbose_name_plural': 'pledge registrations',
-                'ordering': ['-id'],
+                "verbose_name": "pledge registration",
+                "verbose_name_plural": "pledge registrations",
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='PledgedPatent',
+            name="PledgedPatent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('patent', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='pledges', to='fintech.patent')),
-                ('pledge', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='fintech.pledge')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "patent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="pledges",
+                        to="fintech.patent",
+                    ),
+                ),
+                (
+                    "pledge",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="items", to="fintech.pledge"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'pledged patent',
-                'verbose_name_plural': 'pledged patents',
+                "verbose_name": "pledged patent",
+                "verbose_name_plural": "pledged patents",
             },
         ),
         migrations.CreateModel(
-            name='Policy',
+            name="Policy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('policy_number', models.CharField(max_length=32, unique=True, verbose_name='policy number')),
-                ('insured_amount', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='insured amount')),
-                ('premium_rate', models.DecimalField(decimal_places=8, max_digits=12, verbose_name='annual premium rate')),
-                ('term_months', models.PositiveSmallIntegerField(verbose_name='term (months)')),
-                ('premium', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='premium')),
-                ('premium_paid_amount', models.DecimalField(decimal_places=2, default=decimal.Decimal('0.00'), max_digits=18, verbose_name='premium paid')),
-                ('premium_paid_on', models.DateField(blank=True, null=True, verbose_name='premium paid on')),
-                ('status', models.CharField(choices=[('issued', 'Issued'), ('active', 'Active (premium paid)'), ('claimed', 'Claimed'), ('expired', 'Expired'), ('cancelled', 'Cancelled')], default='issued', max_length=16, verbose_name='status')),
-                ('external_id', models.CharField(blank=True, default='', max_length=100, verbose_name='external id')),
-                ('application', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='policy', to='fintech.application')),
-                ('insurer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='policies', to='fintech.organization')),
-                ('issued_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("policy_number", models.CharField(max_length=32, unique=True, verbose_name="policy number")),
+                (
+                    "insured_amount",
+                    models.DecimalField(decimal_places=2, max_digits=18, verbose_name="insured amount"),
+                ),
+                (
+                    "premium_rate",
+                    models.DecimalField(decimal_places=8, max_digits=12, verbose_name="annual premium rate"),
+                ),
+                ("term_months", models.PositiveSmallIntegerField(verbose_name="term (months)")),
+                ("premium", models.DecimalField(decimal_places=2, max_digits=18, verbose_name="premium")),
+                (
+                    "premium_paid_amount",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=decimal.Decimal("0.00"),
+                        max_digits=18,
+                        verbose_name="premium paid",
+                    ),
+                ),
+                ("premium_paid_on", models.DateField(blank=True, null=True, verbose_name="premium paid on")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("issued", "Issued"),
+                            ("active", "Active (premium paid)"),
+                            ("claimed", "Claimed"),
+                            ("expired", "Expired"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="issued",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "external_id",
+                    models.CharField(blank=True, default="", max_length=100, verbose_name="external id"),
+                ),
+                (
+                    "application",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="policy",
+                        to="fintech.application",
+                    ),
+                ),
+                (
+                    "insurer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="policies",
+                        to="fintech.organization",
+                    ),
+                ),
+                (
+                    "issued_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'insurance policy',
-                'verbose_name_plural': 'insurance policies',
-                'ordering': ['-id'],
+                "verbose_name": "insurance policy",
+                "verbose_name_plural": "insurance policies",
+                "ordering": ["-id"],
             },
         ),
         migrations.AddField(
-            model_name='loan',
-            name='policy',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='loan', to='fintech.policy'),
+            model_name="loan",
+            name="policy",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT, related_name="loan", to="fintech.policy"
+            ),
         ),
         migrations.CreateModel(
-            name='PremiumPayment',
+            name="PremiumPayment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='amount')),
-                ('paid_on', models.DateField(verbose_name='paid on')),
-                ('external_id', models.CharField(blank=True, default='', max_length=100, verbose_name='external id')),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='premium_payments', to='fintech.policy')),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=18, verbose_name="amount")),
+                ("paid_on", models.DateField(verbose_name="paid on")),
+                (
+                    "external_id",
+                    models.CharField(blank=True, default="", max_length=100, verbose_name="external id"),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="premium_payments",
+                        to="fintech.policy",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'premium payment',
-                'verbose_name_plural': 'premium payments',
-                'ordering': ['id'],
+                "verbose_name": "premium payment",
+                "verbose_name_plural": "premium payments",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Valuation',
+            name="Valuation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('reported', 'Reported'), ('cancelled', 'Cancelled')], default='pending', max_length=16, verbose_name='status')),
-                ('report_number', models.CharField(blank=True, default='', max_length=64, verbose_name='report number')),
-                ('valuation_date', models.DateField(blank=True, null=True, verbose_name='valuation date')),
-                ('valid_until', models.DateField(blank=True, null=True, verbose_name='valid until')),
-                ('appraised_value', models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True, verbose_name='appraised value')),
-                ('composite_score', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='composite score')),
-                ('risk_grade', models.CharField(blank=True, default='', max_length=1, verbose_name='risk grade')),
-                ('pledge_rate', models.DecimalField(blank=True, decimal_places=8, max_digits=12, null=True, verbose_name='pledge rate')),
-                ('credit_ceiling', models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True, verbose_name='credit ceiling')),
-                ('scorecard_version', models.CharField(blank=True, default='', max_length=16, verbose_name='scorecard version')),
-                ('enterprise_scores', models.JSONField(blank=True, default=dict, verbose_name='enterprise scores')),
-                ('reported_at', models.DateTimeField(blank=True, null=True, verbose_name='reported at')),
-                ('application', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='valuation', to='fintech.application')),
-                ('appraiser', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='valuations', to='fintech.organization')),
-                ('signed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='signing appraiser')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("reported", "Reported"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "report_number",
+                    models.CharField(blank=True, default="", max_length=64, verbose_name="report number"),
+                ),
+                ("valuation_date", models.DateField(blank=True, null=True, verbose_name="valuation date")),
+                ("valid_until", models.DateField(blank=True, null=True, verbose_name="valid until")),
+                (
+                    "appraised_value",
+                    models.DecimalField(
+                        blank=True, decimal_places=2, max_digits=18, null=True, verbose_name="appraised value"
+                    ),
+                ),
+                (
+                    "composite_score",
+                    models.DecimalField(
+                        blank=True, decimal_places=2, max_digits=5, null=True, verbose_name="composite score"
+                    ),
+                ),
+                (
+                    "risk_grade",
+                    models.CharField(blank=True, default="", max_length=1, verbose_name="risk grade"),
+                ),
+                (
+                    "pledge_rate",
+                    models.DecimalField(
+                        blank=True, decimal_places=8, max_digits=12, null=True, verbose_name="pledge rate"
+                    ),
+                ),
+                (
+                    "credit_ceiling",
+                    models.DecimalField(
+                        blank=True, decimal_places=2, max_digits=18, null=True, verbose_name="credit ceiling"
+                    ),
+                ),
+                (
+                    "scorecard_version",
+                    models.CharField(blank=True, default="", max_length=16, verbose_name="scorecard version"),
+                ),
+                (
+                    "enterprise_scores",
+                    models.JSONField(blank=True, default=dict, verbose_name="enterprise scores"),
+                ),
+                ("reported_at", models.DateTimeField(blank=True, null=True, verbose_name="reported at")),
+                (
+                    "application",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="valuation",
+                        to="fintech.application",
+                    ),
+                ),
+                (
+                    "appraiser",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="valuations",
+                        to="fintech.organization",
+                    ),
+                ),
+                (
+                    "signed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="signing appraiser",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'valuation',
-                'verbose_name_plural': 'valuations',
-                'ordering': ['-id'],
+                "verbose_name": "valuation",
+                "verbose_name_plural": "valuations",
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='PatentValuation',
+            name="PatentValuation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('method', models.CharField(max_length=32, verbose_name='method')),
-                ('inputs', models.JSONField(default=dict, verbose_name='inputs')),
-                ('indicators', models.JSONField(default=dict, verbose_name='indicator scores')),
-                ('value', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='value')),
-                ('patent', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='fintech.patent')),
-                ('valuation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lines', to='fintech.valuation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("method", models.CharField(max_length=32, verbose_name="method")),
+                ("inputs", models.JSONField(default=dict, verbose_name="inputs")),
+                ("indicators", models.JSONField(default=dict, verbose_name="indicator scores")),
+                ("value", models.DecimalField(decimal_places=2, max_digits=18, verbose_name="value")),
+                (
+                    "patent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="fintech.patent"
+                    ),
+                ),
+                (
+                    "valuation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lines",
+                        to="fintech.valuation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'patent valuation',
-                'verbose_name_plural': 'patent valuations',
+                "verbose_name": "patent valuation",
+                "verbose_name_plural": "patent valuations",
             },
         ),
         migrations.AddConstraint(
-            model_name='applicationpatent',
-            constraint=models.UniqueConstraint(fields=('application', 'patent'), name='application_patent_once'),
+            model_name="applicationpatent",
+            constraint=models.UniqueConstraint(
+                fields=("application", "patent"), name="application_patent_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='application',
-            constraint=models.CheckConstraint(condition=models.Q(('requested_amount__gt', 0)), name='application_amount_positive'),
+            model_name="application",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("requested_amount__gt", 0)), name="application_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='application',
-            constraint=models.CheckConstraint(condition=models.Q(('term_months__gte', 1)), name='application_term_positive'),
+            model_name="application",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("term_months__gte", 1)), name="application_term_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='idempotencykey',
-            constraint=models.UniqueConstraint(fields=('user', 'key'), name='idempotency_key_once_per_user'),
+            model_name="idempotencykey",
+            constraint=models.UniqueConstraint(fields=("user", "key"), name="idempotency_key_once_per_user"),
         ),
         migrations.AddConstraint(
-            model_name='installment',
-            constraint=models.UniqueConstraint(fields=('loan', 'seq'), name='installment_seq_unique'),
+            model_name="installment",
+            constraint=models.UniqueConstraint(fields=("loan", "seq"), name="installment_seq_unique"),
         ),
         migrations.AddConstraint(
-            model_name='installment',
-            constraint=models.CheckConstraint(condition=models.Q(('principal_due__gte', 0), ('interest_due__gte', 0), ('principal_paid__gte', 0), ('interest_paid__gte', 0), ('principal_paid__lte', models.F('principal_due')), ('interest_paid__lte', models.F('interest_due'))), name='installment_amounts_in_range'),
+            model_name="installment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("principal_due__gte", 0),
+                    ("interest_due__gte", 0),
+                    ("principal_paid__gte", 0),
+                    ("interest_paid__gte", 0),
+                    ("principal_paid__lte", models.F("principal_due")),
+                    ("interest_paid__lte", models.F("interest_due")),
+                ),
+                name="installment_amounts_in_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='installment',
-            constraint=models.CheckConstraint(condition=models.Q(('due_on__gt', models.F('start_on'))), name='installment_period_ordered'),
+            model_name="installment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("due_on__gt", models.F("start_on"))), name="installment_period_ordered"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pledge',
-            constraint=models.CheckConstraint(condition=models.Q(('secured_amount__gt', 0)), name='pledge_secured_positive'),
+            model_name="pledge",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("secured_amount__gt", 0)), name="pledge_secured_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pledgedpatent',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('patent',), name='one_active_pledge_per_patent'),
+            model_name="pledgedpatent",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_active", True)),
+                fields=("patent",),
+                name="one_active_pledge_per_patent",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pledgedpatent',
-            constraint=models.UniqueConstraint(fields=('pledge', 'patent'), name='pledged_patent_once'),
+            model_name="pledgedpatent",
+            constraint=models.UniqueConstraint(fields=("pledge", "patent"), name="pledged_patent_once"),
         ),
         migrations.AddConstraint(
-            model_name='policy',
-            constraint=models.CheckConstraint(condition=models.Q(('insured_amount__gt', 0)), name='policy_insured_positive'),
+            model_name="policy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("insured_amount__gt", 0)), name="policy_insured_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='policy',
-            constraint=models.CheckConstraint(condition=models.Q(('premium__gte', 0)), name='policy_premium_non_negative'),
+            model_name="policy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("premium__gte", 0)), name="policy_premium_non_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='policy',
-            constraint=models.CheckConstraint(condition=models.Q(('premium_paid_amount__gte', 0), ('premium_paid_amount__lte', models.F('premium'))), name='policy_premium_paid_within_premium'),
+            model_name="policy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("premium_paid_amount__gte", 0), ("premium_paid_amount__lte", models.F("premium"))
+                ),
+                name="policy_premium_paid_within_premium",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='loan',
-            constraint=models.CheckConstraint(condition=models.Q(('principal__gt', 0)), name='loan_principal_positive'),
+            model_name="loan",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("principal__gt", 0)), name="loan_principal_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='loan',
-            constraint=models.CheckConstraint(condition=models.Q(('annual_rate__gte', 0), ('annual_rate__lt', 1)), name='loan_rate_range'),
+            model_name="loan",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("annual_rate__gte", 0), ("annual_rate__lt", 1)), name="loan_rate_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='loan',
-            constraint=models.CheckConstraint(condition=models.Q(('term_months__gte', 1)), name='loan_term_positive'),
+            model_name="loan",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("term_months__gte", 1)), name="loan_term_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='loan',
-            constraint=models.CheckConstraint(condition=models.Q(('status', 'approved'), models.Q(('disbursed_on__isnull', False), ('maturity_on__isnull', False)), _connector='OR'), name='loan_active_is_disbursed'),
+            model_name="loan",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status", "approved"),
+                    models.Q(("disbursed_on__isnull", False), ("maturity_on__isnull", False)),
+                    _connector="OR",
+                ),
+                name="loan_active_is_disbursed",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='loan',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('bank', 'external_id'), name='loan_external_id_unique_per_bank'),
+            model_name="loan",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("bank", "external_id"),
+                name="loan_external_id_unique_per_bank",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='premiumpayment',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='premium_payment_positive'),
+            model_name="premiumpayment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="premium_payment_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='valuation',
-            constraint=models.UniqueConstraint(condition=models.Q(('report_number', ''), _negated=True), fields=('appraiser', 'report_number'), name='valuation_report_number_unique_per_firm'),
+            model_name="valuation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("report_number", ""), _negated=True),
+                fields=("appraiser", "report_number"),
+                name="valuation_report_number_unique_per_firm",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='valuation',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'reported'), _negated=True), models.Q(('valuation_date__isnull', False), ('appraised_value__gte', 0), ('credit_ceiling__gte', 0)), _connector='OR'), name='valuation_reported_complete'),
+            model_name="valuation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "reported"), _negated=True),
+                    models.Q(
+                        ("valuation_date__isnull", False),
+                        ("appraised_value__gte", 0),
+                        ("credit_ceiling__gte", 0),
+                    ),
+                    _connector="OR",
+                ),
+                name="valuation_reported_complete",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patentvaluation',
-            constraint=models.UniqueConstraint(fields=('valuation', 'patent'), name='patent_valuation_once'),
+            model_name="patentvaluation",
+            constraint=models.UniqueConstraint(fields=("valuation", "patent"), name="patent_valuation_once"),
         ),
         migrations.AddConstraint(
-            model_name='patentvaluation',
-            constraint=models.CheckConstraint(condition=models.Q(('value__gte', 0)), name='patent_valuation_non_negative'),
+            model_name="patentvaluation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("value__gte", 0)), name="patent_valuation_non_negative"
+            ),
         ),
     ]

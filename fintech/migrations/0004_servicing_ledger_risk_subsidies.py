@@ -8,473 +8,1262 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('fintech', '0003_origination'),
+        ("fintech", "0003_origination"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('code', models.CharField(max_length=8, primary_key=True, serialize=False, verbose_name='code')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('name_zh', models.CharField(max_length=100, verbose_name='Chinese name')),
-                ('kind', models.CharField(choices=[('asset', 'Asset'), ('liability', 'Liability'), ('equity', 'Equity / fund'), ('income', 'Income'), ('expense', 'Expense')], max_length=12, verbose_name='kind')),
+                (
+                    "code",
+                    models.CharField(max_length=8, primary_key=True, serialize=False, verbose_name="code"),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("name_zh", models.CharField(max_length=100, verbose_name="Chinese name")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("asset", "Asset"),
+                            ("liability", "Liability"),
+                            ("equity", "Equity / fund"),
+                            ("income", "Income"),
+                            ("expense", "Expense"),
+                        ],
+                        max_length=12,
+                        verbose_name="kind",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'ledger account',
-                'verbose_name_plural': 'chart of accounts',
-                'ordering': ['code'],
+                "verbose_name": "ledger account",
+                "verbose_name_plural": "chart of accounts",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='CloseRun',
+            name="CloseRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('as_of', models.DateField(db_index=True, verbose_name='business date')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=12, verbose_name='status')),
-                ('chunks_total', models.PositiveIntegerField(default=0, verbose_name='chunks')),
-                ('chunks_done', models.PositiveIntegerField(default=0, verbose_name='chunks done')),
-                ('loans_total', models.PositiveIntegerField(default=0, verbose_name='loans')),
-                ('loans_closed', models.PositiveIntegerField(default=0, verbose_name='loans closed')),
-                ('overdue_marked', models.PositiveIntegerField(default=0, verbose_name='installments marked overdue')),
-                ('defaults_count', models.PositiveIntegerField(default=0, verbose_name='defaults')),
-                ('error', models.TextField(blank=True, default='', verbose_name='error')),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("as_of", models.DateField(db_index=True, verbose_name="business date")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                ("chunks_total", models.PositiveIntegerField(default=0, verbose_name="chunks")),
+                ("chunks_done", models.PositiveIntegerField(default=0, verbose_name="chunks done")),
+                ("loans_total", models.PositiveIntegerField(default=0, verbose_name="loans")),
+                ("loans_closed", models.PositiveIntegerField(default=0, verbose_name="loans closed")),
+                (
+                    "overdue_marked",
+                    models.PositiveIntegerField(default=0, verbose_name="installments marked overdue"),
+                ),
+                ("defaults_count", models.PositiveIntegerField(default=0, verbose_name="defaults")),
+                ("error", models.TextField(blank=True, default="", verbose_name="error")),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True, verbose_name="finished at")),
             ],
             options={
-                'verbose_name': 'daily close',
-                'verbose_name_plural': 'daily closes',
-                'ordering': ['-id'],
+                "verbose_name": "daily close",
+                "verbose_name_plural": "daily closes",
+                "ordering": ["-id"],
             },
         ),
         migrations.AddField(
-            model_name='loan',
-            name='defaulted_on',
-            field=models.DateField(blank=True, null=True, verbose_name='default date'),
+            model_name="loan",
+            name="defaulted_on",
+            field=models.DateField(blank=True, null=True, verbose_name="default date"),
         ),
         migrations.AddField(
-            model_name='loan',
-            name='last_closed_on',
-            field=models.DateField(blank=True, null=True, verbose_name='last closed on'),
+            model_name="loan",
+            name="last_closed_on",
+            field=models.DateField(blank=True, null=True, verbose_name="last closed on"),
         ),
         migrations.CreateModel(
-            name='BenchmarkRate',
+            name="BenchmarkRate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('pboc', 'PBOC benchmark'), ('lpr', 'Loan Prime Rate')], max_length=8, verbose_name='source')),
-                ('effective_on', models.DateField(verbose_name='effective from')),
-                ('term_min_months', models.PositiveSmallIntegerField(verbose_name='term from (months)')),
-                ('term_max_months', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='term to (months)')),
-                ('rate', models.DecimalField(decimal_places=8, max_digits=12, verbose_name='rate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("pboc", "PBOC benchmark"), ("lpr", "Loan Prime Rate")],
+                        max_length=8,
+                        verbose_name="source",
+                    ),
+                ),
+                ("effective_on", models.DateField(verbose_name="effective from")),
+                ("term_min_months", models.PositiveSmallIntegerField(verbose_name="term from (months)")),
+                (
+                    "term_max_months",
+                    models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="term to (months)"),
+                ),
+                ("rate", models.DecimalField(decimal_places=8, max_digits=12, verbose_name="rate")),
             ],
             options={
-                'verbose_name': 'benchmark rate',
-                'verbose_name_plural': 'benchmark rates',
-                'ordering': ['effective_on', 'term_min_months'],
-                'constraints': [models.UniqueConstraint(fields=('effective_on', 'term_min_months'), name='benchmark_once_per_day_bucket'), models.CheckConstraint(condition=models.Q(('rate__gt', 0), ('rate__lt', 1)), name='benchmark_rate_range'), models.CheckConstraint(condition=models.Q(('term_max_months__isnull', True), ('term_max_months__gte', models.F('term_min_months')), _connector='OR'), name='benchmark_term_range')],
+                "verbose_name": "benchmark rate",
+                "verbose_name_plural": "benchmark rates",
+                "ordering": ["effective_on", "term_min_months"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("effective_on", "term_min_months"), name="benchmark_once_per_day_bucket"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("rate__gt", 0), ("rate__lt", 1)), name="benchmark_rate_range"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("term_max_months__isnull", True),
+                            ("term_max_months__gte", models.F("term_min_months")),
+                            _connector="OR",
+                        ),
+                        name="benchmark_term_range",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='JournalEntry',
+            name="JournalEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('premium', 'Premium received'), ('disbursement', 'Disbursement'), ('repayment', 'Repayment'), ('reversal', 'Reversal'), ('loss', 'Loss at default'), ('settlement', 'Loss settlement'), ('recovery', 'Recovery'), ('fund_top_up', 'Risk fund top-up'), ('subsidy_accrual', 'Subsidy approved'), ('subsidy_payment', 'Subsidy paid')], max_length=20, verbose_name='kind')),
-                ('booked_on', models.DateField(db_index=True, verbose_name='business date')),
-                ('memo', models.CharField(blank=True, default='', max_length=300, verbose_name='memo')),
-                ('source_type', models.CharField(max_length=64, verbose_name='source type')),
-                ('source_id', models.CharField(max_length=64, verbose_name='source id')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('loan', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='journal_entries', to='fintech.loan')),
-                ('program', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='fintech.program')),
-                ('reverses', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reversed_by', to='fintech.journalentry')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("premium", "Premium received"),
+                            ("disbursement", "Disbursement"),
+                            ("repayment", "Repayment"),
+                            ("reversal", "Reversal"),
+                            ("loss", "Loss at default"),
+                            ("settlement", "Loss settlement"),
+                            ("recovery", "Recovery"),
+                            ("fund_top_up", "Risk fund top-up"),
+                            ("subsidy_accrual", "Subsidy approved"),
+                            ("subsidy_payment", "Subsidy paid"),
+                        ],
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("booked_on", models.DateField(db_index=True, verbose_name="business date")),
+                ("memo", models.CharField(blank=True, default="", max_length=300, verbose_name="memo")),
+                ("source_type", models.CharField(max_length=64, verbose_name="source type")),
+                ("source_id", models.CharField(max_length=64, verbose_name="source id")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "loan",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="journal_entries",
+                        to="fintech.loan",
+                    ),
+                ),
+                (
+                    "program",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="fintech.program",
+                    ),
+                ),
+                (
+                    "reverses",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reversed_by",
+                        to="fintech.journalentry",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'journal entry',
-                'verbose_name_plural': 'journal entries',
-                'ordering': ['id'],
+                "verbose_name": "journal entry",
+                "verbose_name_plural": "journal entries",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='LossEvent',
+            name="LossEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('default_on', models.DateField(verbose_name='default date')),
-                ('reason', models.CharField(blank=True, default='', max_length=500, verbose_name='reason')),
-                ('unpaid_principal', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='unpaid principal')),
-                ('unpaid_interest', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='unpaid interest')),
-                ('accrued_interest', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='accrued interest')),
-                ('loss_amount', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='loss')),
-                ('insurer_ratio', models.DecimalField(decimal_places=8, max_digits=12, verbose_name='insurer ratio')),
-                ('government_ratio', models.DecimalField(decimal_places=8, max_digits=12, verbose_name='government ratio')),
-                ('bank_ratio', models.DecimalField(decimal_places=8, max_digits=12, verbose_name='bank ratio')),
-                ('insurer_share', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='insurer share')),
-                ('government_share', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='government share')),
-                ('bank_share', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='bank share')),
-                ('fund_balance_before', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='fund balance before the draw')),
-                ('unfunded_amount', models.DecimalField(decimal_places=2, default=decimal.Decimal('0.00'), max_digits=18, verbose_name="unfunded part of the fund's share")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('declared_by', models.ForeignKey(blank=True, help_text='Empty when the daily close declared it.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('loan', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='loss_event', to='fintech.loan')),
-                ('program', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='loss_events', to='fintech.program')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("default_on", models.DateField(verbose_name="default date")),
+                ("reason", models.CharField(blank=True, default="", max_length=500, verbose_name="reason")),
+                (
+                    "unpaid_principal",
+                    models.DecimalField(decimal_places=2, max_digits=18, verbose_name="unpaid principal"),
+                ),
+                (
+                    "unpaid_interest",
+                    models.DecimalField(decimal_places=2, max_digits=18, verbose_name="unpaid interest"),
+                ),
+                (
+                    "accrued_interest",
+                    models.DecimalField(decimal_places=2, max_digits=18, verbose_name="accrued interest"),
+                ),
+                ("loss_amount", models.DecimalField(decimal_places=2, max_digits=18, verbose_name="loss")),
+                (
+                    "insurer_ratio",
+                    models.DecimalField(decimal_places=8, max_digits=12, verbose_name="insurer ratio"),
+                ),
+                (
+                    "government_ratio",
+                    models.DecimalField(decimal_places=8, max_digits=12, verbose_name="government ratio"),
+                ),
+                (
+                    "bank_ratio",
+                    models.DecimalField(decimal_places=8, max_digits=12, verbose_name="bank ratio"),
+                ),
+                (
+                    "insurer_share",
+                    models.DecimalField(decimal_places=2, max_digits=18, verbose_name="insurer share"),
+                ),
+                (
+                    "government_share",
+                    models.DecimalField(decimal_places=2, max_digits=18, verbose_name="government share"),
+                ),
+                (
+                    "bank_share",
+                    models.DecimalField(decimal_places=2, max_digits=18, verbose_name="bank share"),
+                ),
+                (
+                    "fund_balance_before",
+                    models.DecimalField(
+                        decimal_places=2, max_digits=18, verbose_name="fund balance before the draw"
+                    ),
+                ),
+                (
+                    "unfunded_amount",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=decimal.Decimal("0.00"),
+                        max_digits=18,
+                        verbose_name="unfunded part of the fund's share",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "declared_by",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty when the daily close declared it.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "loan",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="loss_event",
+                        to="fintech.loan",
+                    ),
+                ),
+                (
+                    "program",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="loss_events",
+                        to="fintech.program",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'loss event',
-                'verbose_name_plural': 'loss events',
-                'ordering': ['-id'],
+                "verbose_name": "loss event",
+                "verbose_name_plural": "loss events",
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='Posting',
+            name="Posting",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='amount')),
-                ('credit_account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credit_postings', to='fintech.account')),
-                ('debit_account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='debit_postings', to='fintech.account')),
-                ('entry', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='postings', to='fintech.journalentry')),
-                ('loan', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='postings', to='fintech.loan')),
-                ('organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='fintech.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=18, verbose_name="amount")),
+                (
+                    "credit_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="credit_postings",
+                        to="fintech.account",
+                    ),
+                ),
+                (
+                    "debit_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="debit_postings",
+                        to="fintech.account",
+                    ),
+                ),
+                (
+                    "entry",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="postings",
+                        to="fintech.journalentry",
+                    ),
+                ),
+                (
+                    "loan",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="postings",
+                        to="fintech.loan",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="fintech.organization",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'posting',
-                'verbose_name_plural': 'postings',
-                'ordering': ['id'],
+                "verbose_name": "posting",
+                "verbose_name_plural": "postings",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Recovery',
+            name="Recovery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='amount')),
-                ('received_on', models.DateField(verbose_name='received on')),
-                ('source', models.CharField(max_length=200, verbose_name='source')),
-                ('insurer_part', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='insurer part')),
-                ('government_part', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='government part')),
-                ('bank_part', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='bank part')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('loss_event', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='recoveries', to='fintech.lossevent')),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=18, verbose_name="amount")),
+                ("received_on", models.DateField(verbose_name="received on")),
+                ("source", models.CharField(max_length=200, verbose_name="source")),
+                (
+                    "insurer_part",
+                    models.DecimalField(decimal_places=2, max_digits=18, verbose_name="insurer part"),
+                ),
+                (
+                    "government_part",
+                    models.DecimalField(decimal_places=2, max_digits=18, verbose_name="government part"),
+                ),
+                ("bank_part", models.DecimalField(decimal_places=2, max_digits=18, verbose_name="bank part")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "loss_event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="recoveries",
+                        to="fintech.lossevent",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'recovery',
-                'verbose_name_plural': 'recoveries',
-                'ordering': ['id'],
+                "verbose_name": "recovery",
+                "verbose_name_plural": "recoveries",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='FundMovement',
+            name="FundMovement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('top_up', 'Top-up'), ('draw', 'Draw for a loss'), ('recovery', 'Recovery returned')], max_length=12, verbose_name='kind')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='amount')),
-                ('on', models.DateField(verbose_name='date')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('program', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='fund_movements', to='fintech.program')),
-                ('loss_event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='fintech.lossevent')),
-                ('recovery', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='fintech.recovery')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("top_up", "Top-up"),
+                            ("draw", "Draw for a loss"),
+                            ("recovery", "Recovery returned"),
+                        ],
+                        max_length=12,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=18, verbose_name="amount")),
+                ("on", models.DateField(verbose_name="date")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "program",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="fund_movements",
+                        to="fintech.program",
+                    ),
+                ),
+                (
+                    "loss_event",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="fintech.lossevent",
+                    ),
+                ),
+                (
+                    "recovery",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="fintech.recovery",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'risk fund movement',
-                'verbose_name_plural': 'risk fund movements',
-                'ordering': ['id'],
+                "verbose_name": "risk fund movement",
+                "verbose_name_plural": "risk fund movements",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Repayment',
+            name="Repayment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='amount')),
-                ('paid_on', models.DateField(verbose_name='value date')),
-                ('transaction_id', models.CharField(blank=True, default='', max_length=100, verbose_name='bank transaction id')),
-                ('bank', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='fintech.organization')),
-                ('loan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='repayments', to='fintech.loan')),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=18, verbose_name="amount")),
+                ("paid_on", models.DateField(verbose_name="value date")),
+                (
+                    "transaction_id",
+                    models.CharField(
+                        blank=True, default="", max_length=100, verbose_name="bank transaction id"
+                    ),
+                ),
+                (
+                    "bank",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="fintech.organization",
+                    ),
+                ),
+                (
+                    "loan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="repayments",
+                        to="fintech.loan",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'repayment',
-                'verbose_name_plural': 'repayments',
-                'ordering': ['id'],
+                "verbose_name": "repayment",
+                "verbose_name_plural": "repayments",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='RepaymentAllocation',
+            name="RepaymentAllocation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('principal', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='principal')),
-                ('interest', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='interest')),
-                ('installment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='allocations', to='fintech.installment')),
-                ('repayment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='allocations', to='fintech.repayment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("principal", models.DecimalField(decimal_places=2, max_digits=18, verbose_name="principal")),
+                ("interest", models.DecimalField(decimal_places=2, max_digits=18, verbose_name="interest")),
+                (
+                    "installment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="allocations",
+                        to="fintech.installment",
+                    ),
+                ),
+                (
+                    "repayment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="allocations",
+                        to="fintech.repayment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'repayment allocation',
-                'verbose_name_plural': 'repayment allocations',
-                'ordering': ['repayment_id', 'installment__seq'],
+                "verbose_name": "repayment allocation",
+                "verbose_name_plural": "repayment allocations",
+                "ordering": ["repayment_id", "installment__seq"],
             },
         ),
         migrations.CreateModel(
-            name='RepaymentFile',
+            name="RepaymentFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('filename', models.CharField(blank=True, default='', max_length=200, verbose_name='file name')),
-                ('content', models.TextField(verbose_name='content')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('processing', 'Processing'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=12, verbose_name='status')),
-                ('lines_total', models.PositiveIntegerField(default=0, verbose_name='lines')),
-                ('lines_done', models.PositiveIntegerField(default=0, verbose_name='lines processed')),
-                ('lines_applied', models.PositiveIntegerField(default=0, verbose_name='lines applied')),
-                ('lines_rejected', models.PositiveIntegerField(default=0, verbose_name='lines rejected')),
-                ('errors', models.JSONField(blank=True, default=list, verbose_name='errors')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
-                ('bank', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='repayment_files', to='fintech.organization')),
-                ('uploaded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "filename",
+                    models.CharField(blank=True, default="", max_length=200, verbose_name="file name"),
+                ),
+                ("content", models.TextField(verbose_name="content")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("processing", "Processing"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                ("lines_total", models.PositiveIntegerField(default=0, verbose_name="lines")),
+                ("lines_done", models.PositiveIntegerField(default=0, verbose_name="lines processed")),
+                ("lines_applied", models.PositiveIntegerField(default=0, verbose_name="lines applied")),
+                ("lines_rejected", models.PositiveIntegerField(default=0, verbose_name="lines rejected")),
+                ("errors", models.JSONField(blank=True, default=list, verbose_name="errors")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True, verbose_name="finished at")),
+                (
+                    "bank",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="repayment_files",
+                        to="fintech.organization",
+                    ),
+                ),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'repayment file',
-                'verbose_name_plural': 'repayment files',
-                'ordering': ['-id'],
+                "verbose_name": "repayment file",
+                "verbose_name_plural": "repayment files",
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='RepaymentFileLine',
+            name="RepaymentFileLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('line', models.PositiveIntegerField(verbose_name='line')),
-                ('transaction_id', models.CharField(blank=True, default='', max_length=100, verbose_name='bank transaction id')),
-                ('reason', models.CharField(blank=True, default='', max_length=300, verbose_name='reason')),
-                ('file', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='fintech.repaymentfile')),
-                ('repayment', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='fintech.repayment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("line", models.PositiveIntegerField(verbose_name="line")),
+                (
+                    "transaction_id",
+                    models.CharField(
+                        blank=True, default="", max_length=100, verbose_name="bank transaction id"
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, default="", max_length=300, verbose_name="reason")),
+                (
+                    "file",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lines",
+                        to="fintech.repaymentfile",
+                    ),
+                ),
+                (
+                    "repayment",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="fintech.repayment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'repayment file line',
-                'verbose_name_plural': 'repayment file lines',
-                'ordering': ['file_id', 'line'],
+                "verbose_name": "repayment file line",
+                "verbose_name_plural": "repayment file lines",
+                "ordering": ["file_id", "line"],
             },
         ),
         migrations.CreateModel(
-            name='RepaymentReversal',
+            name="RepaymentReversal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reversed_on', models.DateField(verbose_name='reversed on')),
-                ('reason', models.CharField(max_length=500, verbose_name='reason')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('repayment', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='reversal', to='fintech.repayment')),
-                ('reversed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reversed_on", models.DateField(verbose_name="reversed on")),
+                ("reason", models.CharField(max_length=500, verbose_name="reason")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "repayment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reversal",
+                        to="fintech.repayment",
+                    ),
+                ),
+                (
+                    "reversed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'repayment reversal',
-                'verbose_name_plural': 'repayment reversals',
+                "verbose_name": "repayment reversal",
+                "verbose_name_plural": "repayment reversals",
             },
         ),
         migrations.CreateModel(
-            name='Settlement',
+            name="Settlement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('party', models.CharField(choices=[('insurer', 'Insurer'), ('government', 'Government risk fund')], max_length=12, verbose_name='party')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='amount')),
-                ('paid_on', models.DateField(verbose_name='paid on')),
-                ('reference', models.CharField(max_length=100, verbose_name='payment reference')),
-                ('status', models.CharField(choices=[('pending', 'Pending approval'), ('approved', 'Approved')], default='pending', max_length=12, verbose_name='status')),
-                ('approved_at', models.DateTimeField(blank=True, null=True, verbose_name='approved at')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('loss_event', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='settlements', to='fintech.lossevent')),
-                ('payer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='fintech.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "party",
+                    models.CharField(
+                        choices=[("insurer", "Insurer"), ("government", "Government risk fund")],
+                        max_length=12,
+                        verbose_name="party",
+                    ),
+                ),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=18, verbose_name="amount")),
+                ("paid_on", models.DateField(verbose_name="paid on")),
+                ("reference", models.CharField(max_length=100, verbose_name="payment reference")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending approval"), ("approved", "Approved")],
+                        default="pending",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                ("approved_at", models.DateTimeField(blank=True, null=True, verbose_name="approved at")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "loss_event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="settlements",
+                        to="fintech.lossevent",
+                    ),
+                ),
+                (
+                    "payer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="fintech.organization",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'settlement',
-                'verbose_name_plural': 'settlements',
-                'ordering': ['id'],
+                "verbose_name": "settlement",
+                "verbose_name_plural": "settlements",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='SubsidyRun',
+            name="SubsidyRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period', models.CharField(help_text='2025Q3 or 2025-07', max_length=8, verbose_name='period')),
-                ('period_start', models.DateField(verbose_name='period from')),
-                ('period_end', models.DateField(verbose_name='period to')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('computed', 'Computed'), ('approved', 'Approved'), ('paid', 'Paid'), ('failed', 'Failed')], default='pending', max_length=12, verbose_name='status')),
-                ('parameters', models.JSONField(default=dict, verbose_name='parameters')),
-                ('chunks_total', models.PositiveIntegerField(default=0, verbose_name='chunks')),
-                ('chunks_done', models.PositiveIntegerField(default=0, verbose_name='chunks done')),
-                ('entitlements_count', models.PositiveIntegerField(default=0, verbose_name='entitlements')),
-                ('interest_total', models.DecimalField(decimal_places=2, default=decimal.Decimal('0.00'), max_digits=18, verbose_name='interest subsidies')),
-                ('premium_total', models.DecimalField(decimal_places=2, default=decimal.Decimal('0.00'), max_digits=18, verbose_name='premium subsidies')),
-                ('approved_at', models.DateTimeField(blank=True, null=True, verbose_name='approved at')),
-                ('paid_on', models.DateField(blank=True, null=True, verbose_name='paid on')),
-                ('payment_reference', models.CharField(blank=True, default='', max_length=100, verbose_name='payment reference')),
-                ('error', models.TextField(blank=True, default='', verbose_name='error')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
-                ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('program', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='subsidy_runs', to='fintech.program')),
-                ('started_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "period",
+                    models.CharField(help_text="2025Q3 or 2025-07", max_length=8, verbose_name="period"),
+                ),
+                ("period_start", models.DateField(verbose_name="period from")),
+                ("period_end", models.DateField(verbose_name="period to")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("computed", "Computed"),
+                            ("approved", "Approved"),
+                            ("paid", "Paid"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                ("parameters", models.JSONField(default=dict, verbose_name="parameters")),
+                ("chunks_total", models.PositiveIntegerField(default=0, verbose_name="chunks")),
+                ("chunks_done", models.PositiveIntegerField(default=0, verbose_name="chunks done")),
+                ("entitlements_count", models.PositiveIntegerField(default=0, verbose_name="entitlements")),
+                (
+                    "interest_total",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=decimal.Decimal("0.00"),
+                        max_digits=18,
+                        verbose_name="interest subsidies",
+                    ),
+                ),
+                (
+                    "premium_total",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=decimal.Decimal("0.00"),
+                        max_digits=18,
+                        verbose_name="premium subsidies",
+                    ),
+                ),
+                ("approved_at", models.DateTimeField(blank=True, null=True, verbose_name="approved at")),
+                ("paid_on", models.DateField(blank=True, null=True, verbose_name="paid on")),
+                (
+                    "payment_reference",
+                    models.CharField(
+                        blank=True, default="", max_length=100, verbose_name="payment reference"
+                    ),
+                ),
+                ("error", models.TextField(blank=True, default="", verbose_name="error")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True, verbose_name="finished at")),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "program",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="subsidy_runs",
+                        to="fintech.program",
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'subsidy run',
-                'verbose_name_plural': 'subsidy runs',
-                'ordering': ['-id'],
+                "verbose_name": "subsidy run",
+                "verbose_name_plural": "subsidy runs",
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='SubsidyEntitlement',
+            name="SubsidyEntitlement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('interest', 'Interest subsidy'), ('premium', 'Premium subsidy')], max_length=12, verbose_name='kind')),
-                ('period', models.CharField(db_index=True, max_length=8, verbose_name='period')),
-                ('year', models.PositiveSmallIntegerField(verbose_name='cap year')),
-                ('computed_amount', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='amount before the cap')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=18, verbose_name='amount')),
-                ('capped', models.BooleanField(default=False, verbose_name='capped')),
-                ('status', models.CharField(choices=[('computed', 'Computed'), ('approved', 'Approved'), ('paid', 'Paid'), ('cancelled', 'Cancelled')], default='computed', max_length=12, verbose_name='status')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('installment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='subsidies', to='fintech.installment')),
-                ('loan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='subsidies', to='fintech.loan')),
-                ('program', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='fintech.program')),
-                ('sme', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='subsidies', to='fintech.organization')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entitlements', to='fintech.subsidyrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("interest", "Interest subsidy"), ("premium", "Premium subsidy")],
+                        max_length=12,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("period", models.CharField(db_index=True, max_length=8, verbose_name="period")),
+                ("year", models.PositiveSmallIntegerField(verbose_name="cap year")),
+                (
+                    "computed_amount",
+                    models.DecimalField(
+                        decimal_places=2, max_digits=18, verbose_name="amount before the cap"
+                    ),
+                ),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=18, verbose_name="amount")),
+                ("capped", models.BooleanField(default=False, verbose_name="capped")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("computed", "Computed"),
+                            ("approved", "Approved"),
+                            ("paid", "Paid"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="computed",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "installment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="subsidies",
+                        to="fintech.installment",
+                    ),
+                ),
+                (
+                    "loan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="subsidies",
+                        to="fintech.loan",
+                    ),
+                ),
+                (
+                    "program",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="fintech.program"
+                    ),
+                ),
+                (
+                    "sme",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="subsidies",
+                        to="fintech.organization",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entitlements",
+                        to="fintech.subsidyrun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'subsidy entitlement',
-                'verbose_name_plural': 'subsidy entitlements',
-                'ordering': ['id'],
+                "verbose_name": "subsidy entitlement",
+                "verbose_name_plural": "subsidy entitlements",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='SubsidyRunChunk',
+            name="SubsidyRunChunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('lo_id', models.BigIntegerField()),
-                ('hi_id', models.BigIntegerField()),
-                ('status', models.CharField(default='pending', max_length=12)),
-                ('entitlements_count', models.PositiveIntegerField(default=0)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='fintech.subsidyrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("lo_id", models.BigIntegerField()),
+                ("hi_id", models.BigIntegerField()),
+                ("status", models.CharField(default="pending", max_length=12)),
+                ("entitlements_count", models.PositiveIntegerField(default=0)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="chunks",
+                        to="fintech.subsidyrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run_id', 'lo_id'],
+                "ordering": ["run_id", "lo_id"],
             },
         ),
         migrations.CreateModel(
-            name='CloseChunk',
+            name="CloseChunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('lo_id', models.BigIntegerField(verbose_name='from loan id')),
-                ('hi_id', models.BigIntegerField(verbose_name='to loan id')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=12, verbose_name='status')),
-                ('loans_closed', models.PositiveIntegerField(default=0)),
-                ('overdue_marked', models.PositiveIntegerField(default=0)),
-                ('defaults_count', models.PositiveIntegerField(default=0)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='fintech.closerun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("lo_id", models.BigIntegerField(verbose_name="from loan id")),
+                ("hi_id", models.BigIntegerField(verbose_name="to loan id")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                ("loans_closed", models.PositiveIntegerField(default=0)),
+                ("overdue_marked", models.PositiveIntegerField(default=0)),
+                ("defaults_count", models.PositiveIntegerField(default=0)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="chunks",
+                        to="fintech.closerun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'close chunk',
-                'verbose_name_plural': 'close chunks',
-                'ordering': ['run_id', 'lo_id'],
-                'constraints': [models.UniqueConstraint(fields=('run', 'lo_id'), name='close_chunk_once'), models.CheckConstraint(condition=models.Q(('lo_id__lte', models.F('hi_id'))), name='close_chunk_range')],
+                "verbose_name": "close chunk",
+                "verbose_name_plural": "close chunks",
+                "ordering": ["run_id", "lo_id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("run", "lo_id"), name="close_chunk_once"),
+                    models.CheckConstraint(
+                        condition=models.Q(("lo_id__lte", models.F("hi_id"))), name="close_chunk_range"
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='journalentry',
-            constraint=models.UniqueConstraint(fields=('kind', 'source_type', 'source_id'), name='journal_entry_once_per_source'),
+            model_name="journalentry",
+            constraint=models.UniqueConstraint(
+                fields=("kind", "source_type", "source_id"), name="journal_entry_once_per_source"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lossevent',
-            constraint=models.CheckConstraint(condition=models.Q(('loss_amount', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('unpaid_principal'), '+', models.F('unpaid_interest')), '+', models.F('accrued_interest')))), name='loss_parts_sum'),
+            model_name="lossevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "loss_amount",
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("unpaid_principal"), "+", models.F("unpaid_interest")
+                            ),
+                            "+",
+                            models.F("accrued_interest"),
+                        ),
+                    )
+                ),
+                name="loss_parts_sum",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lossevent',
-            constraint=models.CheckConstraint(condition=models.Q(('loss_amount', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('insurer_share'), '+', models.F('government_share')), '+', models.F('bank_share')))), name='loss_shares_sum'),
+            model_name="lossevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "loss_amount",
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("insurer_share"), "+", models.F("government_share")
+                            ),
+                            "+",
+                            models.F("bank_share"),
+                        ),
+                    )
+                ),
+                name="loss_shares_sum",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lossevent',
-            constraint=models.CheckConstraint(condition=models.Q(('unpaid_principal__gte', 0), ('unpaid_interest__gte', 0), ('accrued_interest__gte', 0), ('insurer_share__gte', 0), ('government_share__gte', 0), ('bank_share__gte', 0), ('unfunded_amount__gte', 0), ('unfunded_amount__lte', models.F('government_share'))), name='loss_amounts_non_negative'),
+            model_name="lossevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("unpaid_principal__gte", 0),
+                    ("unpaid_interest__gte", 0),
+                    ("accrued_interest__gte", 0),
+                    ("insurer_share__gte", 0),
+                    ("government_share__gte", 0),
+                    ("bank_share__gte", 0),
+                    ("unfunded_amount__gte", 0),
+                    ("unfunded_amount__lte", models.F("government_share")),
+                ),
+                name="loss_amounts_non_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='posting',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='posting_amount_positive'),
+            model_name="posting",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="posting_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='posting',
-            constraint=models.CheckConstraint(condition=models.Q(('debit_account', models.F('credit_account')), _negated=True), name='posting_two_accounts'),
+            model_name="posting",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("debit_account", models.F("credit_account")), _negated=True),
+                name="posting_two_accounts",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='recovery',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='recovery_positive'),
+            model_name="recovery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="recovery_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='recovery',
-            constraint=models.CheckConstraint(condition=models.Q(('amount', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('insurer_part'), '+', models.F('government_part')), '+', models.F('bank_part'))), ('insurer_part__gte', 0), ('government_part__gte', 0), ('bank_part__gte', 0)), name='recovery_parts_sum'),
+            model_name="recovery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "amount",
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("insurer_part"), "+", models.F("government_part")
+                            ),
+                            "+",
+                            models.F("bank_part"),
+                        ),
+                    ),
+                    ("insurer_part__gte", 0),
+                    ("government_part__gte", 0),
+                    ("bank_part__gte", 0),
+                ),
+                name="recovery_parts_sum",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='fundmovement',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='fund_movement_positive'),
+            model_name="fundmovement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="fund_movement_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='fundmovement',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'draw')), fields=('loss_event',), name='fund_one_draw_per_loss'),
+            model_name="fundmovement",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "draw")), fields=("loss_event",), name="fund_one_draw_per_loss"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='repayment',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='repayment_amount_positive'),
+            model_name="repayment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="repayment_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='repayment',
-            constraint=models.UniqueConstraint(condition=models.Q(('transaction_id', ''), _negated=True), fields=('bank', 'transaction_id'), name='repayment_transaction_once_per_bank'),
+            model_name="repayment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("transaction_id", ""), _negated=True),
+                fields=("bank", "transaction_id"),
+                name="repayment_transaction_once_per_bank",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='repaymentallocation',
-            constraint=models.UniqueConstraint(fields=('repayment', 'installment'), name='allocation_once_per_installment'),
+            model_name="repaymentallocation",
+            constraint=models.UniqueConstraint(
+                fields=("repayment", "installment"), name="allocation_once_per_installment"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='repaymentallocation',
-            constraint=models.CheckConstraint(condition=models.Q(('principal__gte', 0), ('interest__gte', 0), models.Q(('principal__gt', 0), ('interest__gt', 0), _connector='OR')), name='allocation_amounts_valid'),
+            model_name="repaymentallocation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("principal__gte", 0),
+                    ("interest__gte", 0),
+                    models.Q(("principal__gt", 0), ("interest__gt", 0), _connector="OR"),
+                ),
+                name="allocation_amounts_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='repaymentfileline',
-            constraint=models.UniqueConstraint(fields=('file', 'line'), name='file_line_once'),
+            model_name="repaymentfileline",
+            constraint=models.UniqueConstraint(fields=("file", "line"), name="file_line_once"),
         ),
         migrations.AddConstraint(
-            model_name='settlement',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='settlement_positive'),
+            model_name="settlement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="settlement_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='settlement',
-            constraint=models.CheckConstraint(condition=models.Q(('approved_by__isnull', True), models.Q(('approved_by', models.F('created_by')), _negated=True), _connector='OR'), name='settlement_four_eyes'),
+            model_name="settlement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("approved_by__isnull", True),
+                    models.Q(("approved_by", models.F("created_by")), _negated=True),
+                    _connector="OR",
+                ),
+                name="settlement_four_eyes",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='settlement',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'approved'), _negated=True), ('approved_by__isnull', False), _connector='OR'), name='settlement_approved_has_approver'),
+            model_name="settlement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "approved"), _negated=True),
+                    ("approved_by__isnull", False),
+                    _connector="OR",
+                ),
+                name="settlement_approved_has_approver",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='subsidyrun',
-            constraint=models.CheckConstraint(condition=models.Q(('approved_by__isnull', True), models.Q(('approved_by', models.F('started_by')), _negated=True), _connector='OR'), name='subsidy_run_four_eyes'),
+            model_name="subsidyrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("approved_by__isnull", True),
+                    models.Q(("approved_by", models.F("started_by")), _negated=True),
+                    _connector="OR",
+                ),
+                name="subsidy_run_four_eyes",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='subsidyentitlement',
-            constraint=models.UniqueConstraint(condition=models.Q(('installment__isnull', False)), fields=('installment', 'kind'), name='one_entitlement_per_installment_and_kind'),
+            model_name="subsidyentitlement",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("installment__isnull", False)),
+                fields=("installment", "kind"),
+                name="one_entitlement_per_installment_and_kind",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='subsidyentitlement',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'premium')), fields=('loan', 'kind'), name='one_premium_subsidy_per_loan'),
+            model_name="subsidyentitlement",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "premium")),
+                fields=("loan", "kind"),
+                name="one_premium_subsidy_per_loan",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='subsidyentitlement',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gte', 0), ('amount__lte', models.F('computed_amount'))), name='entitlement_amounts'),
+            model_name="subsidyentitlement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gte", 0), ("amount__lte", models.F("computed_amount"))),
+                name="entitlement_amounts",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='subsidyentitlement',
-            constraint=models.CheckConstraint(condition=models.Q(('kind', 'premium'), ('installment__isnull', False), _connector='OR'), name='entitlement_interest_has_installment'),
+            model_name="subsidyentitlement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind", "premium"), ("installment__isnull", False), _connector="OR"),
+                name="entitlement_interest_has_installment",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='subsidyrunchunk',
-            constraint=models.UniqueConstraint(fields=('run', 'lo_id'), name='subsidy_chunk_once'),
+            model_name="subsidyrunchunk",
+            constraint=models.UniqueConstraint(fields=("run", "lo_id"), name="subsidy_chunk_once"),
         ),
     ]

@@ -35,11 +35,21 @@ ACCOUNTS = (
 PBOC = [("2015-10-24", 1, 12, "0.0435"), ("2015-10-24", 13, 60, "0.0475"), ("2015-10-24", 61, None, "0.0490")]
 # LPR (1Y for terms up to 60 months, 5Y beyond), effective dates of DOMAIN.md section 9.
 LPR = [
-    ("2019-08-20", "0.0425", "0.0485"), ("2019-09-20", "0.0420", "0.0485"), ("2019-11-20", "0.0415", "0.0480"),
-    ("2020-02-20", "0.0405", "0.0475"), ("2020-04-20", "0.0385", "0.0465"), ("2021-12-20", "0.0380", "0.0465"),
-    ("2022-01-20", "0.0370", "0.0460"), ("2022-05-20", "0.0370", "0.0445"), ("2022-08-22", "0.0365", "0.0430"),
-    ("2023-06-20", "0.0355", "0.0420"), ("2023-08-21", "0.0345", "0.0420"), ("2024-02-20", "0.0345", "0.0395"),
-    ("2024-07-22", "0.0335", "0.0385"), ("2024-10-21", "0.0310", "0.0360"), ("2025-05-20", "0.0300", "0.0350"),
+    ("2019-08-20", "0.0425", "0.0485"),
+    ("2019-09-20", "0.0420", "0.0485"),
+    ("2019-11-20", "0.0415", "0.0480"),
+    ("2020-02-20", "0.0405", "0.0475"),
+    ("2020-04-20", "0.0385", "0.0465"),
+    ("2021-12-20", "0.0380", "0.0465"),
+    ("2022-01-20", "0.0370", "0.0460"),
+    ("2022-05-20", "0.0370", "0.0445"),
+    ("2022-08-22", "0.0365", "0.0430"),
+    ("2023-06-20", "0.0355", "0.0420"),
+    ("2023-08-21", "0.0345", "0.0420"),
+    ("2024-02-20", "0.0345", "0.0395"),
+    ("2024-07-22", "0.0335", "0.0385"),
+    ("2024-10-21", "0.0310", "0.0360"),
+    ("2025-05-20", "0.0300", "0.0350"),
 ]
 
 
@@ -50,16 +60,19 @@ def load(apps, schema_editor):
         Account.objects.update_or_create(code=code, defaults={"name": name, "name_zh": name_zh, "kind": kind})
     for on, lo, hi, rate in PBOC:
         BenchmarkRate.objects.update_or_create(
-            effective_on=on, term_min_months=lo,
+            effective_on=on,
+            term_min_months=lo,
             defaults={"source": "pboc", "term_max_months": hi, "rate": Decimal(rate)},
         )
     for on, one_year, five_year in LPR:
         BenchmarkRate.objects.update_or_create(
-            effective_on=on, term_min_months=1,
+            effective_on=on,
+            term_min_months=1,
             defaults={"source": "lpr", "term_max_months": 60, "rate": Decimal(one_year)},
         )
         BenchmarkRate.objects.update_or_create(
-            effective_on=on, term_min_months=61,
+            effective_on=on,
+            term_min_months=61,
             defaults={"source": "lpr", "term_max_months": None, "rate": Decimal(five_year)},
         )
 

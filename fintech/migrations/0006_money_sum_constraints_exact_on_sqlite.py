@@ -7,34 +7,120 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('fintech', '0005_chart_of_accounts_benchmark_rates'),
+        ("fintech", "0005_chart_of_accounts_benchmark_rates"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='lossevent',
-            name='loss_parts_sum',
+            model_name="lossevent",
+            name="loss_parts_sum",
         ),
         migrations.RemoveConstraint(
-            model_name='lossevent',
-            name='loss_shares_sum',
+            model_name="lossevent",
+            name="loss_shares_sum",
         ),
         migrations.RemoveConstraint(
-            model_name='recovery',
-            name='recovery_parts_sum',
+            model_name="recovery",
+            name="recovery_parts_sum",
         ),
         migrations.AddConstraint(
-            model_name='lossevent',
-            constraint=models.CheckConstraint(condition=models.Q(django.db.models.lookups.GreaterThan(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('unpaid_principal'), '+', models.F('unpaid_interest')), '+', models.F('accrued_interest')), django.db.models.expressions.CombinedExpression(models.F('loss_amount'), '-', models.Value(Decimal('0.005')))), django.db.models.lookups.LessThan(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('unpaid_principal'), '+', models.F('unpaid_interest')), '+', models.F('accrued_interest')), django.db.models.expressions.CombinedExpression(models.F('loss_amount'), '+', models.Value(Decimal('0.005'))))), name='loss_parts_sum'),
+            model_name="lossevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    django.db.models.lookups.GreaterThan(
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("unpaid_principal"), "+", models.F("unpaid_interest")
+                            ),
+                            "+",
+                            models.F("accrued_interest"),
+                        ),
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("loss_amount"), "-", models.Value(Decimal("0.005"))
+                        ),
+                    ),
+                    django.db.models.lookups.LessThan(
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("unpaid_principal"), "+", models.F("unpaid_interest")
+                            ),
+                            "+",
+                            models.F("accrued_interest"),
+                        ),
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("loss_amount"), "+", models.Value(Decimal("0.005"))
+                        ),
+                    ),
+                ),
+                name="loss_parts_sum",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lossevent',
-            constraint=models.CheckConstraint(condition=models.Q(django.db.models.lookups.GreaterThan(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('insurer_share'), '+', models.F('government_share')), '+', models.F('bank_share')), django.db.models.expressions.CombinedExpression(models.F('loss_amount'), '-', models.Value(Decimal('0.005')))), django.db.models.lookups.LessThan(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('insurer_share'), '+', models.F('government_share')), '+', models.F('bank_share')), django.db.models.expressions.CombinedExpression(models.F('loss_amount'), '+', models.Value(Decimal('0.005'))))), name='loss_shares_sum'),
+            model_name="lossevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    django.db.models.lookups.GreaterThan(
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("insurer_share"), "+", models.F("government_share")
+                            ),
+                            "+",
+                            models.F("bank_share"),
+                        ),
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("loss_amount"), "-", models.Value(Decimal("0.005"))
+                        ),
+                    ),
+                    django.db.models.lookups.LessThan(
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("insurer_share"), "+", models.F("government_share")
+                            ),
+                            "+",
+                            models.F("bank_share"),
+                        ),
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("loss_amount"), "+", models.Value(Decimal("0.005"))
+                        ),
+                    ),
+                ),
+                name="loss_shares_sum",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='recovery',
-            constraint=models.CheckConstraint(condition=models.Q(django.db.models.lookups.GreaterThan(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('insurer_part'), '+', models.F('government_part')), '+', models.F('bank_part')), django.db.models.expressions.CombinedExpression(models.F('amount'), '-', models.Value(Decimal('0.005')))), django.db.models.lookups.LessThan(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('insurer_part'), '+', models.F('government_part')), '+', models.F('bank_part')), django.db.models.expressions.CombinedExpression(models.F('amount'), '+', models.Value(Decimal('0.005')))), ('insurer_part__gte', 0), ('government_part__gte', 0), ('bank_part__gte', 0)), name='recovery_parts_sum'),
+            model_name="recovery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    django.db.models.lookups.GreaterThan(
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("insurer_part"), "+", models.F("government_part")
+                            ),
+                            "+",
+                            models.F("bank_part"),
+                        ),
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("amount"), "-", models.Value(Decimal("0.005"))
+                        ),
+                    ),
+                    django.db.models.lookups.LessThan(
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("insurer_part"), "+", models.F("government_part")
+                            ),
+                            "+",
+                            models.F("bank_part"),
+                        ),
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("amount"), "+", models.Value(Decimal("0.005"))
+                        ),
+                    ),
+                    ("insurer_part__gte", 0),
+                    ("government_part__gte", 0),
+                    ("bank_part__gte", 0),
+                ),
+                name="recovery_parts_sum",
+            ),
         ),
     ]

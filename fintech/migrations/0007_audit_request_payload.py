@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('fintech', '0006_money_sum_constraints_exact_on_sqlite'),
+        ("fintech", "0006_money_sum_constraints_exact_on_sqlite"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='auditlog',
-            name='request',
-            field=models.JSONField(blank=True, default=dict, verbose_name='request payload'),
+            model_name="auditlog",
+            name="request",
+            field=models.JSONField(blank=True, default=dict, verbose_name="request payload"),
         ),
         migrations.AlterField(
-            model_name='auditlog',
-            name='payload',
-            field=models.JSONField(blank=True, default=dict, verbose_name='details'),
+            model_name="auditlog",
+            name="payload",
+            field=models.JSONField(blank=True, default=dict, verbose_name="details"),
         ),
     ]

@@ -5,20 +5,40 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('fintech', '0007_audit_request_payload'),
+        ("fintech", "0007_audit_request_payload"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='loan',
-            name='status',
-            field=django_fsm.FSMField(choices=[('approved', 'Approved'), ('active', 'Active'), ('settled', 'Settled'), ('defaulted', 'Defaulted')], default='approved', max_length=16, verbose_name='status'),
+            model_name="loan",
+            name="status",
+            field=django_fsm.FSMField(
+                choices=[
+                    ("approved", "Approved"),
+                    ("active", "Active"),
+                    ("settled", "Settled"),
+                    ("defaulted", "Defaulted"),
+                ],
+                default="approved",
+                max_length=16,
+                verbose_name="status",
+            ),
         ),
         migrations.AlterField(
-            model_name='policy',
-            name='status',
-            field=django_fsm.FSMField(choices=[('issued', 'Issued'), ('active', 'Active (premium paid)'), ('claimed', 'Claimed'), ('expired', 'Expired'), ('cancelled', 'Cancelled')], default='issued', max_length=16, verbose_name='status'),
+            model_name="policy",
+            name="status",
+            field=django_fsm.FSMField(
+                choices=[
+                    ("issued", "Issued"),
+                    ("active", "Active (premium paid)"),
+                    ("claimed", "Claimed"),
+                    ("expired", "Expired"),
+                    ("cancelled", "Cancelled"),
+                ],
+                default="issued",
+                max_length=16,
+                verbose_name="status",
+            ),
         ),
     ]

@@ -41,37 +41,84 @@ def unguard(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('fintech', '0008_loan_and_policy_status_transitions'),
+        ("fintech", "0008_loan_and_policy_status_transitions"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Scenario',
+            name="Scenario",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, default='', max_length=200, verbose_name='name')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('computed', 'Computed'), ('failed', 'Failed')], default='pending', max_length=12, verbose_name='status')),
-                ('as_of', models.DateField(verbose_name='as of')),
-                ('parameters', models.JSONField(default=dict, verbose_name='parameters')),
-                ('book', models.JSONField(default=dict, verbose_name='book at the start')),
-                ('results', models.JSONField(default=dict, verbose_name='results')),
-                ('forecast', models.JSONField(default=list, verbose_name='subsidy forecast')),
-                ('paths_total', models.PositiveIntegerField(verbose_name='paths')),
-                ('paths_done', models.PositiveIntegerField(default=0, verbose_name='paths done')),
-                ('error', models.TextField(blank=True, default='', verbose_name='error')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('started_at', models.DateTimeField(blank=True, null=True, verbose_name='started at')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
-                ('program', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='scenarios', to='fintech.program')),
-                ('started_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, default="", max_length=200, verbose_name="name")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("computed", "Computed"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                ("as_of", models.DateField(verbose_name="as of")),
+                ("parameters", models.JSONField(default=dict, verbose_name="parameters")),
+                ("book", models.JSONField(default=dict, verbose_name="book at the start")),
+                ("results", models.JSONField(default=dict, verbose_name="results")),
+                ("forecast", models.JSONField(default=list, verbose_name="subsidy forecast")),
+                ("paths_total", models.PositiveIntegerField(verbose_name="paths")),
+                ("paths_done", models.PositiveIntegerField(default=0, verbose_name="paths done")),
+                ("error", models.TextField(blank=True, default="", verbose_name="error")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                ("started_at", models.DateTimeField(blank=True, null=True, verbose_name="started at")),
+                ("finished_at", models.DateTimeField(blank=True, null=True, verbose_name="finished at")),
+                (
+                    "program",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="scenarios",
+                        to="fintech.program",
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'scenario',
-                'verbose_name_plural': 'scenarios',
-                'ordering': ['-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('paths_done__lte', models.F('paths_total'))), name='scenario_progress_within_paths'), models.CheckConstraint(condition=models.Q(('paths_total__gte', 1)), name='scenario_paths_positive'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'computed'), _negated=True), models.Q(('finished_at__isnull', False), ('paths_done', models.F('paths_total'))), _connector='OR'), name='scenario_computed_is_finished')],
+                "verbose_name": "scenario",
+                "verbose_name_plural": "scenarios",
+                "ordering": ["-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("paths_done__lte", models.F("paths_total"))),
+                        name="scenario_progress_within_paths",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("paths_total__gte", 1)), name="scenario_paths_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "computed"), _negated=True),
+                            models.Q(("finished_at__isnull", False), ("paths_done", models.F("paths_total"))),
+                            _connector="OR",
+                        ),
+                        name="scenario_computed_is_finished",
+                    ),
+                ],
             },
         ),
         migrations.RunPython(guard, unguard),

@@ -14,7 +14,17 @@ from .events import (
 )
 from .idempotency import IdempotencyKey
 from .ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
-from .loans import Installment, InstallmentStatus, Loan, LoanStatus, Pledge, PledgedPatent
+from .loans import (
+    ExtensionStatus,
+    Installment,
+    InstallmentStatus,
+    Loan,
+    LoanExtension,
+    LoanStatus,
+    Pledge,
+    PledgedPatent,
+    ScheduleVersion,
+)
 from .parties import (
     BenchmarkMode,
     Organization,
@@ -28,7 +38,14 @@ from .parties import (
 from .patents import Patent, Patentee, PatentStatus, PatentType
 from .policies import Policy, PolicyStatus, PremiumPayment
 from .repayment_files import FileStatus, RepaymentFile, RepaymentFileLine
-from .repayments import Repayment, RepaymentAllocation, RepaymentReversal
+from .repayments import (
+    Prepayment,
+    PrepaymentKind,
+    Recast,
+    Repayment,
+    RepaymentAllocation,
+    RepaymentReversal,
+)
 from .reports import RegulatorDashboard
 from .risk_pool import (
     FundMovement,
@@ -43,7 +60,9 @@ from .scenarios import SCENARIO_TRANSITIONS, Scenario, ScenarioStatus
 from .subsidies import (
     BenchmarkRate,
     BenchmarkSource,
+    ClawbackStatus,
     EntitlementStatus,
+    SubsidyClawback,
     SubsidyEntitlement,
     SubsidyKind,
     SubsidyRun,
@@ -66,6 +85,7 @@ __all__ = [
     "BenchmarkRate",
     "BenchmarkSource",
     "ChunkStatus",
+    "ClawbackStatus",
     "CloseChunk",
     "CloseRun",
     "DeliveryStatus",
@@ -75,6 +95,7 @@ __all__ = [
     "Event",
     "EventRecipient",
     "EventStream",
+    "ExtensionStatus",
     "FileStatus",
     "FundMovement",
     "FundMovementKind",
@@ -83,6 +104,7 @@ __all__ = [
     "InstallmentStatus",
     "JournalEntry",
     "Loan",
+    "LoanExtension",
     "LoanStatus",
     "LossEvent",
     "Organization",
@@ -98,7 +120,10 @@ __all__ = [
     "PolicyStatus",
     "Posting",
     "PremiumPayment",
+    "Prepayment",
+    "PrepaymentKind",
     "Program",
+    "Recast",
     "Recovery",
     "Region",
     "RegulatorDashboard",
@@ -111,10 +136,12 @@ __all__ = [
     "RunStatus",
     "Scenario",
     "ScenarioStatus",
+    "ScheduleVersion",
     "Settlement",
     "SettlementParty",
     "SettlementStatus",
     "SizeClass",
+    "SubsidyClawback",
     "SubsidyEntitlement",
     "SubsidyKind",
     "SubsidyPeriodKind",

@@ -24,11 +24,13 @@ from .parties import Organization, Program
 # services post to these codes, selectors report on them).
 BANK_CASH, INSURER_CASH, FUND_CASH, SME_CASH, GOV_BUDGET = "1001", "1002", "1003", "1004", "1005"
 LOANS_RECEIVABLE, DEFAULT_CLEARING, CLAIM_INSURER, CLAIM_FUND = "1101", "1201", "1202", "1203"
+CLAWBACK_RECEIVABLE, SME_CLAWBACK_PAYABLE = "1204", "2005"  # migration 0012
 INSURER_PAYABLE, FUND_PAYABLE, SUBSIDIES_PAYABLE, SME_LOANS_PAYABLE = "2001", "2002", "2003", "2004"
 FUND_CAPITAL = "3001"
 INTEREST_INCOME, PREMIUM_INCOME, SME_SUBSIDY_INCOME = "4001", "4002", "4004"
 BANK_CREDIT_LOSS, INSURER_CLAIMS_EXPENSE, FUND_LOSS_EXPENSE = "5001", "5002", "5003"
 SUBSIDY_EXPENSE, SME_INTEREST_EXPENSE, SME_PREMIUM_EXPENSE = "5004", "5005", "5006"
+PREPAYMENT_FEE_INCOME, SME_PREPAYMENT_FEE_EXPENSE = "4003", "5007"  # migration 0012
 
 
 class AccountKind(models.TextChoices):
@@ -67,6 +69,9 @@ class EntryKind(models.TextChoices):
     FUND_TOP_UP = "fund_top_up", _("Risk fund top-up")
     SUBSIDY_ACCRUAL = "subsidy_accrual", _("Subsidy approved")
     SUBSIDY_PAYMENT = "subsidy_payment", _("Subsidy paid")
+    PREPAYMENT = "prepayment", _("Prepayment")
+    SUBSIDY_CANCEL = "subsidy_cancel", _("Subsidy cancelled")
+    SUBSIDY_CLAWBACK = "subsidy_clawback", _("Subsidy clawed back")
 
 
 class JournalEntry(models.Model):

@@ -63,6 +63,9 @@ class Loan(TimeStamped):
     settled_on = models.DateField(_("settled on"), null=True, blank=True)
     defaulted_on = models.DateField(_("default date"), null=True, blank=True)
     last_closed_on = models.DateField(_("last closed on"), null=True, blank=True)
+    # The schedule's version: 1 at disbursement, one more at each prepayment, settlement or
+    # extension (the earlier versions are kept as ScheduleVersion rows).
+    schedule_version = models.PositiveSmallIntegerField(_("schedule version"), default=1, db_default=1)
     # Programme parameters in force at approval.
     grace_days = models.PositiveSmallIntegerField(_("grace days"))
     default_days_past_due = models.PositiveSmallIntegerField(_("days past due before default"))
@@ -188,6 +191,13 @@ class Installment(models.Model):
     interest_paid = MoneyField(_("interest paid"), default=Decimal("0.00"))
     paid_on = models.DateField(_("paid on"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=InstallmentStatus.choices, default="due")
+    # How the principal ran over the accrual period when a prepayment changed it (DOMAIN.md 8a):
+    # `opening_principal` from start_on, `principal_after_change` from `principal_changed_on`; and
+    # the day the accrual stopped when an early settlement closed the period (null: the due date).
+    principal_changed_on = models.DateField(_("principal changed on"), null=True, blank=True)
+    principal_after_change = MoneyField(_("principal after the change"), null=True, blank=True)
+    accrual_end_on = models.DateField(_("accrual stopped on"), null=True, blank=True)
+    after_extension = models.BooleanField(_("due after an extension"), default=False, db_default=False)
 
     class Meta:
         ordering = ["loan_id", "seq"]
@@ -205,6 +215,11 @@ class Installment(models.Model):
                 & Q(interest_paid__lte=F("interest_due")),
             ),
             models.CheckConstraint(name="installment_period_ordered", condition=Q(due_on__gt=F("start_on"))),
+            models.CheckConstraint(
+                name="installment_accrual_within_period",
+                condition=Q(accrual_end_on__isnull=True)
+                | (Q(accrual_end_on__gte=F("start_on")) & Q(accrual_end_on__lte=F("due_on"))),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -213,3 +228,78 @@ class Installment(models.Model):
             "seq": self.seq,
             "on": self.due_on.isoformat(),
         }
+
+
+class ScheduleVersion(models.Model):
+    """A loan's schedule as it stood before a prepayment, a settlement or an extension changed it:
+    the installments' rows frozen as JSON (GET /loans/{id}/schedule/?version=N)."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="schedule_versions")
+    version = models.PositiveSmallIntegerField(_("version"))
+    reason = models.CharField(_("reason"), max_length=200)
+    rows = models.JSONField(_("installments"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["loan_id", "version"]
+        verbose_name = _("schedule version")
+        verbose_name_plural = _("schedule versions")
+        constraints = [models.UniqueConstraint(fields=["loan", "version"], name="schedule_version_once")]
+
+    def __str__(self) -> str:
+        return f"loan {self.loan_id} schedule v{self.version}"
+
+
+class ExtensionStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for the insurer's endorsement")
+    ENDORSED = "endorsed", _("Endorsed, premium due")
+    EFFECTIVE = "effective", _("In effect")
+
+
+class LoanExtension(TimeStamped):
+    """An extension (展期) of a loan's maturity, at most one per loan (DOMAIN.md 8a): agreed by the
+    bank, endorsed by the insurer with its premium, in effect once that premium is paid."""
+
+    loan = models.OneToOneField(Loan, on_delete=models.PROTECT, related_name="extension")
+    status = FSMField(
+        _("status"), max_length=12, choices=ExtensionStatus.choices, default=ExtensionStatus.PENDING
+    )
+    agreed_on = models.DateField(_("agreed on"))
+    old_maturity_on = models.DateField(_("maturity before"))
+    new_maturity_on = models.DateField(_("new maturity"))
+    extra_months = models.PositiveSmallIntegerField(_("extra months"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    premium_rate = RateField(_("premium rate"), null=True, blank=True)
+    premium = MoneyField(_("endorsement premium"), null=True, blank=True)
+    premium_paid_amount = MoneyField(_("premium paid"), default=Decimal("0.00"))
+    endorsed_on = models.DateField(_("endorsed on"), null=True, blank=True)
+    endorsed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    effective_on = models.DateField(_("in effect from"), null=True, blank=True)
+    schedule_version = models.PositiveSmallIntegerField(_("schedule version"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("loan extension")
+        verbose_name_plural = _("loan extensions")
+        constraints = [
+            models.CheckConstraint(
+                name="extension_after_old_maturity", condition=Q(new_maturity_on__gt=F("old_maturity_on"))
+            ),
+            models.CheckConstraint(
+                name="extension_premium_paid_within",
+                condition=Q(premium_paid_amount__gte=0)
+                & (Q(premium__isnull=True) | Q(premium_paid_amount__lte=F("premium"))),
+            ),
+        ]
+
+    # Transitions (django-fsm-2), run only by services.transitions.record_transition.
+    @transition(field=status, source=ExtensionStatus.PENDING, target=ExtensionStatus.ENDORSED)
+    def endorse(self) -> None: ...
+
+    @transition(field=status, source=ExtensionStatus.ENDORSED, target=ExtensionStatus.EFFECTIVE)
+    def take_effect(self) -> None: ...
+
+    def __str__(self) -> str:
+        return f"extension of loan {self.loan_id} to {self.new_maturity_on} ({self.get_status_display()})"

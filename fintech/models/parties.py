@@ -184,6 +184,16 @@ class Program(TimeStamped):
     pledge_rate_c = RateField(_("pledge rate, grade C"), default=Decimal("0.30"))
     grace_days = models.PositiveSmallIntegerField(_("grace days"), default=0)
     default_days_past_due = models.PositiveSmallIntegerField(_("days past due before default"), default=90)
+    # Payoff, prepayment and extension (section 8a)
+    prepayment_fee_rate = RateField(
+        _("prepayment fee rate"),
+        default=Decimal("0"),
+        help_text=_("A fraction of the principal prepaid, charged on a prepayment or an early settlement."),
+    )
+    max_extension_months = models.PositiveSmallIntegerField(_("maximum extension (months)"), default=12)
+    subsidise_extended_installments = models.BooleanField(
+        _("interest subsidy on installments due after an extension"), default=False
+    )
 
     class Meta:
         ordering = ["id"]

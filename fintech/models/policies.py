@@ -98,6 +98,14 @@ class PremiumPayment(TimeStamped):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
     )
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
+    # Set on a payment of an extension's endorsement premium (DOMAIN.md 8a).
+    extension = models.ForeignKey(
+        "fintech.LoanExtension",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="premium_payments",
+    )
 
     class Meta:
         ordering = ["id"]

@@ -3,6 +3,8 @@ sections 8, 8a)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -81,6 +83,52 @@ class RepaymentAllocation(models.Model):
             "principal": format_money(self.principal, grouped=True),
             "interest": format_money(self.interest, grouped=True),
         }
+
+
+class PrepaymentKind(models.TextChoices):
+    SETTLE = "settle", _("Early settlement")
+    PARTIAL = "partial", _("Partial prepayment")
+
+
+class Recast(models.TextChoices):
+    KEEP_TERM = "keep_term", _("Keep the term, lower installments")
+    SHORTEN_TERM = "shorten_term", _("Keep the installment, shorter term")
+
+
+class Prepayment(TimeStamped):
+    """A prepayment on `value_date` (DOMAIN.md 8a): an early settlement at the payoff amount (the
+    installments are paid by its `repayment`) or a partial prepayment of principal that rebuilt
+    the schedule (version `schedule_version` is the schedule it produced)."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="prepayments")
+    kind = models.CharField(_("kind"), max_length=8, choices=PrepaymentKind.choices)
+    recast = models.CharField(_("recast"), max_length=16, choices=Recast.choices, blank=True, default="")
+    amount = MoneyField(_("amount"))
+    value_date = models.DateField(_("value date"))
+    principal = MoneyField(_("principal prepaid"))
+    fee = MoneyField(_("prepayment fee"), default=Decimal("0.00"))
+    schedule_version = models.PositiveSmallIntegerField(_("schedule version"))
+    repayment = models.OneToOneField(
+        Repayment, on_delete=models.PROTECT, null=True, blank=True, related_name="prepayment"
+    )
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("prepayment")
+        verbose_name_plural = _("prepayments")
+        constraints = [
+            models.CheckConstraint(name="prepayment_amount_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(
+                name="prepayment_parts_non_negative", condition=Q(principal__gte=0) & Q(fee__gte=0)
+            ),
+            models.UniqueConstraint(
+                fields=["loan", "schedule_version"], name="prepayment_once_per_schedule_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} on {self.value_date} for loan {self.loan_id}"
 
 
 class RepaymentReversal(models.Model):

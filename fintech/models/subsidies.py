@@ -94,6 +94,11 @@ class SubsidyRun(models.Model):
     entitlements_count = models.PositiveIntegerField(_("entitlements"), default=0)
     interest_total = MoneyField(_("interest subsidies"), default=Decimal("0.00"))
     premium_total = MoneyField(_("premium subsidies"), default=Decimal("0.00"))
+    clawback_total = MoneyField(
+        _("clawbacks"),
+        default=Decimal("0.00"),
+        help_text=_("Subsidies paid earlier on repayments since reversed, netted in this run."),
+    )
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("started by")
     )
@@ -216,6 +221,9 @@ class SubsidyEntitlement(models.Model):
     status = models.CharField(
         _("status"), max_length=12, choices=EntitlementStatus.choices, default=EntitlementStatus.COMPUTED
     )
+    cancel_reason = models.CharField(
+        _("why cancelled"), max_length=300, blank=True, default="", db_default=""
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
@@ -223,9 +231,11 @@ class SubsidyEntitlement(models.Model):
         verbose_name = _("subsidy entitlement")
         verbose_name_plural = _("subsidy entitlements")
         constraints = [
+            # A cancelled one (its repayment was reversed) leaves room for the installment to
+            # earn again once it is paid on time.
             models.UniqueConstraint(
                 fields=["installment", "kind"],
-                condition=Q(installment__isnull=False),
+                condition=Q(installment__isnull=False) & ~Q(status="cancelled"),
                 name="one_entitlement_per_installment_and_kind",
             ),
             models.UniqueConstraint(
@@ -243,3 +253,52 @@ class SubsidyEntitlement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {format_money(self.amount, grouped=True)} ({self.period})"
+
+
+class ClawbackStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for the next run")
+    IN_RUN = "in_run", _("In a run")
+    NETTED = "netted", _("Netted in full")
+    RECEIVABLE = "receivable", _("Receivable from the SME")
+
+
+class SubsidyClawback(models.Model):
+    """A paid subsidy taken back because the repayment that earned it was reversed (DOMAIN.md 8a):
+    a negative line of the SME's next run, netted against what that run pays the SME; what the
+    run cannot net stays a receivable from the SME."""
+
+    entitlement = models.OneToOneField(SubsidyEntitlement, on_delete=models.PROTECT, related_name="clawback")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
+    sme = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="subsidy_clawbacks")
+    amount = MoneyField(_("amount"))
+    reason = models.CharField(_("reason"), max_length=500)
+    reversal = models.ForeignKey(
+        "fintech.RepaymentReversal", on_delete=models.PROTECT, related_name="clawbacks"
+    )
+    run = models.ForeignKey(
+        SubsidyRun, on_delete=models.PROTECT, null=True, blank=True, related_name="clawbacks"
+    )
+    netted_amount = MoneyField(_("netted"), default=Decimal("0.00"))
+    receivable_amount = MoneyField(_("receivable"), default=Decimal("0.00"))
+    status = models.CharField(
+        _("status"), max_length=12, choices=ClawbackStatus.choices, default=ClawbackStatus.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("subsidy clawback")
+        verbose_name_plural = _("subsidy clawbacks")
+        constraints = [
+            models.CheckConstraint(name="clawback_amount_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(
+                name="clawback_parts_within_amount",
+                condition=Q(netted_amount__gte=0)
+                & Q(receivable_amount__gte=0)
+                & Q(netted_amount__lte=F("amount"))
+                & Q(receivable_amount__lte=F("amount")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"clawback {self.amount} of entitlement {self.entitlement_id}"

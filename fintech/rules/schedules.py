@@ -9,7 +9,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, localcontext
+from decimal import ROUND_CEILING, Decimal, localcontext
 from enum import StrEnum
 
 from fintech.money import FEN, ZERO, round_fen
@@ -96,20 +96,84 @@ def _build(
     disbursed_on: date,
 ) -> tuple[PlannedInstallment, ...]:
     due_dates = [disbursed_on] + [due_date(disbursed_on, k) for k in range(1, term_months + 1)]
+    return _amortise(principal, annual_rate, method, due_dates, 1, None)
+
+
+def level_amount(principal: Decimal, annual_rate: Decimal, method: RepaymentMethod, count: int) -> Decimal:
+    """The level amount of a schedule of `count` installments: the monthly principal for equal
+    principal, the monthly payment for equal installment, zero for interest monthly."""
+    with localcontext() as ctx:
+        ctx.prec = _WORKING_PRECISION
+        if method is RepaymentMethod.EQUAL_PRINCIPAL:
+            return round_fen(principal / count)
+        if method is RepaymentMethod.EQUAL_INSTALLMENT:
+            return _level_payment(principal, annual_rate / MONTHS_PER_YEAR, count)
+        return ZERO
+
+
+def rebuild_schedule(
+    principal: Decimal,
+    annual_rate: Decimal,
+    method: RepaymentMethod,
+    dates: list[date],
+    first_seq: int,
+    level: Decimal | None = None,
+) -> tuple[PlannedInstallment, ...]:
+    """The rest of a schedule rebuilt on `principal` (DOMAIN.md 8a): installments first_seq.. over
+    the periods [dates[0], dates[1]), [dates[1], dates[2]), ... by the same method; with `level`
+    (a shorter term) that level amount instead of the one the count of periods gives, the last
+    installment clearing what is left."""
+    method = RepaymentMethod(method)
+    with localcontext() as ctx:
+        ctx.prec = _WORKING_PRECISION
+        return _amortise(principal, annual_rate, method, dates, first_seq, level)
+
+
+def installments_to_clear(
+    principal: Decimal, annual_rate: Decimal, method: RepaymentMethod, level: Decimal
+) -> int:
+    """How many installments of the level amount clear `principal` (keep the installment, shorten
+    the term): ceil(P / level) for equal principal; for equal installment the count at which the
+    level payment, less each month's interest, has repaid the principal."""
+    method = RepaymentMethod(method)
+    if level <= 0:
+        raise ValueError("a level amount is above zero")
+    with localcontext() as ctx:
+        ctx.prec = _WORKING_PRECISION
+        if method is RepaymentMethod.EQUAL_PRINCIPAL:
+            return int((principal / level).to_integral_value(rounding=ROUND_CEILING))
+        if method is not RepaymentMethod.EQUAL_INSTALLMENT:
+            raise ValueError("an interest-monthly loan keeps its term")
+        monthly_rate = annual_rate / MONTHS_PER_YEAR
+        outstanding, count = principal, 0
+        while outstanding > 0:
+            step = level - round_fen(outstanding * monthly_rate)
+            if step <= 0:
+                raise ValueError("the level payment does not cover the interest")
+            outstanding -= min(step, outstanding)
+            count += 1
+        return count
+
+
+def _amortise(
+    principal: Decimal,
+    annual_rate: Decimal,
+    method: RepaymentMethod,
+    due_dates: list[date],
+    first_seq: int,
+    level: Decimal | None,
+) -> tuple[PlannedInstallment, ...]:
+    count = len(due_dates) - 1
     monthly_rate = annual_rate / MONTHS_PER_YEAR  # not rounded (DOMAIN.md section 8)
     # The level amount: the monthly principal for equal principal, the monthly payment for equal
     # installment.
-    if method is RepaymentMethod.EQUAL_PRINCIPAL:
-        level = round_fen(principal / term_months)
-    elif method is RepaymentMethod.EQUAL_INSTALLMENT:
-        level = _level_payment(principal, monthly_rate, term_months)
-    else:
-        level = ZERO
+    if level is None:
+        level = level_amount(principal, annual_rate, method, count)
 
     rows: list[PlannedInstallment] = []
     outstanding = principal
-    for seq in range(1, term_months + 1):
-        start_on, due_on = due_dates[seq - 1], due_dates[seq]
+    for k in range(1, count + 1):
+        start_on, due_on = due_dates[k - 1], due_dates[k]
         days = (due_on - start_on).days
         if method is RepaymentMethod.EQUAL_INSTALLMENT:
             interest = round_fen(outstanding * monthly_rate)
@@ -117,7 +181,7 @@ def _build(
         else:
             interest = interest_for_days(outstanding, annual_rate, days)
             principal_due = level
-        if seq == term_months:
+        if k == count:
             principal_due = outstanding  # the last installment clears the principal
         # An installment never takes more principal than is still outstanding. This only bites for
         # loans of a few fen per month (e.g. 0.05 over 10 months, where round(P/n) = 0.01 each
@@ -125,7 +189,7 @@ def _build(
         principal_due = min(principal_due, outstanding)
         rows.append(
             PlannedInstallment(
-                seq=seq,
+                seq=first_seq + k - 1,
                 start_on=start_on,
                 due_on=due_on,
                 days=days,

@@ -213,6 +213,15 @@ def interest_subsidy(opening_principal: Decimal, rate_days_sum: Decimal, subsidy
     return round_fen(exact)
 
 
+def interest_subsidy_split(stretches: Iterable[tuple[Decimal, Decimal]], subsidy_rate: Decimal) -> Decimal:
+    """round(sum over stretches of principal x rate-days / 360 x subsidy rate): the principal
+    outstanding on each day (a prepayment changes it inside a period; DOMAIN.md 8a), one rounding."""
+    with localcontext() as ctx:
+        ctx.prec = _WORKING_PRECISION
+        exact = sum((p * d for p, d in stretches), Decimal(0)) * subsidy_rate / DAY_COUNT_BASIS
+    return round_fen(exact)
+
+
 def premium_subsidy(premium_paid: Decimal, subsidy_rate: Decimal) -> Decimal:
     """round(premium paid x premium subsidy rate)."""
     with localcontext() as ctx:
@@ -246,6 +255,7 @@ class SubsidyParams:
     benchmark_mode: str = DAILY
     forfeit_after_late: bool = False
     annual_cap: Decimal = Decimal("500000.00")
+    subsidise_extended: bool = False  # installments due after an extension (DOMAIN.md 8a)
 
 
 @dataclass(frozen=True)
@@ -255,6 +265,16 @@ class InstallmentFacts:
     due_on: date
     opening_principal: Decimal
     status: str
+    # A prepayment on `principal_changed_on` left `principal_after_change` for the rest of the
+    # period; an early settlement stopped the accrual on `accrual_end_on` (DOMAIN.md 8a).
+    principal_changed_on: date | None = None
+    principal_after_change: Decimal | None = None
+    accrual_end_on: date | None = None
+    after_extension: bool = False
+
+    @property
+    def accrual_end(self) -> date:
+        return self.accrual_end_on or self.due_on
 
 
 @dataclass(frozen=True)
@@ -304,12 +324,27 @@ def loan_subsidies(
     fixed_on = loan.disbursed_on if params.benchmark_mode == FIXED_AT_DISBURSEMENT else None
     ordered = sorted(loan.installments, key=lambda i: i.seq)
     for inst in ordered:
-        if inst.status != ON_TIME or not period.contains(inst.due_on):
+        end = inst.accrual_end  # an installment closed by an early settlement: the settlement day
+        if inst.status != ON_TIME or not period.contains(end):
             continue  # a late installment earns nothing, ever
         if params.forfeit_after_late and any(j.seq < inst.seq and j.status in LATE_STATUSES for j in ordered):
             continue  # one late installment forfeits the loan's later subsidies
-        days = rate_days(rows, inst.start_on, inst.due_on, loan.annual_rate, loan.term_months, fixed_on)
-        amount = interest_subsidy(inst.opening_principal, days, params.interest_subsidy_rate)
+        if inst.after_extension and not params.subsidise_extended:
+            continue
+        # The principal outstanding day by day: the opening principal to a prepayment's day, the
+        # principal it left after (DOMAIN.md 8a).
+        changed = min(inst.principal_changed_on or end, end)
+        after = (
+            inst.principal_after_change if inst.principal_after_change is not None else inst.opening_principal
+        )
+        stretches = [
+            (
+                inst.opening_principal,
+                rate_days(rows, inst.start_on, changed, loan.annual_rate, loan.term_months, fixed_on),
+            ),
+            (after, rate_days(rows, changed, end, loan.annual_rate, loan.term_months, fixed_on)),
+        ]
+        amount = interest_subsidy_split(stretches, params.interest_subsidy_rate)
         if amount > 0:
             owed.append(Owed(loan.loan_id, loan.sme_id, inst.seq, INTEREST, inst.due_on, amount))
     event_on = premium_event_on(loan)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from fintech.models import EntryKind, Loan, Posting
 from fintech.models.ledger import (
@@ -179,7 +179,10 @@ def loan_reconciliation(loan: Loan) -> LoanReconciliation:
     interest_paid = row["interest_paid"] or ZERO
     outstanding = (row["principal_due"] or ZERO) - principal_paid
     disbursed = loan.principal if loan.disbursed_on is not None else ZERO
-    repaid = principal_paid + interest_paid
+    # A partial prepayment's principal left the schedule when it was rebuilt (it is not an
+    # installment's payment); every prepayment's fee is cash besides the installments.
+    prepaid = loan.prepayments.aggregate(principal=Sum("principal", filter=Q(kind="partial")), fee=Sum("fee"))
+    repaid = principal_paid + interest_paid + (prepaid["principal"] or ZERO) + (prepaid["fee"] or ZERO)
     return LoanReconciliation(
         receivable=(account_balance(LOANS_RECEIVABLE, loan=loan), outstanding),
         sme_payable=(-account_balance(SME_LOANS_PAYABLE, loan=loan), outstanding),

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from fintech.access import loans_visible_to, require_role
+from fintech.access import extensions_visible_to, loans_visible_to, require_role
 from fintech.errors import NotFound
-from fintech.models import Installment, Loan, User
+from fintech.models import Installment, Loan, LoanExtension, User
 
-__all__ = ["loan_for", "loan_schedule", "loans_visible_to"]
+__all__ = ["extension_for", "loan_for", "loan_schedule", "loans_visible_to"]
 
 
 def loan_for(user: User, pk: int, *roles: str) -> Loan:
@@ -18,6 +18,14 @@ def loan_for(user: User, pk: int, *roles: str) -> Loan:
     if loan is None:
         raise NotFound("Loan not found.")
     return loan
+
+
+def extension_for(user: User, pk: int, *roles: str) -> LoanExtension:
+    require_role(user, *roles)
+    found = extensions_visible_to(user).filter(pk=pk).first()
+    if found is None:
+        raise NotFound("Extension not found.")
+    return found
 
 
 def loan_schedule(loan: Loan) -> QuerySet[Installment]:

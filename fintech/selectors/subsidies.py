@@ -88,10 +88,12 @@ REPORT_COLUMNS = (
     "interest_amount",
     "premium_amount",
     "total_amount",
+    "clawback_amount",
+    "net_amount",
     "loans",
     "enterprises",
 )
-MONEY_COLUMNS = ("interest_amount", "premium_amount", "total_amount")
+MONEY_COLUMNS = ("interest_amount", "premium_amount", "total_amount", "clawback_amount", "net_amount")
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,8 @@ def _money_sum(condition: Q | None = None) -> Coalesce:
 
 def subsidy_report(user: User, query: ReportQuery) -> QuerySet[Any]:
     """One aggregate query: per group (a period, bank, insurer, region or SME), interest, premium
-    and total amounts, distinct loans and SMEs.
+    and total amounts, the clawbacks of paid subsidies and what is left net of them, distinct
+    loans and SMEs.
 
     Every entitlement that is not cancelled counts, whatever its status, unless `status` asks for
     one status (DOMAIN.md section 9).
@@ -175,6 +178,14 @@ def subsidy_report(user: User, query: ReportQuery) -> QuerySet[Any]:
             interest_amount=_money_sum(Q(kind=SubsidyKind.INTEREST)),
             premium_amount=_money_sum(Q(kind=SubsidyKind.PREMIUM)),
             total_amount=_money_sum(),
+            # Subsidies taken back after their repayment was reversed (DOMAIN.md 8a), shown as such
+            # and not netted into the entitlements' own figures.
+            clawback_amount=Coalesce(
+                Sum("clawback__amount"),
+                Value(Decimal("0.00"), output_field=MoneyField()),
+                output_field=MoneyField(),
+            ),
+            net_amount=F("total_amount") - F("clawback_amount"),
             loans=Count("loan_id", distinct=True),
             enterprises=Count("sme_id", distinct=True),
         )

@@ -15,6 +15,13 @@ Conventions (debit <- credit), each leg tagged with the party whose books it tou
 - fund top-up:    fund cash <- fund capital
 - subsidies:      subsidy expense <- subsidies payable (approval); payable <- government budget
                   and SME cash <- SME subsidy income (payment)
+- prepayment:     bank cash <- loans receivable and SME loans payable <- SME cash (principal of a
+                  partial prepayment; a settlement's installments are booked as a repayment);
+                  bank cash <- prepayment fee income, SME prepayment fee expense <- SME cash (fee)
+- subsidy taken back (DOMAIN.md 8a): approved, not paid: subsidies payable <- subsidy expense;
+                  paid: clawback receivable <- subsidy expense and SME subsidy income <- SME
+                  clawback payable; netted in the SME's next run: subsidies payable <- clawback
+                  receivable and SME clawback payable <- SME cash
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from fintech.models.ledger import (  # the account codes, named here for the ser
     BANK_CREDIT_LOSS,
     CLAIM_FUND,
     CLAIM_INSURER,
+    CLAWBACK_RECEIVABLE,
     DEFAULT_CLEARING,
     FUND_CAPITAL,
     FUND_CASH,
@@ -44,10 +52,13 @@ from fintech.models.ledger import (  # the account codes, named here for the ser
     INTEREST_INCOME,
     LOANS_RECEIVABLE,
     PREMIUM_INCOME,
+    PREPAYMENT_FEE_INCOME,
     SME_CASH,
+    SME_CLAWBACK_PAYABLE,
     SME_INTEREST_EXPENSE,
     SME_LOANS_PAYABLE,
     SME_PREMIUM_EXPENSE,
+    SME_PREPAYMENT_FEE_EXPENSE,
     SME_SUBSIDY_INCOME,
     SUBSIDIES_PAYABLE,
     SUBSIDY_EXPENSE,
@@ -58,6 +69,7 @@ __all__ = [
     "BANK_CREDIT_LOSS",
     "CLAIM_FUND",
     "CLAIM_INSURER",
+    "CLAWBACK_RECEIVABLE",
     "DEFAULT_CLEARING",
     "FUND_CAPITAL",
     "FUND_CASH",
@@ -70,10 +82,13 @@ __all__ = [
     "INTEREST_INCOME",
     "LOANS_RECEIVABLE",
     "PREMIUM_INCOME",
+    "PREPAYMENT_FEE_INCOME",
     "SME_CASH",
+    "SME_CLAWBACK_PAYABLE",
     "SME_INTEREST_EXPENSE",
     "SME_LOANS_PAYABLE",
     "SME_PREMIUM_EXPENSE",
+    "SME_PREPAYMENT_FEE_EXPENSE",
     "SME_SUBSIDY_INCOME",
     "SUBSIDIES_PAYABLE",
     "SUBSIDY_EXPENSE",

@@ -24,6 +24,7 @@ from fintech.money import ZERO, format_money, round_fen
 
 from .audit import audit_record
 from .common import ensure_not_future
+from .extensions import extension_awaiting_premium, extension_premium_record
 from .ledger import INSURER_CASH, PREMIUM_INCOME, SME_CASH, SME_PREMIUM_EXPENSE, Leg, ledger_post
 from .notifications import notify_on_commit
 from .transitions import application_lock, application_transition, record_transition, require_status
@@ -102,6 +103,13 @@ def premium_payment_record(*, actor: User, policy_id: int, amount: Decimal, paid
     app = application_lock(policy.application_id)
     policy = Policy.objects.select_for_update().get(pk=policy_id)
     require_acts_for(actor, OrganizationKind.INSURER, policy, "Only the insurer records premium payments.")
+    extension = extension_awaiting_premium(policy) if policy.status == PolicyStatus.ACTIVE else None
+    if extension is not None:
+        # The endorsement premium of an extension (DOMAIN.md 8a): paid in full, the extension
+        # takes effect.
+        return extension_premium_record(
+            actor=actor, policy=policy, extension_id=extension.pk, amount=amount, paid_on=paid_on
+        )
     if policy.status != PolicyStatus.ISSUED:
         raise InvalidTransition(policy.status, "record a premium payment")
     require_status(app, "record a premium payment", ApplicationStatus.BANK_REVIEW, ApplicationStatus.APPROVED)

@@ -24,11 +24,9 @@ from fintech.errors import (
     NotFound,
     RepaymentAlreadyReversed,
     RepaymentNotLatest,
-    RepaymentSubsidised,
 )
 from fintech.models import (
     ApplicationStatus,
-    EntitlementStatus,
     EntryKind,
     Installment,
     InstallmentStatus,
@@ -40,15 +38,14 @@ from fintech.models import (
     Policy,
     PolicyStatus,
     RepaymentReversal,
-    SubsidyEntitlement,
-    SubsidyKind,
     User,
 )
 from fintech.models.loans import Pledge
-from fintech.models.repayments import Repayment, RepaymentAllocation
+from fintech.models.repayments import Prepayment, Repayment, RepaymentAllocation
 from fintech.money import ZERO, format_money
 
 from .audit import audit_record
+from .clawbacks import entitlements_unwind
 from .common import ensure_not_future
 from .ledger import (
     BANK_CASH,
@@ -151,12 +148,7 @@ def repayment_record(
             f"A repayment ({paid_on}) cannot precede the disbursement ({loan.disbursed_on}).",
             fields={"paid_on": [f"Not before the disbursement date {loan.disbursed_on}."]},
         )
-    last = (
-        Repayment.objects.filter(loan=loan, reversal__isnull=True)
-        .order_by("-paid_on")
-        .values_list("paid_on", flat=True)
-        .first()
-    )
+    last = last_value_date(loan)
     if last is not None and paid_on < last:
         raise DatesOutOfOrder(
             f"A repayment ({paid_on}) cannot precede the loan's last repayment ({last}).",
@@ -175,6 +167,38 @@ def repayment_record(
             f"Bank transaction {transaction_id} has already been applied.",
             fields={"transaction_id": ["Already applied."]},
         )
+    return repayment_apply(actor, loan, app, rows, amount, paid_on, transaction_id)
+
+
+def last_value_date(loan: Loan) -> date | None:
+    """The value date of the loan's latest standing repayment or prepayment: later money movements
+    may not precede it."""
+    dates = [
+        Repayment.objects.filter(loan=loan, reversal__isnull=True)
+        .order_by("-paid_on")
+        .values_list("paid_on", flat=True)
+        .first(),
+        Prepayment.objects.filter(loan=loan)
+        .order_by("-value_date")
+        .values_list("value_date", flat=True)
+        .first(),
+    ]
+    known = [d for d in dates if d is not None]
+    return max(known) if known else None
+
+
+def repayment_apply(
+    actor: User,
+    loan: Loan,
+    app: object,
+    rows: list[Installment],
+    amount: Decimal,
+    paid_on: date,
+    transaction_id: str = "",
+) -> Repayment:
+    """Allocate a checked amount over the locked installment rows, book it and audit it; the loan
+    settles when it pays the last fen (inside the caller's transaction)."""
+    owed = sum((r.principal_due - r.principal_paid + r.interest_due - r.interest_paid for r in rows), ZERO)
     repayment = Repayment.objects.create(
         loan=loan,
         bank_id=loan.bank_id,
@@ -245,6 +269,14 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
             f"Repayment {repayment.pk} is not the loan's most recent standing repayment"
             f" (that is {latest.pk if latest else 'none'}): reverse the later ones first."
         )
+    later = Prepayment.objects.filter(loan=loan, value_date__gte=repayment.paid_on).exclude(
+        repayment=repayment
+    )
+    if later.exists():
+        raise RepaymentNotLatest(
+            f"Repayment {repayment.pk} came before a prepayment that rebuilt the schedule; it can no longer"
+            " be reversed."
+        )
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput.on("reason", "Say why the repayment is reversed.")
@@ -258,16 +290,6 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
     # date up to which the close has already marked installments overdue.
     as_of = max(reversed_on, loan.last_closed_on or reversed_on)
     parts = list(repayment.allocations.select_related("installment").order_by("installment__seq"))
-    subsidised = SubsidyEntitlement.objects.filter(
-        installment_id__in=[p.installment_id for p in parts], kind=SubsidyKind.INTEREST
-    ).exclude(status=EntitlementStatus.CANCELLED)
-    if subsidised.exists():
-        # A subsidy was computed on the strength of this repayment being on time; taking the
-        # repayment back would leave a subsidy for an installment that may end up late.
-        raise RepaymentSubsidised(
-            f"Repayment {repayment.pk} paid installments that already earned an interest subsidy;"
-            " it can no longer be reversed."
-        )
     rows = {
         row.pk: row
         for row in Installment.objects.select_for_update().filter(pk__in=[p.installment_id for p in parts])
@@ -281,6 +303,10 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
         row.save(update_fields=["principal_paid", "interest_paid", "paid_on", "status"])
     reversal = RepaymentReversal.objects.create(
         repayment=repayment, reversed_on=reversed_on, reason=reason[:500], reversed_by=actor
+    )
+    # A subsidy earned on the strength of this repayment is cancelled, or clawed back if paid.
+    subsidies = entitlements_unwind(
+        actor=actor, reversal=reversal, installment_ids=[p.installment_id for p in parts], reason=reason
     )
     entry = repayment_post(repayment, actor=actor)
     if entry is not None:
@@ -304,6 +330,7 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
             "reversal": reversal.pk,
             "reversed_on": reversed_on,
             "allocations": [[p.installment.seq, p.principal, p.interest] for p in parts],
+            "subsidies": subsidies,
         },
     )
     return reversal

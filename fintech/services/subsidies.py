@@ -60,9 +60,11 @@ from fintech.rules import subsidies as rules
 
 from . import batch
 from .audit import audit_record
+from .clawbacks import clawbacks_attach, clawbacks_net
 from .common import business_today, ensure_not_future, program_to_start
 from .events import Change, events_emit, id_chunks
 from .ledger import (
+    CLAWBACK_RECEIVABLE,
     GOV_BUDGET,
     SME_CASH,
     SME_SUBSIDY_INCOME,
@@ -99,6 +101,7 @@ def run_params(run: SubsidyRun) -> rules.SubsidyParams:
         benchmark_mode=p["benchmark_mode"],
         forfeit_after_late=bool(p["forfeit_after_late"]),
         annual_cap=Decimal(p["annual_subsidy_cap"]),
+        subsidise_extended=bool(p.get("subsidise_extended_installments", False)),
     )
 
 
@@ -110,6 +113,7 @@ def _snapshot(program: Program, chunk_size: int) -> dict[str, Any]:
         "benchmark_mode": program.benchmark_mode,
         "forfeit_after_late": program.forfeit_after_late,
         "annual_subsidy_cap": str(program.annual_subsidy_cap),
+        "subsidise_extended_installments": program.subsidise_extended_installments,
         "chunk_size": chunk_size,
     }
 
@@ -124,10 +128,18 @@ def _decimal(value: Any, places: int) -> Decimal:
     return Decimal(text).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
-def _sqlite_interest_fen(principal: Any, rate_days: Any, subsidy_rate: Any) -> float | None:
-    if principal is None or rate_days is None or subsidy_rate is None:
+def _sqlite_interest_fen(
+    principal: Any, rate_days: Any, after: Any, rate_days_after: Any, subsidy_rate: Any
+) -> float | None:
+    if None in (principal, rate_days, after, rate_days_after, subsidy_rate):
         return None
-    amount = rules.interest_subsidy(_decimal(principal, 2), _decimal(rate_days, 8), _decimal(subsidy_rate, 8))
+    amount = rules.interest_subsidy_split(
+        (
+            (_decimal(principal, 2), _decimal(rate_days, 8)),
+            (_decimal(after, 2), _decimal(rate_days_after, 8)),
+        ),
+        _decimal(subsidy_rate, 8),
+    )
     return float(amount)
 
 
@@ -152,7 +164,7 @@ class _Sql:
         if self.sqlite:
             connection.ensure_connection()
             raw = connection.connection
-            raw.create_function("subsidy_interest_fen", 3, _sqlite_interest_fen, deterministic=True)
+            raw.create_function("subsidy_interest_fen", 5, _sqlite_interest_fen, deterministic=True)
             raw.create_function("subsidy_premium_fen", 2, _sqlite_premium_fen, deterministic=True)
 
     def days(self, hi: str, lo: str) -> str:
@@ -160,11 +172,17 @@ class _Sql:
             return f"CAST(ROUND(julianday({hi}) - julianday({lo})) AS INTEGER)"
         return f"(({hi}) - ({lo}))"
 
-    def interest_fen(self, principal: str, rate_days: str, subsidy_rate: str) -> str:
+    def interest_fen(
+        self, principal: str, rate_days: str, after: str, rate_days_after: str, subsidy_rate: str
+    ) -> str:
+        """round((principal x rate-days + principal after a prepayment x its rate-days) x rate / 360)."""
         if self.sqlite:
-            return f"subsidy_interest_fen({principal}, {rate_days}, {subsidy_rate})"
+            return (
+                f"subsidy_interest_fen({principal}, {rate_days}, {after}, {rate_days_after}, {subsidy_rate})"
+            )
         # Dividing once at the end, at a scale of 30, keeps a half-fen tie exact.
-        return f"ROUND(CAST(({principal}) * ({rate_days}) * ({subsidy_rate}) AS NUMERIC(65, 30)) / 360, 2)"
+        product = f"(({principal}) * ({rate_days}) + ({after}) * ({rate_days_after})) * ({subsidy_rate})"
+        return f"ROUND(CAST({product} AS NUMERIC(65, 30)) / 360, 2)"
 
     def premium_fen(self, premium: str, subsidy_rate: str) -> str:
         if self.sqlite:
@@ -219,10 +237,11 @@ FROM (
     JOIN {loan} l ON l.id = i.loan_id
     JOIN bt ON bt.term_months = l.term_months
     WHERE l.program_id = %(program)s AND l.id BETWEEN %(lo)s AND %(hi)s
-      AND i.status = 'paid' AND i.due_on BETWEEN %(start)s AND %(end)s
+      AND i.status = 'paid' AND COALESCE(i.accrual_end_on, i.due_on) BETWEEN %(start)s AND %(end)s
       AND {in_force}
       {forfeit}
-    GROUP BY l.program_id, l.sme_id, l.id, i.id, i.opening_principal
+      {extended}
+    GROUP BY l.program_id, l.sme_id, l.id, i.id, i.opening_principal, i.principal_after_change
 ) s
 WHERE s.amount > 0
 ON CONFLICT DO NOTHING
@@ -293,7 +312,21 @@ def _covers(alias: str, term: str) -> str:
     )
 
 
-def _interest_sql(sql: _Sql, forfeit: bool, fixed: bool) -> str:
+def _overlap(sql: _Sql, lo: str, hi: str) -> str:
+    """Days of the benchmark row's segment [b_on, next_on) inside [lo, hi), none when apart."""
+    top = f"CASE WHEN bt.next_on IS NULL OR bt.next_on > {hi} THEN {hi} ELSE bt.next_on END"
+    bottom = f"CASE WHEN bt.b_on > {lo} THEN bt.b_on ELSE {lo} END"
+    return f"CASE WHEN {top} > {bottom} THEN {sql.days(top, bottom)} ELSE 0 END"
+
+
+# The day the installment's accrual stopped (its due date unless an early settlement closed the
+# period; DOMAIN.md 8a: the installment then belongs to the period containing that day), and the
+# day a prepayment changed its principal (the end when none did).
+_ACCRUAL_END = "COALESCE(i.accrual_end_on, i.due_on)"
+_CHANGED_ON = f"COALESCE(i.principal_changed_on, {_ACCRUAL_END})"
+
+
+def _interest_sql(sql: _Sql, forfeit: bool, fixed: bool, extended: bool = True) -> str:
     """Interest subsidies of the chunk's on-time installments due in the period.
 
     `bt` lists, for each loan term found in the chunk, the benchmark rows applying to that term
@@ -307,20 +340,28 @@ def _interest_sql(sql: _Sql, forfeit: bool, fixed: bool) -> str:
     """
     if fixed:
         in_force = "bt.b_on <= l.disbursed_on AND (bt.next_on IS NULL OR bt.next_on > l.disbursed_on)"
-        days = "i.days"
+        days = sql.days(_CHANGED_ON, "i.start_on")
+        days_after = sql.days(_ACCRUAL_END, _CHANGED_ON)
     else:
-        in_force = "bt.b_on < i.due_on AND (bt.next_on IS NULL OR bt.next_on > i.start_on)"
-        days = sql.days(
-            "CASE WHEN bt.next_on IS NULL OR bt.next_on > i.due_on THEN i.due_on ELSE bt.next_on END",
-            "CASE WHEN bt.b_on > i.start_on THEN bt.b_on ELSE i.start_on END",
-        )
+        in_force = f"bt.b_on < {_ACCRUAL_END} AND (bt.next_on IS NULL OR bt.next_on > i.start_on)"
+        days = _overlap(sql, "i.start_on", _CHANGED_ON)
+        days_after = _overlap(sql, _CHANGED_ON, _ACCRUAL_END)
     rate = "CASE WHEN bt.b_rate < l.annual_rate THEN bt.b_rate ELSE l.annual_rate END"
     tables = _tables()
+    # The principal ran at opening_principal to the change and at principal_after_change after it
+    # (a partial prepayment): rate-days of each stretch weigh its own principal (DOMAIN.md 8a).
     return _INTEREST_SQL.format(
         **tables,
-        amount=sql.interest_fen("i.opening_principal", f"SUM({days} * {rate})", "%(rate)s"),
+        amount=sql.interest_fen(
+            "i.opening_principal",
+            f"SUM({days} * {rate})",
+            "COALESCE(i.principal_after_change, i.opening_principal)",
+            f"SUM({days_after} * {rate})",
+            "%(rate)s",
+        ),
         in_force=in_force,
         forfeit=_FORFEIT_SQL.format(**tables) if forfeit else "",
+        extended="" if extended else "AND i.after_extension = %(false)s",
         covers_b=_covers("b", "t.term_months"),
     )
 
@@ -565,7 +606,7 @@ def _insert_entitlements(run: SubsidyRun, lo: int, hi: int) -> int:
     created = 0
     with connection.cursor() as cursor:
         cursor.execute(
-            _interest_sql(sql, params.forfeit_after_late, fixed),
+            _interest_sql(sql, params.forfeit_after_late, fixed, params.subsidise_extended),
             {**common, "rate": sql.decimal(params.interest_subsidy_rate)},
         )
         created += max(cursor.rowcount, 0)
@@ -615,7 +656,8 @@ def _analyze_entitlements() -> None:
 def _finish(run: SubsidyRun) -> None:
     _apply_cap(run)
     _entitlement_events(run, "subsidy.computed", EntitlementStatus.COMPUTED)
-    totals = run.entitlements.aggregate(
+    run.clawback_total = clawbacks_attach(run)
+    totals = run.entitlements.exclude(status=EntitlementStatus.CANCELLED).aggregate(
         interest=_sum(Q(kind=SubsidyKind.INTEREST)),
         premium=_sum(Q(kind=SubsidyKind.PREMIUM)),
         count=Count("id"),
@@ -628,6 +670,7 @@ def _finish(run: SubsidyRun) -> None:
         update_fields=[
             "interest_total",
             "premium_total",
+            "clawback_total",
             "entitlements_count",
             "chunks_done",
             "status",
@@ -760,14 +803,23 @@ def subsidy_run_pay(*, actor: User, run_id: int, paid_on: date, reference: str) 
     total = run.interest_total + run.premium_total
     per_sme = (
         run.entitlements.filter(amount__gt=0)
+        .exclude(status=EntitlementStatus.CANCELLED)
         .values("sme_id")
         .annotate(total=Sum("amount"))
         .order_by("sme_id")
     )
-    legs = [Leg(SUBSIDIES_PAYABLE, GOV_BUDGET, total, organization_id=actor.organization_id)]
+    # Clawbacks of earlier subsidies are netted against what this run pays each SME (DOMAIN.md 8a).
+    netted, netting_legs = clawbacks_net(
+        actor=actor, run=run, paid_to_sme={row["sme_id"]: row["total"] for row in per_sme}
+    )
+    legs = [
+        Leg(SUBSIDIES_PAYABLE, GOV_BUDGET, total - netted, organization_id=actor.organization_id),
+        Leg(SUBSIDIES_PAYABLE, CLAWBACK_RECEIVABLE, netted, organization_id=actor.organization_id),
+    ]
     legs += [
         Leg(SME_CASH, SME_SUBSIDY_INCOME, row["total"], organization_id=row["sme_id"]) for row in per_sme
     ]
+    legs += netting_legs
     ledger_post(
         kind=EntryKind.SUBSIDY_PAYMENT,
         booked_on=paid_on,

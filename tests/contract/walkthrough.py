@@ -48,6 +48,7 @@ class Walk:
     def __init__(self, base: str, manage: list[str]):
         self.base, self.manage, self.failures = base.rstrip("/"), manage, 0
         self.seed = random.randrange(10**6)
+        self.repayment_ids: list[int] = []
 
     def step(self, what: str, r: requests.Response, status: int, keys: tuple[str, ...] = ()) -> dict:
         body: dict = {}
@@ -258,9 +259,12 @@ class Walk:
         )
         sched = sme.get(f"{b}/api/v1/loans/{ln}/schedule/")
         rows = self.step("schedule", sched, 200).get("_list", [])
+        paid: list[dict] = []
         for inst in rows[:3] if isinstance(rows, list) else []:
             amount = str(Decimal(inst["principal_due"]) + Decimal(inst["interest_due"]))
-            self.step(
+            paid.append(inst)
+            self.repayment_ids.append(0)
+            self.repayment_ids[-1] = self.step(
                 "repayment",
                 bank.post(
                     f"{b}/api/v1/loans/{ln}/repayments/",
@@ -269,7 +273,7 @@ class Walk:
                 ),
                 201,
                 ("id", "allocations"),
-            )
+            ).get("id", 0)
         p = subprocess.run(
             [*self.manage, "close_day", "--as-of", "2025-06-30"], capture_output=True, text=True
         )
@@ -296,6 +300,7 @@ class Walk:
         self.step("report", regulator.get(b + "/api/v1/reports/subsidies/?period=2025Q2&group_by=bank"), 200)
         r = regulator.get(b + "/api/v1/reports/subsidies/?period=2025Q2&group_by=bank&format=csv")
         self.step("report as CSV", r, 200)
+        self.servicing(bank, insurer, regulator, ln, pol.get("id"), paid)
         self.step(
             "a bad token",
             requests.get(f"{b}/api/v1/applications/{a}/", headers={"Authorization": "Bearer nonsense"}),
@@ -303,6 +308,119 @@ class Walk:
         )
         print(f"\n{self.failures} step(s) did not answer as docs/api.md says")
         return 1 if self.failures else 0
+
+    def servicing(
+        self,
+        bank: requests.Session,
+        insurer: requests.Session,
+        regulator: requests.Session,
+        ln: int,
+        policy: int,
+        paid: list[dict],
+    ) -> None:
+        """Payoff, partial prepayment, extension and a reversal after a subsidy (docs/api.md)."""
+        b = self.base
+        # The 2025Q2 run computed installment 3's subsidy: the bounced transfer cancels it.
+        self.step(
+            "reversal after a subsidy",
+            bank.post(
+                f"{b}/api/v1/repayments/{self.repayment_ids[-1]}/reversal/",
+                json={"reversed_on": "2025-06-02", "reason": "transfer bounced"},
+            ),
+            201,
+        )
+        subsidies = self.step(
+            "subsidies after the reversal",
+            regulator.get(b + "/api/v1/subsidies/?period=2025Q2&status=cancelled"),
+            200,
+            ("results",),
+        )
+        if not subsidies.get("results"):
+            self.failures += 1
+            print("BAD the reversed installment's subsidy is not cancelled")
+        third = paid[-1] if paid else {}
+        owed = str(Decimal(third.get("principal_due", "0")) + Decimal(third.get("interest_due", "0")))
+        self.step(
+            "repayment again",
+            bank.post(f"{b}/api/v1/loans/{ln}/repayments/", json={"amount": owed, "paid_on": "2025-06-03"}),
+            201,
+        )
+        self.step(
+            "payoff quote",
+            bank.get(f"{b}/api/v1/loans/{ln}/payoff/?on=2025-06-05"),
+            200,
+            ("on", "overdue", "principal", "accrued_interest", "prepayment_fee", "total"),
+        )
+        self.step(
+            "partial prepayment",
+            bank.post(
+                f"{b}/api/v1/loans/{ln}/prepayments/",
+                json={
+                    "kind": "partial",
+                    "amount": "100000.00",
+                    "value_date": "2025-06-05",
+                    "recast": "keep_term",
+                },
+                headers={"Idempotency-Key": f"walk-{self.seed}-prepay"},
+            ),
+            201,
+            ("id", "schedule_version"),
+        )
+        self.step("schedule version 1", bank.get(f"{b}/api/v1/loans/{ln}/schedule/?version=1"), 200)
+        ext = self.step(
+            "extension",
+            bank.post(
+                f"{b}/api/v1/loans/{ln}/extensions/",
+                json={"new_maturity_on": "2026-05-20", "agreed_on": "2025-06-10"},
+            ),
+            201,
+            ("id", "status"),
+        )
+        endorsed = self.step(
+            "endorsement",
+            insurer.post(
+                f"{b}/api/v1/extensions/{ext.get('id')}/endorse/",
+                json={"premium_rate": "0.02", "endorsed_on": "2025-06-11"},
+            ),
+            200,
+            ("premium", "status"),
+        )
+        self.step(
+            "endorsement premium",
+            insurer.post(
+                f"{b}/api/v1/policies/{policy}/premium-payments/",
+                json={"amount": endorsed.get("premium"), "paid_on": "2025-06-12"},
+            ),
+            201,
+        )
+        done = self.step("extension in effect", bank.get(f"{b}/api/v1/extensions/{ext.get('id')}/"), 200)
+        if done.get("status") != "effective":
+            self.failures += 1
+            print(f"BAD the extension is '{done.get('status')}', not in effect")
+        quote = self.step("payoff", bank.get(f"{b}/api/v1/loans/{ln}/payoff/?on=2025-06-15"), 200, ("total",))
+        self.step(
+            "settlement at another amount",
+            bank.post(
+                f"{b}/api/v1/loans/{ln}/prepayments/",
+                json={"kind": "settle", "amount": "1.00", "value_date": "2025-06-15"},
+            ),
+            400,
+            ("code", "message", "fields", "payoff"),
+        )
+        self.step(
+            "early settlement",
+            bank.post(
+                f"{b}/api/v1/loans/{ln}/prepayments/",
+                json={"kind": "settle", "amount": quote.get("total"), "value_date": "2025-06-15"},
+                headers={"Idempotency-Key": f"walk-{self.seed}-settle"},
+            ),
+            201,
+            ("id", "schedule_version"),
+        )
+        loan = self.step("settled loan", bank.get(f"{b}/api/v1/loans/{ln}/"), 200, ("status",))
+        if loan.get("status") != "settled":
+            self.failures += 1
+            print(f"BAD the loan is '{loan.get('status')}' after the early settlement")
 
 
 def main() -> int:

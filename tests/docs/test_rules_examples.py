@@ -33,7 +33,9 @@ from fintech.rules.sme_size import classify_enterprise
 from fintech.rules.subsidies import apply_cap, premium_subsidy
 from fintech.selectors.defaults import loan_loss_for
 from fintech.services.close import close_run_dispatch
-from fintech.services.policies import policy_premium
+from fintech.services.extensions import loan_extension_endorse, loan_extension_request
+from fintech.services.policies import policy_premium, premium_payment_record
+from fintech.services.prepayments import loan_prepay_partial, loan_settle_early, payoff_quote
 from fintech.services.repayments import repayment_record
 from fintech.services.risk_pool import recovery_record
 from fintech.services.subsidies import subsidy_run_approve, subsidy_run_pay, subsidy_run_start
@@ -379,6 +381,93 @@ def _cap(f: Figures) -> None:
 
 
 # --- the page and the checks agree -----------------------------------------------------------------
+
+
+# --- 15. payoff, prepayment, extension -----------------------------------------------------------
+
+
+def _paid_loan(f: Figures):  # type: ignore[no-untyped-def]
+    loan, people = _loan(f["loan"])
+    for seq in f["paid_on_time"].split():
+        row = Installment.objects.get(loan=loan, seq=int(seq))
+        repayment_record(
+            actor=people.bank,  # type: ignore[attr-defined]
+            loan_id=loan.pk,
+            amount=row.principal_due + row.interest_due,
+            paid_on=row.due_on,
+        )
+    return loan, people
+
+
+@check("payoff", db=True)
+def _payoff(f: Figures, capture: Callable) -> None:
+    loan, people = _paid_loan(f)
+    key = next(k for k in f if k.startswith("payoff on "))
+    on = date.fromisoformat(key.removeprefix("payoff on "))
+    quote = payoff_quote(actor=people.bank, loan_id=loan.pk, on=on)  # type: ignore[attr-defined]
+    words = f[key].split()
+    assert [quote.overdue, quote.principal, quote.accrued_interest, quote.prepayment_fee, quote.total] == [
+        D(words[i]) for i in (1, 3, 5, 7, 9)
+    ]
+    settled_on, _, a, _, interest_a, _, b, _, interest_b = f["settled"].split()
+    loan_settle_early(actor=people.bank, loan_id=loan.pk, amount=quote.total, value_date=on)  # type: ignore[attr-defined]
+    rows = dict(Installment.objects.filter(loan=loan).values_list("seq", "interest_due"))
+    assert (rows[int(a)], rows[int(b)]) == (D(interest_a), D(interest_b))
+    assert Loan.objects.get(pk=loan.pk).settled_on == date.fromisoformat(settled_on)
+
+
+@check("prepayment", db=True)
+def _prepayment(f: Figures, capture: Callable) -> None:
+    for recast in ("keep_term", "shorten_term"):
+        loan, people = _paid_loan(f)
+        amount, _, on = f["prepaid"].split()
+        loan_prepay_partial(
+            actor=people.bank,  # type: ignore[attr-defined]
+            loan_id=loan.pk,
+            amount=D(amount),
+            value_date=date.fromisoformat(on),
+            recast=recast,
+        )
+        words = f[recast].split()
+        rows = {r.seq: r for r in Installment.objects.filter(loan=loan)}
+        assert len(rows) == int(words[1])
+        first, last = rows[int(words[3])], rows[int(words[9])]
+        assert (first.principal_due, first.interest_due) == (D(words[5]), D(words[7])), recast
+        assert last.principal_due == D(words[11]), recast
+
+
+@check("extension", db=True)
+def _extension(f: Figures, capture: Callable) -> None:
+    loan, people = _paid_loan(f)
+    new, _, agreed, _, rate, _, paid = f["extension"].split()
+    extension = loan_extension_request(
+        actor=people.bank,  # type: ignore[attr-defined]
+        loan_id=loan.pk,
+        new_maturity_on=date.fromisoformat(new),
+        agreed_on=date.fromisoformat(agreed),
+    )
+    extension = loan_extension_endorse(
+        actor=people.insurer,  # type: ignore[attr-defined]
+        extension_id=extension.pk,
+        premium_rate=D(rate),
+        endorsed_on=date.fromisoformat(agreed),
+    )
+    assert extension.premium == D(f["premium"])
+    premium_payment_record(
+        actor=people.insurer,  # type: ignore[attr-defined]
+        policy_id=loan.policy_id,
+        amount=D(f["premium"]),
+        paid_on=date.fromisoformat(paid),
+    )
+    for key in ("installment 7", "installment 9"):
+        due_on, _, principal, _, interest, extended = f[key].split()
+        row = Installment.objects.get(loan=loan, seq=int(key.split()[1]))
+        assert (row.due_on, row.principal_due, row.interest_due, row.after_extension) == (
+            date.fromisoformat(due_on),
+            D(principal),
+            D(interest),
+            extended == "extended",
+        )
 
 
 def test_every_example_is_checked():

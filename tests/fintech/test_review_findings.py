@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from fintech.errors import DatesOutOfOrder, RepaymentSubsidised
+from fintech.errors import DatesOutOfOrder
 from fintech.models import Installment, Repayment, RepaymentReversal
 from fintech.services.policies import premium_payment_record
 from fintech.services.repayments import repayment_record, repayment_reverse
@@ -19,10 +19,11 @@ D = Decimal
 pytestmark = pytest.mark.django_db
 
 
-def test_a_repayment_whose_installment_earned_a_subsidy_cannot_be_reversed(
+def test_a_reversal_after_a_computed_subsidy_cancels_it_with_the_reason(
     django_capture_on_commit_callbacks,
 ):
     # given installment 1 (due 2025-03-20) paid on time and a 2025Q1 run that computed its subsidy
+    # (once refused with a 409; DOMAIN.md 8a now says how a reversal treats the subsidy)
     loan, people = active_loan()
     first = Installment.objects.get(loan=loan, seq=1)
     repayment = repayment_record(
@@ -34,18 +35,20 @@ def test_a_repayment_whose_installment_earned_a_subsidy_cannot_be_reversed(
     with django_capture_on_commit_callbacks(execute=True):
         subsidy_run_start(actor=regulator(regulator_org()), program_id=wuhan_program().pk, period="2025Q1")
     assert first.subsidies.count() == 1
-    # when the bank tries to take the repayment back
-    with pytest.raises(RepaymentSubsidised):
-        repayment_reverse(
-            actor=people.bank,
-            repayment_id=repayment.pk,
-            reversed_on=date(2025, 3, 25),
-            reason="wrong account",
-        )
-    # then nothing changed
+    # when the bank takes the repayment back
+    repayment_reverse(
+        actor=people.bank,
+        repayment_id=repayment.pk,
+        reversed_on=date(2025, 3, 25),
+        reason="wrong account",
+    )
+    # then the installment is unpaid again and its entitlement cancelled with the reason
     first.refresh_from_db()
-    assert (first.status, first.paid_on) == ("paid", date(2025, 3, 20))
-    assert RepaymentReversal.objects.count() == 0
+    assert (first.status, first.paid_on) == ("overdue", None)
+    entitlement = first.subsidies.get()
+    assert entitlement.status == "cancelled" and "wrong account" in entitlement.cancel_reason
+    assert entitlement.run.interest_total == D("0.00")
+    assert RepaymentReversal.objects.count() == 1
 
 
 def test_premium_paid_on_is_the_latest_payment_whatever_the_reporting_order():

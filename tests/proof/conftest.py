@@ -71,6 +71,7 @@ def seed() -> Seeded:
     """Build the two casts and the objects behind every {id} of the API."""
     from fintech.models import OrganizationKind, Region
     from fintech.services.defaults import loan_default_declare
+    from fintech.services.extensions import loan_extension_request
     from fintech.services.risk_pool import settlement_record
     from fintech.services.scenarios import scenario_start
     from fintech.services.subsidies import subsidy_run_start
@@ -105,6 +106,13 @@ def seed() -> Seeded:
     rep_a = _repayment(loan_a, a.bank, "100.00", date(2025, 3, 1))
     rep_b = _repayment(loan_b, b.bank, "100.00", date(2025, 3, 1))
     file_a, file_b = _file(a.bank, loan_a), _file(b.bank, loan_b)
+    # An extension agreed on each cast's loan, waiting for its insurer (DOMAIN.md 8a).
+    ext_a, ext_b = (
+        loan_extension_request(
+            actor=people.bank, loan_id=loan.pk, new_maturity_on=date(2026, 3, 20), agreed_on=date(2025, 3, 2)
+        )
+        for loan, people in ((loan_a, a), (loan_b, b))
+    )
     loan_default_declare(
         actor=d.bank, loan_id=loan_d.pk, default_on=date(2025, 7, 1), reason="90 days past due"
     )
@@ -123,7 +131,7 @@ def seed() -> Seeded:
         raw={"horizon_months": 6, "paths": 200, "seed": 1},
     )
 
-    def ids(loan: Loan, rep: Repayment, file: RepaymentFile) -> dict[str, int]:
+    def ids(loan: Loan, rep: Repayment, file: RepaymentFile, extension: object) -> dict[str, int]:
         app = loan.application
         return {
             "applications": app.pk,
@@ -137,9 +145,10 @@ def seed() -> Seeded:
             "settlements": settlement.pk,
             "subsidy-runs": run.pk,
             "scenarios": scenario.pk,
+            "extensions": extension.pk,  # type: ignore[attr-defined]
         }
 
-    own, other = ids(loan_a, rep_a, file_a), ids(loan_b, rep_b, file_b)
+    own, other = ids(loan_a, rep_a, file_a, ext_a), ids(loan_b, rep_b, file_b, ext_b)
     # Programmes, the settlement (of cast A's defaulted loan), the run and the stress scenario
     # (Wuhan's) have no B twin: their "other" cell is an id that does not exist.
     for shared in ("programs", "settlements", "subsidy-runs", "scenarios"):

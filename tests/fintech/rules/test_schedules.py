@@ -397,3 +397,29 @@ def test_any_schedule_repays_the_principal_exactly(
         assert r.opening_principal == opening
         opening -= r.principal_due
     assert opening == 0
+
+
+def test_a_rebuild_over_the_original_dates_is_the_original_schedule():
+    # rebuild_schedule is the engine of build_schedule: the same dates give the same rows
+    from fintech.rules.schedules import due_date, rebuild_schedule
+
+    for method in RepaymentMethod:
+        plan = build_schedule(Decimal("1000000.00"), Decimal("0.045"), 12, method, date(2025, 2, 20))
+        dates = [date(2025, 2, 20)] + [due_date(date(2025, 2, 20), k) for k in range(1, 13)]
+        assert rebuild_schedule(Decimal("1000000.00"), Decimal("0.045"), method, dates, 1) == plan
+
+
+def test_installments_to_clear_rounds_up():
+    # ceil(600,000.01 / 83,333.33) = ceil(7.2000...) = 8; an exact multiple needs no more
+    from fintech.rules.schedules import installments_to_clear
+
+    ep = RepaymentMethod.EQUAL_PRINCIPAL
+    assert installments_to_clear(Decimal("600000.01"), Decimal("0.045"), ep, Decimal("83333.33")) == 8
+    assert installments_to_clear(Decimal("166666.66"), Decimal("0.045"), ep, Decimal("83333.33")) == 2
+    with pytest.raises(ValueError):
+        installments_to_clear(
+            Decimal("1000.00"),
+            Decimal("0.045"),
+            RepaymentMethod.INTEREST_MONTHLY_PRINCIPAL_AT_MATURITY,
+            Decimal(1),
+        )

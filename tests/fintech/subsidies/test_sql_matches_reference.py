@@ -1,7 +1,8 @@
 """Property: on random books (loans of any method, term, rate and date since 2019, repaid on time,
-early, late or not at all) and random programme parameters, the set-based SQL of a run gives
-exactly the entitlements of the plain-Python reference, fintech.rules.subsidies, to the fen:
-computed amount, amount after the cap, capped flag, one per installment and kind."""
+early, late or not at all, some with a partial prepayment, an early settlement or both) and random
+programme parameters, the set-based SQL of a run gives exactly the entitlements of the plain-Python
+reference, fintech.rules.subsidies, to the fen: computed amount, amount after the cap, capped flag,
+one per installment and kind."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
+from django.db.models import Max
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fintech.models import BenchmarkRate, Installment, Loan, SubsidyEntitlement
+from fintech.models import BenchmarkRate, Installment, Loan, Prepayment, SubsidyEntitlement
 from fintech.rules import subsidies as rules
 from fintech.services.common import business_today
+from fintech.services.prepayments import loan_prepay_partial, loan_settle_early, payoff_quote
 from fintech.services.repayments import repayment_record
 from fintech.services.subsidies import run_params, subsidy_run_start
 from tests.builders import active_loan, cast
@@ -42,6 +45,11 @@ loan_spec = st.fixed_dictionaries(
         "disbursed_day": st.integers(min_value=0, max_value=(date(2025, 3, 1) - date(2019, 1, 1)).days),
         "payments": st.lists(st.sampled_from(PAYMENTS), min_size=15, max_size=15),
         "shift": st.integers(min_value=1, max_value=20),
+        # DOMAIN.md 8a: a prepayment in the period of installment `at`, `day` days into it
+        "prepay": st.sampled_from([None, None, "keep_term", "shorten_term", "settle", "keep_then_settle"]),
+        "at": st.integers(min_value=1, max_value=15),
+        "day": st.integers(min_value=0, max_value=30),
+        "share": st.integers(min_value=1, max_value=90),  # per cent of the principal prepaid
     }
 )
 params_spec = st.fixed_dictionaries(
@@ -56,19 +64,35 @@ params_spec = st.fixed_dictionaries(
 )
 
 
-def _repay(loan: Loan, people, payments: list[str], shift: int) -> None:
+def _repay(loan: Loan, people, spec: dict) -> None:
     """Pay the installments in order as the pattern says, until the first unpaid one. Value dates
     never go backwards (a bank reports them in order): an early payment after a late one is made
-    the same day as the late one."""
+    the same day as the late one. With a prepayment planned, it is made `day` days into the
+    period of installment `at` once the earlier ones are paid: a partial one (the schedule is
+    rebuilt, the later installments are paid at their new amounts), a settlement at the payoff,
+    or a partial one followed two days later by a settlement in the same period."""
     today = business_today()
     last = date.min
-    for inst, how in zip(Installment.objects.filter(loan=loan).order_by("seq"), payments, strict=False):
+    seq = 1
+    for how in spec["payments"]:
+        loan.refresh_from_db()
+        inst = Installment.objects.filter(loan=loan, seq=seq).first()
+        if inst is None or loan.status != "active":
+            return
+        if spec["prepay"] and seq == spec["at"]:
+            _prepay(loan, people, spec, inst, max(last, inst.start_on + timedelta(days=spec["day"])), today)
+            spec = {**spec, "prepay": None}
+            loan.refresh_from_db()
+            inst = Installment.objects.get(loan=loan, seq=seq)
+            last = max(last, Prepayment.objects.filter(loan=loan).aggregate(m=Max("value_date"))["m"] or last)
+            if loan.status != "active":
+                return
         if how == "unpaid":
             return
         paid_on = {
             "on_time": inst.due_on,
-            "early": max(inst.start_on, inst.due_on - timedelta(days=shift)),
-            "late": inst.due_on + timedelta(days=shift),
+            "early": max(inst.start_on, inst.due_on - timedelta(days=spec["shift"])),
+            "late": inst.due_on + timedelta(days=spec["shift"]),
         }[how]
         last = max(last, min(paid_on, today))
         repayment_record(
@@ -77,6 +101,30 @@ def _repay(loan: Loan, people, payments: list[str], shift: int) -> None:
             amount=inst.principal_due + inst.interest_due,
             paid_on=last,
         )
+        seq += 1
+
+
+def _prepay(loan: Loan, people, spec: dict, inst: Installment, on: date, today: date) -> None:
+    if on >= inst.due_on or on > today:
+        return
+    if spec["prepay"] == "settle":
+        quote = payoff_quote(actor=people.bank, loan_id=loan.pk, on=on)
+        loan_settle_early(actor=people.bank, loan_id=loan.pk, amount=quote.total, value_date=on)
+        return
+    outstanding = sum(
+        (i.principal_due for i in Installment.objects.filter(loan=loan, due_on__gt=on)), D("0.00")
+    )
+    amount = (outstanding * spec["share"] / 100).quantize(D("0.01"))
+    if not D("0.00") < amount < outstanding:
+        return
+    recast = spec["prepay"] if spec["prepay"] in ("keep_term", "shorten_term") else "keep_term"
+    if loan.repayment_method == METHODS[0]:
+        recast = "keep_term"
+    loan_prepay_partial(actor=people.bank, loan_id=loan.pk, amount=amount, value_date=on, recast=recast)
+    later = on + timedelta(days=2)
+    if spec["prepay"] == "keep_then_settle" and later < inst.due_on and later <= today:
+        quote = payoff_quote(actor=people.bank, loan_id=loan.pk, on=later)
+        loan_settle_early(actor=people.bank, loan_id=loan.pk, amount=quote.total, value_date=later)
 
 
 def _facts(loan: Loan) -> rules.LoanFacts:
@@ -93,7 +141,17 @@ def _facts(loan: Loan) -> rules.LoanFacts:
         status=loan.status,
         premium_paid=loan.policy.premium_paid_amount,
         installments=tuple(
-            rules.InstallmentFacts(i.seq, i.start_on, i.due_on, i.opening_principal, i.status)
+            rules.InstallmentFacts(
+                i.seq,
+                i.start_on,
+                i.due_on,
+                i.opening_principal,
+                i.status,
+                principal_changed_on=i.principal_changed_on,
+                principal_after_change=i.principal_after_change,
+                accrual_end_on=i.accrual_end_on,
+                after_extension=i.after_extension,
+            )
             for i in Installment.objects.filter(loan=loan).order_by("seq")
         ),
     )
@@ -136,10 +194,13 @@ def test_the_sql_of_a_run_equals_the_reference(
                 valuation_on=disbursed - timedelta(days=10),
                 people=people,
             )
-            _repay(loan, people, spec["payments"], spec["shift"])
+            _repay(loan, people, spec)
             built.append(loan)
         # a period with something in it: the one containing one of the book's due dates
-        dues = sorted(Installment.objects.filter(loan__in=built).values_list("due_on", flat=True))
+        dues = sorted(
+            [*Installment.objects.filter(loan__in=built).values_list("due_on", flat=True)]
+            + [*Prepayment.objects.filter(loan__in=built).values_list("value_date", flat=True)] * 3
+        )
         period = rules.period_containing(dues[pick % len(dues)], params["subsidy_period"])
 
         # when the period is run (in chunks of 1-3 loans)

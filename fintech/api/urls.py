@@ -57,6 +57,6 @@ from . import risk, servicing, subsidies  # noqa: E402
 
 urlpatterns += servicing.urlpatterns + risk.urlpatterns + subsidies.urlpatterns
 
-from . import scenarios  # noqa: E402
+from . import collateral, scenarios  # noqa: E402
 
-urlpatterns += scenarios.urlpatterns
+urlpatterns += scenarios.urlpatterns + collateral.urlpatterns

@@ -39,6 +39,7 @@ from fintech.models import (
 )
 
 from . import batch
+from .collateral import collateral_watch
 from .common import ensure_not_future
 from .defaults import defaulted_installments_mark_overdue, installments_mark_overdue, loan_default_declare
 
@@ -228,7 +229,9 @@ def _close_chunk(chunk: CloseChunk) -> dict[str, int]:
     closed = in_range.update(last_closed_on=as_of)
     if defaults:
         closed += Loan.objects.filter(pk__in=list(defaults)).update(last_closed_on=as_of)
-    return {"loans_closed": closed, "overdue_marked": overdue, "defaults_count": len(defaults)}
+    # The collateral watch of the chunk's id range (DOMAIN.md section 10a), in the same transaction.
+    watched = collateral_watch(Loan.objects.filter(pk__range=(chunk.lo_id, chunk.hi_id)), as_of)
+    return {"loans_closed": closed, "overdue_marked": overdue, "defaults_count": len(defaults), **watched}
 
 
 def _loan_terms(loans: QuerySet[Loan]) -> dict[int, tuple[int, int]]:
@@ -303,7 +306,7 @@ CLOSE_JOB = batch.register(
         finish=lambda run_id: _close_finish(run_id),
         active=(RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED),
         running=RunStatus.RUNNING,
-        counters=("loans_closed", "overdue_marked", "defaults_count"),
+        counters=("loans_closed", "overdue_marked", "defaults_count", "findings_raised", "findings_resolved"),
         label=lambda chunk: f"chunk {chunk.pk} (loans {chunk.lo_id}-{chunk.hi_id})",
     )
 )

@@ -17,6 +17,7 @@ from fintech.services.collateral import (
     finding_patent_add,
     patent_event_record,
 )
+from fintech.services.repayments import repayment_record
 from tests.builders import active_loan
 from tests.factories import PatentFactory, make_patent_number
 
@@ -140,3 +141,20 @@ def test_coverage_api_shows_the_patents_and_the_level(client_for):
         "in_force",
     )
     assert client_for(people.insurer).get(f"/api/v1/loans/{loan.pk}/collateral/?as_of=x").status_code == 400
+
+
+def test_coverage_before_and_after_a_repayment_of_principal():
+    loan, people = active_loan()
+    # on 2025-03-21 the invention has 5489 of its 5537 days of remaining term (from 2025-02-01):
+    # 3,040,287.70 x 5489 / 5537 = 3,013,931.58
+    before = loan_cover(loan, date(2025, 3, 21))
+    assert (before.collateral_value, before.outstanding_principal, before.coverage) == (
+        D("3013931.58"),
+        D("1000000.00"),
+        D("3.013932"),
+    )
+    # installment 1 paid on its due date: 83,333.33 principal + 3,500.00 interest (28 days at 4.5 %)
+    repayment_record(actor=people.bank, loan_id=loan.pk, amount=D("86833.33"), paid_on=date(2025, 3, 20))
+    after = loan_cover(loan, date(2025, 3, 21))
+    # 3,013,931.58 / 916,666.67 = 3.287925
+    assert (after.outstanding_principal, after.coverage) == (D("916666.67"), D("3.287925"))

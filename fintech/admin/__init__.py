@@ -3,15 +3,17 @@ from django.utils.translation import gettext_lazy as _
 
 from . import (  # noqa: F401  (registers the admin classes)
     applications,
+    close,
     collateral,
+    ledger,
     loans,
     lockouts,
     parties,
     patents,
     policies,
-    risk,
+    repayment_files,
+    risk_pool,
     scenarios,
-    servicing,
     subsidies,
     valuations,
 )

@@ -1,4 +1,4 @@
-"""Applications (SME side), the insurer's policy and decline, the bank's approval."""
+"""Applications (SME side), the insurer's decline, the bank's approval; the policy is in api.policies."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fintech.access import sees_policy_and_loan
-from fintech.models import Application, OrganizationKind, Patent, Policy, RepaymentMethod
-from fintech.money import format_money
+from fintech.models import Application, OrganizationKind, Patent, RepaymentMethod
 from fintech.selectors.applications import (
     application_for,
     application_patent_ids,
     applications_visible_to,
-    policy_for,
 )
 from fintech.services.applications import (
     application_create,
@@ -26,39 +24,15 @@ from fintech.services.applications import (
     application_withdraw,
 )
 from fintech.services.loans import loan_approve
-from fintech.services.policies import policy_issue, premium_payment_record
 
 from .fields import MAX_ID, MoneyField, RateField
 from .idempotency import idempotent
 from .loans import LoanOutSerializer
 from .permissions import request_user
+from .policies import PolicyOutSerializer
 from .rows import Computed, Context, FlatListMixin, FlatRows, Row
 
 K = OrganizationKind
-
-
-class PolicyOutSerializer(serializers.ModelSerializer):
-    insured_amount = MoneyField()
-    premium_rate = RateField()
-    premium = MoneyField()
-    premium_paid_amount = MoneyField()
-    application = serializers.IntegerField(source="application_id")
-
-    class Meta:
-        model = Policy
-        fields = [
-            "id",
-            "application",
-            "policy_number",
-            "insured_amount",
-            "premium_rate",
-            "term_months",
-            "premium",
-            "premium_paid_amount",
-            "premium_paid_on",
-            "status",
-            "external_id",
-        ]
 
 
 class ApplicationInSerializer(serializers.Serializer):
@@ -265,62 +239,6 @@ class ApplicationDeclineApi(APIView):
             actor=request_user(request), application_id=app.pk, reason=data.validated_data["reason"]
         )
         return _app_out(pk, request_user(request))
-
-
-class PolicyInSerializer(serializers.Serializer):
-    premium_rate = RateField()
-    insured_amount = MoneyField(required=False)
-
-
-class PolicyIssueApi(APIView):
-    @extend_schema(request=PolicyInSerializer, responses={201: PolicyOutSerializer})
-    @idempotent
-    def post(self, request: Request, pk: int) -> Response:
-        app = application_for(request_user(request), pk, K.INSURER)
-        data = PolicyInSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        policy = policy_issue(actor=request_user(request), application_id=app.pk, **data.validated_data)
-        return Response(PolicyOutSerializer(policy).data, status=status.HTTP_201_CREATED)
-
-
-class PremiumPaymentInSerializer(serializers.Serializer):
-    amount = MoneyField()
-    paid_on = serializers.DateField()
-
-
-class PremiumPaymentApi(APIView):
-    @extend_schema(
-        request=PremiumPaymentInSerializer,
-        responses={
-            201: inline_serializer(
-                "PremiumPaymentOut",
-                {
-                    "id": serializers.IntegerField(),
-                    "amount": serializers.CharField(),
-                    "paid_on": serializers.DateField(),
-                    "policy": PolicyOutSerializer(),
-                },
-            )
-        },
-    )
-    @idempotent
-    def post(self, request: Request, pk: int) -> Response:
-        policy = policy_for(request_user(request), pk, K.INSURER)
-        data = PremiumPaymentInSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        payment = premium_payment_record(
-            actor=request_user(request), policy_id=policy.pk, **data.validated_data
-        )
-        policy.refresh_from_db()
-        return Response(
-            {
-                "id": payment.pk,
-                "amount": format_money(payment.amount),
-                "paid_on": payment.paid_on.isoformat(),
-                "policy": PolicyOutSerializer(policy).data,
-            },
-            status=status.HTTP_201_CREATED,
-        )
 
 
 class ApproveInSerializer(serializers.Serializer):

@@ -27,8 +27,8 @@ from fintech.access import (
 from fintech.errors import InvalidInput, NotFound
 from fintech.models import CureKind, Finding, FindingStatus, OrganizationKind, PatentEventFile, Severity
 from fintech.money import format_money
-from fintech.selectors.applications import loan_for
 from fintech.selectors.collateral import findings_counts, loan_cover, patent_fee_lines, program_totals
+from fintech.selectors.loans import loan_for
 from fintech.services import collateral as services
 from fintech.services.common import business_today
 

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fintech.models import Installment, Loan, OrganizationKind, Pledge
-from fintech.selectors.applications import loan_for, loan_schedule, loans_visible_to
+from fintech.selectors.loans import loan_for, loan_schedule, loans_visible_to
 from fintech.services.loans import loan_disburse, pledge_register
 
 from .fields import MoneyField, RateField

@@ -1,6 +1,21 @@
 from django.urls import path
 
-from . import applications, loans, parties, patents, repayments, valuations
+from . import (
+    applications,
+    collateral,
+    defaults,
+    ledger,
+    loans,
+    parties,
+    patents,
+    policies,
+    repayment_files,
+    repayments,
+    risk_pool,
+    scenarios,
+    subsidies,
+    valuations,
+)
 
 urlpatterns = [
     path("auth/register/", parties.RegisterApi.as_view(), name="auth-register"),
@@ -30,7 +45,7 @@ urlpatterns = [
         applications.ApplicationDeclineApi.as_view(),
         name="application-decline",
     ),
-    path("applications/<int:pk>/policy/", applications.PolicyIssueApi.as_view(), name="application-policy"),
+    path("applications/<int:pk>/policy/", policies.PolicyIssueApi.as_view(), name="application-policy"),
     path(
         "applications/<int:pk>/approve/",
         applications.ApplicationApproveApi.as_view(),
@@ -38,7 +53,7 @@ urlpatterns = [
     ),
     path(
         "policies/<int:pk>/premium-payments/",
-        applications.PremiumPaymentApi.as_view(),
+        policies.PremiumPaymentApi.as_view(),
         name="policy-premium-payments",
     ),
     path("valuations/", valuations.ValuationListApi.as_view(), name="valuation-list"),
@@ -52,11 +67,14 @@ urlpatterns = [
     path("loans/<int:pk>/repayments/", repayments.LoanRepaymentApi.as_view(), name="loan-repayments"),
 ]
 
-# Servicing, risk pool and subsidies keep their routes next to their views.
-from . import risk, servicing, subsidies  # noqa: E402
-
-urlpatterns += servicing.urlpatterns + risk.urlpatterns + subsidies.urlpatterns
-
-from . import collateral, scenarios  # noqa: E402
-
-urlpatterns += scenarios.urlpatterns + collateral.urlpatterns
+# These modules keep their other routes next to their views.
+urlpatterns += (
+    repayment_files.urlpatterns
+    + repayments.urlpatterns
+    + ledger.urlpatterns
+    + defaults.urlpatterns
+    + risk_pool.urlpatterns
+    + subsidies.urlpatterns
+    + scenarios.urlpatterns
+    + collateral.urlpatterns
+)

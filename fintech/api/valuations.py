@@ -14,12 +14,8 @@ from rest_framework.views import APIView
 from config.api import DecimalJSONParser
 from fintech.models import Valuation
 from fintech.money import format_money
-from fintech.selectors.applications import (
-    application_patent_ids,
-    valuation_for,
-    valuation_line_values,
-    valuations_visible_to,
-)
+from fintech.selectors.applications import application_patent_ids
+from fintech.selectors.valuations import valuation_for, valuation_line_values, valuations_visible_to
 from fintech.services.audit import json_safe
 from fintech.services.valuations import PatentReport, method_inputs, valuation_report
 from valuation import public as val

@@ -1,18 +1,7 @@
-from .applications import (
-    OPEN_STATUSES,
-    Application,
-    ApplicationPatent,
-    ApplicationStatus,
-    PatentValuation,
-    Policy,
-    PolicyStatus,
-    PremiumPayment,
-    RepaymentMethod,
-    Valuation,
-    ValuationStatus,
-)
+from .applications import OPEN_STATUSES, Application, ApplicationPatent, ApplicationStatus, RepaymentMethod
 from .audit import AuditLog
 from .batch import BatchChunk, ChunkStatus
+from .close import CloseChunk, CloseRun, RunStatus
 from .collateral import (
     CollateralAppraisal,
     CureKind,
@@ -45,8 +34,10 @@ from .parties import (
     User,
 )
 from .patents import Patent, Patentee, PatentStatus, PatentType
-from .repayments import Repayment, RepaymentAllocation
-from .risk import (
+from .policies import Policy, PolicyStatus, PremiumPayment
+from .repayment_files import FileStatus, RepaymentFile, RepaymentFileLine
+from .repayments import Repayment, RepaymentAllocation, RepaymentReversal
+from .risk_pool import (
     FundMovement,
     FundMovementKind,
     LossEvent,
@@ -56,15 +47,6 @@ from .risk import (
     SettlementStatus,
 )
 from .scenarios import SCENARIO_TRANSITIONS, Scenario, ScenarioStatus
-from .servicing import (
-    CloseChunk,
-    CloseRun,
-    FileStatus,
-    RepaymentFile,
-    RepaymentFileLine,
-    RepaymentReversal,
-    RunStatus,
-)
 from .subsidies import (
     BenchmarkRate,
     BenchmarkSource,
@@ -75,6 +57,7 @@ from .subsidies import (
     SubsidyRunChunk,
     SubsidyRunStatus,
 )
+from .valuations import PatentValuation, Valuation, ValuationStatus
 
 __all__ = [
     "OPEN_STATUSES",

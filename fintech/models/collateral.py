@@ -13,7 +13,7 @@ from .base import MoneyField, RateField, TimeStamped
 from .loans import Loan
 from .parties import Organization
 from .patents import Patent, PatentType
-from .servicing import FileStatus
+from .repayment_files import FileStatus
 
 
 class FeeSchedule(TimeStamped):
@@ -88,6 +88,8 @@ class PatentEventFile(models.Model):
     lines_skipped = models.PositiveIntegerField(_("lines already applied"), default=0)
     lines_rejected = models.PositiveIntegerField(_("lines rejected"), default=0)
     errors = models.JSONField(_("errors"), default=list, blank=True)
+    # The uploader's language: the per-line reasons are written in it, whichever worker runs.
+    language = models.CharField(_("language"), max_length=16, default="en")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 

@@ -10,10 +10,11 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
-from .applications import Application, Policy, RepaymentMethod
+from .applications import Application, RepaymentMethod
 from .base import MoneyField, RateField, TimeStamped
 from .parties import Organization, Program
 from .patents import Patent
+from .policies import Policy
 
 
 class LoanStatus(models.TextChoices):

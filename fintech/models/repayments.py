@@ -1,4 +1,5 @@
-"""Repayments reported by the bank and how each was allocated (DOMAIN.md section 8)."""
+"""Repayments reported by the bank, how each was allocated, and their reversals (DOMAIN.md
+sections 8, 8a)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,20 @@ class RepaymentAllocation(models.Model):
 
     def __str__(self) -> str:
         return f"repayment {self.repayment_id}: principal {self.principal}, interest {self.interest}"
+
+
+class RepaymentReversal(models.Model):
+    """A wrong repayment taken back: its allocations are undone, nothing is deleted."""
+
+    repayment = models.OneToOneField(Repayment, on_delete=models.PROTECT, related_name="reversal")
+    reversed_on = models.DateField(_("reversed on"))
+    reason = models.CharField(_("reason"), max_length=500)
+    reversed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("repayment reversal")
+        verbose_name_plural = _("repayment reversals")
+
+    def __str__(self) -> str:
+        return f"reversal of repayment {self.repayment_id}"

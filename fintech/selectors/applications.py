@@ -1,44 +1,13 @@
-"""Reads of applications, valuations, policies and loans, each one the caller may see (fintech.access):
+"""Reads of applications, each one the caller may see (fintech.access):
 404 when it is not theirs to see, 403 when their role does not do this."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from django.db.models import QuerySet
-
-from fintech.access import (
-    applications_visible_to,
-    loans_visible_to,
-    policies_visible_to,
-    require_role,
-    valuations_visible_to,
-)
+from fintech.access import applications_visible_to, require_role
 from fintech.errors import NotFound
-from fintech.models import (
-    Application,
-    ApplicationPatent,
-    Installment,
-    Loan,
-    OrganizationKind,
-    PatentValuation,
-    Policy,
-    User,
-    Valuation,
-)
+from fintech.models import Application, ApplicationPatent, User
 
-__all__ = [
-    "application_for",
-    "application_patent_ids",
-    "applications_visible_to",
-    "loan_for",
-    "loan_schedule",
-    "loans_visible_to",
-    "policy_for",
-    "valuation_for",
-    "valuation_line_values",
-    "valuations_visible_to",
-]
+__all__ = ["application_for", "application_patent_ids", "applications_visible_to"]
 
 
 def application_patent_ids(application_ids: list[int]) -> dict[int, list[int]]:
@@ -50,15 +19,6 @@ def application_patent_ids(application_ids: list[int]) -> dict[int, list[int]]:
     return out
 
 
-def valuation_line_values(valuation_ids: list[int]) -> dict[int, dict[int, Decimal]]:
-    """{valuation id: {patent id: its appraised value}}, in one query for a page of valuations."""
-    out: dict[int, dict[int, Decimal]] = {}
-    lines = PatentValuation.objects.filter(valuation_id__in=valuation_ids)
-    for valuation_id, patent_id, value in lines.values_list("valuation_id", "patent_id", "value"):
-        out.setdefault(valuation_id, {})[patent_id] = value
-    return out
-
-
 def application_for(user: User, pk: int, *roles: str) -> Application:
     """The application, if the caller may see it (404 otherwise) and has one of the roles (403)."""
     require_role(user, *roles)
@@ -66,31 +26,3 @@ def application_for(user: User, pk: int, *roles: str) -> Application:
     if app is None:
         raise NotFound("Application not found.")
     return app
-
-
-def loan_for(user: User, pk: int, *roles: str) -> Loan:
-    require_role(user, *roles)
-    loan = loans_visible_to(user).filter(pk=pk).first()
-    if loan is None:
-        raise NotFound("Loan not found.")
-    return loan
-
-
-def loan_schedule(loan: Loan) -> QuerySet[Installment]:
-    return loan.installments.order_by("seq")
-
-
-def valuation_for(user: User, pk: int) -> Valuation:
-    require_role(user, OrganizationKind.APPRAISER)
-    valuation = valuations_visible_to(user).filter(pk=pk).first()
-    if valuation is None:
-        raise NotFound("Valuation not found.")
-    return valuation
-
-
-def policy_for(user: User, pk: int, *roles: str) -> Policy:
-    require_role(user, *roles)
-    policy = policies_visible_to(user).filter(pk=pk).first()
-    if policy is None:
-        raise NotFound("Policy not found.")
-    return policy

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
@@ -55,7 +55,7 @@ from fintech.models import (
     Severity,
     User,
 )
-from fintech.models.servicing import FileStatus
+from fintech.models.repayment_files import FileStatus
 from fintech.money import InvalidMoney, parse_money
 from fintech.rules import fees as fee_rules
 from fintech.rules.identifiers import InvalidIdentifier, parse_patent_number
@@ -329,6 +329,7 @@ def patent_event_file_upload(*, actor: User, filename: str, content: bytes) -> P
         uploaded_by=actor,
         filename=(filename or "")[:200],
         content=text,
+        language=translation.get_language() or "en",
         lines_total=sum(1 for x in lines[1:] if x.strip()),
     )
     audit_record(actor=actor, action="patent_event_file.upload", obj=file, to_state=FileStatus.PENDING)
@@ -362,6 +363,12 @@ def patent_event_file_process(file_id: int) -> PatentEventFile:
     file = PatentEventFile.objects.get(pk=file_id)
     if file.status == FileStatus.DONE:
         return file
+    with translation.override(file.language):
+        return _event_file_apply(file)
+
+
+def _event_file_apply(file: PatentEventFile) -> PatentEventFile:
+    file_id = file.pk
     PatentEventFile.objects.filter(pk=file_id).update(status=FileStatus.PROCESSING)
     applied = skipped = rejected = 0
     errors: list[dict[str, Any]] = []

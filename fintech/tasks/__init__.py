@@ -3,8 +3,9 @@ imports this package, which imports them all."""
 
 from .batch import *  # noqa: F403
 from .close import *  # noqa: F403
-from .core import *  # noqa: F403
-from .files import *  # noqa: F403
-from .risk import *  # noqa: F403
+from .collateral import *  # noqa: F403
+from .notifications import *  # noqa: F403
+from .patents import *  # noqa: F403
+from .repayment_files import *  # noqa: F403
 from .scenarios import *  # noqa: F403
 from .subsidies import *  # noqa: F403

@@ -31,7 +31,7 @@ from fintech.rules.loss import split_loss
 from fintech.rules.schedules import build_schedule
 from fintech.rules.sme_size import classify_enterprise
 from fintech.rules.subsidies import apply_cap, premium_subsidy
-from fintech.selectors.risk import loan_loss_for
+from fintech.selectors.defaults import loan_loss_for
 from fintech.services.close import close_run_dispatch
 from fintech.services.policies import policy_premium
 from fintech.services.repayments import repayment_record

@@ -88,6 +88,7 @@ def test_event_file_applies_lines_once_with_a_per_line_report(client_for, django
         f"{number},2025-06-02,nonsense,bad code\n"
     ).encode()
     client = client_for(people.bank)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # the reasons are written in the uploader's language
 
     def upload():
         with django_capture_on_commit_callbacks(execute=True):
@@ -115,6 +116,9 @@ def test_event_file_applies_lines_once_with_a_per_line_report(client_for, django
     second = upload()
     assert (second["lines_applied"], second["lines_skipped"], second["lines_rejected"]) == (0, 1, 3)
     assert PatentEvent.objects.count() == 1 and Finding.objects.count() == 1
+    # in Chinese, the same report in Chinese
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    assert upload()["errors"][0]["reason"] == "未知专利"
     # an SME may not upload
     assert (
         client_for(people.sme)

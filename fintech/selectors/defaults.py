@@ -9,7 +9,7 @@ from decimal import Decimal
 from fintech.errors import NotFound
 from fintech.models import Loan, LossEvent, OrganizationKind, User
 
-from .applications import loan_for
+from .loans import loan_for
 from .risk_pool import PartyAmounts, loss_event_position
 
 __all__ = ["LOSS_READERS", "LoanLoss", "PartyAmounts", "loan_for_default", "loan_loss_for"]

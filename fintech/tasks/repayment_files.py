@@ -5,9 +5,9 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from fintech.services import collateral, repayment_files
+from fintech.services import repayment_files
 
-__all__ = ["patent_event_file_process", "repayment_file_process"]
+__all__ = ["repayment_file_process"]
 
 
 @shared_task(
@@ -19,14 +19,3 @@ __all__ = ["patent_event_file_process", "repayment_file_process"]
 def repayment_file_process(file_id: int) -> None:
     """Apply an uploaded repayment file; a retry resumes after the lines already recorded."""
     repayment_files.repayment_file_process(file_id)
-
-
-@shared_task(
-    name="fintech.patent_event_file_process",
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True,
-    max_retries=5,
-)
-def patent_event_file_process(file_id: int) -> None:
-    """Apply an uploaded legal-status event file; a retry skips the events already recorded."""
-    collateral.patent_event_file_process(file_id)

@@ -1,6 +1,5 @@
-"""Admin: servicing. Bank staff upload their daily repayment file here (the same service as the API)
-and follow its progress and result; regulators and platform staff read the ledger (journal entries
-with their postings, the chart of accounts). Nothing here edits a record."""
+"""Admin: bank staff upload their daily repayment file here (the same service as the API) and
+follow its progress and result. Nothing here edits a record."""
 
 from __future__ import annotations
 
@@ -22,26 +21,17 @@ from django.utils.translation import gettext_lazy as _
 from fintech import access
 from fintech.errors import DomainError
 from fintech.models import (
-    Account,
-    CloseChunk,
-    CloseRun,
     FileStatus,
-    JournalEntry,
     OrganizationKind,
-    Posting,
     RepaymentFile,
     RepaymentFileLine,
 )
-from fintech.money import ZERO
 from fintech.services.repayment_files import HEADER, repayment_file_errors, repayment_file_upload
 
-from .display import admin_link, money, table
-from .scoping import ReadOnlyAdminMixin, ReviewAdmin, ReviewInline, ScopedAdmin, ScreenMixin
+from .display import table
+from .scoping import ReviewInline, ScopedAdmin
 
 K = OrganizationKind
-
-
-# --- repayment files ------------------------------------------------------------------------------
 
 
 class RepaymentFileUploadForm(forms.Form):
@@ -191,140 +181,3 @@ class RepaymentFileAdmin(ScopedAdmin):
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/fintech/repaymentfile/upload.html", context)
-
-
-# --- the ledger (read-only) -----------------------------------------------------------------------
-
-
-class PostingInline(ReviewInline):
-    model = Posting
-    view_roles = (K.REGULATOR,)
-    fields = ("debit_account", "credit_account", "amount", "organization")
-
-
-@admin.register(JournalEntry)
-class JournalEntryAdmin(ReviewAdmin):
-    """Regulators read the entries of their region's loans and programmes (fintech.access)."""
-
-    view_roles = (K.REGULATOR,)
-    list_display = ["id", "booked_on", "kind", "loan_link", "amount_total", "memo", "reverses"]
-    list_filter = ["kind"]
-    date_hierarchy = "booked_on"
-    search_fields = ["=id", "=loan__id", "memo"]
-    fields = [
-        ("booked_on", "kind"),
-        "memo",
-        ("loan_link", "program"),
-        ("source_type", "source_id"),
-        ("reverses", "created_by", "created_at"),
-    ]
-    readonly_fields = [
-        "booked_on",
-        "kind",
-        "memo",
-        "loan_link",
-        "program",
-        "source_type",
-        "source_id",
-        "reverses",
-        "created_by",
-        "created_at",
-    ]
-    inlines = [PostingInline]
-    list_per_page = 100
-    show_full_result_count = False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).prefetch_related("postings")
-
-    @admin.display(description=_("loan"), ordering="loan_id")
-    def loan_link(self, obj: JournalEntry) -> Any:
-        return admin_link(obj.loan, f"#{obj.loan_id}") if obj.loan_id else "—"
-
-    @admin.display(description=_("amount"))
-    def amount_total(self, obj: JournalEntry) -> str:
-        return money(sum((p.amount for p in obj.postings.all()), ZERO))
-
-
-@admin.register(Account)
-class AccountAdmin(ReadOnlyAdminMixin, ScreenMixin, admin.ModelAdmin):  # type: ignore[type-arg]
-    """The chart of accounts (loaded by a migration): a list to read, for regulators and platform."""
-
-    list_display = ["code", "name", "name_zh", "kind"]
-    list_filter = ["kind"]
-    search_fields = ["code", "name", "name_zh"]
-    ordering = ["code"]
-    view_roles = (K.REGULATOR,)
-
-
-# --- daily closes -------------------------------------------------------------------------------
-
-
-class CloseChunkInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
-    model = CloseChunk
-    fields = (
-        "lo_id",
-        "hi_id",
-        "status",
-        "attempts",
-        "heartbeat_at",
-        "loans_closed",
-        "overdue_marked",
-        "defaults_count",
-        "finished_at",
-        "error",
-    )
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-
-@admin.register(CloseRun)
-class CloseRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
-    """The daily closes (started by beat or `close_day`): progress, stalled chunks the watchdog
-    queued again, and the reason of a failed close. Regulators and platform staff read them."""
-
-    list_display = [
-        "as_of",
-        "status",
-        "progress",
-        "loans_closed",
-        "overdue_marked",
-        "defaults_count",
-        "started_at",
-        "finished_at",
-    ]
-    list_filter = ["status"]
-    fields = [
-        ("as_of", "status"),
-        ("chunks_total", "chunks_done", "chunks_requeued"),
-        ("loans_total", "loans_closed", "overdue_marked", "defaults_count"),
-        ("started_at", "finished_at"),
-        "error",
-    ]
-    readonly_fields = [
-        "as_of",
-        "status",
-        "chunks_total",
-        "chunks_done",
-        "chunks_requeued",
-        "loans_total",
-        "loans_closed",
-        "overdue_marked",
-        "defaults_count",
-        "started_at",
-        "finished_at",
-        "error",
-    ]
-    inlines = [CloseChunkInline]
-
-    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return access.staff_in(request.user, K.REGULATOR)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return access.staff_in(request.user, K.REGULATOR)
-
-    @admin.display(description=_("chunks"))
-    def progress(self, obj: CloseRun) -> str:
-        healed = gettext(", %(n)s queued again") % {"n": obj.chunks_requeued} if obj.chunks_requeued else ""
-        return f"{obj.chunks_done}/{obj.chunks_total}{healed}"

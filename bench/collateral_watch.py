@@ -5,7 +5,8 @@ the same coverage.
     .venv/bin/python bench/book.py --installments 1400000
     .venv/bin/python bench/collateral_watch.py --name 100k
 
-The book of bench/book.py has no pledged patents; this script adds one per loan first (a patent
+The book of bench/book.py has no pledged patents (but its template loans, built through the
+services, have theirs, valued at origination); this script adds one per loan first (a patent
 of the loan's SME, its pledge and an appraisal of 1.0 to 2.9 x the principal, valued ten days
 before disbursement, valid 12 months; 1 % of the patents lapsed, fees paid through the term), with
 INSERT ... SELECT, once. Then, as of AS_OF:
@@ -53,8 +54,8 @@ WITH l AS (
 ), p AS (
     INSERT INTO fintech_patent (created_at, application_number, title, patent_type, filing_date, grant_date,
         claims_count, term_adjustment_days, expires_on, status, owner_id, external_id, fees_paid_through_year)
-    SELECT now(), 'B' || l.id, 'Bench patent ' || l.id, 'invention', DATE '2019-01-01' + (l.id % 700),
-        DATE '2021-01-01' + (l.id % 700), 1, 0, DATE '2038-12-31' + (l.id % 700),
+    SELECT now(), 'B' || l.id, 'Bench patent ' || l.id, 'invention', DATE '2019-01-01' + (l.id % 700)::int,
+        DATE '2021-01-01' + (l.id % 700)::int, 1, 0, DATE '2038-12-31' + (l.id % 700)::int,
         CASE WHEN l.id % 100 = 7 THEN 'lapsed' ELSE 'in_force' END, l.sme_id, 'bench-' || l.id, 20
     FROM l RETURNING id, external_id
 ), g AS (
@@ -69,7 +70,7 @@ WITH l AS (
 )
 INSERT INTO fintech_collateralappraisal (loan_id, patent_id, value, valued_on, valid_until, created_at)
 SELECT l.id, p.id, round(l.principal * (1.0 + (l.id % 20) / 10.0), 2), l.disbursed_on - 10,
-    (l.disbursed_on - 10) + INTERVAL '12 months', now()
+    ((l.disbursed_on - 10) + INTERVAL '12 months')::date, now()
 FROM l JOIN p ON p.external_id = 'bench-' || l.id
 """
 
@@ -87,17 +88,30 @@ WITH v AS (
     JOIN fintech_loan l ON l.id = pl.loan_id AND l.status = 'active'
     JOIN fintech_program pr ON pr.id = l.program_id
     JOIN fintech_patent pt ON pt.id = pp.patent_id
-    JOIN LATERAL (SELECT value, valued_on, valid_until FROM fintech_collateralappraisal c
-                  WHERE c.loan_id = l.id AND c.patent_id = pt.id
-                  ORDER BY valued_on DESC, id DESC LIMIT 1) a ON true
+    LEFT JOIN LATERAL (SELECT value, valued_on, valid_until FROM fintech_collateralappraisal c
+                       WHERE c.loan_id = l.id AND c.patent_id = pt.id
+                       ORDER BY valued_on DESC, id DESC LIMIT 1) la ON true
+    LEFT JOIN fintech_valuation va ON va.application_id = l.application_id
+    LEFT JOIN fintech_patentvaluation pv ON pv.valuation_id = va.id AND pv.patent_id = pt.id
+    CROSS JOIN LATERAL (SELECT coalesce(la.value, pv.value, 0) AS value,
+                               CASE WHEN la.value IS NULL THEN va.valuation_date ELSE la.valued_on END
+                                   AS valued_on,
+                               CASE WHEN la.value IS NULL THEN va.valid_until ELSE la.valid_until END
+                                   AS valid_until
+                       ) a
     WHERE pp.is_active
+), vs AS (
+    SELECT loan_id, sum(value) AS s FROM v GROUP BY loan_id
+), o AS (
+    SELECT i.loan_id, sum(i.principal_due - i.principal_paid) AS outstanding
+    FROM fintech_installment i JOIN fintech_loan l ON l.id = i.loan_id AND l.status = 'active'
+    GROUP BY i.loan_id
 ), c AS (
     SELECT l.id, pr.coverage_warning_level AS warn, pr.coverage_shortfall_level AS short,
-        round(coalesce((SELECT sum(value) FROM v WHERE v.loan_id = l.id), 0)
-              / nullif(sum(i.principal_due - i.principal_paid), 0), 6) AS coverage
+        round(coalesce(vs.s, 0) / nullif(o.outstanding, 0), 6) AS coverage
     FROM fintech_loan l JOIN fintech_program pr ON pr.id = l.program_id
-    JOIN fintech_installment i ON i.loan_id = l.id
-    WHERE l.status = 'active' GROUP BY l.id, pr.coverage_warning_level, pr.coverage_shortfall_level
+    JOIN o ON o.loan_id = l.id LEFT JOIN vs ON vs.loan_id = l.id
+    WHERE l.status = 'active'
 )
 SELECT count(*), count(*) FILTER (WHERE coverage < short),
     count(*) FILTER (WHERE coverage >= short AND coverage < warn),
@@ -108,6 +122,10 @@ FROM c
 
 def seed() -> int:
     with transaction.atomic(), connection.cursor() as cursor:
+        # A fresh first night: the findings of an earlier run of this benchmark go.
+        cursor.execute(
+            "DELETE FROM fintech_notification; DELETE FROM fintech_findingaction; DELETE FROM fintech_finding"
+        )
         cursor.execute(SEED_SQL)
         added = cursor.rowcount
     with connection.cursor() as cursor:

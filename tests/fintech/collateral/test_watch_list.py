@@ -110,7 +110,7 @@ def test_revaluation_requested_by_the_insurer_and_reported_by_the_appraiser(clie
 
 
 def test_notifications_and_the_regulators_programme_totals(client_for):
-    loan, people, finding = _lapsed()
+    loan, people, _finding = _lapsed()
     for user in (people.sme, people.bank, people.insurer):
         rows = client_for(user).get("/api/v1/notifications/").json()["results"]
         assert [(n["event"], n["finding"]["kind"], n["finding"]["severity"]) for n in rows] == [

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Subquery, Sum
+from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from fintech.models import (
@@ -222,22 +222,26 @@ def loans_cover(loan_ids: Iterable[int], as_of: date) -> dict[int, LoanCover]:
         row["pk"]: row
         for row in Loan.objects.filter(pk__in=ids).values("pk", *(f"program__{f}" for f in _PROGRAM_FIELDS))
     }
-    origination = PatentValuation.objects.filter(
-        valuation__application_id=OuterRef("pledge__loan__application_id"), patent_id=OuterRef("patent_id")
-    )
     items = list(
         PledgedPatent.objects.filter(pledge__loan_id__in=ids, is_active=True)
-        .annotate(
-            loan_id=F("pledge__loan_id"),
-            orig_value=Subquery(origination.values("value")[:1]),
-            orig_on=Subquery(origination.values("valuation__valuation_date")[:1]),
-            orig_until=Subquery(origination.values("valuation__valid_until")[:1]),
-        )
+        .annotate(loan_id=F("pledge__loan_id"))
         .select_related("patent")
         .order_by("pledge__loan_id", "patent_id")
     )
+    origination = {
+        (loan_id, patent_id): (value, valued_on, until)
+        for loan_id, patent_id, value, valued_on, until in PatentValuation.objects.filter(
+            valuation__application__loan__in=ids
+        ).values_list(
+            "valuation__application__loan",
+            "patent_id",
+            "value",
+            "valuation__valuation_date",
+            "valuation__valid_until",
+        )
+    }
     patent_ids = [i.patent_id for i in items]
-    appraisals: dict[tuple[int, int], tuple[Decimal, date, date]] = {}
+    appraisals: dict[tuple[int, int], tuple[Decimal, date | None, date | None]] = {}
     for loan_id, patent_id, value, valued_on, until in (
         CollateralAppraisal.objects.filter(loan_id__in=ids)
         .order_by("loan_id", "patent_id", "valued_on", "id")
@@ -265,7 +269,8 @@ def loans_cover(loan_ids: Iterable[int], as_of: date) -> dict[int, LoanCover]:
         program = cover.program
         patent = item.patent
         value, valued_on, until = appraisals.get(
-            (item.loan_id, item.patent_id), (item.orig_value or ZERO, item.orig_on, item.orig_until)
+            (item.loan_id, item.patent_id),
+            origination.get((item.loan_id, item.patent_id), (ZERO, None, None)),
         )
         fee = None
         if tables is not None and patent.status not in DEAD_STATES:

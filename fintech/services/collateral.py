@@ -492,13 +492,14 @@ def _key(f: Finding) -> Key:
     return (f.loan_id, f.patent_id, f.kind)
 
 
-def _open_findings(wanted: dict[Key, Want], as_of: date) -> int:
+def _open_findings(wanted: dict[Key, Want], as_of: date, *, already: set[Key] | None = None) -> int:
     """Insert the findings not open yet (a concurrent insert of the same one is ignored: the unique
     indexes), and notify the loan's parties of those raised now. Returns how many were raised."""
     if not wanted:
         return 0
-    loans = {k[0] for k in wanted}
-    already = {_key(f) for f in Finding.objects.filter(loan_id__in=loans, status=FindingStatus.OPEN)}
+    if already is None:
+        loans = {k[0] for k in wanted}
+        already = {_key(f) for f in Finding.objects.filter(loan_id__in=loans, status=FindingStatus.OPEN)}
     new = [
         Finding(
             loan_id=k[0],
@@ -582,22 +583,31 @@ def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
             pass  # already lapsed or changed meanwhile: the finding stands on the state
     if to_lapse:  # the lapsed patents' value and findings change: read them again
         wanted, _none = _wanted(active, as_of)
-    open_now = list(
-        Finding.objects.filter(loan_id__in=loan_ids, status=FindingStatus.OPEN, last_seen_on__lte=as_of)
-    )
-    seen, cured = [], []
-    for f in open_now:
-        w = wanted.get(_key(f))
-        if w is None:
-            if f.first_seen_on <= as_of:
-                cured.append(f.pk)
-            continue
-        f.last_seen_on, f.amount, f.deadline_on, f.detail = as_of, w[0], w[1], w[2]
-        seen.append(f)
-    Finding.objects.bulk_update(seen, ["last_seen_on", "amount", "deadline_on", "detail"], batch_size=500)
+    seen, changed, cured = [], [], []
+    known: set[Key] = set()
+    for f in Finding.objects.filter(loan_id__in=loan_ids, status=FindingStatus.OPEN).only(
+        "pk", "loan_id", "patent_id", "kind", "last_seen_on", "amount", "deadline_on", "detail"
+    ):
+        key, w = _key(f), wanted.get(_key(f))
+        if f.last_seen_on > as_of:
+            known.add(key)  # a later night saw it: an older date rewinds nothing
+        elif w is None:
+            cured.append(f.pk)
+        else:
+            known.add(key)
+            if f.last_seen_on != as_of:
+                seen.append(f.pk)
+            if (f.amount, f.deadline_on, f.detail) != w:
+                f.amount, f.deadline_on, f.detail = w
+                changed.append(f)
+    # One UPDATE for the findings seen again; the rare ones whose amount or deadline moved (a
+    # surcharge's new month) one bulk update.
+    if seen:
+        Finding.objects.filter(pk__in=seen).update(last_seen_on=as_of)
+    if changed:
+        Finding.objects.bulk_update(changed, ["amount", "deadline_on", "detail"], batch_size=500)
     resolved = _resolve(Finding.objects.filter(pk__in=cured), as_of)
-    known = {_key(f) for f in Finding.objects.filter(loan_id__in=loan_ids, status=FindingStatus.OPEN)}
-    raised = _open_findings({k: w for k, w in wanted.items() if k not in known}, as_of)
+    raised = _open_findings({k: w for k, w in wanted.items() if k not in known}, as_of, already=known)
     return {"findings_raised": raised, "findings_resolved": resolved}
 
 

@@ -80,6 +80,8 @@ KIND_SEVERITY = {
     FindingKind.COVERAGE_WARNING: Severity.WARNING,
     FindingKind.COVERAGE_SHORTFALL: Severity.CRITICAL,
 }
+# Findings whose amount and deadline follow the days (the surcharge grows by month of grace).
+REFRESHED_KINDS = {FindingKind.FEE_DUE, FindingKind.FEE_IN_GRACE}
 # A lapse is restorable until two months after the end of the six months' grace.
 RESTORATION_MONTHS_AFTER_LAPSE = fee_rules.GRACE_MONTHS + fee_rules.RESTORATION_MONTHS
 TRANSITION_OF = {
@@ -597,11 +599,12 @@ def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
             known.add(key)
             if f.last_seen_on != as_of:
                 seen.append(f.pk)
-            if (f.amount, f.deadline_on, f.detail) != w:
+            if f.kind in REFRESHED_KINDS and (f.amount, f.deadline_on, f.detail) != w:
                 f.amount, f.deadline_on, f.detail = w
                 changed.append(f)
-    # One UPDATE for the findings seen again; the rare ones whose amount or deadline moved (a
-    # surcharge's new month) one bulk update.
+    # One UPDATE for the findings seen again; the fee findings whose amount moved (a surcharge's
+    # new month) one bulk update. Coverage findings keep the figures of their first night (the
+    # loan's live coverage is on its page and endpoint).
     if seen:
         Finding.objects.filter(pk__in=seen).update(last_seen_on=as_of)
     if changed:

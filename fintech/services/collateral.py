@@ -416,11 +416,13 @@ Key = tuple[int, int | None, str]  # (loan, patent or None, kind)
 Want = tuple[Decimal | None, date | None, dict[str, Any]]  # amount, deadline, detail
 
 
-def _wanted(loan_ids: list[int], as_of: date) -> tuple[dict[Key, Want], list[tuple[int, date]]]:
+def _wanted(
+    loan_ids: list[int], as_of: date, id_range: tuple[int, int] | None = None
+) -> tuple[dict[Key, Want], list[tuple[int, date]]]:
     """The findings that should be open on `as_of`, and the patents whose grace ended unpaid."""
     wanted: dict[Key, Want] = {}
     to_lapse: list[tuple[int, date]] = []
-    for cover in loans_cover(loan_ids, as_of).values():
+    for cover in loans_cover(loan_ids, as_of, id_range=id_range).values():
         program = cover.program
         for p in cover.patents:
             if p.legal_status in (PatentStatus.LAPSED, PatentStatus.INVALIDATED):
@@ -569,7 +571,9 @@ def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
     longer active. A re-run for the same date changes nothing; an older date never rewinds."""
     loan_ids = list(loans.order_by("pk").values_list("pk", flat=True))
     active = list(loans.filter(status=LoanStatus.ACTIVE).order_by("pk").values_list("pk", flat=True))
-    wanted, to_lapse = _wanted(active, as_of)
+    span = (loan_ids[0], loan_ids[-1]) if loan_ids else None
+    watched = set(loan_ids)
+    wanted, to_lapse = _wanted(active, as_of, span)
     for patent_id, due_on in sorted(set(to_lapse)):
         # The grace ended unpaid: the patent lapses as of the fee's due date (DOMAIN.md 10a).
         try:
@@ -584,13 +588,16 @@ def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
         except InvalidTransition:
             pass  # already lapsed or changed meanwhile: the finding stands on the state
     if to_lapse:  # the lapsed patents' value and findings change: read them again
-        wanted, _none = _wanted(active, as_of)
+        wanted, _none = _wanted(active, as_of, span)
     seen, changed, cured = [], [], []
     known: set[Key] = set()
-    for f in Finding.objects.filter(loan_id__in=loan_ids, status=FindingStatus.OPEN).only(
+    in_span = Finding.objects.filter(loan__id__range=span) if span else Finding.objects.none()
+    for f in in_span.filter(status=FindingStatus.OPEN).only(
         "pk", "loan_id", "patent_id", "kind", "last_seen_on", "amount", "deadline_on", "detail"
     ):
         key, w = _key(f), wanted.get(_key(f))
+        if f.loan_id not in watched:
+            continue  # in the id span, not among the loans watched
         if f.last_seen_on > as_of:
             known.add(key)  # a later night saw it: an older date rewinds nothing
         elif w is None:

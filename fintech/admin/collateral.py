@@ -23,7 +23,7 @@ from fintech.models import (
     PatentEventFile,
     User,
 )
-from fintech.selectors.collateral import loan_cover
+from fintech.selectors.collateral import findings_queue, loan_cover
 from fintech.services import collateral as services
 from fintech.services.common import business_today
 
@@ -141,7 +141,11 @@ class FindingAdmin(ActionsMixin, ReviewAdmin):
     ]
     list_filter = ["status", "severity", "kind"]
     list_select_related = ["loan__sme"]
-    ordering = ["status", "-severity", "-last_seen_on"]
+    ordering = ["status", "severity_rank", "-last_seen_on"]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return findings_queue(super().get_queryset(request))
+
     fields = [
         "loan_link",
         "patent",
@@ -210,6 +214,14 @@ class PatentEventFileAdmin(ReviewAdmin):
     readonly_fields = [str(f) for f in fields]
 
 
+STATES = {
+    "in_force": _("in force"),
+    "fee_in_grace": _("fee in grace"),
+    "valuation_expired": _("valuation past its validity"),
+    "dead": _("lapsed, invalidated or expired"),
+}
+
+
 def collateral_panel(loan: Loan, on: date | None = None) -> Any:
     """The loan's coverage today, for its admin page."""
     cover = loan_cover(loan, on or business_today())
@@ -224,7 +236,13 @@ def collateral_panel(loan: Loan, on: date | None = None) -> Any:
     rows = table(
         [_("patent"), _("state"), _("appraised value"), _("haircut"), _("value")],
         [
-            (p.application_number, p.state, money(p.appraised_value), p.haircut.normalize(), money(p.value))
+            (
+                p.application_number,
+                STATES[p.state],
+                money(p.appraised_value),
+                p.haircut.normalize(),
+                money(p.value),
+            )
             for p in cover.patents
         ],
         _("No pledged patent."),

@@ -27,7 +27,13 @@ from fintech.access import (
 from fintech.errors import InvalidInput, NotFound
 from fintech.models import CureKind, Finding, FindingStatus, OrganizationKind, PatentEventFile, Severity
 from fintech.money import format_money
-from fintech.selectors.collateral import findings_counts, loan_cover, patent_fee_lines, program_totals
+from fintech.selectors.collateral import (
+    findings_counts,
+    findings_queue,
+    loan_cover,
+    patent_fee_lines,
+    program_totals,
+)
 from fintech.selectors.loans import loan_for
 from fintech.services import collateral as services
 from fintech.services.common import business_today
@@ -345,7 +351,7 @@ class FindingListApi(generics.GenericAPIView):
         description="The caller's loans' findings, most severe and newest first (paginated).",
     )
     def get(self, request: Request) -> Response:
-        qs = _filtered(request).order_by("status", "-severity", "-last_seen_on", "-id")
+        qs = findings_queue(_filtered(request))
         page = self.paginate_queryset(qs)
         rows = page if page is not None else list(qs)
         return self.get_paginated_response([finding_out(f) for f in rows])

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, F, Sum
+from django.db.models import Case, Count, F, IntegerField, Sum, Value, When
 from django.utils import timezone
 
 from fintech.models import (
@@ -28,6 +28,7 @@ from fintech.models import (
     PatentStatus,
     PatentValuation,
     PledgedPatent,
+    Severity,
 )
 from fintech.money import ZERO, round_fen
 from fintech.rules import fees as fee_rules
@@ -330,6 +331,17 @@ def loan_cover(loan: Loan, as_of: date) -> LoanCover:
 
 
 # --- findings ------------------------------------------------------------------------------------
+
+
+def findings_queue(findings: Any) -> Any:
+    """Open before resolved, then critical, warning, info, then the latest seen first."""
+    rank = Case(
+        When(severity=Severity.CRITICAL, then=Value(0)),
+        When(severity=Severity.WARNING, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return findings.annotate(severity_rank=rank).order_by("status", "severity_rank", "-last_seen_on", "-id")
 
 
 def findings_counts(findings: Any) -> dict[str, int]:

@@ -626,7 +626,7 @@ def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
 
 def _finding_for_party(actor: User, finding_id: int) -> Finding:
     finding = (
-        Finding.objects.select_for_update()
+        Finding.objects.select_for_update(of=("self",))
         .select_related("loan", "loan__policy")
         .filter(pk=finding_id)
         .first()
@@ -671,7 +671,7 @@ def revaluation_report(
     """The appraisal firm reports new values of the loan's pledged patents (valid 12 months, or the
     programme's validity); the next watch uses them."""
     revaluation = (
-        Revaluation.objects.select_for_update()
+        Revaluation.objects.select_for_update(of=("self",))
         .select_related("loan__program")
         .filter(pk=revaluation_id)
         .first()

@@ -141,10 +141,13 @@ class FindingAdmin(ActionsMixin, ReviewAdmin):
     ]
     list_filter = ["status", "severity", "kind"]
     list_select_related = ["loan__sme"]
-    ordering = ["status", "severity_rank", "-last_seen_on"]
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return findings_queue(super().get_queryset(request))
+
+    def get_ordering(self, request: HttpRequest) -> Any:
+        # severity_rank is findings_queue's annotation: critical, warning, info
+        return ["status", "severity_rank", "-last_seen_on"]
 
     fields = [
         "loan_link",

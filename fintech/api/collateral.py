@@ -346,7 +346,7 @@ class FindingListApi(generics.GenericAPIView):
 
     @extend_schema(
         parameters=FILTERS,
-        responses={200: FindingOut},
+        responses={200: type(FindingOut)(many=True)},
         operation_id="findings_list",
         description="The caller's loans' findings, most severe and newest first (paginated).",
     )

@@ -23,7 +23,7 @@ from fintech.models import (
     PatentEventFile,
     User,
 )
-from fintech.selectors.collateral import findings_queue, loan_cover
+from fintech.selectors.collateral import loan_cover, severity_rank
 from fintech.services import collateral as services
 from fintech.services.common import business_today
 
@@ -142,12 +142,9 @@ class FindingAdmin(ActionsMixin, ReviewAdmin):
     list_filter = ["status", "severity", "kind"]
     list_select_related = ["loan__sme"]
 
-    def get_queryset(self, request: HttpRequest) -> Any:
-        return findings_queue(super().get_queryset(request))
-
     def get_ordering(self, request: HttpRequest) -> Any:
-        # severity_rank is findings_queue's annotation: critical, warning, info
-        return ["status", "severity_rank", "-last_seen_on"]
+        # the queue's order (selectors.collateral.findings_queue): critical, warning, info
+        return ["status", severity_rank().asc(), "-last_seen_on"]
 
     fields = [
         "loan_link",

@@ -333,15 +333,19 @@ def loan_cover(loan: Loan, as_of: date) -> LoanCover:
 # --- findings ------------------------------------------------------------------------------------
 
 
-def findings_queue(findings: Any) -> Any:
-    """Open before resolved, then critical, warning, info, then the latest seen first."""
-    rank = Case(
+def severity_rank() -> Case:
+    """0 critical, 1 warning, 2 info: the queue's order."""
+    return Case(
         When(severity=Severity.CRITICAL, then=Value(0)),
         When(severity=Severity.WARNING, then=Value(1)),
         default=Value(2),
         output_field=IntegerField(),
     )
-    return findings.annotate(severity_rank=rank).order_by("status", "severity_rank", "-last_seen_on", "-id")
+
+
+def findings_queue(findings: Any) -> Any:
+    """Open before resolved, then critical, warning, info, then the latest seen first."""
+    return findings.order_by("status", severity_rank().asc(), "-last_seen_on", "-id")
 
 
 def findings_counts(findings: Any) -> dict[str, int]:

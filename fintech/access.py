@@ -23,16 +23,19 @@ from fintech.errors import RoleNotAllowed
 from fintech.models import (
     Application,
     AuditLog,
+    Finding,
     FundMovement,
     Installment,
     JournalEntry,
     Loan,
     LoanExtension,
     LossEvent,
+    Notification,
     Organization,
     OrganizationKind,
     Patent,
     Patentee,
+    PatentEventFile,
     PatentValuation,
     Pledge,
     PledgedPatent,
@@ -45,6 +48,7 @@ from fintech.models import (
     Repayment,
     RepaymentFile,
     RepaymentFileLine,
+    Revaluation,
     Scenario,
     ScheduleVersion,
     Settlement,
@@ -216,6 +220,13 @@ SCOPES: dict[type[Model], Scope] = {
         region=("loss_event__loan__sme__region",),
     ),
     Program: _PROGRAM,
+    # Collateral watch: a loan's findings are its parties' and its region's regulators'.
+    Finding: _LOAN.via("loan"),
+    Notification: Scope(members=("organization",)),
+    PatentEventFile: Scope(members=("uploaded_by__organization",)),
+    Revaluation: Scope(
+        members=("appraiser",), parties={K.BANK: ("loan__bank",), K.INSURER: ("loan__policy__insurer",)}
+    ),
     FundMovement: _PROGRAM.via("program"),
     SubsidyRun: _PROGRAM.via("program"),
     Scenario: _PROGRAM.via("program"),
@@ -467,3 +478,22 @@ def events_visible_to(user: Any, qs: QuerySet[M]) -> QuerySet[M]:
 def webhook_endpoints_visible_to(user: Any, qs: QuerySet[M]) -> QuerySet[M]:
     """An organisation's own webhook endpoints (platform staff: all of them)."""
     return visible(user, qs)
+
+
+def findings_visible_to(user: User) -> QuerySet[Finding]:
+    """A loan's findings: its bank, insurer and SME; regulators of its region; the platform all."""
+    return visible(user, Finding.objects.select_related("loan", "patent"))
+
+
+def notifications_visible_to(user: User) -> QuerySet[Notification]:
+    return visible(user, Notification.objects.select_related("finding"))
+
+
+def patent_event_files_visible_to(user: User) -> QuerySet[PatentEventFile]:
+    """The files of the caller's organisation (banks); platform staff all of them."""
+    require_role(user, K.BANK)
+    return visible(user, PatentEventFile.objects.defer("content"))
+
+
+def revaluations_visible_to(user: User) -> QuerySet[Revaluation]:
+    return visible(user, Revaluation.objects.select_related("loan"))

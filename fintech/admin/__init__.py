@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from . import (  # noqa: F401  (registers the admin classes)
     applications,
     close,
+    collateral,
     dashboard,
     events,
     ledger,

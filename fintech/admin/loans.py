@@ -192,9 +192,16 @@ class LoanAdmin(ActionsMixin, ReviewAdmin):
         "schedule_version",
         ("grace_days", "default_days_past_due"),
         "external_id",
+        "collateral",
     ]
     readonly_fields = flatten_fieldsets([(None, {"fields": fields})])
     inlines = [InstallmentInline]
+
+    @admin.display(description=_("collateral coverage"))
+    def collateral(self, obj: Loan) -> Any:
+        from .collateral import collateral_panel  # the admin modules register in order
+
+        return collateral_panel(obj)
 
     application_link = link_column("application", _("application"))
 

@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import (
     applications,
+    collateral,
     defaults,
     events,
     ledger,
@@ -82,4 +83,5 @@ urlpatterns += (
     + subsidies.urlpatterns
     + scenarios.urlpatterns
     + events.urlpatterns
+    + collateral.urlpatterns
 )

@@ -21,7 +21,7 @@ def unregister(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('fintech', '0012_prepayment_extension_reversal'),
+        ('fintech', '0013_collateral_watch'),
     ]
 
     operations = [

@@ -179,6 +179,17 @@ class Program(TimeStamped):
         _("minimum remaining patent term (months)"), default=24
     )
     valuation_validity_months = models.PositiveSmallIntegerField(_("valuation validity (months)"), default=12)
+    # Collateral watch (DOMAIN.md section 10a): haircuts by the pledged patent's state, coverage levels.
+    haircut_in_force_rate = RateField(_("haircut, in force"), default=Decimal("0"))
+    haircut_fee_in_grace_rate = RateField(_("haircut, fee in grace"), default=Decimal("0.20"))
+    haircut_valuation_expired_rate = RateField(
+        _("haircut, valuation past its validity"), default=Decimal("0.30")
+    )
+    haircut_dead_rate = RateField(_("haircut, lapsed, invalidated or expired"), default=Decimal("1"))
+    coverage_warning_level = RateField(_("coverage warning level"), default=Decimal("1.5"))
+    coverage_shortfall_level = RateField(_("coverage shortfall level"), default=Decimal("1.2"))
+    fee_notice_days = models.PositiveSmallIntegerField(_("fee due notice (days)"), default=30)
+    valuation_notice_days = models.PositiveSmallIntegerField(_("valuation expiry notice (days)"), default=60)
     pledge_rate_a = RateField(_("pledge rate, grade A"), default=Decimal("0.50"))
     pledge_rate_b = RateField(_("pledge rate, grade B"), default=Decimal("0.40"))
     pledge_rate_c = RateField(_("pledge rate, grade C"), default=Decimal("0.30"))

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+from django_fsm import FSMField, transition
 
 from .base import TimeStamped
 from .parties import Organization
@@ -45,8 +46,14 @@ class Patent(TimeStamped):
     claims_count = models.PositiveIntegerField(_("claims"), default=1)
     term_adjustment_days = models.PositiveIntegerField(_("term adjustment (days)"), default=0)
     expires_on = models.DateField(_("expires on"))
-    status = models.CharField(
+    status = FSMField(
         _("legal status"), max_length=16, choices=PatentStatus.choices, default=PatentStatus.IN_FORCE
+    )
+    lapsed_on = models.DateField(_("lapsed on"), null=True, blank=True)
+    # Fee years paid before the platform records payments (DOMAIN.md section 10a); empty: the fee
+    # year the patent was registered on the platform in (a patent in force has paid it).
+    fees_paid_through_year = models.PositiveSmallIntegerField(
+        _("fees paid through year"), null=True, blank=True
     )
     owner = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="patents", verbose_name=_("registered by")
@@ -76,6 +83,33 @@ class Patent(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.application_number} {self.title}"
+
+    # Legal-status transitions (django-fsm-2), run only by services.collateral.patent_event_record
+    # under a row lock, each with its PatentEvent and audit row.
+    @transition(field=status, source=PatentStatus.IN_FORCE, target=PatentStatus.LAPSED)
+    def lapse(self) -> None: ...
+
+    @transition(field=status, source=PatentStatus.LAPSED, target=PatentStatus.IN_FORCE)
+    def restore(self) -> None: ...
+
+    @transition(
+        field=status,
+        source=[PatentStatus.IN_FORCE, PatentStatus.LAPSED, PatentStatus.PRESERVED, PatentStatus.DISPUTED],
+        target=PatentStatus.INVALIDATED,
+    )
+    def invalidate(self) -> None: ...
+
+    # A partial invalidation or a transfer leaves the patent in force; the event records it.
+    @transition(field=status, source=PatentStatus.IN_FORCE, target=PatentStatus.IN_FORCE)
+    def invalidate_partly(self) -> None: ...
+
+    @transition(field=status, source=PatentStatus.IN_FORCE, target=PatentStatus.IN_FORCE)
+    def transfer(self) -> None: ...
+
+    @transition(
+        field=status, source=[PatentStatus.IN_FORCE, PatentStatus.LAPSED], target=PatentStatus.EXPIRED
+    )
+    def expire(self) -> None: ...
 
 
 class Patentee(models.Model):

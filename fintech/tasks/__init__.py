@@ -3,6 +3,7 @@ imports this package, which imports them all."""
 
 from .batch import *  # noqa: F403
 from .close import *  # noqa: F403
+from .collateral import *  # noqa: F403
 from .events import *  # noqa: F403
 from .notifications import *  # noqa: F403
 from .patents import *  # noqa: F403

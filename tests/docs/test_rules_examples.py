@@ -373,6 +373,24 @@ def _premium_subsidy(f: Figures) -> None:
         assert premium_subsidy(D(premium), D("0.40")) == D(subsidy), premium
 
 
+@check("annual-fees", db=True)
+def _annual_fees(f: Figures, capture: Callable) -> None:
+    from fintech.rules import fees
+    from fintech.selectors.collateral import FeeTables
+
+    tables = FeeTables()  # the table seeded by the migration
+    for left, right in f.items():
+        patent_type, filed, _year, year, *what = left.split()
+        due = fees.fee_year_due_on(date.fromisoformat(filed), int(year))
+        if what == ["due"]:
+            assert due == date.fromisoformat(right), left
+        elif what == ["grace", "ends"]:
+            assert fees.grace_ends_on(due) == date.fromisoformat(right), left
+        else:
+            fee = tables.fee(patent_type, int(year), due)
+            assert fee + fees.surcharge_amount(fee, due, date.fromisoformat(what[1])) == D(right), left
+
+
 @check("cap")
 def _cap(f: Figures) -> None:
     granted = apply_cap(decimals(f["computed"]), D(f["used"]), D("500000.00"))

@@ -4,6 +4,7 @@ its detail endpoint (or its output serializer) writes for the same record."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ from fintech.api.parties import OrganizationOutSerializer
 from fintech.api.subsidies import EntitlementOutSerializer
 from fintech.models import Installment, Loan, Organization, SubsidyEntitlement
 from fintech.selectors.parties import organization_directory
+from fintech.services.collateral import patent_event_record
 from fintech.services.repayment_files import repayment_file_upload
 from fintech.services.repayments import repayment_record
 from fintech.services.scenarios import scenario_start
@@ -67,6 +69,11 @@ def world(django_capture_on_commit_callbacks: Any, settings: Any) -> dict[str, A
                 amount=row.principal_due + row.interest_due,
                 paid_on=row.due_on,
             )
+    # two findings of the collateral watch (and their notifications): two pledged patents lapse
+    for loan in loans[:2]:
+        patent_event_record(
+            actor=None, patent_id=loan.pledge.items.get().patent_id, code="lapse", event_on=date(2025, 6, 1)
+        )
     regulator = UserFactory(organization=OrganizationFactory(kind="regulator", region_id="420100"))
     with django_capture_on_commit_callbacks(execute=True):
         for period in ("2025Q1", "2025Q2"):
@@ -100,7 +107,9 @@ def world(django_capture_on_commit_callbacks: Any, settings: Any) -> dict[str, A
 def test_the_schema_lists_every_paginated_list_endpoint():
     assert [p.removeprefix(PREFIX) for p in paginated_list_paths()] == [
         "applications/",
+        "findings/",
         "loans/",
+        "notifications/",
         "organizations/",
         "patents/",
         "programs/",

@@ -1,0 +1,250 @@
+"""Admin: the collateral watch. The annual-fee tables (platform), the findings queue of banks and
+insurers with its cure buttons (actions.py), the legal-status event files."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from fintech import access
+from fintech.models import (
+    FeeSchedule,
+    FeeScheduleRow,
+    Finding,
+    FindingStatus,
+    Loan,
+    OrganizationKind,
+    PatentEventFile,
+    User,
+)
+from fintech.selectors.collateral import loan_cover, severity_rank
+from fintech.services import collateral as services
+from fintech.services.common import business_today
+
+from .actions import ActionsMixin, AdminAction, Buttons
+from .display import facts, link_column, money, name_column, table
+from .scoping import PlatformEditsMixin, ReviewAdmin, ScopedAdmin
+
+K = OrganizationKind
+
+
+class FeeScheduleRowInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = FeeScheduleRow
+    extra = 0
+
+
+@admin.register(FeeSchedule)
+class FeeScheduleAdmin(PlatformEditsMixin, ScopedAdmin):
+    """Dated CNIPA fee tables: a new table from a date is added, an old one is kept."""
+
+    list_display = ["valid_from", "sme_reduction_rate", "source"]
+    inlines = [FeeScheduleRowInline]
+    view_roles = None
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return FeeSchedule.objects.all()  # reference data: every member reads it
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(label=_("note"), widget=forms.Textarea, max_length=2000)
+
+
+class RevaluationForm(forms.Form):
+    note = forms.CharField(label=_("note"), widget=forms.Textarea, max_length=2000, required=False)
+
+
+class AddPatentForm(forms.Form):
+    patent = forms.IntegerField(label=_("patent id"), min_value=1)
+    value = forms.DecimalField(label=_("appraised value"), max_digits=18, decimal_places=2, min_value=0)
+    valued_on = forms.DateField(label=_("valuation date"))
+    note = forms.CharField(label=_("note"), widget=forms.Textarea, max_length=2000, required=False)
+
+
+def _party(user: Any, finding: Finding) -> bool:
+    return access.acts_for(user, K.BANK, finding.loan) or access.acts_for(user, K.INSURER, finding.loan)
+
+
+def _note(actor: User, finding: Finding, data: dict[str, Any]) -> str:
+    services.finding_note(actor=actor, finding_id=finding.pk, note=data["note"])
+    return gettext("Note recorded.")
+
+
+def _revaluation(actor: User, finding: Finding, data: dict[str, Any]) -> str:
+    r = services.finding_revaluation_request(actor=actor, finding_id=finding.pk, note=data.get("note") or "")
+    return gettext("Revaluation #%(id)s requested from the appraisal firm.") % {"id": r.pk}
+
+
+def _add_patent(actor: User, finding: Finding, data: dict[str, Any]) -> str:
+    services.finding_patent_add(
+        actor=actor,
+        finding_id=finding.pk,
+        patent_id=data["patent"],
+        value=data["value"],
+        valued_on=data["valued_on"],
+        note=data.get("note") or "",
+    )
+    return gettext("Patent added to the loan's pledge; the next watch recomputes the coverage.")
+
+
+def _open(user: Any, finding: Finding) -> bool:
+    return finding.status == FindingStatus.OPEN
+
+
+FINDING_ACTIONS = Buttons(
+    record=(
+        AdminAction(key="note", label=_("Add a note"), form_class=NoteForm, may=_party, run=_note),
+        AdminAction(
+            key="revaluation",
+            label=_("Request a revaluation"),
+            form_class=RevaluationForm,
+            may=_party,
+            offered=_open,
+            run=_revaluation,
+        ),
+        AdminAction(
+            key="add-patent",
+            label=_("Pledge a further patent"),
+            form_class=AddPatentForm,
+            may=lambda user, f: access.acts_for(user, K.BANK, f.loan),
+            offered=_open,
+            run=_add_patent,
+        ),
+    )
+)
+
+
+@admin.register(Finding)
+class FindingAdmin(ActionsMixin, ReviewAdmin):
+    """The watch list: the open findings of the caller's loans, most severe first."""
+
+    view_roles = (K.BANK, K.INSURER, K.SME, K.REGULATOR)
+    admin_actions = FINDING_ACTIONS
+    action_name = "finding_action"
+    list_display = [
+        "id",
+        "loan_link",
+        "sme_name",
+        "kind",
+        "severity",
+        "status",
+        "first_seen_on",
+        "last_seen_on",
+        "resolved_on",
+        "amount_text",
+        "deadline_on",
+    ]
+    list_filter = ["status", "severity", "kind"]
+    list_select_related = ["loan__sme"]
+
+    def get_ordering(self, request: HttpRequest) -> Any:
+        # the queue's order (selectors.collateral.findings_queue): critical, warning, info
+        return ["status", severity_rank().asc(), "-last_seen_on"]
+
+    fields = [
+        "loan_link",
+        "patent",
+        "kind",
+        "severity",
+        "status",
+        ("first_seen_on", "last_seen_on", "resolved_on"),
+        "amount_text",
+        "deadline_on",
+        "detail",
+        "steps",
+    ]
+    readonly_fields = [
+        "loan_link",
+        "patent",
+        "kind",
+        "severity",
+        "status",
+        "first_seen_on",
+        "last_seen_on",
+        "resolved_on",
+        "amount_text",
+        "deadline_on",
+        "detail",
+        "steps",
+    ]
+
+    loan_link = link_column("loan", _("loan"))
+    sme_name = name_column("loan__sme", _("SME"))
+
+    @admin.display(description=_("amount"))
+    def amount_text(self, obj: Finding) -> str:
+        return money(obj.amount)
+
+    @admin.display(description=_("cure steps"))
+    def steps(self, obj: Finding) -> Any:
+        return table(
+            [_("when"), _("step"), _("note")],
+            [(a.created_at.date(), a.get_kind_display(), a.note) for a in obj.actions.all()],
+            _("No step taken yet."),
+        )
+
+
+@admin.register(PatentEventFile)
+class PatentEventFileAdmin(ReviewAdmin):
+    view_roles = (K.BANK,)
+    list_display = [
+        "id",
+        "filename",
+        "status",
+        "lines_total",
+        "lines_applied",
+        "lines_skipped",
+        "lines_rejected",
+        "created_at",
+    ]
+    fields = [
+        "filename",
+        "status",
+        "lines_total",
+        "lines_applied",
+        "lines_skipped",
+        "lines_rejected",
+        "errors",
+    ]
+    readonly_fields = [str(f) for f in fields]
+
+
+STATES = {
+    "in_force": _("in force"),
+    "fee_in_grace": _("fee in grace"),
+    "valuation_expired": _("valuation past its validity"),
+    "dead": _("lapsed, invalidated or expired"),
+}
+
+
+def collateral_panel(loan: Loan, on: date | None = None) -> Any:
+    """The loan's coverage today, for its admin page."""
+    cover = loan_cover(loan, on or business_today())
+    head = facts(
+        [
+            (_("collateral value"), money(cover.collateral_value)),
+            (_("outstanding principal"), money(cover.outstanding_principal)),
+            (_("coverage"), cover.coverage if cover.coverage is not None else "-"),
+            (_("level"), {"ok": _("ok"), "warning": _("warning"), "shortfall": _("shortfall")}[cover.level]),
+        ]
+    )
+    rows = table(
+        [_("patent"), _("state"), _("appraised value"), _("haircut"), _("value")],
+        [
+            (
+                p.application_number,
+                STATES[p.state],
+                money(p.appraised_value),
+                p.haircut.normalize(),
+                money(p.value),
+            )
+            for p in cover.patents
+        ],
+        _("No pledged patent."),
+    )
+    return head + rows

@@ -1,0 +1,370 @@
+"""Reads of the collateral watch (DOMAIN.md section 10a): a patent's annual-fee schedule, the
+coverage of loans by their pledged patents, findings counts.
+
+Coverage is computed for a set of loans at once (a fixed number of queries whatever their
+number): the API and the admin ask for one loan, the nightly watch for a chunk of loans.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db.models import Case, Count, F, IntegerField, Sum, Value, When
+from django.utils import timezone
+
+from fintech.models import (
+    CollateralAppraisal,
+    FeeSchedule,
+    FindingStatus,
+    Installment,
+    Loan,
+    Patent,
+    PatentFeePayment,
+    PatentStatus,
+    PatentValuation,
+    PledgedPatent,
+    Severity,
+)
+from fintech.money import ZERO, round_fen
+from fintech.rules import fees as fee_rules
+
+ONE = Decimal("1")
+COVERAGE_PLACES = Decimal("0.000001")
+DEAD_STATES = (
+    PatentStatus.LAPSED,
+    PatentStatus.INVALIDATED,
+    PatentStatus.EXPIRED,
+    PatentStatus.TERMINATED,
+    PatentStatus.WAIVED,
+)
+
+
+# --- annual fees ---------------------------------------------------------------------------------
+
+
+class FeeTables:
+    """The dated fee tables, loaded once: the table in force on a due date gives the fee."""
+
+    def __init__(self) -> None:
+        self.tables = [
+            (
+                t.valid_from,
+                t.sme_reduction_rate,
+                [fee_rules.FeeRow(r.patent_type, r.year_from, r.year_to, r.amount) for r in t.rows.all()],
+            )
+            for t in FeeSchedule.objects.prefetch_related("rows").order_by("-valid_from")
+        ]
+
+    def fee(self, patent_type: str, year: int, due_on: date) -> Decimal:
+        for valid_from, reduction, rows in self.tables:
+            if valid_from <= due_on:
+                return fee_rules.fee_amount(rows, patent_type, year, reduction)
+        if self.tables:  # a due date before the oldest table: the oldest applies
+            _valid_from, reduction, rows = self.tables[-1]
+            return fee_rules.fee_amount(rows, patent_type, year, reduction)
+        raise LookupError("no annual fee table")
+
+
+@dataclass(frozen=True)
+class FeeLine:
+    fee_year: int
+    due_on: date
+    amount: Decimal
+    grace_ends_on: date
+    surcharge: Decimal
+    paid_amount: Decimal | None
+    paid_on: date | None
+    status: str  # due | paid | in_grace | lapsed
+
+
+def paid_through_year(patent: Any) -> int:
+    """Fee years up to this one were paid before the platform recorded payments: the recorded
+    figure, else the fee year of the patent's registration on the platform, and never before the
+    grant's fee year (paid with the grant registration)."""
+    grant_year = fee_rules.fee_year_on(patent.filing_date, patent.grant_date)
+    if patent.fees_paid_through_year is not None:
+        return max(grant_year, patent.fees_paid_through_year)
+    registered = timezone.localdate(patent.created_at) if patent.created_at else patent.grant_date
+    return max(grant_year, fee_rules.fee_year_on(patent.filing_date, registered))
+
+
+def fee_lines(
+    patent: Any,
+    as_of: date,
+    payments: dict[int, tuple[Decimal, date]],
+    tables: FeeTables,
+    *,
+    first_unpaid_only: bool = False,
+) -> list[FeeLine]:
+    """Every fee year of the patent from its grant's year to the end of its term, as of `as_of`
+    (with `first_unpaid_only`, the first unpaid year alone: the nightly watch's question)."""
+    grant_year = fee_rules.fee_year_on(patent.filing_date, patent.grant_date)
+    through = paid_through_year(patent)
+    lines = []
+    start = through + 1 if first_unpaid_only else grant_year
+    for year in range(start, fee_rules.last_fee_year(patent.patent_type, patent.filing_date) + 1):
+        if first_unpaid_only and year in payments:
+            continue
+        due_on = fee_rules.fee_year_due_on(patent.filing_date, year)
+        amount = tables.fee(patent.patent_type, year, due_on)
+        grace_end = fee_rules.grace_ends_on(due_on)
+        paid = payments.get(year)
+        if paid is not None:
+            surcharge = paid[0] - amount if paid[0] > amount else ZERO
+            lines.append(FeeLine(year, due_on, amount, grace_end, surcharge, paid[0], paid[1], "paid"))
+            continue
+        if year <= through:
+            lines.append(FeeLine(year, due_on, amount, grace_end, ZERO, None, None, "paid"))
+            continue
+        if as_of <= due_on:
+            status = "due"
+        elif as_of <= grace_end:
+            status = "in_grace"
+        else:
+            status = "lapsed"
+        surcharge = (
+            fee_rules.surcharge_amount(amount, due_on, min(as_of, grace_end)) if status != "due" else ZERO
+        )
+        lines.append(FeeLine(year, due_on, amount, grace_end, surcharge, None, None, status))
+        if first_unpaid_only:
+            break
+    return lines
+
+
+def patent_fee_lines(patent: Patent, as_of: date) -> list[FeeLine]:
+    payments = {
+        y: (a, d)
+        for y, a, d in PatentFeePayment.objects.filter(patent=patent).values_list(
+            "fee_year", "amount", "paid_on"
+        )
+    }
+    return fee_lines(patent, as_of, payments, FeeTables())
+
+
+def first_unpaid(lines: Sequence[FeeLine]) -> FeeLine | None:
+    return next((line for line in lines if line.status != "paid"), None)
+
+
+# --- coverage ------------------------------------------------------------------------------------
+
+
+@dataclass
+class PatentCover:
+    patent: int
+    application_number: str
+    state: str  # in_force | fee_in_grace | valuation_expired | dead
+    legal_status: str
+    appraised_value: Decimal
+    haircut: Decimal
+    term_factor: Decimal
+    value: Decimal
+    valued_on: date | None
+    valid_until: date | None
+    expires_on: date
+    fee: FeeLine | None
+
+
+@dataclass
+class LoanCover:
+    loan: int
+    collateral_value: Decimal
+    outstanding_principal: Decimal
+    coverage: Decimal | None
+    level: str  # ok | warning | shortfall
+    patents: list[PatentCover] = field(default_factory=list)
+    program: dict[str, Any] = field(default_factory=dict)
+
+
+_PROGRAM_FIELDS = (
+    "haircut_in_force_rate",
+    "haircut_fee_in_grace_rate",
+    "haircut_valuation_expired_rate",
+    "haircut_dead_rate",
+    "coverage_warning_level",
+    "coverage_shortfall_level",
+    "fee_notice_days",
+    "valuation_notice_days",
+    "min_remaining_patent_months",
+)
+
+
+def _term_factor(expires_on: date, as_of: date, valued_on: date | None) -> Decimal:
+    """min(1, remaining term at D / remaining term at the valuation date), in days."""
+    if valued_on is None:
+        return ONE
+    at_valuation = (expires_on - valued_on).days
+    now = max(0, (expires_on - as_of).days)
+    if at_valuation <= 0:
+        return Decimal("0")
+    return min(ONE, Decimal(now) / Decimal(at_valuation))
+
+
+def level_of(coverage: Decimal | None, program: dict[str, Any]) -> str:
+    if coverage is None:
+        return "ok"
+    if coverage < program["coverage_shortfall_level"]:
+        return "shortfall"
+    if coverage < program["coverage_warning_level"]:
+        return "warning"
+    return "ok"
+
+
+def loans_cover(
+    loan_ids: Iterable[int], as_of: date, *, id_range: tuple[int, int] | None = None
+) -> dict[int, LoanCover]:
+    """Coverage of each loan on `as_of` (DOMAIN.md section 10a), in seven queries for the lot."""
+    ids = list(loan_ids)
+    if not ids:
+        return {}
+    # A chunk's loans are an id range: the queries filter on the range (short SQL, an index range
+    # scan), the rows of other loans in it are dropped below.
+    lo, hi = id_range if id_range is not None else (min(ids), max(ids))
+    programs = {
+        row["pk"]: row
+        for row in Loan.objects.filter(pk__range=(lo, hi)).values(
+            "pk", *(f"program__{f}" for f in _PROGRAM_FIELDS)
+        )
+    }
+    items = list(
+        PledgedPatent.objects.filter(pledge__loan__id__range=(lo, hi), is_active=True)
+        .annotate(loan_id=F("pledge__loan_id"))
+        .select_related("patent")
+        .order_by("pledge__loan_id", "patent_id")
+    )
+    origination = {
+        (loan_id, patent_id): (value, valued_on, until)
+        for loan_id, patent_id, value, valued_on, until in PatentValuation.objects.filter(
+            valuation__application__loan__id__range=(lo, hi)
+        ).values_list(
+            "valuation__application__loan",
+            "patent_id",
+            "value",
+            "valuation__valuation_date",
+            "valuation__valid_until",
+        )
+    }
+    appraisals: dict[tuple[int, int], tuple[Decimal, date | None, date | None]] = {}
+    for loan_id, patent_id, value, valued_on, until in (
+        CollateralAppraisal.objects.filter(loan__id__range=(lo, hi))
+        .order_by("loan_id", "patent_id", "valued_on", "id")
+        .values_list("loan_id", "patent_id", "value", "valued_on", "valid_until")
+    ):
+        appraisals[(loan_id, patent_id)] = (value, valued_on, until)  # the latest wins
+    payments: dict[int, dict[int, tuple[Decimal, date]]] = defaultdict(dict)
+    for patent_id, year, amount, paid_on in PatentFeePayment.objects.filter(
+        patent__pledges__pledge__loan__id__range=(lo, hi), patent__pledges__is_active=True
+    ).values_list("patent_id", "fee_year", "amount", "paid_on"):
+        payments[patent_id][year] = (amount, paid_on)
+    outstanding = {
+        row["loan_id"]: (row["due"] or ZERO) - (row["paid"] or ZERO)
+        for row in Installment.objects.filter(loan__id__range=(lo, hi))
+        .values("loan_id")
+        .annotate(due=Sum("principal_due"), paid=Sum("principal_paid"))
+    }
+    tables = FeeTables() if items else None
+    covers = {}
+    for pk in ids:
+        program = {f: programs[pk][f"program__{f}"] for f in _PROGRAM_FIELDS}
+        covers[pk] = LoanCover(pk, ZERO, outstanding.get(pk, ZERO), None, "ok", [], program)
+    for item in items:
+        cover = covers.get(item.loan_id)
+        if cover is None:
+            continue  # a loan of the range that was not asked for
+        program = cover.program
+        patent = item.patent
+        value, valued_on, until = appraisals.get(
+            (item.loan_id, item.patent_id),
+            origination.get((item.loan_id, item.patent_id), (ZERO, None, None)),
+        )
+        fee = None
+        if tables is not None and patent.status not in DEAD_STATES:
+            fee = first_unpaid(
+                fee_lines(patent, as_of, payments.get(patent.pk, {}), tables, first_unpaid_only=True)
+            )
+        if patent.status in DEAD_STATES or patent.expires_on < as_of:
+            state, haircut = "dead", program["haircut_dead_rate"]
+        else:
+            state, haircut = "in_force", program["haircut_in_force_rate"]
+            if (
+                fee is not None
+                and fee.status == "in_grace"
+                and program["haircut_fee_in_grace_rate"] > haircut
+            ):
+                state, haircut = "fee_in_grace", program["haircut_fee_in_grace_rate"]
+            if until is not None and until < as_of and program["haircut_valuation_expired_rate"] > haircut:
+                state, haircut = "valuation_expired", program["haircut_valuation_expired_rate"]
+        factor = _term_factor(patent.expires_on, as_of, valued_on)
+        patent_value = round_fen(value * (ONE - haircut) * factor)
+        cover.patents.append(
+            PatentCover(
+                patent.pk,
+                patent.application_number,
+                state,
+                patent.status,
+                value,
+                haircut,
+                factor,
+                patent_value,
+                valued_on,
+                until,
+                patent.expires_on,
+                fee,
+            )
+        )
+        cover.collateral_value += patent_value
+    for cover in covers.values():
+        if cover.outstanding_principal > 0:
+            cover.coverage = (cover.collateral_value / cover.outstanding_principal).quantize(
+                COVERAGE_PLACES, rounding=ROUND_HALF_UP
+            )
+        cover.level = level_of(cover.coverage, cover.program)
+    return covers
+
+
+def loan_cover(loan: Loan, as_of: date) -> LoanCover:
+    return loans_cover([loan.pk], as_of)[loan.pk]
+
+
+# --- findings ------------------------------------------------------------------------------------
+
+
+def severity_rank() -> Case:
+    """0 critical, 1 warning, 2 info: the queue's order."""
+    return Case(
+        When(severity=Severity.CRITICAL, then=Value(0)),
+        When(severity=Severity.WARNING, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+
+
+def findings_queue(findings: Any) -> Any:
+    """Open before resolved, then critical, warning, info, then the latest seen first."""
+    return findings.order_by("status", severity_rank().asc(), "-last_seen_on", "-id")
+
+
+def findings_counts(findings: Any) -> dict[str, int]:
+    """Open findings by severity: {info, warning, critical}."""
+    counts = dict(
+        findings.filter(status=FindingStatus.OPEN)
+        .values("severity")
+        .annotate(n=Count("pk"))
+        .values_list("severity", "n")
+    )
+    return {s: counts.get(s, 0) for s in ("info", "warning", "critical")}
+
+
+def program_totals(findings: Any) -> list[dict[str, Any]]:
+    """Open findings per programme and severity, with the loans they touch (the regulator's view)."""
+    rows = (
+        findings.filter(status=FindingStatus.OPEN)
+        .values("loan__program_id", "loan__program__code", "severity")
+        .annotate(findings=Count("pk"), loans=Count("loan_id", distinct=True))
+        .order_by("loan__program_id", "severity")
+    )
+    return list(rows)

@@ -1,0 +1,760 @@
+"""Collateral watch (DOMAIN.md section 10a): annual-fee payments, legal-status events and their
+file imports, the nightly watch of a set of loans (run by the daily close's chunks), and the cure
+workflow of its findings.
+
+The watch is set-based: for a chunk of loans it reads their coverage in a fixed number of queries
+(selectors.collateral.loans_cover), works out which findings should be open, and writes the
+difference with one insert, one update of those seen again and one update of those cured. The
+partial unique indexes on Finding keep one open finding per loan, patent and kind whatever runs
+twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed
+
+from fintech.access import acts_for, require_acts_for, require_role
+from fintech.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PatentAlreadyPledged,
+    RoleNotAllowed,
+)
+from fintech.models import (
+    CollateralAppraisal,
+    CureKind,
+    Finding,
+    FindingAction,
+    FindingKind,
+    FindingStatus,
+    Loan,
+    LoanStatus,
+    Notification,
+    OrganizationKind,
+    Patent,
+    PatentEvent,
+    PatentEventCode,
+    PatentEventFile,
+    PatentFeePayment,
+    PatentStatus,
+    PledgedPatent,
+    Revaluation,
+    RevaluationStatus,
+    Severity,
+    User,
+)
+from fintech.models.repayment_files import FileStatus
+from fintech.money import InvalidMoney, parse_money
+from fintech.rules import fees as fee_rules
+from fintech.rules.identifiers import InvalidIdentifier, parse_patent_number
+from fintech.rules.schedules import add_months
+from fintech.selectors.collateral import FeeLine, FeeTables, fee_lines, first_unpaid, loans_cover
+
+from .audit import audit_record
+from .common import ensure_not_future
+from .enqueue import enqueue_on_commit
+from .repayment_files import _decode, _split
+
+logger = logging.getLogger(__name__)
+K = OrganizationKind
+E = PatentEventCode
+KIND_SEVERITY = {
+    FindingKind.FEE_DUE: Severity.INFO,
+    FindingKind.FEE_IN_GRACE: Severity.WARNING,
+    FindingKind.LEGAL_STATUS: Severity.CRITICAL,
+    FindingKind.VALUATION_EXPIRING: Severity.INFO,
+    FindingKind.VALUATION_EXPIRED: Severity.WARNING,
+    FindingKind.TERM_SHORT: Severity.WARNING,
+    FindingKind.COVERAGE_WARNING: Severity.WARNING,
+    FindingKind.COVERAGE_SHORTFALL: Severity.CRITICAL,
+}
+# Findings whose amount and deadline follow the days (the surcharge grows by month of grace).
+REFRESHED_KINDS = {FindingKind.FEE_DUE, FindingKind.FEE_IN_GRACE}
+# A lapse is restorable until two months after the end of the six months' grace.
+RESTORATION_MONTHS_AFTER_LAPSE = fee_rules.GRACE_MONTHS + fee_rules.RESTORATION_MONTHS
+TRANSITION_OF = {
+    E.LAPSE: "lapse",
+    E.RESTORATION: "restore",
+    E.INVALIDATION: "invalidate",
+    E.PARTIAL_INVALIDATION: "invalidate_partly",
+    E.TRANSFER: "transfer",
+    E.EXPIRY: "expire",
+}
+
+
+class RestorationTooLate(Conflict):
+    code = "restoration_too_late"
+
+
+class FeeNotPayable(InvalidInput):
+    code = "fee_not_payable"
+
+
+# --- annual fees ---------------------------------------------------------------------------------
+
+
+def _fee_lines(patent: Patent, on: date) -> list[FeeLine]:
+    payments = {
+        y: (a, d)
+        for y, a, d in PatentFeePayment.objects.filter(patent=patent).values_list(
+            "fee_year", "amount", "paid_on"
+        )
+    }
+    return fee_lines(patent, on, payments, FeeTables())
+
+
+def _payable(patent: Patent, fee_year: int | None, paid_on: date) -> FeeLine:
+    """The fee line paid on `paid_on`: the year asked for, or the earliest unpaid one. A fee is
+    payable from the start of the fee year before it until the end of its grace."""
+    lines = _fee_lines(patent, paid_on)
+    if fee_year is None:
+        line = first_unpaid(lines)
+    else:
+        line = next((x for x in lines if x.fee_year == fee_year), None)
+    if line is None or line.status == "paid":
+        raise FeeNotPayable.on("fee_year", _("No unpaid annual fee for this fee year."))
+    opens = fee_rules.fee_year_due_on(patent.filing_date, max(1, line.fee_year - 1))
+    if paid_on < opens:
+        raise FeeNotPayable.on(
+            "paid_on", _("This fee can be paid from %(day)s.") % {"day": opens.isoformat()}
+        )
+    if paid_on > line.grace_ends_on:
+        raise FeeNotPayable.on(
+            "paid_on",
+            _("The grace period ended on %(day)s: the patent lapses.") % {"day": line.grace_ends_on},
+        )
+    return line
+
+
+def fee_due_on_payment(line: FeeLine, paid_on: date) -> Decimal:
+    return line.amount + fee_rules.surcharge_amount(line.amount, line.due_on, paid_on)
+
+
+@transaction.atomic
+def fee_payment_record(
+    *, actor: User, patent_id: int, fee_year: int, amount: Decimal, paid_on: date
+) -> PatentFeePayment:
+    """The patent's SME records the annual fee it paid for a fee year: the fee plus the late
+    surcharge of the month of grace it was paid in, to the fen."""
+    patent = Patent.objects.select_for_update().filter(pk=patent_id).first()
+    if patent is None:
+        raise NotFound(_("Patent not found."))
+    require_acts_for(actor, K.SME, patent, _("Only the patent's SME records its fee payments."))
+    ensure_not_future(paid_on, "paid_on")
+    if patent.status != PatentStatus.IN_FORCE:
+        raise InvalidTransition(patent.status, "pay an annual fee")
+    line = _payable(patent, fee_year, paid_on)
+    expected = fee_due_on_payment(line, paid_on)
+    if amount != expected:
+        raise InvalidInput.on(
+            "amount",
+            _("The fee for year %(year)s paid on %(day)s is %(amount)s.")
+            % {"year": fee_year, "day": paid_on.isoformat(), "amount": expected},
+        )
+    payment = PatentFeePayment.objects.create(
+        patent=patent, fee_year=fee_year, amount=amount, paid_on=paid_on, recorded_by=actor
+    )
+    audit_record(
+        actor=actor,
+        action="patent.fee_paid",
+        obj=patent,
+        to_state=patent.status,
+        amount=amount,
+        payload={"fee_year": fee_year, "paid_on": paid_on},
+    )
+    return payment
+
+
+# --- legal-status events -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventResult:
+    event: PatentEvent
+    created: bool
+
+
+def patent_event_record(
+    *,
+    actor: User | None,
+    patent_id: int,
+    code: str,
+    event_on: date,
+    description: str = "",
+    file: PatentEventFile | None = None,
+    line: int | None = None,
+) -> EventResult:
+    """Record one dated legal-status event and run its transition on the locked patent, with its
+    audit row; the same event (patent, code, date) recorded again changes nothing. A pledged patent
+    that lapses or is invalidated raises a critical finding on its loan at once; a restoration
+    resolves it."""
+    with transaction.atomic():
+        return _event_record(actor, patent_id, code, event_on, description, file, line)
+
+
+def _event_record(
+    actor: User | None,
+    patent_id: int,
+    code: str,
+    event_on: date,
+    description: str,
+    file: PatentEventFile | None,
+    line: int | None,
+) -> EventResult:
+    if code not in E.values:
+        raise InvalidInput.on("event_code", _("Unknown event code '%(code)s'.") % {"code": code})
+    patent = Patent.objects.select_for_update().filter(pk=patent_id).first()
+    if patent is None:
+        raise NotFound(_("Patent not found."))
+    existing = PatentEvent.objects.filter(patent=patent, code=code, event_on=event_on).first()
+    if existing is not None:
+        return EventResult(existing, False)
+    ensure_not_future(event_on, "event_date", earliest=patent.filing_date)
+    before = patent.status
+    fee_line: FeeLine | None = None
+    if code == E.FEE_PAID:
+        if patent.status != PatentStatus.IN_FORCE:
+            raise InvalidTransition(patent.status, "pay an annual fee")
+        fee_line = _payable(patent, None, event_on)
+    else:
+        name = TRANSITION_OF[E(code)]
+        method = getattr(patent, name)
+        if not can_proceed(method):
+            raise InvalidTransition(patent.status, str(E(code).label))
+        if code == E.RESTORATION:
+            deadline = add_months(patent.lapsed_on or event_on, RESTORATION_MONTHS_AFTER_LAPSE)
+            if event_on > deadline:
+                raise RestorationTooLate(
+                    _("A lapse of %(day)s could be restored until %(deadline)s.")
+                    % {"day": patent.lapsed_on, "deadline": deadline.isoformat()}
+                )
+            if event_on < (patent.lapsed_on or event_on):
+                raise InvalidInput.on("event_date", _("A restoration cannot precede the lapse."))
+            fee_line = first_unpaid(_fee_lines(patent, event_on))
+            if fee_line is not None and fee_line.due_on > event_on:
+                fee_line = None
+        if code == E.EXPIRY and event_on < patent.expires_on:
+            raise InvalidInput.on(
+                "event_date", _("The patent's term runs until %(day)s.") % {"day": patent.expires_on}
+            )
+        method()
+        if code == E.LAPSE:
+            patent.lapsed_on = event_on
+        elif code == E.RESTORATION:
+            patent.lapsed_on = None
+        patent.save(update_fields=["status", "lapsed_on"])
+    event = PatentEvent.objects.create(
+        patent=patent,
+        code=code,
+        event_on=event_on,
+        description=description[:500],
+        from_state=before,
+        to_state=patent.status,
+        file=file,
+        line=line,
+        recorded_by=actor,
+    )
+    if fee_line is not None:
+        # Paid with the event: a fee paid late carries its surcharge, a restoration the largest one.
+        paid_on = min(event_on, fee_line.grace_ends_on)
+        PatentFeePayment.objects.create(
+            patent=patent,
+            fee_year=fee_line.fee_year,
+            amount=fee_due_on_payment(fee_line, paid_on),
+            paid_on=event_on,
+            event=event,
+            recorded_by=actor,
+        )
+    audit_record(
+        actor=actor,
+        action=f"patent.{code}",
+        obj=patent,
+        from_state=before,
+        to_state=patent.status,
+        reason=description[:500],
+        payload={"event_on": event_on, "file": file.pk if file else None, "line": line},
+    )
+    if code in (E.LAPSE, E.INVALIDATION):
+        _raise_legal_status(patent, event_on, code)
+    elif code == E.RESTORATION:
+        _resolve(
+            Finding.objects.filter(patent=patent, kind=FindingKind.LEGAL_STATUS, status=FindingStatus.OPEN),
+            event_on,
+        )
+    return EventResult(event, True)
+
+
+def _raise_legal_status(patent: Patent, on: date, code: str) -> None:
+    loans = list(
+        PledgedPatent.objects.filter(
+            patent=patent, is_active=True, pledge__loan__status=LoanStatus.ACTIVE
+        ).values_list("pledge__loan_id", flat=True)
+    )
+    if not loans:
+        return
+    keys = [(loan_id, patent.pk, FindingKind.LEGAL_STATUS) for loan_id in loans]
+    _open_findings(
+        {k: (None, None, {"event": code, "event_on": on.isoformat(), "state": patent.status}) for k in keys},
+        on,
+    )
+
+
+# --- the file import ------------------------------------------------------------------------------
+
+EVENT_HEADER = ("patent_number", "event_date", "event_code", "description")
+
+
+@transaction.atomic
+def patent_event_file_upload(*, actor: User, filename: str, content: bytes) -> PatentEventFile:
+    """Store a CSV of legal-status events and fee payments (platform or bank) and queue its
+    processing once committed; a file that is not UTF-8 or lacks the header is refused."""
+    require_role(actor, K.BANK)
+    text = _decode(content)
+    lines = text.splitlines()
+    if not lines or tuple(f.lower() for f in _split(lines[0])) != EVENT_HEADER:
+        raise InvalidInput.on(
+            "file", _("The first line must be the header %(h)s.") % {"h": ",".join(EVENT_HEADER)}
+        )
+    file = PatentEventFile.objects.create(
+        uploaded_by=actor,
+        filename=(filename or "")[:200],
+        content=text,
+        language=translation.get_language() or "en",
+        lines_total=sum(1 for x in lines[1:] if x.strip()),
+    )
+    audit_record(actor=actor, action="patent_event_file.upload", obj=file, to_state=FileStatus.PENDING)
+    enqueue_on_commit("patent_event_file_process", file.pk)
+    return file
+
+
+def _line_event(fields: list[str]) -> tuple[int, date, str, str]:
+    if len(fields) != len(EVENT_HEADER):
+        raise InvalidInput(_("expected 4 fields: patent_number,event_date,event_code,description"))
+    number, raw_date, code, description = fields
+    try:
+        canonical = parse_patent_number(number).canonical
+    except InvalidIdentifier as exc:
+        raise InvalidInput(_("invalid patent number")) from exc
+    patent_id = Patent.objects.filter(application_number=canonical).values_list("pk", flat=True).first()
+    if patent_id is None:
+        raise InvalidInput(_("unknown patent"))
+    try:
+        event_on = date.fromisoformat(raw_date)
+    except ValueError as exc:
+        raise InvalidInput(_("invalid event date: YYYY-MM-DD")) from exc
+    if code.lower() not in E.values:
+        raise InvalidInput(_("unknown event code"))
+    return patent_id, event_on, code.lower(), description
+
+
+def patent_event_file_process(file_id: int) -> PatentEventFile:
+    """Apply a stored file's lines in order, each in its own transaction (a bad line never undoes a
+    good one); a line whose event is already recorded is skipped, so a re-run applies nothing twice."""
+    file = PatentEventFile.objects.get(pk=file_id)
+    if file.status == FileStatus.DONE:
+        return file
+    with translation.override(file.language):
+        return _event_file_apply(file)
+
+
+def _event_file_apply(file: PatentEventFile) -> PatentEventFile:
+    file_id = file.pk
+    PatentEventFile.objects.filter(pk=file_id).update(status=FileStatus.PROCESSING)
+    applied = skipped = rejected = 0
+    errors: list[dict[str, Any]] = []
+    for number, raw in enumerate(file.content.splitlines()[1:], start=2):
+        if not raw.strip():
+            continue
+        try:
+            patent_id, event_on, code, description = _line_event(_split(raw))
+            result = patent_event_record(
+                actor=file.uploaded_by,
+                patent_id=patent_id,
+                code=code,
+                event_on=event_on,
+                description=description,
+                file=file,
+                line=number,
+            )
+        except (OperationalError, InterfaceError):
+            raise
+        except (InvalidInput, Conflict, NotFound, RoleNotAllowed) as exc:
+            rejected += 1
+            errors.append({"line": number, "reason": exc.message[:300]})
+            continue
+        if result.created:
+            applied += 1
+        else:
+            skipped += 1
+    PatentEventFile.objects.filter(pk=file_id).update(
+        status=FileStatus.DONE,
+        lines_applied=applied,
+        lines_skipped=skipped,
+        lines_rejected=rejected,
+        errors=errors,
+        finished_at=timezone.now(),
+    )
+    file.refresh_from_db()
+    return file
+
+
+# --- the nightly watch ----------------------------------------------------------------------------
+
+Key = tuple[int, int | None, str]  # (loan, patent or None, kind)
+Want = tuple[Decimal | None, date | None, dict[str, Any]]  # amount, deadline, detail
+
+
+def _wanted(
+    loan_ids: list[int], as_of: date, id_range: tuple[int, int] | None = None
+) -> tuple[dict[Key, Want], list[tuple[int, date]]]:
+    """The findings that should be open on `as_of`, and the patents whose grace ended unpaid."""
+    wanted: dict[Key, Want] = {}
+    to_lapse: list[tuple[int, date]] = []
+    for cover in loans_cover(loan_ids, as_of, id_range=id_range).values():
+        program = cover.program
+        for p in cover.patents:
+            if p.legal_status in (PatentStatus.LAPSED, PatentStatus.INVALIDATED):
+                wanted[(cover.loan, p.patent, FindingKind.LEGAL_STATUS)] = (
+                    None,
+                    None,
+                    {"state": p.legal_status},
+                )
+                continue
+            if p.state == "dead":
+                continue
+            fee = p.fee
+            if fee is not None:
+                detail = {
+                    "fee_year": fee.fee_year,
+                    "due_on": fee.due_on.isoformat(),
+                    "grace_ends_on": fee.grace_ends_on.isoformat(),
+                }
+                if fee.status == "due" and (fee.due_on - as_of).days <= program["fee_notice_days"]:
+                    wanted[(cover.loan, p.patent, FindingKind.FEE_DUE)] = (fee.amount, fee.due_on, detail)
+                elif fee.status == "in_grace":
+                    detail["surcharge"] = str(fee.surcharge)
+                    wanted[(cover.loan, p.patent, FindingKind.FEE_IN_GRACE)] = (
+                        fee.amount + fee.surcharge,
+                        fee.grace_ends_on,
+                        detail,
+                    )
+                elif fee.status == "lapsed":
+                    to_lapse.append((p.patent, fee.due_on))
+                    wanted[(cover.loan, p.patent, FindingKind.LEGAL_STATUS)] = (
+                        None,
+                        None,
+                        {"state": "lapsed"},
+                    )
+            if p.valid_until is not None:
+                if p.valid_until < as_of:
+                    wanted[(cover.loan, p.patent, FindingKind.VALUATION_EXPIRED)] = (
+                        None,
+                        None,
+                        {"valid_until": p.valid_until.isoformat()},
+                    )
+                elif (p.valid_until - as_of).days <= program["valuation_notice_days"]:
+                    wanted[(cover.loan, p.patent, FindingKind.VALUATION_EXPIRING)] = (
+                        None,
+                        p.valid_until,
+                        {"valid_until": p.valid_until.isoformat()},
+                    )
+            if add_months(as_of, program["min_remaining_patent_months"]) > p.expires_on:
+                wanted[(cover.loan, p.patent, FindingKind.TERM_SHORT)] = (
+                    None,
+                    p.expires_on,
+                    {"expires_on": p.expires_on.isoformat()},
+                )
+        if cover.level != "ok":
+            kind = (
+                FindingKind.COVERAGE_SHORTFALL if cover.level == "shortfall" else FindingKind.COVERAGE_WARNING
+            )
+            wanted[(cover.loan, None, kind)] = (
+                cover.collateral_value,
+                None,
+                {
+                    "coverage": str(cover.coverage),
+                    "collateral_value": str(cover.collateral_value),
+                    "outstanding_principal": str(cover.outstanding_principal),
+                },
+            )
+    return wanted, to_lapse
+
+
+def _key(f: Finding) -> Key:
+    return (f.loan_id, f.patent_id, f.kind)
+
+
+def _open_findings(wanted: dict[Key, Want], as_of: date, *, already: set[Key] | None = None) -> int:
+    """Insert the findings not open yet (a concurrent insert of the same one is ignored: the unique
+    indexes), and notify the loan's parties of those raised now. Returns how many were raised."""
+    if not wanted:
+        return 0
+    if already is None:
+        loans = {k[0] for k in wanted}
+        already = {_key(f) for f in Finding.objects.filter(loan_id__in=loans, status=FindingStatus.OPEN)}
+    new = [
+        Finding(
+            loan_id=k[0],
+            patent_id=k[1],
+            kind=k[2],
+            severity=KIND_SEVERITY[FindingKind(k[2])],
+            first_seen_on=as_of,
+            last_seen_on=as_of,
+            amount=w[0],
+            deadline_on=w[1],
+            detail=w[2],
+        )
+        for k, w in wanted.items()
+        if k not in already
+    ]
+    if not new:
+        return 0
+    Finding.objects.bulk_create(new, ignore_conflicts=True)
+    raised = [
+        f
+        for f in Finding.objects.filter(
+            loan_id__in={k.loan_id for k in new}, status=FindingStatus.OPEN, first_seen_on=as_of
+        )
+        if _key(f) in {(n.loan_id, n.patent_id, n.kind) for n in new}
+    ]
+    _notify(raised, "raised")
+    return len(raised)
+
+
+def _resolve(findings: QuerySet[Finding], on: date) -> int:
+    """Resolve open findings (set-based: the cure is the watch's, or the event's, finding)."""
+    rows = list(findings.filter(status=FindingStatus.OPEN))
+    if not rows:
+        return 0
+    Finding.objects.filter(pk__in=[f.pk for f in rows], status=FindingStatus.OPEN).update(
+        status=FindingStatus.RESOLVED, resolved_on=on
+    )
+    _notify(rows, "resolved")
+    return len(rows)
+
+
+def _notify(findings: list[Finding], event: str) -> None:
+    """One Notification per finding for the SME, the bank and the insurer of its loan."""
+    if not findings:
+        return
+    parties = {
+        pk: (sme, bank, insurer)
+        for pk, sme, bank, insurer in Loan.objects.filter(pk__in={f.loan_id for f in findings}).values_list(
+            "pk", "sme_id", "bank_id", "policy__insurer_id"
+        )
+    }
+    Notification.objects.bulk_create(
+        [
+            Notification(organization_id=org, finding_id=f.pk, event=event)
+            for f in findings
+            for org in parties[f.loan_id]
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
+    """The watch of `loans` on `as_of` (inside the caller's transaction): raise what is new, see
+    again what stays (last_seen_on, amount, deadline), resolve what is cured or whose loan is no
+    longer active. A re-run for the same date changes nothing; an older date never rewinds."""
+    loan_ids = list(loans.order_by("pk").values_list("pk", flat=True))
+    active = list(loans.filter(status=LoanStatus.ACTIVE).order_by("pk").values_list("pk", flat=True))
+    span = (loan_ids[0], loan_ids[-1]) if loan_ids else None
+    watched = set(loan_ids)
+    wanted, to_lapse = _wanted(active, as_of, span)
+    for patent_id, due_on in sorted(set(to_lapse)):
+        # The grace ended unpaid: the patent lapses as of the fee's due date (DOMAIN.md 10a).
+        try:
+            with transaction.atomic():
+                patent_event_record(
+                    actor=None,
+                    patent_id=patent_id,
+                    code=E.LAPSE,
+                    event_on=due_on,
+                    description=f"Annual fee due {due_on} unpaid at the end of grace (watch {as_of}).",
+                )
+        except InvalidTransition:
+            pass  # already lapsed or changed meanwhile: the finding stands on the state
+    if to_lapse:  # the lapsed patents' value and findings change: read them again
+        wanted, _none = _wanted(active, as_of, span)
+    seen, changed, cured = [], [], []
+    known: set[Key] = set()
+    in_span = Finding.objects.filter(loan__id__range=span) if span else Finding.objects.none()
+    for f in in_span.filter(status=FindingStatus.OPEN).only(
+        "pk", "loan_id", "patent_id", "kind", "last_seen_on", "amount", "deadline_on", "detail"
+    ):
+        key, w = _key(f), wanted.get(_key(f))
+        if f.loan_id not in watched:
+            continue  # in the id span, not among the loans watched
+        if f.last_seen_on > as_of:
+            known.add(key)  # a later night saw it: an older date rewinds nothing
+        elif w is None:
+            cured.append(f.pk)
+        else:
+            known.add(key)
+            if f.last_seen_on != as_of:
+                seen.append(f.pk)
+            if f.kind in REFRESHED_KINDS and (f.amount, f.deadline_on, f.detail) != w:
+                f.amount, f.deadline_on, f.detail = w
+                changed.append(f)
+    # One UPDATE for the findings seen again; the fee findings whose amount moved (a surcharge's
+    # new month) one bulk update. Coverage findings keep the figures of their first night (the
+    # loan's live coverage is on its page and endpoint).
+    if seen:
+        Finding.objects.filter(pk__in=seen).update(last_seen_on=as_of)
+    if changed:
+        Finding.objects.bulk_update(changed, ["amount", "deadline_on", "detail"], batch_size=500)
+    resolved = _resolve(Finding.objects.filter(pk__in=cured), as_of)
+    raised = _open_findings({k: w for k, w in wanted.items() if k not in known}, as_of, already=known)
+    return {"findings_raised": raised, "findings_resolved": resolved}
+
+
+# --- the cure workflow ----------------------------------------------------------------------------
+
+
+def _finding_for_party(actor: User, finding_id: int) -> Finding:
+    finding = (
+        Finding.objects.select_for_update(of=("self",))
+        .select_related("loan", "loan__policy")
+        .filter(pk=finding_id)
+        .first()
+    )
+    if finding is None or not (
+        acts_for(actor, K.BANK, finding.loan) or acts_for(actor, K.INSURER, finding.loan)
+    ):
+        raise NotFound(_("Finding not found."))
+    return finding
+
+
+@transaction.atomic
+def finding_note(*, actor: User, finding_id: int, note: str) -> FindingAction:
+    """The bank or insurer notes what was agreed on a finding."""
+    finding = _finding_for_party(actor, finding_id)
+    if not note.strip():
+        raise InvalidInput.on("note", _("A note cannot be empty."))
+    return FindingAction.objects.create(finding=finding, kind=CureKind.NOTE, note=note, actor=actor)
+
+
+@transaction.atomic
+def finding_revaluation_request(*, actor: User, finding_id: int, note: str = "") -> Revaluation:
+    """Ask the loan's appraisal firm for a new valuation of the pledged patents."""
+    finding = _finding_for_party(actor, finding_id)
+    revaluation = Revaluation.objects.create(
+        loan=finding.loan,
+        appraiser_id=finding.loan.application.appraiser_id,
+        finding=finding,
+        requested_by=actor,
+    )
+    FindingAction.objects.create(finding=finding, kind=CureKind.REVALUATION, note=note, actor=actor)
+    audit_record(
+        actor=actor, action="revaluation.request", obj=revaluation, to_state=RevaluationStatus.REQUESTED
+    )
+    return revaluation
+
+
+@transaction.atomic
+def revaluation_report(
+    *, actor: User, revaluation_id: int, valuation_date: date, values: dict[int, Decimal]
+) -> Revaluation:
+    """The appraisal firm reports new values of the loan's pledged patents (valid 12 months, or the
+    programme's validity); the next watch uses them."""
+    revaluation = (
+        Revaluation.objects.select_for_update(of=("self",))
+        .select_related("loan__program")
+        .filter(pk=revaluation_id)
+        .first()
+    )
+    if revaluation is None or not (
+        acts_for(actor, K.APPRAISER) and actor.organization_id == revaluation.appraiser_id
+    ):
+        raise NotFound(_("Revaluation not found."))
+    if not can_proceed(revaluation.report):
+        raise InvalidTransition(revaluation.status, "report")
+    ensure_not_future(valuation_date, "valuation_date")
+    pledged = set(
+        PledgedPatent.objects.filter(pledge__loan=revaluation.loan, is_active=True).values_list(
+            "patent_id", flat=True
+        )
+    )
+    if set(values) != pledged:
+        raise InvalidInput.on(
+            "values", _("Give a value for each pledged patent of the loan, and only those.")
+        )
+    until = add_months(valuation_date, revaluation.loan.program.valuation_validity_months)
+    CollateralAppraisal.objects.bulk_create(
+        CollateralAppraisal(
+            loan=revaluation.loan,
+            patent_id=pk,
+            revaluation=revaluation,
+            value=v,
+            valued_on=valuation_date,
+            valid_until=until,
+        )
+        for pk, v in sorted(values.items())
+    )
+    revaluation.report()
+    revaluation.valuation_date, revaluation.valid_until = valuation_date, until
+    revaluation.save()
+    audit_record(
+        actor=actor, action="revaluation.report", obj=revaluation, from_state="requested", to_state="reported"
+    )
+    return revaluation
+
+
+@transaction.atomic
+def finding_patent_add(
+    *, actor: User, finding_id: int, patent_id: int, value: Decimal, valued_on: date, note: str = ""
+) -> FindingAction:
+    """The bank pledges a further in-force patent of the SME to the loan, with its appraised value
+    (the pledge registration's amendment is recorded on the loan's pledge)."""
+    finding = _finding_for_party(actor, finding_id)
+    require_acts_for(actor, K.BANK, finding.loan, _("Only the loan's bank adds a patent to its pledge."))
+    loan = finding.loan
+    if loan.status != LoanStatus.ACTIVE:
+        raise InvalidTransition(loan.status, "add a patent to the pledge")
+    patent = Patent.objects.select_for_update().filter(pk=patent_id, owner_id=loan.sme_id).first()
+    if patent is None:
+        raise InvalidInput.on("patent", _("The patent must be registered by the loan's SME."))
+    if patent.status != PatentStatus.IN_FORCE or (loan.maturity_on and patent.expires_on < loan.maturity_on):
+        raise InvalidInput.on("patent", _("Only an in-force patent that outlives the loan can be pledged."))
+    ensure_not_future(valued_on, "valued_on")
+    try:
+        value = parse_money(value)
+    except InvalidMoney as exc:
+        raise InvalidInput.on("value", str(exc)) from exc
+    try:
+        with transaction.atomic():
+            PledgedPatent.objects.create(pledge=loan.pledge, patent=patent)
+    except IntegrityError as exc:
+        raise PatentAlreadyPledged() from exc
+    CollateralAppraisal.objects.create(
+        loan=loan,
+        patent=patent,
+        value=value,
+        valued_on=valued_on,
+        valid_until=add_months(valued_on, loan.program.valuation_validity_months),
+    )
+    action = FindingAction.objects.create(
+        finding=finding, kind=CureKind.ADDED_PATENT, note=note, patent=patent, actor=actor
+    )
+    audit_record(
+        actor=actor,
+        action="pledge.add_patent",
+        obj=loan.pledge,
+        to_state="active",
+        amount=value,
+        payload={"patent": patent.pk, "finding": finding.pk},
+    )
+    return action

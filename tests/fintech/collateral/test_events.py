@@ -1,0 +1,132 @@
+"""Legal-status events (DOMAIN.md section 10a): a lapse mid-term raises a critical finding at once,
+a restoration resolves it, the CSV import applies many lines idempotently with a per-line report."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from fintech.errors import InvalidTransition
+from fintech.models import AuditLog, Finding, Notification, Patent, PatentEvent
+from fintech.selectors.collateral import loan_cover
+from fintech.services.collateral import RestorationTooLate, patent_event_record
+from tests.builders import active_loan
+
+D = Decimal
+pytestmark = pytest.mark.django_db
+
+
+def _pledged():
+    loan, people = active_loan()  # 1,000,000.00, one invention valued 3,040,287.70 on 2025-02-01
+    return loan, people, loan.pledge.items.get().patent
+
+
+def test_a_lapse_mid_term_raises_a_critical_finding_at_once_and_a_restoration_resolves_it():
+    loan, people, patent = _pledged()
+    patent_event_record(
+        actor=None,
+        patent_id=patent.pk,
+        code="lapse",
+        event_on=date(2025, 6, 1),
+        description="未缴年费专利权终止",
+    )
+    patent.refresh_from_db()
+    assert (patent.status, patent.lapsed_on) == ("lapsed", date(2025, 6, 1))
+    finding = Finding.objects.get(loan=loan)
+    assert (finding.kind, finding.severity, finding.status, finding.first_seen_on) == (
+        "legal_status",
+        "critical",
+        "open",
+        date(2025, 6, 1),
+    )
+    # the SME, the bank and the insurer are notified
+    assert set(Notification.objects.filter(finding=finding).values_list("organization_id", flat=True)) == {
+        people.sme.organization_id,
+        people.bank.organization_id,
+        people.insurer.organization_id,
+    }
+    # the lapsed patent is worth nothing: coverage 0 (haircut 100 %)
+    cover = loan_cover(loan, date(2025, 6, 2))
+    assert (cover.collateral_value, cover.coverage, cover.level) == (D("0.00"), D("0.000000"), "shortfall")
+    # restored 2025-07-15 (within lapse + 8 months): in force, the finding resolved that day
+    patent_event_record(actor=None, patent_id=patent.pk, code="restoration", event_on=date(2025, 7, 15))
+    patent.refresh_from_db()
+    finding.refresh_from_db()
+    assert (patent.status, finding.status, finding.resolved_on) == ("in_force", "resolved", date(2025, 7, 15))
+    assert list(
+        AuditLog.objects.filter(action__in=["patent.lapse", "patent.restoration"])
+        .order_by("pk")
+        .values_list("from_state", "to_state")
+    ) == [("in_force", "lapsed"), ("lapsed", "in_force")]
+    # value on 2025-07-16 back to 3,040,287.70 x 5372 / 5537 days of remaining term = 2,949,688.55
+    assert loan_cover(loan, date(2025, 7, 16)).collateral_value == D("2949688.55")
+
+
+def test_restoration_too_late_and_transitions_from_the_wrong_state_are_refused():
+    _loan, _people, patent = _pledged()
+    with pytest.raises(InvalidTransition):
+        patent_event_record(actor=None, patent_id=patent.pk, code="restoration", event_on=date(2025, 6, 1))
+    patent_event_record(actor=None, patent_id=patent.pk, code="lapse", event_on=date(2025, 6, 1))
+    # lapse 2025-06-01 + 8 months = 2026-02-01 is the last day
+    with pytest.raises(RestorationTooLate):
+        patent_event_record(actor=None, patent_id=patent.pk, code="restoration", event_on=date(2026, 2, 2))
+    assert Patent.objects.get(pk=patent.pk).status == "lapsed"
+    assert PatentEvent.objects.filter(patent=patent).count() == 1
+
+
+def test_event_file_applies_lines_once_with_a_per_line_report(client_for, django_capture_on_commit_callbacks):
+    _loan, people, patent = _pledged()
+    number = patent.application_number
+    content = (
+        "patent_number,event_date,event_code,description\n"
+        f"{number},2025-06-01,invalidation,无效宣告\n"
+        "201710601862.3,2025-06-01,lapse,unknown patent\n"
+        f"{number},2025-13-01,lapse,bad date\n"
+        f"{number},2025-06-02,nonsense,bad code\n"
+    ).encode()
+    client = client_for(people.bank)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # the reasons are written in the uploader's language
+
+    def upload():
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                "/api/v1/patent-events/",
+                {"file": SimpleUploadedFile("events.csv", content, "text/csv")},
+                format="multipart",
+            )
+        assert response.status_code == 202, response.json()
+        return client.get(f"/api/v1/patent-events/{response.json()['id']}/").json()
+
+    first = upload()
+    assert (
+        first["status"],
+        first["lines_total"],
+        first["lines_applied"],
+        first["lines_skipped"],
+        first["lines_rejected"],
+    ) == ("done", 4, 1, 0, 3)
+    assert [e["line"] for e in first["errors"]] == [3, 4, 5]
+    assert first["errors"][0]["reason"] == "unknown patent"
+    assert Patent.objects.get(pk=patent.pk).status == "invalidated"
+    assert Finding.objects.get().kind == "legal_status"
+    # the same file again: the applied line is skipped, nothing changes
+    second = upload()
+    assert (second["lines_applied"], second["lines_skipped"], second["lines_rejected"]) == (0, 1, 3)
+    assert PatentEvent.objects.count() == 1 and Finding.objects.count() == 1
+    # in Chinese, the same report in Chinese
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    assert upload()["errors"][0]["reason"] == "未知专利"
+    # an SME may not upload
+    assert (
+        client_for(people.sme)
+        .post(
+            "/api/v1/patent-events/",
+            {"file": SimpleUploadedFile("e.csv", content, "text/csv")},
+            format="multipart",
+        )
+        .status_code
+        == 403
+    )

@@ -29,7 +29,7 @@ from fintech.services.common import business_today
 
 from .actions import ActionsMixin, AdminAction, Buttons
 from .display import facts, link_column, money, name_column, table
-from .scoping import PlatformEditsMixin, ReviewAdmin, ScopedAdmin
+from .scoping import PlatformEditsMixin, ReviewAdmin, ScreenMixin
 
 K = OrganizationKind
 
@@ -40,15 +40,13 @@ class FeeScheduleRowInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(FeeSchedule)
-class FeeScheduleAdmin(PlatformEditsMixin, ScopedAdmin):
-    """Dated CNIPA fee tables: a new table from a date is added, an old one is kept."""
+class FeeScheduleAdmin(PlatformEditsMixin, ScreenMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Dated CNIPA fee tables: a new table from a date is added, an old one is kept. Reference
+    data: every member reads it (not scoped), only platform staff add tables."""
 
     list_display = ["valid_from", "sme_reduction_rate", "source"]
     inlines = [FeeScheduleRowInline]
     view_roles = None
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        return FeeSchedule.objects.all()  # reference data: every member reads it
 
 
 class NoteForm(forms.Form):

@@ -23,6 +23,7 @@ from fintech.services.repayment_files import repayment_file_upload
 from fintech.services.repayments import repayment_record
 from fintech.services.scenarios import scenario_start
 from fintech.services.subsidies import subsidy_run_start
+from fintech.services.webhooks import endpoint_create
 from tests.builders import active_loan, cast
 from tests.factories import OrganizationFactory, UserFactory, wuhan_program
 
@@ -55,9 +56,14 @@ def paginated_list_paths() -> list[str]:
 def world(django_capture_on_commit_callbacks: Any, settings: Any) -> dict[str, Any]:
     """Three active loans of one SME (one bank, insurer, appraisal firm), their first three
     installments paid on time, two subsidy runs, two stress scenarios, three repayment files, a
-    second programme."""
+    second programme, and two webhook endpoints of the bank (registered first, so the loans'
+    events owe them deliveries)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
     people = cast()
+    endpoints = [
+        endpoint_create(actor=people.bank, url=f"http://127.0.0.1:9/hook-{n}", event_types=[]) for n in (1, 2)
+    ]
     loans = [
         active_loan(people=people, principal=Decimal(p))[0] for p in ("600000.00", "700000.00", "800000.00")
     ]
@@ -101,6 +107,7 @@ def world(django_capture_on_commit_callbacks: Any, settings: Any) -> dict[str, A
     return {
         "users": [people.sme, people.bank, people.insurer, people.appraiser, regulator, platform],
         "regulator": regulator,
+        "endpoint": endpoints[0],
     }
 
 
@@ -118,6 +125,8 @@ def test_the_schema_lists_every_paginated_list_endpoint():
         "subsidies/",
         "subsidy-runs/",
         "valuations/",
+        "webhook-endpoints/",
+        "webhook-endpoints/{id}/deliveries/",
     ]
 
 
@@ -127,6 +136,7 @@ def test_every_list_endpoint_asks_the_same_queries_for_any_page_size_and_writes_
     paths = paginated_list_paths()
     detail_paths = {p for p in SchemaGenerator().get_schema(request=None, public=True)["paths"]}
     for path in paths:
+        path = path.replace("{id}", str(world["endpoint"].pk))  # a nested list: the first endpoint's
         # the caller who sees the most rows of this list
         seen = {}
         for user in world["users"]:

@@ -156,6 +156,8 @@ def test_the_api_report_groups_by_period_and_takes_the_same_filters(book, client
             "interest_amount": "4351.38",
             "premium_amount": "2000.00",
             "total_amount": "6351.38",
+            "clawback_amount": "0.00",  # no repayment of theirs was reversed
+            "net_amount": "6351.38",
             "loans": 2,
             "enterprises": 2,
         }

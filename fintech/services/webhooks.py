@@ -79,9 +79,13 @@ def url_check(url: str) -> str:
         raise InvalidInput.on("url", _("Give an https URL of your receiver."))
     if parts.username or parts.password:
         raise InvalidInput.on("url", _("A webhook URL must not carry credentials."))
+    try:
+        port = parts.port
+    except ValueError:  # out of range or not a number
+        raise InvalidInput.on("url", _("The URL's port is not valid.")) from None
     if not allow_private:
         try:
-            addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
+            addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port or 443)}
         except (OSError, UnicodeError):
             raise InvalidInput.on("url", _("The URL's host does not resolve.")) from None
         if any(_private(str(a)) for a in addresses):

@@ -91,6 +91,7 @@ def test_the_feed_refuses_bad_parameters(
         ({"url": "https://10.1.2.3/hook"}, "url"),  # private
         ({"url": "https://169.254.169.254/latest"}, "url"),  # link-local (cloud metadata)
         ({"url": "https://user:pw@example.com/hook"}, "url"),
+        ({"url": "https://example.com:99999/"}, "url"),  # port out of range: 400, not 500
         ({"url": "https://8.8.8.8/hook", "event_types": ["loan.exploded"]}, "event_types"),
         ({"url": "https://8.8.8.8/hook", "event_types": "loan.disbursed"}, "event_types"),
     ],

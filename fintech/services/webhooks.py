@@ -64,9 +64,22 @@ def secret_new() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known NAT64 prefix: the last 32 bits are IPv4
+_V4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated IPv4-compatible IPv6 (::10.0.0.1)
+
+
 def _private(address: str) -> bool:
+    """Not a public unicast address; an IPv6 address carrying an IPv4 one (mapped, 6to4, NAT64,
+    IPv4-compatible) is judged by that IPv4 address too."""
     ip = ipaddress.ip_address(address)
-    return not ip.is_global or ip.is_multicast
+    if not ip.is_global or ip.is_multicast:
+        return True
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = [ip.ipv4_mapped, ip.sixtofour]
+        if ip in _NAT64 or ip in _V4_COMPATIBLE:
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        return any(v4 is not None and _private(str(v4)) for v4 in embedded)
+    return False
 
 
 def url_check(url: str) -> str:

@@ -20,6 +20,7 @@ import json
 import logging
 import secrets
 import socket
+import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -239,6 +240,46 @@ class Outcome:
 _local = threading.local()
 
 
+class AddressRefused(OSError):
+    """The receiver's name resolves to a private, loopback or link-local address."""
+
+
+def _resolve(host: str, port: int) -> str:
+    """Resolve once; refuse if ANY of the name's addresses is not public (a name with one public
+    and one private address, or one re-bound since its check, must not reach the private one).
+    The address returned is the one connected to: nothing resolves the name again."""
+    addresses = [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    bad = [a for a in addresses if _private(a)]
+    if bad or not addresses:
+        logger.warning("webhook host %s refused: resolves to %s", host, ", ".join(bad) or "nothing")
+        raise AddressRefused("refused: not a public address")
+    return addresses[0]
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """HTTP to the checked address (the Host header keeps the name)."""
+
+    def __init__(self, host: str, port: int | None, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS to the checked address; SNI and the certificate check use the name."""
+
+    def __init__(self, host: str, port: int | None, *, address: str, timeout: float) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self.tls)
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+
+
 def _connection(url: str) -> tuple[http.client.HTTPConnection, str]:
     """A kept-alive connection of this thread to the URL's host, and the request path."""
     parts = urlsplit(url)
@@ -248,16 +289,16 @@ def _connection(url: str) -> tuple[http.client.HTTPConnection, str]:
     conn = pool.get(key)
     if conn is None:
         timeout = settings.WEBHOOK_TIMEOUT_SECONDS
-        host, port = parts.hostname or "", parts.port
-        if not settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
-            # Checked again when connecting: a name may resolve elsewhere than when it was registered.
-            address = socket.getaddrinfo(host, port or 443)[0][4][0]
-            if _private(str(address)):
-                raise OSError(f"refused private address {address}")
-        if parts.scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=timeout)
+        https = parts.scheme == "https"
+        host, port = parts.hostname or "", parts.port or (443 if https else 80)
+        if settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
+            conn = (http.client.HTTPSConnection if https else http.client.HTTPConnection)(
+                host, port, timeout=timeout
+            )
         else:
-            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+            # Checked again when connecting: a name may resolve elsewhere than when it was registered.
+            address = _resolve(host, port)
+            conn = (_PinnedHTTPS if https else _PinnedHTTP)(host, port, address=address, timeout=timeout)
         pool[key] = conn
     path = parts.path or "/"
     return conn, path + (f"?{parts.query}" if parts.query else "")

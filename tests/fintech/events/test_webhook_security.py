@@ -4,9 +4,19 @@ delivery log free of resolver details."""
 
 from __future__ import annotations
 
-import pytest
+import socket
+import ssl
+from typing import Any
 
-from fintech.services.webhooks import _private
+import pytest
+from django.test import override_settings
+
+from fintech.models import WebhookAttempt, WebhookDelivery
+from fintech.services import webhooks
+from fintech.services.webhooks import _private, endpoint_create, relay_batch
+from tests.builders import active_loan, cast
+
+from .receiver import receiver
 
 
 @pytest.mark.parametrize(
@@ -26,3 +36,80 @@ from fintech.services.webhooks import _private
 )
 def test_an_ipv6_address_carrying_a_private_ipv4_is_private(address: str, private: bool) -> None:
     assert _private(address) is private
+
+
+def _owed_delivery(url: str) -> WebhookDelivery:
+    """A bank's endpoint at `url` (registered with private hosts allowed, as a stale check would
+    have let it) and the delivery of its loan's first event, due now."""
+    people = cast()
+    with override_settings(WEBHOOK_ALLOW_PRIVATE_HOSTS=True, WEBHOOK_RELAY_ON_COMMIT=False):
+        endpoint = endpoint_create(actor=people.bank, url=url, event_types=[])
+        active_loan(people=people)
+    delivery = WebhookDelivery.objects.filter(endpoint=endpoint).order_by("aggregate_version").first()
+    assert delivery is not None
+    WebhookDelivery.objects.filter(endpoint=endpoint).exclude(pk=delivery.pk).delete()
+    return delivery
+
+
+def _fake_dns(monkeypatch: Any, names: dict[str, list[list[str]]]) -> list[str]:
+    """getaddrinfo answering `names[host]` in turn (one list of addresses per lookup); other hosts
+    (the IP literals connected to) resolve for real. Returns the names looked up."""
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def fake(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in names:
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        answer = names[host].pop(0)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answer]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return asked
+
+
+@pytest.mark.django_db
+def test_a_name_with_one_private_address_among_public_ones_is_refused(
+    monkeypatch: Any, settings: Any
+) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS, settings.WEBHOOK_RELAY_ON_COMMIT = False, False
+    with receiver() as rx:
+        delivery = _owed_delivery("http://hooks.example/hook")
+        # hooks.example resolves to a public address AND to 10.1.2.3: refused, nothing posted
+        _fake_dns(monkeypatch, {"hooks.example": [["8.8.8.8", "10.1.2.3"]]})
+        relay_batch()
+        assert rx.received == []
+    attempt = WebhookAttempt.objects.get(delivery=delivery)
+    assert attempt.response_code is None and attempt.error.endswith("refused: not a public address")
+
+
+@pytest.mark.django_db
+def test_the_relay_connects_to_the_address_it_checked_not_a_second_lookup(
+    monkeypatch: Any, settings: Any
+) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS, settings.WEBHOOK_RELAY_ON_COMMIT = False, False
+    with receiver() as rx:
+        port = rx.url.rsplit(":", 1)[1]
+        delivery = _owed_delivery(f"http://hooks.example:{port}/hook")
+        # The first lookup gives the receiver's address (counted public here); a second lookup
+        # would re-bind the name to 10.1.2.3 (DNS rebinding): there must be none.
+        monkeypatch.setattr(webhooks, "_private", lambda a: a != "127.0.0.1")
+        asked = _fake_dns(monkeypatch, {"hooks.example": [["127.0.0.1"], ["10.1.2.3"]]})
+        relay_batch()
+        assert asked == ["hooks.example"]
+        assert [r.headers["host"] for r in rx.accepted("/hook")] == [f"hooks.example:{port}"]
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+
+
+def test_tls_to_the_checked_address_verifies_the_certificate_against_the_name(monkeypatch: Any) -> None:
+    opened: list[Any] = []
+    monkeypatch.setattr(socket, "create_connection", lambda where, timeout: opened.append(where) or "sock")
+    conn = webhooks._PinnedHTTPS("hooks.example", 443, address="93.184.216.34", timeout=1)
+    wrapped: list[Any] = []
+    monkeypatch.setattr(
+        conn.tls, "wrap_socket", lambda sock, server_hostname: wrapped.append(server_hostname)
+    )
+    conn.connect()
+    assert opened == [("93.184.216.34", 443)] and wrapped == ["hooks.example"]
+    assert conn.tls.check_hostname and conn.tls.verify_mode == ssl.CERT_REQUIRED

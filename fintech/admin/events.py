@@ -1,7 +1,8 @@
 """Admin: an organisation's webhook endpoints and their delivery log.
 
 - Endpoints: member staff register, change and disable their organisation's receivers (the same
-  services as the API); the secret is shown on the endpoint's page.
+  services as the API); the signing secret is shown once, in the message after registering, never
+  on the endpoint's page (as the API shows it only on creation and rotation).
 - Deliveries: read-only, scoped to the organisation's endpoints, with the attempt log inline and a
   "Replay" button (actions.py) that sends the event again with the same webhook-id.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -45,7 +46,7 @@ class WebhookEndpointAdmin(ScopedAdmin):
     form = EndpointForm
     list_display = ["id", "url", "organization", "status", "failing_since", "created_at"]
     list_filter = ["status"]
-    readonly_fields = ["organization", "secret", "failing_since", "disabled_reason", "created_at"]
+    readonly_fields = ["organization", "failing_since", "disabled_reason", "created_at"]  # never the secret
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return access.may_review(request.user) and getattr(request.user, "organization_id", None) is not None
@@ -72,6 +73,12 @@ class WebhookEndpointAdmin(ScopedAdmin):
         else:
             saved = services.endpoint_create(
                 actor=actor, url=data["url"], event_types=data["event_types"], description=data["description"]
+            )
+            self.message_user(
+                request,
+                gettext("The endpoint's signing secret, shown this once (keep it): %(secret)s")
+                % {"secret": saved.secret},
+                messages.WARNING,
             )
         obj.pk = saved.pk
 

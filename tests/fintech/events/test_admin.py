@@ -57,3 +57,19 @@ def test_staff_register_an_endpoint_and_replay_a_delivery_of_their_own_only() ->
     assert _admin(b.bank).post(url, {}).status_code in (302, 403, 404)
     delivery.refresh_from_db()
     assert delivery.status == "pending"
+
+
+def test_the_secret_is_shown_once_after_registering_and_never_on_the_endpoints_page() -> None:
+    people = cast()
+    admin = _admin(people.bank)
+    response = admin.post(
+        reverse("admin:fintech_webhookendpoint_add"),
+        {"url": "http://127.0.0.1:9/hook", "description": "core", "event_types": []},
+        follow=True,
+    )
+    endpoint = WebhookEndpoint.objects.get()
+    # Shown in the message after registering ...
+    assert endpoint.secret in response.content.decode()
+    # ... and not on the endpoint's page afterwards
+    page = admin.get(reverse("admin:fintech_webhookendpoint_change", args=[endpoint.pk]))
+    assert page.status_code == 200 and endpoint.secret not in page.content.decode()

@@ -332,8 +332,12 @@ def _send(delivery: WebhookDelivery, body: bytes) -> Outcome:
     try:
         code: int | None = _post(delivery.endpoint.url, headers, body)
         error = ""
+    except AddressRefused as exc:
+        code, error = None, str(exc)  # generic: the addresses are in the server log only
     except (OSError, http.client.HTTPException) as exc:
-        code, error = None, f"{type(exc).__name__}: {exc}"[:200]
+        # The customer reads the attempt log: no resolver or socket detail there, only here.
+        logger.warning("webhook delivery %s failed: %s: %s", delivery.pk, type(exc).__name__, exc)
+        code, error = None, "timed out" if isinstance(exc, TimeoutError) else "connection failed"
     return Outcome(delivery, at, code, int((time.monotonic() - started) * 1000), error)
 
 

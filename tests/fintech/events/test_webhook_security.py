@@ -80,7 +80,7 @@ def test_a_name_with_one_private_address_among_public_ones_is_refused(
         relay_batch()
         assert rx.received == []
     attempt = WebhookAttempt.objects.get(delivery=delivery)
-    assert attempt.response_code is None and attempt.error.endswith("refused: not a public address")
+    assert attempt.response_code is None and attempt.error == "refused: not a public address"
 
 
 @pytest.mark.django_db
@@ -113,3 +113,20 @@ def test_tls_to_the_checked_address_verifies_the_certificate_against_the_name(mo
     conn.connect()
     assert opened == [("93.184.216.34", 443)] and wrapped == ["hooks.example"]
     assert conn.tls.check_hostname and conn.tls.verify_mode == ssl.CERT_REQUIRED
+
+
+@pytest.mark.django_db
+def test_the_delivery_log_holds_a_generic_error_the_detail_goes_to_the_server_log(
+    monkeypatch: Any, settings: Any, caplog: Any
+) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS, settings.WEBHOOK_RELAY_ON_COMMIT = False, False
+    delivery = _owed_delivery("https://hooks.example/hook")
+
+    def unreachable(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(-2, "Name or service not known: internal-db.corp.local")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unreachable)
+    relay_batch()
+    attempt = WebhookAttempt.objects.get(delivery=delivery)
+    assert attempt.error == "connection failed"
+    assert "internal-db.corp.local" in caplog.text  # the operator still sees why

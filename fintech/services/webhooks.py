@@ -9,11 +9,16 @@ rolls back, its row locks go with its connection): they are sent again with the 
 the duplicate the specification allows. A failure is tried again after WEBHOOK_RETRY_SCHEDULE
 (about a day in all), then the delivery is dead-lettered; an endpoint failing for
 WEBHOOK_DISABLE_AFTER_DAYS is disabled and its organisation notified.
+
+The POSTs run inside the claim's transaction (its row locks are what keep a second relay off the
+same rows); each is bounded to WEBHOOK_TIMEOUT_SECONDS in all and 64 KB of answer, so a batch
+holds its transaction at most about lanes / threads x lane depth x that timeout.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import ipaddress
 import json
@@ -304,18 +309,42 @@ def _connection(url: str) -> tuple[http.client.HTTPConnection, str]:
     return conn, path + (f"?{parts.query}" if parts.query else "")
 
 
+_RESPONSE_MAX = 64 * 1024  # bytes of a receiver's answer read at most; the rest is never read
+
+
 def _post(url: str, headers: dict[str, str], body: bytes) -> int:
+    """POST and return the status, within WEBHOOK_TIMEOUT_SECONDS in all: a timer cuts the
+    socket at the deadline (a per-read timeout alone lets a receiver trickle bytes for ever), and
+    at most 64 KB of the answer is read."""
     conn, path = _connection(url)
+    expired = threading.Event()
+
+    def cut() -> None:
+        expired.set()
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(settings.WEBHOOK_TIMEOUT_SECONDS, cut)
+    timer.daemon = True
+    timer.start()
     try:
         conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
-        response.read()
-        if response.will_close:
-            conn.close()
+        response.read(_RESPONSE_MAX)
+        if expired.is_set():
+            raise TimeoutError("webhook POST deadline passed")
+        if response.will_close or not response.isclosed():
+            conn.close()  # an answer not read to its end: the connection cannot be reused
         return response.status
-    except BaseException:
+    except BaseException as exc:
         conn.close()  # a timeout or a reset: reconnect next time
+        if expired.is_set() and not isinstance(exc, TimeoutError):
+            raise TimeoutError("webhook POST deadline passed") from exc
         raise
+    finally:
+        timer.cancel()
 
 
 def _send(delivery: WebhookDelivery, body: bytes) -> Outcome:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import socket
 import ssl
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -130,3 +132,58 @@ def test_the_delivery_log_holds_a_generic_error_the_detail_goes_to_the_server_lo
     attempt = WebhookAttempt.objects.get(delivery=delivery)
     assert attempt.error == "connection failed"
     assert "internal-db.corp.local" in caplog.text  # the operator still sees why
+
+
+def _raw_server(answer: Any) -> tuple[str, socket.socket]:
+    """A loopback TCP server whose one connection is handled by `answer(conn)` in a thread."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        try:
+            answer(conn)
+        except OSError:
+            pass  # the relay hung up: what the test expects
+        finally:
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}/hook", server
+
+
+def test_a_receiver_trickling_its_answer_is_cut_at_the_overall_deadline(settings: Any) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS, settings.WEBHOOK_TIMEOUT_SECONDS = True, 0.5
+
+    def trickle(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(200):  # one header byte every 50 ms: each read is quick, the whole is 10 s
+            conn.sendall(b"X")
+            time.sleep(0.05)
+
+    url, server = _raw_server(trickle)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        webhooks._post(url, {}, b"{}")
+    # The deadline is 0.5 s in all (well under the 10 s the trickle would take)
+    assert time.monotonic() - started < 2
+    server.close()
+
+
+def test_at_most_64_kb_of_an_endless_answer_is_read(settings: Any) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS, settings.WEBHOOK_TIMEOUT_SECONDS = True, 5
+    sent = [0]
+
+    def endless(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n" % 65536 + b"x" * 65536 + b"\r\n"
+        while True:
+            conn.sendall(chunk)
+            sent[0] += 65536
+
+    url, server = _raw_server(endless)
+    started = time.monotonic()
+    # Accepted at once: 64 KB read, the connection closed (reading it all would never end)
+    assert webhooks._post(url, {}, b"{}") == 200
+    assert time.monotonic() - started < 2
+    server.close()

@@ -23,7 +23,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
-from fintech.access import acts_for, require_acts_for, require_role
+from fintech.access import acts_for, event_patents_for, require_acts_for, require_role
 from fintech.errors import (
     Conflict,
     InvalidInput,
@@ -215,6 +215,8 @@ def _event_record(
 ) -> EventResult:
     if code not in E.values:
         raise InvalidInput.on("event_code", _("Unknown event code '%(code)s'.") % {"code": code})
+    if not event_patents_for(actor).filter(pk=patent_id).exists():
+        raise NotFound(_("Patent not found."))
     patent = Patent.objects.select_for_update().filter(pk=patent_id).first()
     if patent is None:
         raise NotFound(_("Patent not found."))
@@ -339,7 +341,7 @@ def patent_event_file_upload(*, actor: User, filename: str, content: bytes) -> P
     return file
 
 
-def _line_event(fields: list[str]) -> tuple[int, date, str, str]:
+def _line_event(actor: User, fields: list[str]) -> tuple[int, date, str, str]:
     if len(fields) != len(EVENT_HEADER):
         raise InvalidInput(_("expected 4 fields: patent_number,event_date,event_code,description"))
     number, raw_date, code, description = fields
@@ -347,7 +349,10 @@ def _line_event(fields: list[str]) -> tuple[int, date, str, str]:
         canonical = parse_patent_number(number).canonical
     except InvalidIdentifier as exc:
         raise InvalidInput(_("invalid patent number")) from exc
-    patent_id = Patent.objects.filter(application_number=canonical).values_list("pk", flat=True).first()
+    # A patent outside the uploader's reach reads as unknown: no existence, no state, no dates.
+    patent_id = (
+        event_patents_for(actor).filter(application_number=canonical).values_list("pk", flat=True).first()
+    )
     if patent_id is None:
         raise InvalidInput(_("unknown patent"))
     try:
@@ -378,7 +383,7 @@ def _event_file_apply(file: PatentEventFile) -> PatentEventFile:
         if not raw.strip():
             continue
         try:
-            patent_id, event_on, code, description = _line_event(_split(raw))
+            patent_id, event_on, code, description = _line_event(file.uploaded_by, _split(raw))
             result = patent_event_record(
                 actor=file.uploaded_by,
                 patent_id=patent_id,

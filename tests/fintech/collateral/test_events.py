@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from fintech.errors import InvalidTransition
+from fintech.errors import InvalidTransition, NotFound
 from fintech.models import AuditLog, Finding, Notification, Patent, PatentEvent
 from fintech.selectors.collateral import loan_cover
 from fintech.services.collateral import RestorationTooLate, patent_event_record
@@ -130,3 +130,41 @@ def test_event_file_applies_lines_once_with_a_per_line_report(client_for, django
         .status_code
         == 403
     )
+
+
+def test_a_bank_file_line_on_another_banks_pledged_patent_reads_as_unknown_and_changes_nothing(
+    client_for, django_capture_on_commit_callbacks
+):
+    _loan_a, _people_a, patent_a = _pledged()  # bank A's collateral
+    loan_b, people_b = active_loan()  # bank B's own loan and its pledged patent
+    patent_b = loan_b.pledge.items.get().patent
+    content = (
+        "patent_number,event_date,event_code,description\n"
+        f"{patent_a.application_number},2025-06-01,lapse,someone else's collateral\n"
+        f"{patent_b.application_number},2025-06-01,lapse,our own collateral\n"
+    ).encode()
+    client = client_for(people_b.bank)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/v1/patent-events/",
+            {"file": SimpleUploadedFile("events.csv", content, "text/csv")},
+            format="multipart",
+        )
+    assert response.status_code == 202, response.json()
+    report = client.get(f"/api/v1/patent-events/{response.json()['id']}/").json()
+    # line 2 (bank A's patent) is refused with the very reason of a patent that does not exist,
+    # no state or date; line 3 (bank B's own pledged patent) applies
+    assert (report["lines_applied"], report["lines_rejected"]) == (1, 1)
+    assert report["errors"] == [{"line": 2, "reason": "unknown patent"}]
+    patent_a.refresh_from_db()
+    assert (patent_a.status, patent_a.lapsed_on) == ("in_force", None)
+    assert not PatentEvent.objects.filter(patent=patent_a).exists()
+    assert not Finding.objects.filter(patent=patent_a).exists()
+    assert not AuditLog.objects.filter(action="patent.lapse", object_id=str(patent_a.pk)).exists()
+    # the service itself refuses bank B on bank A's patent as not found
+    with pytest.raises(NotFound):
+        patent_event_record(
+            actor=people_b.bank, patent_id=patent_a.pk, code="lapse", event_on=date(2025, 6, 1)
+        )
+    assert Patent.objects.get(pk=patent_a.pk).status == "in_force"

@@ -643,6 +643,12 @@ def _finding_for_party(actor: User, finding_id: int) -> Finding:
     return finding
 
 
+def _require_open(finding: Finding, action: str) -> None:
+    """A cure is asked for an open finding only: a resolved one is a 409 in the transition shape."""
+    if finding.status != FindingStatus.OPEN:
+        raise InvalidTransition(finding.status, action)
+
+
 @transaction.atomic
 def finding_note(*, actor: User, finding_id: int, note: str) -> FindingAction:
     """The bank or insurer notes what was agreed on a finding."""
@@ -656,6 +662,7 @@ def finding_note(*, actor: User, finding_id: int, note: str) -> FindingAction:
 def finding_revaluation_request(*, actor: User, finding_id: int, note: str = "") -> Revaluation:
     """Ask the loan's appraisal firm for a new valuation of the pledged patents."""
     finding = _finding_for_party(actor, finding_id)
+    _require_open(finding, "request a revaluation")
     revaluation = Revaluation.objects.create(
         loan=finding.loan,
         appraiser_id=finding.loan.application.appraiser_id,
@@ -726,6 +733,7 @@ def finding_patent_add(
     (the pledge registration's amendment is recorded on the loan's pledge)."""
     finding = _finding_for_party(actor, finding_id)
     require_acts_for(actor, K.BANK, finding.loan, _("Only the loan's bank adds a patent to its pledge."))
+    _require_open(finding, "add a patent to the pledge")
     loan = finding.loan
     if loan.status != LoanStatus.ACTIVE:
         raise InvalidTransition(loan.status, "add a patent to the pledge")

@@ -65,6 +65,7 @@ from fintech.selectors.collateral import FeeLine, FeeTables, fee_lines, first_un
 from .audit import audit_record
 from .common import ensure_not_future
 from .enqueue import enqueue_on_commit
+from .events import Change, events_emit
 from .repayment_files import _decode, _split
 
 logger = logging.getLogger(__name__)
@@ -535,6 +536,7 @@ def _open_findings(wanted: dict[Key, Want], as_of: date, *, already: set[Key] | 
         if _key(f) in {(n.loan_id, n.patent_id, n.kind) for n in new}
     ]
     _notify(raised, "raised")
+    _announce(raised, "collateral.finding_raised", "", FindingStatus.OPEN, as_of)
     return len(raised)
 
 
@@ -547,7 +549,33 @@ def _resolve(findings: QuerySet[Finding], on: date) -> int:
         status=FindingStatus.RESOLVED, resolved_on=on
     )
     _notify(rows, "resolved")
+    _announce(rows, "collateral.finding_resolved", FindingStatus.OPEN, FindingStatus.RESOLVED, on)
     return len(rows)
+
+
+def _announce(findings: list[Finding], name: str, before: str, after: str, on: date) -> None:
+    """The events of findings raised or resolved together, set-based (the loan's parties and the
+    regulators of its region receive them)."""
+    events_emit(
+        name,
+        Finding,
+        [
+            Change(
+                f.pk,
+                {
+                    "from_state": before,
+                    "to_state": after,
+                    "details": {
+                        "kind": f.kind,
+                        "severity": f.severity,
+                        "patent": f.patent_id,
+                        "on": on.isoformat(),
+                    },
+                },
+            )
+            for f in sorted(findings, key=lambda f: f.pk)
+        ],
+    )
 
 
 def _notify(findings: list[Finding], event: str) -> None:

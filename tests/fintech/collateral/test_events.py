@@ -168,3 +168,39 @@ def test_a_bank_file_line_on_another_banks_pledged_patent_reads_as_unknown_and_c
             actor=people_b.bank, patent_id=patent_a.pk, code="lapse", event_on=date(2025, 6, 1)
         )
     assert Patent.objects.get(pk=patent_a.pk).status == "in_force"
+
+
+def test_a_raised_and_resolved_finding_is_in_its_banks_event_feed_and_not_in_another_banks(client_for):
+    loan, people, patent = _pledged()
+    _other_loan, other = active_loan()  # another bank, with a loan of its own
+    patent_event_record(actor=None, patent_id=patent.pk, code="lapse", event_on=date(2025, 6, 1))
+    patent_event_record(actor=None, patent_id=patent.pk, code="restoration", event_on=date(2025, 7, 15))
+    finding = Finding.objects.get(loan=loan)
+
+    def feed(user):
+        rows = client_for(user).get("/api/v1/events/", {"limit": 200}).json()["results"]
+        return [(e["type"], e["data"]) for e in rows if e["type"].startswith("collateral.")]
+
+    # the loan's bank reads the finding raised on 2025-06-01 (the lapse) and resolved on 2025-07-15
+    seen = feed(people.bank)
+    assert [(t, d["subject"], d["loan"], d["from_state"], d["to_state"], d["details"]) for t, d in seen] == [
+        (
+            "collateral.finding_raised",
+            {"type": "finding", "id": finding.pk},
+            loan.pk,
+            "",
+            "open",
+            {"kind": "legal_status", "severity": "critical", "patent": patent.pk, "on": "2025-06-01"},
+        ),
+        (
+            "collateral.finding_resolved",
+            {"type": "finding", "id": finding.pk},
+            loan.pk,
+            "open",
+            "resolved",
+            {"kind": "legal_status", "severity": "critical", "patent": patent.pk, "on": "2025-07-15"},
+        ),
+    ]
+    # the loan's insurer too; another bank reads none of them
+    assert len(feed(people.insurer)) == 2
+    assert feed(other.bank) == []

@@ -495,5 +495,19 @@ def patent_event_files_visible_to(user: User) -> QuerySet[PatentEventFile]:
     return visible(user, PatentEventFile.objects.defer("content"))
 
 
+def event_patents_for(actor: Any) -> QuerySet[Patent]:
+    """The patents whose legal-status events and fee payments the actor may record: platform staff
+    (and the system's own watch, with no actor) any; a bank only those under an active pledge of its
+    own loans; anyone else none. Any other patent is, for the actor, an unknown one: a file's line
+    never tells whether it exists or what state it is in."""
+    if actor is None or is_platform(actor):
+        return Patent.objects.all()
+    if role_of(actor) != K.BANK or getattr(actor, "organization_id", None) is None:
+        return Patent.objects.none()
+    return Patent.objects.filter(
+        pledges__is_active=True, pledges__pledge__loan__bank_id=actor.organization_id
+    ).distinct()
+
+
 def revaluations_visible_to(user: User) -> QuerySet[Revaluation]:
     return visible(user, Revaluation.objects.select_related("loan"))

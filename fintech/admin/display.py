@@ -93,6 +93,7 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "patent.register": _("patent registered"),
     "patent.status": _("patent legal status changed"),
     "patent.expire": _("patent expired"),
+    "patent.expiry": _("patent expired"),
     "patentee.consent": _("patentee's consent recorded"),
     "repayment.record": _("repayment recorded"),
     "repayment.reverse": _("repayment reversed"),

@@ -8,7 +8,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from fintech.access import is_platform
-from fintech.models import Patent, Patentee, PatentStatus, User
+from fintech.errors import Conflict, InvalidInput, NotFound
+from fintech.models import Patent, Patentee, PatentEventCode, PatentStatus, User
+from fintech.services.collateral import patent_event_record
+from fintech.services.common import business_today
 from fintech.services.patents import patent_status_set
 
 from .scoping import ScopedAdmin, ScopedInline
@@ -26,19 +29,43 @@ MARKABLE_STATUSES = [
 ]
 
 
+# A lapse, an invalidation and a restoration are legal-status events: marked here they run the same
+# transition as the event file (services.collateral.patent_event_record), dated today, with their
+# event row, audit row and, on a pledged patent, the finding at once.
+EVENT_OF = {
+    PatentStatus.LAPSED: PatentEventCode.LAPSE,
+    PatentStatus.INVALIDATED: PatentEventCode.INVALIDATION,
+    PatentStatus.IN_FORCE: PatentEventCode.RESTORATION,
+}
+
+
 def _status_action(status: PatentStatus) -> Callable[[Any, HttpRequest, QuerySet[Patent]], None]:
     def action(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Patent]) -> None:
-        changed = 0
+        changed = refused = 0
+        actor = cast(User, request.user)
+        reason = f"marked {status.label} in the admin"
         for patent in queryset.order_by("pk"):
-            if patent.status != status:
-                patent_status_set(
-                    actor=cast(User, request.user),
-                    patent=patent,
-                    status=status,
-                    reason=f"marked {status.label} in the admin",
-                )
-                changed += 1
-        modeladmin.message_user(request, f"{changed} patent(s) marked {status.label}.")
+            if patent.status == status:
+                continue
+            if status in EVENT_OF:
+                try:
+                    patent_event_record(
+                        actor=actor,
+                        patent_id=patent.pk,
+                        code=EVENT_OF[status],
+                        event_on=business_today(),
+                        description=reason,
+                    )
+                except (Conflict, InvalidInput, NotFound):
+                    refused += 1
+                    continue
+            else:
+                patent_status_set(actor=actor, patent=patent, status=status, reason=reason)
+            changed += 1
+        message = f"{changed} patent(s) marked {status.label}."
+        if refused:
+            message += f" {refused} refused: not in a state this change applies to."
+        modeladmin.message_user(request, message)
 
     action.__name__ = f"mark_{status.value}"
     return admin.action(description=f"Mark as {status.label}", permissions=["legal_status"])(action)
@@ -57,7 +84,7 @@ class PatentAdmin(ScopedAdmin):
     list_filter = ["patent_type", "status"]
     search_fields = ["application_number", "title", "owner__name"]
     inlines = [PatenteeInline]
-    # Legal status changes go through services.patents.patent_status_set (audited): see actions.
+    # Legal status changes go through the audited services (EVENT_OF above): see the actions.
     actions = [_status_action(status) for status in MARKABLE_STATUSES]
     readonly_fields = [
         "application_number",

@@ -23,7 +23,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
-from fintech.access import acts_for, require_acts_for, require_role
+from fintech.access import acts_for, event_patents_for, require_acts_for, require_role
 from fintech.errors import (
     Conflict,
     InvalidInput,
@@ -65,6 +65,7 @@ from fintech.selectors.collateral import FeeLine, FeeTables, fee_lines, first_un
 from .audit import audit_record
 from .common import ensure_not_future
 from .enqueue import enqueue_on_commit
+from .events import Change, events_emit
 from .repayment_files import _decode, _split
 
 logger = logging.getLogger(__name__)
@@ -215,6 +216,8 @@ def _event_record(
 ) -> EventResult:
     if code not in E.values:
         raise InvalidInput.on("event_code", _("Unknown event code '%(code)s'.") % {"code": code})
+    if not event_patents_for(actor).filter(pk=patent_id).exists():
+        raise NotFound(_("Patent not found."))
     patent = Patent.objects.select_for_update().filter(pk=patent_id).first()
     if patent is None:
         raise NotFound(_("Patent not found."))
@@ -339,7 +342,7 @@ def patent_event_file_upload(*, actor: User, filename: str, content: bytes) -> P
     return file
 
 
-def _line_event(fields: list[str]) -> tuple[int, date, str, str]:
+def _line_event(actor: User, fields: list[str]) -> tuple[int, date, str, str]:
     if len(fields) != len(EVENT_HEADER):
         raise InvalidInput(_("expected 4 fields: patent_number,event_date,event_code,description"))
     number, raw_date, code, description = fields
@@ -347,7 +350,10 @@ def _line_event(fields: list[str]) -> tuple[int, date, str, str]:
         canonical = parse_patent_number(number).canonical
     except InvalidIdentifier as exc:
         raise InvalidInput(_("invalid patent number")) from exc
-    patent_id = Patent.objects.filter(application_number=canonical).values_list("pk", flat=True).first()
+    # A patent outside the uploader's reach reads as unknown: no existence, no state, no dates.
+    patent_id = (
+        event_patents_for(actor).filter(application_number=canonical).values_list("pk", flat=True).first()
+    )
     if patent_id is None:
         raise InvalidInput(_("unknown patent"))
     try:
@@ -378,7 +384,7 @@ def _event_file_apply(file: PatentEventFile) -> PatentEventFile:
         if not raw.strip():
             continue
         try:
-            patent_id, event_on, code, description = _line_event(_split(raw))
+            patent_id, event_on, code, description = _line_event(file.uploaded_by, _split(raw))
             result = patent_event_record(
                 actor=file.uploaded_by,
                 patent_id=patent_id,
@@ -530,6 +536,7 @@ def _open_findings(wanted: dict[Key, Want], as_of: date, *, already: set[Key] | 
         if _key(f) in {(n.loan_id, n.patent_id, n.kind) for n in new}
     ]
     _notify(raised, "raised")
+    _announce(raised, "collateral.finding_raised", "", FindingStatus.OPEN, as_of)
     return len(raised)
 
 
@@ -542,7 +549,33 @@ def _resolve(findings: QuerySet[Finding], on: date) -> int:
         status=FindingStatus.RESOLVED, resolved_on=on
     )
     _notify(rows, "resolved")
+    _announce(rows, "collateral.finding_resolved", FindingStatus.OPEN, FindingStatus.RESOLVED, on)
     return len(rows)
+
+
+def _announce(findings: list[Finding], name: str, before: str, after: str, on: date) -> None:
+    """The events of findings raised or resolved together, set-based (the loan's parties and the
+    regulators of its region receive them)."""
+    events_emit(
+        name,
+        Finding,
+        [
+            Change(
+                f.pk,
+                {
+                    "from_state": before,
+                    "to_state": after,
+                    "details": {
+                        "kind": f.kind,
+                        "severity": f.severity,
+                        "patent": f.patent_id,
+                        "on": on.isoformat(),
+                    },
+                },
+            )
+            for f in sorted(findings, key=lambda f: f.pk)
+        ],
+    )
 
 
 def _notify(findings: list[Finding], event: str) -> None:
@@ -638,6 +671,12 @@ def _finding_for_party(actor: User, finding_id: int) -> Finding:
     return finding
 
 
+def _require_open(finding: Finding, action: str) -> None:
+    """A cure is asked for an open finding only: a resolved one is a 409 in the transition shape."""
+    if finding.status != FindingStatus.OPEN:
+        raise InvalidTransition(finding.status, action)
+
+
 @transaction.atomic
 def finding_note(*, actor: User, finding_id: int, note: str) -> FindingAction:
     """The bank or insurer notes what was agreed on a finding."""
@@ -651,6 +690,7 @@ def finding_note(*, actor: User, finding_id: int, note: str) -> FindingAction:
 def finding_revaluation_request(*, actor: User, finding_id: int, note: str = "") -> Revaluation:
     """Ask the loan's appraisal firm for a new valuation of the pledged patents."""
     finding = _finding_for_party(actor, finding_id)
+    _require_open(finding, "request a revaluation")
     revaluation = Revaluation.objects.create(
         loan=finding.loan,
         appraiser_id=finding.loan.application.appraiser_id,
@@ -721,6 +761,7 @@ def finding_patent_add(
     (the pledge registration's amendment is recorded on the loan's pledge)."""
     finding = _finding_for_party(actor, finding_id)
     require_acts_for(actor, K.BANK, finding.loan, _("Only the loan's bank adds a patent to its pledge."))
+    _require_open(finding, "add a patent to the pledge")
     loan = finding.loan
     if loan.status != LoanStatus.ACTIVE:
         raise InvalidTransition(loan.status, "add a patent to the pledge")

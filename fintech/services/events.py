@@ -33,6 +33,7 @@ from fintech.models import (
     Event,
     EventRecipient,
     EventStream,
+    Finding,
     Installment,
     Loan,
     LossEvent,
@@ -61,6 +62,7 @@ ROOT: dict[type[models.Model], str] = {
     Settlement: "loss_event__loan__application_id",
     Recovery: "loss_event__loan__application_id",
     SubsidyEntitlement: "loan__application_id",
+    Finding: "loan__application_id",
 }
 # The loan of a subject row, when it has one.
 LOAN: dict[type[models.Model], str] = {
@@ -74,6 +76,7 @@ LOAN: dict[type[models.Model], str] = {
     Settlement: "loss_event__loan_id",
     Recovery: "loss_event__loan_id",
     SubsidyEntitlement: "loan_id",
+    Finding: "loan_id",
 }
 
 _MONEY = {"type": ["string", "null"], "pattern": r"^\d+\.\d{2}$", "description": "yuan, 2 places"}
@@ -160,10 +163,28 @@ CATALOGUE: dict[str, EventType] = {
             {"kind": {"type": "string"}, "period": {"type": "string"}, "paid_on": _DATE},
         ),
         EventType(
-            "collateral.finding_raised", 1, "finding", "A collateral finding was raised.", reserved=True
+            "collateral.finding_raised",
+            1,
+            "finding",
+            "A collateral finding was raised.",
+            {
+                "kind": {"type": "string"},
+                "severity": {"type": "string"},
+                "patent": {"type": ["integer", "null"]},
+                "on": _DATE,
+            },
         ),
         EventType(
-            "collateral.finding_resolved", 1, "finding", "A collateral finding was resolved.", reserved=True
+            "collateral.finding_resolved",
+            1,
+            "finding",
+            "A collateral finding was resolved.",
+            {
+                "kind": {"type": "string"},
+                "severity": {"type": "string"},
+                "patent": {"type": ["integer", "null"]},
+                "on": _DATE,
+            },
         ),
     )
 }

@@ -7,7 +7,7 @@ from datetime import date
 
 from django.db import IntegrityError, transaction
 
-from fintech.errors import AlreadyRegistered, InvalidInput, PatentNotOwned, RoleNotAllowed
+from fintech.errors import AlreadyRegistered, InvalidInput, InvalidTransition, PatentNotOwned, RoleNotAllowed
 from fintech.models import OrganizationKind, Patent, Patentee, PatentStatus, User
 from fintech.rules.dates import PATENT_LAW_IN_FORCE
 from fintech.rules.identifiers import (
@@ -19,6 +19,7 @@ from fintech.rules.identifiers import (
 )
 
 from .audit import audit_record
+from .collateral import patent_event_record
 from .common import business_today, ensure_not_future
 
 # ZC 0006-2003: 12-digit application numbers from 2003-10-01, 8 digits before (DOMAIN.md section 2).
@@ -170,19 +171,21 @@ def patentee_consent_record(*, actor: User | None, patentee: Patentee, consent_o
     return locked
 
 
-@transaction.atomic
 def patents_mark_expired(*, as_of: date) -> int:
-    """Mark in-force patents whose term has run out by as_of as expired; returns how many."""
-    rows = list(Patent.objects.select_for_update().filter(status=PatentStatus.IN_FORCE, expires_on__lt=as_of))
-    for patent in rows:
-        patent.status = PatentStatus.EXPIRED
-        patent.save(update_fields=["status"])
-        audit_record(
-            actor=None,
-            action="patent.expire",
-            obj=patent,
-            from_state=PatentStatus.IN_FORCE,
-            to_state=PatentStatus.EXPIRED,
-            reason=f"term ended {patent.expires_on}",
-        )
-    return len(rows)
+    """Expire in-force patents whose term has run out by as_of, each through the legal-status event
+    "expiry" dated its last day of term (its transition, event row and audit row); returns how many."""
+    due = Patent.objects.filter(status=PatentStatus.IN_FORCE, expires_on__lt=as_of).order_by("pk")
+    done = 0
+    for patent_id, expires_on in due.values_list("pk", "expires_on"):
+        try:
+            patent_event_record(
+                actor=None,
+                patent_id=patent_id,
+                code="expiry",
+                event_on=expires_on,
+                description=f"term ended {expires_on}",
+            )
+        except InvalidTransition:
+            continue  # changed meanwhile
+        done += 1
+    return done

@@ -240,4 +240,4 @@ def test_work_outside_a_request_has_no_request_payload():
         expires_on=date(2018, 12, 31),
     )
     assert patents_mark_expired(as_of=date(2025, 1, 1)) == 1
-    assert AuditLog.objects.get(action="patent.expire").request == {}
+    assert AuditLog.objects.get(action="patent.expiry").request == {}

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from fintech.errors import InvalidTransition
+from fintech.errors import InvalidTransition, NotFound
 from fintech.models import AuditLog, Finding, Notification, Patent, PatentEvent
 from fintech.selectors.collateral import loan_cover
 from fintech.services.collateral import RestorationTooLate, patent_event_record
@@ -130,3 +130,77 @@ def test_event_file_applies_lines_once_with_a_per_line_report(client_for, django
         .status_code
         == 403
     )
+
+
+def test_a_bank_file_line_on_another_banks_pledged_patent_reads_as_unknown_and_changes_nothing(
+    client_for, django_capture_on_commit_callbacks
+):
+    _loan_a, _people_a, patent_a = _pledged()  # bank A's collateral
+    loan_b, people_b = active_loan()  # bank B's own loan and its pledged patent
+    patent_b = loan_b.pledge.items.get().patent
+    content = (
+        "patent_number,event_date,event_code,description\n"
+        f"{patent_a.application_number},2025-06-01,lapse,someone else's collateral\n"
+        f"{patent_b.application_number},2025-06-01,lapse,our own collateral\n"
+    ).encode()
+    client = client_for(people_b.bank)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/v1/patent-events/",
+            {"file": SimpleUploadedFile("events.csv", content, "text/csv")},
+            format="multipart",
+        )
+    assert response.status_code == 202, response.json()
+    report = client.get(f"/api/v1/patent-events/{response.json()['id']}/").json()
+    # line 2 (bank A's patent) is refused with the very reason of a patent that does not exist,
+    # no state or date; line 3 (bank B's own pledged patent) applies
+    assert (report["lines_applied"], report["lines_rejected"]) == (1, 1)
+    assert report["errors"] == [{"line": 2, "reason": "unknown patent"}]
+    patent_a.refresh_from_db()
+    assert (patent_a.status, patent_a.lapsed_on) == ("in_force", None)
+    assert not PatentEvent.objects.filter(patent=patent_a).exists()
+    assert not Finding.objects.filter(patent=patent_a).exists()
+    assert not AuditLog.objects.filter(action="patent.lapse", object_id=str(patent_a.pk)).exists()
+    # the service itself refuses bank B on bank A's patent as not found
+    with pytest.raises(NotFound):
+        patent_event_record(
+            actor=people_b.bank, patent_id=patent_a.pk, code="lapse", event_on=date(2025, 6, 1)
+        )
+    assert Patent.objects.get(pk=patent_a.pk).status == "in_force"
+
+
+def test_a_raised_and_resolved_finding_is_in_its_banks_event_feed_and_not_in_another_banks(client_for):
+    loan, people, patent = _pledged()
+    _other_loan, other = active_loan()  # another bank, with a loan of its own
+    patent_event_record(actor=None, patent_id=patent.pk, code="lapse", event_on=date(2025, 6, 1))
+    patent_event_record(actor=None, patent_id=patent.pk, code="restoration", event_on=date(2025, 7, 15))
+    finding = Finding.objects.get(loan=loan)
+
+    def feed(user):
+        rows = client_for(user).get("/api/v1/events/", {"limit": 200}).json()["results"]
+        return [(e["type"], e["data"]) for e in rows if e["type"].startswith("collateral.")]
+
+    # the loan's bank reads the finding raised on 2025-06-01 (the lapse) and resolved on 2025-07-15
+    seen = feed(people.bank)
+    assert [(t, d["subject"], d["loan"], d["from_state"], d["to_state"], d["details"]) for t, d in seen] == [
+        (
+            "collateral.finding_raised",
+            {"type": "finding", "id": finding.pk},
+            loan.pk,
+            "",
+            "open",
+            {"kind": "legal_status", "severity": "critical", "patent": patent.pk, "on": "2025-06-01"},
+        ),
+        (
+            "collateral.finding_resolved",
+            {"type": "finding", "id": finding.pk},
+            loan.pk,
+            "open",
+            "resolved",
+            {"kind": "legal_status", "severity": "critical", "patent": patent.pk, "on": "2025-07-15"},
+        ),
+    ]
+    # the loan's insurer too; another bank reads none of them
+    assert len(feed(people.insurer)) == 2
+    assert feed(other.bank) == []

@@ -12,11 +12,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from fintech.models import CollateralAppraisal, Finding, FindingAction, Revaluation
+from fintech.models import CollateralAppraisal, Finding, FindingAction, PledgedPatent, Revaluation
 from fintech.selectors.collateral import loan_cover
 from fintech.services.collateral import patent_event_record
 from tests.builders import active_loan
-from tests.factories import OrganizationFactory, UserFactory
+from tests.factories import OrganizationFactory, PatentFactory, UserFactory, make_patent_number
 
 D = Decimal
 pytestmark = pytest.mark.django_db
@@ -69,13 +69,13 @@ def test_the_queue_in_the_admin_and_a_note_through_the_action_framework():
 
 def test_revaluation_requested_by_the_insurer_and_reported_by_the_appraiser(client_for):
     loan, people, finding = _lapsed()
-    patent_event_record(
-        actor=None, patent_id=finding.patent_id, code="restoration", event_on=date(2025, 7, 1)
-    )
     response = client_for(people.insurer).post(
         f"/api/v1/findings/{finding.pk}/actions/", {"kind": "revaluation", "note": "aged"}, format="json"
     )
     assert response.status_code == 201, response.json()
+    patent_event_record(
+        actor=None, patent_id=finding.patent_id, code="restoration", event_on=date(2025, 7, 1)
+    )
     revaluation = Revaluation.objects.get(pk=response.json()["revaluation"])
     assert revaluation.appraiser_id == people.appraiser.organization_id
     # the appraiser reports 1,400,000.00 on 2025-07-01, valid 12 months
@@ -132,3 +132,33 @@ def test_notifications_and_the_regulators_programme_totals(client_for):
     stranger = UserFactory(organization=OrganizationFactory(kind="bank"))
     assert client_for(stranger).get("/api/v1/findings/").json()["count"] == 0
     assert client_for(people.bank).get("/api/v1/findings/?severity=bad").status_code == 400
+
+
+def test_a_resolved_finding_takes_no_revaluation_and_no_added_patent(client_for):
+    loan, people, finding = _lapsed()
+    # restored 2025-07-01: the legal-status finding is resolved that day
+    patent_event_record(
+        actor=None, patent_id=finding.patent_id, code="restoration", event_on=date(2025, 7, 1)
+    )
+    finding.refresh_from_db()
+    assert finding.status == "resolved"
+    extra = PatentFactory(
+        owner=loan.sme,
+        application_number=make_patent_number(2021, 1),
+        filing_date=date(2021, 5, 10),
+        grant_date=date(2023, 1, 10),
+    )
+    url = f"/api/v1/findings/{finding.pk}/actions/"
+    revaluation = client_for(people.bank).post(url, {"kind": "revaluation", "note": "late"}, format="json")
+    added = client_for(people.bank).post(
+        url,
+        {"kind": "added_patent", "patent": extra.pk, "value": "2000000.00", "valued_on": "2025-07-02"},
+        format="json",
+    )
+    for response in (revaluation, added):
+        assert (response.status_code, response.json()["code"]) == (409, "invalid_state"), response.json()
+    # nothing written: no revaluation, no cure, the extra patent not pledged
+    assert not Revaluation.objects.exists()
+    assert not FindingAction.objects.exists()
+    assert not PledgedPatent.objects.filter(patent=extra).exists()
+    assert not CollateralAppraisal.objects.exists()

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from fintech.models import AuditLog, Organization, Program
+from fintech.models import AuditLog, Finding, Organization, PatentEvent, Program
 from fintech.services.audit import audit_record
+from tests.builders import active_loan
 from tests.fintech.helpers import (
     FAST_PASSWORD_HASHERS,
     make_org,
@@ -358,17 +359,17 @@ def test_platform_deactivating_an_organisation_is_audited(world):
 
 
 @pytest.mark.parametrize(
-    ("action", "status"),
+    ("action", "status", "audited_as"),
     [
-        ("mark_lapsed", "lapsed"),
-        ("mark_invalidated", "invalidated"),
-        ("mark_terminated", "terminated"),
-        ("mark_waived", "waived"),
-        ("mark_preserved", "preserved"),
-        ("mark_disputed", "disputed"),
+        ("mark_lapsed", "lapsed", "patent.lapse"),
+        ("mark_invalidated", "invalidated", "patent.invalidation"),
+        ("mark_terminated", "terminated", "patent.status"),
+        ("mark_waived", "waived", "patent.status"),
+        ("mark_preserved", "preserved", "patent.status"),
+        ("mark_disputed", "disputed", "patent.status"),
     ],
 )
-def test_platform_marks_a_patents_legal_status_through_the_audited_service(world, action, status):
+def test_platform_marks_a_patents_legal_status_through_the_audited_service(world, action, status, audited_as):
     # given the platform superuser and an in-force patent
     client = _login(world["superuser"])
     patent = world["patent"]
@@ -380,7 +381,7 @@ def test_platform_marks_a_patents_legal_status_through_the_audited_service(world
     assert response.status_code == 302
     patent.refresh_from_db()
     assert patent.status == status
-    row = AuditLog.objects.get(action="patent.status", object_id=str(patent.pk))
+    row = AuditLog.objects.get(action=audited_as, object_id=str(patent.pk))
     assert (row.from_state, row.to_state) == ("in_force", status)
     assert row.actor == world["superuser"]
 
@@ -398,8 +399,44 @@ def test_platform_reinstates_a_patent(world):
     patent.refresh_from_db()
     assert patent.status == "in_force"
     assert list(
-        AuditLog.objects.filter(action="patent.status").order_by("id").values_list("from_state", "to_state")
+        AuditLog.objects.filter(action__in=["patent.lapse", "patent.restoration"])
+        .order_by("id")
+        .values_list("from_state", "to_state")
     ) == [("in_force", "lapsed"), ("lapsed", "in_force")]
+    # both are legal-status events, dated the day they were marked
+    assert list(PatentEvent.objects.filter(patent=patent).order_by("id").values_list("code", flat=True)) == [
+        "lapse",
+        "restoration",
+    ]
+
+
+def test_a_lapse_marked_in_the_admin_raises_the_pledged_loans_finding_at_once(world):
+    # given the standard active loan whose only patent is pledged
+    loan, _people = active_loan()
+    patent = loan.pledge.items.get().patent
+    client = _login(world["superuser"])
+
+    # when the platform marks it lapsed in the admin (not waiting for the night's watch)
+    client.post(f"{ADMIN}/patent/", {"action": "mark_lapsed", "_selected_action": [str(patent.pk)]})
+
+    # then the lapse is an event row with its audit row, and the loan has its critical finding today
+    patent.refresh_from_db()
+    assert patent.status == "lapsed"
+    event = PatentEvent.objects.get(patent=patent)
+    assert (event.code, event.from_state, event.to_state, event.recorded_by) == (
+        "lapse",
+        "in_force",
+        "lapsed",
+        world["superuser"],
+    )
+    assert AuditLog.objects.filter(action="patent.lapse", object_id=str(patent.pk)).count() == 1
+    finding = Finding.objects.get(loan=loan)
+    assert (finding.kind, finding.severity, finding.status, finding.first_seen_on) == (
+        "legal_status",
+        "critical",
+        "open",
+        patent.lapsed_on,
+    )
 
 
 def test_bank_staff_has_no_legal_status_actions(world):

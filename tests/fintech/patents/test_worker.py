@@ -44,11 +44,11 @@ def test_patents_expire_runs_in_a_real_worker(worker, through_the_broker):
     def expired() -> bool:
         ended.refresh_from_db()
         return (
-            ended.status == PatentStatus.EXPIRED and AuditLog.objects.filter(action="patent.expire").exists()
+            ended.status == PatentStatus.EXPIRED and AuditLog.objects.filter(action="patent.expiry").exists()
         )
 
     worker.wait_for(expired, "the patent to expire")
-    row = AuditLog.objects.get(action="patent.expire")
+    row = AuditLog.objects.get(action="patent.expiry")
     assert (row.object_type, row.object_id) == ("fintech.patent", str(ended.pk))
     assert (row.from_state, row.to_state, row.reason) == ("in_force", "expired", "term ended 2024-03-31")
     assert row.actor is None
@@ -77,4 +77,4 @@ def test_patents_expire_is_idempotent_in_a_real_worker(worker, through_the_broke
     worker.wait_for(lambda: worker.output().count(" succeeded in ") == 3, "three tasks to succeed")
     ended.refresh_from_db()
     assert ended.status == PatentStatus.EXPIRED
-    assert AuditLog.objects.filter(action="patent.expire").count() == 1
+    assert AuditLog.objects.filter(action="patent.expiry").count() == 1

@@ -7,7 +7,7 @@ record as an unfunded liability), and the ledger, the policy claim and the audit
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import overload
 
@@ -59,6 +59,7 @@ from .ledger import (
     Leg,
     ledger_post_many,
 )
+from .prepayments import accrued_to
 from .risk_pool import fund_keeper_ids, program_loss_threshold_check
 from .transitions import application_lock, transitions_apply_many, transitions_audit_rows
 
@@ -148,7 +149,19 @@ def loan_loss(rows: list[Installment], loan: Loan, default_on: date) -> LossBrea
     paid = {
         r.seq: InstallmentPaid(principal_paid=r.principal_paid, interest_paid=r.interest_paid) for r in rows
     }
-    return loss_at_default(planned, paid, loan.disbursed_on, loan.annual_rate, default_on)
+    loss = loss_at_default(planned, paid, loan.disbursed_on, loan.annual_rate, default_on)
+    current = next((r for r in rows if r.start_on == loss.accrual_from and r.due_on > default_on), None)
+    if current is None or current.principal_changed_on is None:
+        return loss
+    # A partial prepayment inside the period: the same accrual as the payoff (the old principal up
+    # to the change date, the new one after), so the loss and the payoff never disagree.
+    principal_after = sum((r.principal_due for r in rows if r.due_on > default_on), ZERO)
+    accrued = accrued_to(current, default_on, principal_after, loan.annual_rate)
+    return replace(
+        loss,
+        accrued_interest=accrued,
+        loss_amount=loss.unpaid_principal + loss.unpaid_interest + accrued,
+    )
 
 
 def installments_mark_overdue_each(before: dict[int, date]) -> int:

@@ -32,6 +32,7 @@ from fintech.models import (
     OrganizationKind,
     Policy,
     PolicyStatus,
+    Prepayment,
     Program,
     Repayment,
     User,
@@ -60,6 +61,7 @@ from .ledger import (
     ledger_post_many,
 )
 from .prepayments import accrued_to
+from .repayments import last_value_date
 from .risk_pool import fund_keeper_ids, program_loss_threshold_check
 from .transitions import application_lock, transitions_apply_many, transitions_audit_rows
 
@@ -67,14 +69,6 @@ from .transitions import application_lock, transitions_apply_many, transitions_a
 DATE_FIELD = "declared_on"
 OVERDUE_CHUNK = 2000  # installments per UPDATE and per events_emit call
 ONLY_THE_BANK = "Only the loan's bank declares a default."
-
-
-def last_repayment_on(loan_id: int) -> date | None:
-    """The value date of the loan's latest repayment that stands (reversed ones do not count)."""
-    found: date | None = Repayment.objects.filter(loan_id=loan_id, reversal__isnull=True).aggregate(
-        last=Max("paid_on")
-    )["last"]
-    return found
 
 
 def installments_mark_overdue(installments: QuerySet[Installment], *, before: date) -> int:
@@ -240,6 +234,14 @@ class DefaultBatch:
             .annotate(last=Max("paid_on"))
             .values_list("loan_id", "last")
         )
+        # The same bound as `last_value_date`: a prepayment is a money movement too.
+        for loan_id, on in (
+            Prepayment.objects.filter(loan_id__in=ids)
+            .values("loan_id")
+            .annotate(last=Max("value_date"))
+            .values_list("loan_id", "last")
+        ):
+            last_paid[loan_id] = max(on, last_paid.get(loan_id, on))
         items = []
         for loan in loans:
             if self.actor is not None:
@@ -291,7 +293,7 @@ def loan_default_declare(
             require_acts_for(actor, OrganizationKind.BANK, loan, ONLY_THE_BANK)
         if loan.status != LoanStatus.ACTIVE:
             raise InvalidTransition(loan.status, "declare a default")
-        _check_dates(loan, default_on, last_repayment_on(loan.pk))
+        _check_dates(loan, default_on, last_value_date(loan))
         return _defaults_write(actor, [_Default(loan, app, default_on, reason)])[0]
 
 

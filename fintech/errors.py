@@ -189,6 +189,11 @@ class PrepaymentInPeriod(Conflict):
     default_message = "The accrual period already had a prepayment."
 
 
+class PrepaymentRepeated(Conflict):
+    code = "prepayment_repeated"
+    default_message = "The loan already has a prepayment on this value date."
+
+
 class ExtensionExists(Conflict):
     code = "extension_exists"
     default_message = "A loan is extended at most once."

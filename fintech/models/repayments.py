@@ -125,6 +125,12 @@ class Prepayment(TimeStamped):
             models.UniqueConstraint(
                 fields=["loan", "schedule_version"], name="prepayment_once_per_schedule_version"
             ),
+            # One partial prepayment per loan and value date (the service answers 409 first).
+            models.UniqueConstraint(
+                fields=["loan", "value_date"],
+                condition=Q(kind="partial"),
+                name="partial_prepayment_once_per_value_date",
+            ),
         ]
 
     def __str__(self) -> str:

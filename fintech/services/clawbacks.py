@@ -58,6 +58,8 @@ def entitlements_unwind(
         SubsidyEntitlement.objects.select_for_update()
         .filter(installment_id__in=list(installment_ids), kind=SubsidyKind.INTEREST)
         .exclude(status=EntitlementStatus.CANCELLED)
+        # one already clawed back (an earlier reversal of the same installment) is taken back once
+        .filter(clawback__isnull=True)
         .order_by("id")
     )
     why = f"repayment {reversal.repayment_id} reversed on {reversal.reversed_on}: {reason}"

@@ -7,7 +7,7 @@ record as an unfunded liability), and the ledger, the policy claim and the audit
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import overload
 
@@ -32,6 +32,7 @@ from fintech.models import (
     OrganizationKind,
     Policy,
     PolicyStatus,
+    Prepayment,
     Program,
     Repayment,
     User,
@@ -59,6 +60,8 @@ from .ledger import (
     Leg,
     ledger_post_many,
 )
+from .prepayments import accrued_to
+from .repayments import last_value_date
 from .risk_pool import fund_keeper_ids, program_loss_threshold_check
 from .transitions import application_lock, transitions_apply_many, transitions_audit_rows
 
@@ -66,14 +69,6 @@ from .transitions import application_lock, transitions_apply_many, transitions_a
 DATE_FIELD = "declared_on"
 OVERDUE_CHUNK = 2000  # installments per UPDATE and per events_emit call
 ONLY_THE_BANK = "Only the loan's bank declares a default."
-
-
-def last_repayment_on(loan_id: int) -> date | None:
-    """The value date of the loan's latest repayment that stands (reversed ones do not count)."""
-    found: date | None = Repayment.objects.filter(loan_id=loan_id, reversal__isnull=True).aggregate(
-        last=Max("paid_on")
-    )["last"]
-    return found
 
 
 def installments_mark_overdue(installments: QuerySet[Installment], *, before: date) -> int:
@@ -148,7 +143,19 @@ def loan_loss(rows: list[Installment], loan: Loan, default_on: date) -> LossBrea
     paid = {
         r.seq: InstallmentPaid(principal_paid=r.principal_paid, interest_paid=r.interest_paid) for r in rows
     }
-    return loss_at_default(planned, paid, loan.disbursed_on, loan.annual_rate, default_on)
+    loss = loss_at_default(planned, paid, loan.disbursed_on, loan.annual_rate, default_on)
+    current = next((r for r in rows if r.start_on == loss.accrual_from and r.due_on > default_on), None)
+    if current is None or current.principal_changed_on is None:
+        return loss
+    # A partial prepayment inside the period: the same accrual as the payoff (the old principal up
+    # to the change date, the new one after), so the loss and the payoff never disagree.
+    principal_after = sum((r.principal_due for r in rows if r.due_on > default_on), ZERO)
+    accrued = accrued_to(current, default_on, principal_after, loan.annual_rate)
+    return replace(
+        loss,
+        accrued_interest=accrued,
+        loss_amount=loss.unpaid_principal + loss.unpaid_interest + accrued,
+    )
 
 
 def installments_mark_overdue_each(before: dict[int, date]) -> int:
@@ -227,6 +234,14 @@ class DefaultBatch:
             .annotate(last=Max("paid_on"))
             .values_list("loan_id", "last")
         )
+        # The same bound as `last_value_date`: a prepayment is a money movement too.
+        for loan_id, on in (
+            Prepayment.objects.filter(loan_id__in=ids)
+            .values("loan_id")
+            .annotate(last=Max("value_date"))
+            .values_list("loan_id", "last")
+        ):
+            last_paid[loan_id] = max(on, last_paid.get(loan_id, on))
         items = []
         for loan in loans:
             if self.actor is not None:
@@ -278,7 +293,7 @@ def loan_default_declare(
             require_acts_for(actor, OrganizationKind.BANK, loan, ONLY_THE_BANK)
         if loan.status != LoanStatus.ACTIVE:
             raise InvalidTransition(loan.status, "declare a default")
-        _check_dates(loan, default_on, last_repayment_on(loan.pk))
+        _check_dates(loan, default_on, last_value_date(loan))
         return _defaults_write(actor, [_Default(loan, app, default_on, reason)])[0]
 
 

@@ -35,6 +35,7 @@ from fintech.errors import (
     PaidInAdvance,
     PayoffMismatch,
     PrepaymentInPeriod,
+    PrepaymentRepeated,
 )
 from fintech.models import (
     EntryKind,
@@ -277,6 +278,12 @@ def loan_prepay_partial(
     if amount <= 0:
         raise InvalidInput.on("amount", "The amount must be above zero.")
     loan, _app, rows = _locked(actor, loan_id, value_date)
+    # Under the loan's row lock: a repeated request (no Idempotency-Key) on a due date would pass
+    # every check below, since the period's change date is only set strictly inside it.
+    if Prepayment.objects.filter(loan=loan, value_date=value_date).exists():
+        raise PrepaymentRepeated(
+            f"Loan {loan.pk} already has a prepayment on {value_date}: one prepayment per value date."
+        )
     method = RepaymentMethod(loan.repayment_method)
     if recast == Recast.SHORTEN_TERM and method is RepaymentMethod.INTEREST_MONTHLY_PRINCIPAL_AT_MATURITY:
         raise InvalidInput.on(

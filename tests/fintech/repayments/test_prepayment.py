@@ -250,3 +250,21 @@ def test_prepayment_over_the_api(book, client_for):
     assert len(schedule) == 11 and schedule[3]["interest_due"] == "2625.00"
     assert len(client.get(f"/api/v1/loans/{book.loan.pk}/schedule/?version=1").json()) == 12
     assert client.get(f"/api/v1/loans/{book.loan.pk}/").json()["schedule_version"] == 2
+
+
+def test_a_repeated_prepayment_on_a_due_date_is_refused(book, client_for):
+    # given installments 1-3 paid, installment 3 due (and paid) on 2025-05-20
+    pay(book.loan, book.people, [1, 2, 3])
+    client = client_for(book.bank)
+    url = f"/api/v1/loans/{book.loan.pk}/prepayments/"
+    body = {"kind": "partial", "amount": "150000.00", "value_date": "2025-05-20", "recast": "keep_term"}
+    # when the same partial prepayment on that due date is posted twice, without Idempotency-Key
+    first = client.post(url, body, format="json")
+    assert first.status_code == 201, first.content
+    before = snapshot()
+    again = client.post(url, body, format="json")
+    # then the repeat is refused in the error shape and nothing more is written: one prepayment,
+    # installments 4-12 still owe 1,000,000.00 - 3 x 83,333.33 - 150,000.00 = 600,000.01
+    assert again.status_code == 409 and again.json()["code"] == "prepayment_repeated"
+    assert snapshot() == before and Prepayment.objects.count() == 1
+    assert sum(r[1] for seq, r in _rows(book.loan).items() if seq >= 4) == D("600000.01")

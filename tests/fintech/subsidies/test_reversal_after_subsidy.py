@@ -193,3 +193,30 @@ def test_the_admin_shows_the_clawback_and_the_cancel_reason(compute, regulators,
     assert page.status_code == 200
     assert [c.amount for c in page.context["cl"].result_list] == [D("602.78")]
     assert "bounced" in page.content.decode()
+
+
+def test_a_second_reversal_on_a_clawed_back_installment_claws_nothing_twice(compute, regulators, client_for):
+    # given installment 1's 602.78 paid on 2025-04-05 and clawed back when R1 was reversed on 04-08
+    loan, people, run = _first_paid_and_subsidised(compute, regulators)
+    subsidy_run_pay(actor=regulators.checker, run_id=run.pk, paid_on=date(2025, 4, 5), reference="T-1")
+    repayment_reverse(
+        actor=people.bank,
+        repayment_id=loan.repayments.get().pk,
+        reversed_on=date(2025, 4, 8),
+        reason="bounced",
+    )
+    # and installment 1 repaid again late on 04-10 (83,333.33 + 3,500.00 = 86,833.33)
+    r2 = repayment_record(actor=people.bank, loan_id=loan.pk, amount=D("86833.33"), paid_on=date(2025, 4, 10))
+    # when that second repayment is reversed too
+    response = client_for(people.bank).post(
+        f"/api/v1/repayments/{r2.pk}/reversal/",
+        {"reversed_on": "2025-04-12", "reason": "bounced again"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="rev-r2",
+    )
+    # then it succeeds, and the one clawback of 602.78 stays the only one (nothing to take back twice)
+    assert response.status_code == 201, response.content
+    assert [c.amount for c in SubsidyClawback.objects.all()] == [D("602.78")]
+    assert JournalEntry.objects.filter(kind="subsidy_clawback").count() == 1
+    assert Installment.objects.get(loan=loan, seq=1).status != "paid"
+    _balanced()

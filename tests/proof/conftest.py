@@ -16,11 +16,13 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import connection
+from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from fintech.models import (
     AuditLog,
+    Finding,
     Loan,
     Organization,
     Patent,
@@ -29,6 +31,7 @@ from fintech.models import (
     Settlement,
     SubsidyRun,
     User,
+    WebhookDelivery,
 )
 from tests.builders import active_loan
 from tests.factories import OrganizationFactory, UserFactory
@@ -70,16 +73,28 @@ def _file(bank: User, loan: Loan) -> RepaymentFile:
 def seed() -> Seeded:
     """Build the two casts and the objects behind every {id} of the API."""
     from fintech.models import OrganizationKind, Region
+    from fintech.services.collateral import (
+        finding_revaluation_request,
+        patent_event_file_upload,
+        patent_event_record,
+    )
     from fintech.services.defaults import loan_default_declare
     from fintech.services.extensions import loan_extension_request
     from fintech.services.risk_pool import settlement_record
     from fintech.services.scenarios import scenario_start
     from fintech.services.subsidies import subsidy_run_start
+    from fintech.services.webhooks import endpoint_create
     from tests.factories import wuhan_program
 
     loan_a, a = active_loan()
     loan_b, b = active_loan()
     loan_d, d = active_loan(people=a)  # a third loan of cast A, defaulted below
+    # Each bank's webhook endpoint, registered before the events below, which owe it deliveries.
+    with override_settings(WEBHOOK_ALLOW_PRIVATE_HOSTS=True):
+        endpoint_a, endpoint_b = (
+            endpoint_create(actor=people.bank, url="http://127.0.0.1:9/hook", event_types=[])
+            for people in (a, b)
+        )
     canary = f"CANARY{uuid.uuid4().hex[:10].upper()}"
     sme_b = b.sme.organization
     assert sme_b is not None
@@ -131,9 +146,32 @@ def seed() -> Seeded:
         raw={"horizon_months": 6, "paths": 200, "seed": 1},
     )
 
+    # Last, as it lapses a pledged patent: a critical finding on each cast's first loan, a
+    # revaluation asked of its appraisal firm, and a bank's file of legal-status events.
+    findings, revaluations, event_files = {}, {}, {}
+    for loan, people in ((loan_a, a), (loan_b, b)):
+        patent_id = loan.pledge.items.get().patent_id
+        patent_event_record(actor=None, patent_id=patent_id, code="lapse", event_on=date(2025, 6, 1))
+        findings[loan.pk] = Finding.objects.get(loan=loan, patent_id=patent_id).pk
+        revaluations[loan.pk] = finding_revaluation_request(
+            actor=people.bank, finding_id=findings[loan.pk]
+        ).pk
+        number = Patent.objects.get(pk=patent_id).application_number
+        event_files[loan.pk] = patent_event_file_upload(
+            actor=people.bank,
+            filename="events.csv",
+            content=f"patent_number,event_date,event_code,description\n{number},2025-06-02,transfer,\n".encode(),
+        ).pk
+
     def ids(loan: Loan, rep: Repayment, file: RepaymentFile, extension: object) -> dict[str, int]:
         app = loan.application
+        endpoint = endpoint_a if loan == loan_a else endpoint_b
         return {
+            "findings": findings[loan.pk],
+            "revaluations": revaluations[loan.pk],
+            "patent-events": event_files[loan.pk],
+            "webhook-endpoints": endpoint.pk,
+            "webhook-deliveries": WebhookDelivery.objects.filter(endpoint=endpoint).order_by("id").first().pk,  # type: ignore[union-attr]
             "applications": app.pk,
             "loans": loan.pk,
             "patents": app.patents.first().pk,  # type: ignore[union-attr]

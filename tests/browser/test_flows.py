@@ -300,11 +300,6 @@ def test_a_chinese_browser_sees_no_english_label(new_page: Any, camera: Camera) 
     assert english_on(bank) == NONE, APPLICATIONS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the application page still shows raw codes (statuses, audit actions, valuation methods) "
-    "until the admin's display helpers label them (issue 12, item 3): remove this mark then",
-)
 def test_a_chinese_browser_sees_no_raw_code_on_the_application_page(new_page: Any, camera: Camera) -> None:
     bank = new_page("zh-hans")
     log_in(bank, "bank")

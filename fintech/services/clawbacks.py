@@ -55,7 +55,7 @@ def entitlements_unwind(
     returns one line per entitlement for the reversal's audit payload."""
     done: list[str] = []
     entitlements = (
-        SubsidyEntitlement.objects.select_for_update()
+        SubsidyEntitlement.objects.select_for_update(of=("self",))
         .filter(installment_id__in=list(installment_ids), kind=SubsidyKind.INTEREST)
         .exclude(status=EntitlementStatus.CANCELLED)
         # one already clawed back (an earlier reversal of the same installment) is taken back once

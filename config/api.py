@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ParseError
 from rest_framework.metadata import SimpleMetadata
@@ -62,13 +63,46 @@ class DecimalJSONParser(JSONParser):
         try:
             text = codecs.getreader(encoding)(stream).read()
             data = json.loads(text, parse_float=_plain_decimal, parse_constant=_refuse_constant)
-        except ValueError as exc:
-            raise ParseError(f"JSON parse error - {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise ParseError(
+                _("JSON parse error - %(reason)s at line %(line)s, column %(column)s.")
+                % {"reason": _json_reason(exc.msg), "line": exc.lineno, "column": exc.colno}
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise ParseError(
+                _("JSON parse error - the body is not %(encoding)s text.") % {"encoding": encoding}
+            ) from exc
+        except ValueError as exc:  # NaN, Infinity (_refuse_constant)
+            raise ParseError(
+                _("JSON parse error - %(name)s is not a number.") % {"name": exc.args[0]}
+            ) from exc
         except RecursionError as exc:
-            raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels") from exc
+            raise ParseError(
+                _("JSON parse error - nested deeper than %(levels)s levels") % {"levels": MAX_JSON_DEPTH}
+            ) from exc
         if json_depth(data) > MAX_JSON_DEPTH:
-            raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels")
+            raise ParseError(
+                _("JSON parse error - nested deeper than %(levels)s levels") % {"levels": MAX_JSON_DEPTH}
+            )
         return data
+
+
+def _json_reason(msg: str) -> str:
+    """The json module's reason for refusing a body, in the active language (the common ones;
+    any other is said generically rather than mixed into a Chinese message in English)."""
+    reasons = {
+        "Expecting value": _("a value is expected"),
+        "Expecting property name enclosed in double quotes": _(
+            "a property name in double quotes is expected"
+        ),
+        "Expecting ',' delimiter": _("a comma is expected"),
+        "Expecting ':' delimiter": _("a colon is expected"),
+        "Extra data": _("there is more after the value"),
+        "Unterminated string starting at": _("a string is not closed"),
+        "Invalid control character at": _("a string holds a control character"),
+        "Invalid \\escape": _("a string holds an invalid escape"),
+    }
+    return str(reasons.get(msg, _("the body is not valid JSON")))
 
 
 def _plain_decimal(text: str) -> Decimal | str:
@@ -81,7 +115,7 @@ def _plain_decimal(text: str) -> Decimal | str:
 
 
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
+    raise ValueError(name)
 
 
 class Metadata(SimpleMetadata):
@@ -130,17 +164,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Every error of the API in one shape: {"code", "message", "fields"?}."""
     if isinstance(exc, DomainError):
         return Response(
-            {**error_body(exc.code, exc.message, exc.fields), **exc.extra}, status=exc.status_code
+            {**error_body(exc.code, str(exc.message), exc.fields), **exc.extra}, status=exc.status_code
         )
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
-        first = next(iter(fields.items()), ("", ["Invalid input."]))
+        first = next(iter(fields.items()), ("", [gettext("Invalid input.")]))
         message = f"{first[0]}: {first[1][0]}" if first[0] and first[0] != "non_field_errors" else first[1][0]
         return Response(error_body("invalid", message, fields), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
-        return Response(error_body("not_found", "Not found."), status=status.HTTP_404_NOT_FOUND)
+        return Response(error_body("not_found", gettext("Not found.")), status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):
-        return Response(error_body("permission_denied", "You may not do this."), status=403)
+        return Response(error_body("permission_denied", gettext("You may not do this.")), status=403)
     if isinstance(exc, DjangoValidationError):
         fields = (
             {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
@@ -149,7 +183,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
         return Response(error_body("invalid", "; ".join(exc.messages), fields), status=400)
     if isinstance(exc, RequestDataTooBig):
-        return Response(error_body("request_too_large", "The request body is too large."), status=413)
+        return Response(
+            error_body("request_too_large", gettext("The request body is too large.")), status=413
+        )
     if isinstance(exc, exceptions.APIException):
         detail = exc.detail
         if isinstance(detail, dict):  # simplejwt's InvalidToken carries {"detail", "code", "messages"}
@@ -171,7 +207,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         # transaction was rolled back by the server, so nothing was half written. Say so plainly.
         logger.error("database unavailable: %s", exc)
         return Response(
-            error_body("service_unavailable", "The database is unavailable; nothing was saved. Try again."),
+            error_body(
+                "service_unavailable", gettext("The database is unavailable; nothing was saved. Try again.")
+            ),
             status=503,
             headers={"Retry-After": "5"},
         )
@@ -179,24 +217,26 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         # A database constraint refused the write: a concurrent change won (the services check
         # the same rules first and give friendlier errors; this is the last line).
         logger.warning("integrity error answered with 409: %s", exc)
-        return Response(error_body("conflict", "A concurrent change won; reload and try again."), status=409)
+        return Response(
+            error_body("conflict", gettext("A concurrent change won; reload and try again.")), status=409
+        )
     logger.exception("unhandled API error", exc_info=exc)
-    return Response(error_body("server_error", "Internal error."), status=500)
+    return Response(error_body("server_error", gettext("Internal error.")), status=500)
 
 
 def json_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     page = _admin_page(
         request, 404, gettext("Not found"), gettext("There is no such page, or it is not yours to see.")
     )
-    return page or JsonResponse(error_body("not_found", "Not found."), status=404)
+    return page or JsonResponse(error_body("not_found", gettext("Not found.")), status=404)
 
 
 def json_500(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(error_body("server_error", "Internal error."), status=500)
+    return JsonResponse(error_body("server_error", gettext("Internal error.")), status=500)
 
 
 def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+    return JsonResponse(error_body("bad_request", gettext("Bad request.")), status=400)
 
 
 def _admin_page(request: HttpRequest, status_code: int, title: str, message: str) -> HttpResponse | None:
@@ -222,4 +262,4 @@ def json_403(request: HttpRequest, exception: Exception | None = None) -> HttpRe
         gettext("Not allowed"),
         gettext("Your organisation may not open this page or take this action."),
     )
-    return page or JsonResponse(error_body("permission_denied", "You may not do this."), status=403)
+    return page or JsonResponse(error_body("permission_denied", gettext("You may not do this.")), status=403)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db.models import Model, Q, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from fintech.errors import RoleNotAllowed
 from fintech.models import (
@@ -78,6 +80,11 @@ def role_of(user: Any) -> str:
     return str(getattr(user, "role", "") or "")
 
 
+def role_label(kind: str) -> str:
+    """The name of an organisation kind in the active language ("none" for no organisation)."""
+    return str(K(kind).label) if kind in K.values else pgettext("role", "none")
+
+
 def is_active_member(user: Any) -> bool:
     """An active user of an active organisation (a superuser without one counts as platform).
 
@@ -111,14 +118,22 @@ def require_role(user: Any, *kinds: str) -> None:
     """Raise 403 unless the user's organisation is of one of these kinds (platform staff pass)."""
     if is_platform(user) or role_of(user) in kinds:
         return
-    raise RoleNotAllowed(f"This needs the role {' or '.join(kinds)}; you are '{role_of(user) or 'none'}'.")
+    raise RoleNotAllowed(
+        _("This needs the role %(roles)s; you are '%(role)s'.")
+        % {
+            "roles": pgettext("between roles", " or ").join(role_label(k) for k in kinds),
+            "role": role_label(role_of(user)),
+        }
+    )
 
 
 def require_regulator(user: Any) -> None:
     """Subsidy runs and the risk fund's money are the regulator's alone (DOMAIN.md section 11):
     platform staff manage programmes and rates, they do not move that money."""
     if not acts_for(user, K.REGULATOR):
-        raise RoleNotAllowed(f"Only a regulator may do this; you are '{role_of(user) or 'none'}'.")
+        raise RoleNotAllowed(
+            _("Only a regulator may do this; you are '%(role)s'.") % {"role": role_label(role_of(user))}
+        )
 
 
 # --- what rows each organisation sees ------------------------------------------------------------

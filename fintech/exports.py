@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import FileResponse, StreamingHttpResponse
+from django.utils.translation import gettext as _
 from lxml.etree import Element, SubElement
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -198,4 +199,4 @@ def file_response(
         return csv_response(f"{name}.csv", header, rows)
     if fmt == "xlsx":
         return xlsx_response(f"{name}.xlsx", sheet_title, header, rows)
-    raise InvalidInput.on("format", f"Format is one of {', '.join(FILE_FORMATS)}.")
+    raise InvalidInput.on("format", _("Format is one of %(join)s.") % {"join": ", ".join(FILE_FORMATS)})

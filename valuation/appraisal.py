@@ -8,6 +8,8 @@ from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
 
+from django.utils.translation import gettext as _
+
 from valuation.decimals import (
     ONE,
     ZERO,
@@ -201,17 +203,17 @@ def _ceiling(appraised_value: Decimal, pledge_rate: Decimal | None, loan_cap: De
 def _check_pledge_rate(rate: Decimal, field_name: str) -> None:
     check_finite(rate, field_name)
     if not ZERO <= rate <= ONE:
-        raise ValuationInputError(field_name, "Enter a pledge rate from 0 to 1.")
+        raise ValuationInputError(field_name, _("Enter a pledge rate from 0 to 1."))
 
 
 def _check_pledge_rates(rates: Mapping[str, Decimal | None], scorecard: Scorecard) -> None:
     for grade in rates:
         if grade not in scorecard.grades:
-            raise ValuationInputError(f"pledge_rates.{grade}", "Unknown grade.")
+            raise ValuationInputError(f"pledge_rates.{grade}", _("Unknown grade."))
     for grade in scorecard.grades:
         if grade not in rates:
             raise ValuationInputError(
-                f"pledge_rates.{grade}", "Give a pledge rate, or None if the grade is not eligible."
+                f"pledge_rates.{grade}", _("Give a pledge rate, or None if the grade is not eligible.")
             )
         rate = rates[grade]
         if rate is not None:
@@ -220,9 +222,12 @@ def _check_pledge_rates(rates: Mapping[str, Decimal | None], scorecard: Scorecar
 
 def _value_patent(patent: PatentInput, valuation_date: date) -> Decimal:
     if patent.method not in METHODS:
-        raise ValuationInputError("method", f"Choose one of {', '.join(METHODS)}.")
+        raise ValuationInputError("method", _("Choose one of %(join)s.") % {"join": ", ".join(METHODS)})
     if not isinstance(patent.inputs, _INPUTS_FOR_METHOD[patent.method]):
-        raise ValuationInputError("method", f"The inputs given are not those of the {patent.method} method.")
+        raise ValuationInputError(
+            "method",
+            _("The inputs given are not those of the %(method)s method.") % {"method": patent.method},
+        )
     dates = {"valuation_date": valuation_date, "expiry_date": patent.expiry_date}
     if isinstance(patent.inputs, RoyaltyInputs):
         return relief_from_royalty(patent.inputs, **dates)
@@ -237,7 +242,7 @@ def _patent_group_scores(patent: PatentInput, version: str) -> dict[str, Decimal
         if group not in PATENT_GROUPS:
             raise ValuationInputError(
                 f"sub_indicators.{group}",
-                f"Unknown indicator group; expected one of {', '.join(PATENT_GROUPS)}.",
+                _("Unknown indicator group; expected one of %(join)s.") % {"join": ", ".join(PATENT_GROUPS)},
             )
     scores: dict[str, Decimal] = {}
     for group in PATENT_GROUPS:
@@ -251,12 +256,13 @@ def _patent_group_scores(patent: PatentInput, version: str) -> dict[str, Decimal
                 raise error.under("sub_indicators") from None
             if sent is not None and sent != computed:
                 raise ValuationInputError(
-                    f"indicators.{group}", f"Does not match its sub-indicators, which give {computed}."
+                    f"indicators.{group}",
+                    _("Does not match its sub-indicators, which give %(computed)s.") % {"computed": computed},
                 )
             scores[group] = computed
         elif sent is None:
             raise ValuationInputError(
-                f"indicators.{group}", "Enter a score from 0 to 100 or its sub-indicators."
+                f"indicators.{group}", _("Enter a score from 0 to 100 or its sub-indicators.")
             )
         else:
             scores[group] = sent
@@ -282,15 +288,17 @@ def appraise(request: AppraisalRequest) -> AppraisalResult:
     scorecard = get_scorecard(request.scorecard_version)
     version = scorecard.version
     if not request.patents:
-        raise ValuationInputError("patents", "Enter at least one patent.")
+        raise ValuationInputError("patents", _("Enter at least one patent."))
     if len(request.patents) > MAX_PATENTS:
-        raise ValuationInputError("patents", f"Enter at most {MAX_PATENTS} patents.")
+        raise ValuationInputError(
+            "patents", _("Enter at most %(MAX_PATENTS)s patents.") % {"MAX_PATENTS": MAX_PATENTS}
+        )
 
     appraisals: list[PatentAppraisal] = []
     seen: set[int] = set()
     for index, patent in enumerate(request.patents):
         if patent.patent in seen:
-            raise ValuationInputError(f"patents.{index}.patent", "This patent is already in the request.")
+            raise ValuationInputError(f"patents.{index}.patent", _("This patent is already in the request."))
         seen.add(patent.patent)
         try:
             value = _value_patent(patent, request.valuation_date)

@@ -19,6 +19,8 @@ from decimal import (
     localcontext,
 )
 
+from django.utils.translation import gettext as _
+
 from valuation.errors import ValuationInputError
 
 FEN = Decimal("0.01")
@@ -81,7 +83,7 @@ def _places(value: Decimal) -> int:
 
 def check_finite(value: Decimal, field: str) -> Decimal:
     if not value.is_finite():
-        raise ValuationInputError(field, "Enter a finite number.")
+        raise ValuationInputError(field, _("Enter a finite number."))
     return value
 
 
@@ -89,11 +91,11 @@ def check_amount(value: Decimal, field: str) -> Decimal:
     """A money input: finite, 0 <= value <= 10^15, at most 2 decimal places."""
     check_finite(value, field)
     if value < 0:
-        raise ValuationInputError(field, "Enter a non-negative amount.")
+        raise ValuationInputError(field, _("Enter a non-negative amount."))
     if value > MAX_AMOUNT:
-        raise ValuationInputError(field, "Enter an amount of at most 1000000000000000.00.")
+        raise ValuationInputError(field, _("Enter an amount of at most 1000000000000000.00."))
     if _places(value) > 2:
-        raise ValuationInputError(field, "Enter an amount with at most 2 decimal places.")
+        raise ValuationInputError(field, _("Enter an amount with at most 2 decimal places."))
     return value
 
 
@@ -101,7 +103,7 @@ def check_rate(value: Decimal, field: str) -> Decimal:
     """A rate as a fraction in [0, 1)."""
     check_finite(value, field)
     if not ZERO <= value < ONE:
-        raise ValuationInputError(field, "Enter a rate as a fraction, at least 0 and below 1.")
+        raise ValuationInputError(field, _("Enter a rate as a fraction, at least 0 and below 1."))
     return value
 
 
@@ -109,9 +111,9 @@ def check_score(value: Decimal, field: str) -> Decimal:
     """A score: 0 to 100, at most 2 decimal places (the precision of every score reported)."""
     check_finite(value, field)
     if not ZERO <= value <= HUNDRED:
-        raise ValuationInputError(field, "Enter a score from 0 to 100.")
+        raise ValuationInputError(field, _("Enter a score from 0 to 100."))
     if _places(value) > 2:
-        raise ValuationInputError(field, "Enter a score with at most 2 decimal places.")
+        raise ValuationInputError(field, _("Enter a score with at most 2 decimal places."))
     return value
 
 

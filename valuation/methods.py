@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from valuation.decimals import (
     ONE,
     ZERO,
@@ -142,16 +144,20 @@ def _check_dates(valuation_date: date, expiry_date: date) -> None:
 def _validate_royalty(inputs: RoyaltyInputs) -> None:
     forecast: Sequence[Decimal] = inputs.revenue_forecast
     if not forecast:
-        raise ValuationInputError("revenue_forecast", "Enter at least one forecast year.")
+        raise ValuationInputError("revenue_forecast", _("Enter at least one forecast year."))
     if len(forecast) > MAX_FORECAST_YEARS:
-        raise ValuationInputError("revenue_forecast", f"Enter at most {MAX_FORECAST_YEARS} forecast years.")
+        raise ValuationInputError(
+            "revenue_forecast",
+            _("Enter at most %(MAX_FORECAST_YEARS)s forecast years.")
+            % {"MAX_FORECAST_YEARS": MAX_FORECAST_YEARS},
+        )
     for year, revenue in enumerate(forecast):
         check_amount(revenue, f"revenue_forecast.{year}")
     check_rate(inputs.royalty_rate, "royalty_rate")
     check_rate(inputs.tax_rate, "tax_rate")
     check_finite(inputs.discount_rate, "discount_rate")
     if inputs.discount_rate <= -ONE:
-        raise ValuationInputError("discount_rate", "Enter a discount rate above -1.")
+        raise ValuationInputError("discount_rate", _("Enter a discount rate above -1."))
 
 
 def relief_from_royalty(inputs: RoyaltyInputs, *, valuation_date: date, expiry_date: date) -> Decimal:
@@ -177,16 +183,20 @@ def relief_from_royalty(inputs: RoyaltyInputs, *, valuation_date: date, expiry_d
 
 def _validate_market(inputs: MarketInputs) -> None:
     if not inputs.comparables:
-        raise ValuationInputError("comparables", "Enter at least one comparable transaction.")
+        raise ValuationInputError("comparables", _("Enter at least one comparable transaction."))
     if len(inputs.comparables) > MAX_COMPARABLES:
-        raise ValuationInputError("comparables", f"Enter at most {MAX_COMPARABLES} comparable transactions.")
+        raise ValuationInputError(
+            "comparables",
+            _("Enter at most %(MAX_COMPARABLES)s comparable transactions.")
+            % {"MAX_COMPARABLES": MAX_COMPARABLES},
+        )
     for index, comparable in enumerate(inputs.comparables):
         check_amount(comparable.price, f"comparables.{index}.price")
         for name in _FACTORS:
             factor = check_finite(getattr(comparable, name), f"comparables.{index}.{name}")
             if not MIN_ADJUSTMENT_FACTOR <= factor <= MAX_ADJUSTMENT_FACTOR:
                 raise ValuationInputError(
-                    f"comparables.{index}.{name}", "Enter an adjustment factor from 0.5 to 2."
+                    f"comparables.{index}.{name}", _("Enter an adjustment factor from 0.5 to 2.")
                 )
 
 
@@ -212,12 +222,12 @@ def _validate_cost(inputs: CostInputs) -> None:
     life = check_finite(inputs.economic_life_years, "economic_life_years")
     if not ZERO < life <= MAX_ECONOMIC_LIFE_YEARS:
         raise ValuationInputError(
-            "economic_life_years", "Enter an economic life above 0 and at most 25 years."
+            "economic_life_years", _("Enter an economic life above 0 and at most 25 years.")
         )
     remaining = check_finite(inputs.remaining_economic_life_years, "remaining_economic_life_years")
     if not ZERO <= remaining <= life:
         raise ValuationInputError(
-            "remaining_economic_life_years", "Enter a remaining life from 0 to the economic life."
+            "remaining_economic_life_years", _("Enter a remaining life from 0 to the economic life.")
         )
 
 

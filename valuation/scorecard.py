@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 
+from django.utils.translation import gettext as _
+
 from valuation.decimals import ONE, ZERO, check_score, high_precision, require_decimal, round_score
 from valuation.errors import ValuationInputError
 
@@ -133,7 +135,8 @@ def get_scorecard(version: str) -> Scorecard:
         return SCORECARDS[version]
     except (KeyError, TypeError):
         raise ValuationInputError(
-            "scorecard_version", f"Unknown scorecard version; known: {', '.join(SCORECARDS)}."
+            "scorecard_version",
+            _("Unknown scorecard version; known: %(join)s.") % {"join": ", ".join(SCORECARDS)},
         ) from None
 
 
@@ -147,15 +150,16 @@ def group_score_from_sub_indicators(
     scorecard = get_scorecard(version)
     if group not in scorecard.sub_indicator_weights:
         raise ValuationInputError(
-            group, f"Unknown indicator group; expected one of {', '.join(PATENT_GROUPS)}."
+            group,
+            _("Unknown indicator group; expected one of %(join)s.") % {"join": ", ".join(PATENT_GROUPS)},
         )
     weights = scorecard.sub_indicator_weights[group]
     for name in sub_indicators:
         if name not in weights:
-            raise ValuationInputError(f"{group}.{name}", "Unknown sub-indicator.")
+            raise ValuationInputError(f"{group}.{name}", _("Unknown sub-indicator."))
     for name in weights:
         if name not in sub_indicators:
-            raise ValuationInputError(f"{group}.{name}", "This sub-indicator is required.")
+            raise ValuationInputError(f"{group}.{name}", _("This sub-indicator is required."))
         check_score(require_decimal(sub_indicators[name], f"{group}.{name}"), f"{group}.{name}")
     with high_precision():
         total = sum((weights[name] * sub_indicators[name] for name in weights), ZERO)

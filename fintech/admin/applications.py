@@ -69,14 +69,14 @@ K = OrganizationKind
 def _policy_of(app: Application, action: str) -> Policy:
     policy = one(app, "policy")
     if policy is None:
-        raise InvalidTransition(app.status, action, gettext("The application has no insurance policy yet."))
+        raise InvalidTransition.of(app, action, gettext("The application has no insurance policy yet."))
     return policy
 
 
 def _loan_of(app: Application, action: str) -> Loan:
     loan = one(app, "loan")
     if loan is None:
-        raise InvalidTransition(app.status, action, gettext("The application has no approved loan yet."))
+        raise InvalidTransition.of(app, action, gettext("The application has no approved loan yet."))
     return loan
 
 

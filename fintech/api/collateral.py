@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from django.core.files.uploadedfile import UploadedFile
 from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -54,7 +55,7 @@ def _as_of(request: Request) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError as exc:
-        raise InvalidInput.on("as_of", "A date YYYY-MM-DD.") from exc
+        raise InvalidInput.on("as_of", _("A date YYYY-MM-DD.")) from exc
 
 
 # --- annual fees ---------------------------------------------------------------------------------
@@ -84,7 +85,7 @@ class PatentFeesApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         patent = patents_visible_to(request_user(request)).filter(pk=pk).first()
         if patent is None:
-            raise NotFound("Patent not found.")
+            raise NotFound(_("Patent not found."))
         return Response(
             [
                 {
@@ -130,7 +131,7 @@ class PatentFeePaymentApi(APIView):
         caller = request_user(request)
         require_role(caller, K.SME)
         if not patents_visible_to(caller).filter(pk=pk).exists():
-            raise NotFound("Patent not found.")
+            raise NotFound(_("Patent not found."))
         data = FeePaymentInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         payment = services.fee_payment_record(actor=caller, patent_id=pk, **data.validated_data)
@@ -214,7 +215,7 @@ class PatentEventFileDetailApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         file = patent_event_files_visible_to(request_user(request)).filter(pk=pk).first()
         if file is None:
-            raise NotFound("Patent event file not found.")
+            raise NotFound(_("Patent event file not found."))
         return Response(event_file_out(file))
 
 
@@ -321,15 +322,15 @@ def _filtered(request: Request) -> Any:
     params = request.query_params
     if params.get("severity"):
         if params["severity"] not in Severity.values:
-            raise InvalidInput.on("severity", "info, warning or critical.")
+            raise InvalidInput.on("severity", _("info, warning or critical."))
         qs = qs.filter(severity=params["severity"])
     if params.get("status"):
         if params["status"] not in FindingStatus.values:
-            raise InvalidInput.on("status", "open or resolved.")
+            raise InvalidInput.on("status", _("open or resolved."))
         qs = qs.filter(status=params["status"])
     if params.get("loan"):
         if not params["loan"].isdigit():
-            raise InvalidInput.on("loan", "A loan id.")
+            raise InvalidInput.on("loan", _("A loan id."))
         qs = qs.filter(loan_id=int(params["loan"]))
     return qs
 
@@ -451,7 +452,7 @@ class FindingActionApi(APIView):
             missing = [f for f in ("patent", "value", "valued_on") if f not in v]
             if missing:
                 raise InvalidInput(
-                    "Missing fields.", fields={f: ["This field is required."] for f in missing}
+                    _("Missing fields."), fields={f: ["This field is required."] for f in missing}
                 )
             services.finding_patent_add(
                 actor=caller,

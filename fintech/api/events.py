@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiWebhook, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -71,10 +72,14 @@ class EventFeedApi(APIView):
         types = request.query_params.getlist("type")
         unknown = sorted(set(types) - set(CATALOGUE))
         if unknown:
-            raise InvalidInput.on("type", f"Unknown event types: {', '.join(unknown)}.")
+            raise InvalidInput.on("type", _("Unknown event types: %(join)s.") % {"join": ", ".join(unknown)})
         raw = request.query_params.get("limit") or "50"
         if not raw.isdigit() or not 1 <= int(raw) <= settings.EVENT_FEED_MAX_PAGE:
-            raise InvalidInput.on("limit", f"Give a limit from 1 to {settings.EVENT_FEED_MAX_PAGE}.")
+            raise InvalidInput.on(
+                "limit",
+                _("Give a limit from 1 to %(EVENT_FEED_MAX_PAGE)s.")
+                % {"EVENT_FEED_MAX_PAGE": settings.EVENT_FEED_MAX_PAGE},
+            )
         events, cursor = selectors.event_feed(
             request_user(request), after=request.query_params.get("after"), types=types, limit=int(raw)
         )
@@ -144,7 +149,7 @@ class EndpointDetailApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         endpoint = selectors.endpoints_of(request_user(request)).filter(pk=pk).first()
         if endpoint is None:
-            raise NotFound("Webhook endpoint not found.")
+            raise NotFound(_("Webhook endpoint not found."))
         return Response(EndpointSerializer(endpoint).data)
 
     @extend_schema(request=EndpointPatchSerializer, responses=EndpointSerializer)
@@ -210,7 +215,7 @@ class DeliveryReplayApi(APIView):
     @extend_schema(request=None, responses={202: DeliverySerializer})
     def post(self, request: Request, pk: int) -> Response:
         if pk > MAX_ID:
-            raise NotFound("Webhook delivery not found.")
+            raise NotFound(_("Webhook delivery not found."))
         delivery = services.delivery_replay(actor=request_user(request), delivery_id=pk)
         delivery = (
             WebhookDelivery.objects.select_related("event")

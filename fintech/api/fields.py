@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -39,18 +40,20 @@ class RateField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> Decimal:
         if isinstance(data, bool) or not isinstance(data, str | int | float | Decimal):
-            raise serializers.ValidationError('Enter a rate as a decimal string, e.g. "0.0435".')
+            raise serializers.ValidationError(_('Enter a rate as a decimal string, e.g. "0.0435".'))
         text = repr(data) if isinstance(data, float) else str(data).strip()
         try:
             value = Decimal(text)
         except InvalidOperation as exc:
-            raise serializers.ValidationError('Enter a rate as a decimal string, e.g. "0.0435".') from exc
+            raise serializers.ValidationError(_('Enter a rate as a decimal string, e.g. "0.0435".')) from exc
         if not value.is_finite() or "e" in text.lower():
-            raise serializers.ValidationError("Enter a rate in plain notation.")
+            raise serializers.ValidationError(_("Enter a rate in plain notation."))
         if value.is_signed() or value >= self.max_value:  # is_signed: "-0" is refused too
-            raise serializers.ValidationError(f"A rate is a fraction from 0 to below {self.max_value}.")
+            raise serializers.ValidationError(
+                _("A rate is a fraction from 0 to below %(max_value)s.") % {"max_value": self.max_value}
+            )
         if value.as_tuple().exponent < -8:  # type: ignore[operator]
-            raise serializers.ValidationError("A rate has at most 8 decimal places.")
+            raise serializers.ValidationError(_("A rate has at most 8 decimal places."))
         return value
 
     def to_representation(self, value: Decimal) -> str:

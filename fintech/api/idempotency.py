@@ -15,6 +15,7 @@ from functools import wraps
 from typing import Any, cast
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils import encoders
@@ -70,7 +71,7 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
         if not key:
             return view_method(self, request, *args, **kwargs)
         if len(key) > 200:
-            raise InvalidInput.on(HEADER, "An Idempotency-Key has at most 200 characters.")
+            raise InvalidInput.on(HEADER, _("An Idempotency-Key has at most 200 characters."))
         user = cast(User, request.user)  # the views are authenticated (IsAuthenticated)
         fingerprint = _fingerprint(request)
         for _attempt in range(2):

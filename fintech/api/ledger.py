@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -37,7 +38,7 @@ def _as_of(request: Request) -> date:
             raise ValueError(raw)
         as_of = date.fromisoformat(raw)
     except ValueError as exc:
-        raise InvalidInput.on("as_of", "Enter a date as YYYY-MM-DD.") from exc
+        raise InvalidInput.on("as_of", _("Enter a date as YYYY-MM-DD.")) from exc
     ensure_not_future(as_of, "as_of")  # a report date lies in the programme's window too
     return as_of
 

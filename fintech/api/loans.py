@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -145,7 +146,7 @@ class LoanScheduleApi(APIView):
         if version != loan.schedule_version:
             rows = schedule_version_rows(loan, version)
             if rows is None:
-                raise NotFound(f"The loan has no schedule version {version}.")
+                raise NotFound(_("The loan has no schedule version %(version)s.") % {"version": version})
             return Response(rows)
         return Response(SCHEDULE_ROWS.write_all(SCHEDULE_ROWS.values(loan_schedule(loan)), {}))
 

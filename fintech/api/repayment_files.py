@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from django.core.files.uploadedfile import UploadedFile
 from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -151,7 +152,7 @@ class RepaymentFileDetailApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         file = repayment_files_visible_to(request_user(request)).filter(pk=pk).first()
         if file is None:
-            raise NotFound("Repayment file not found.")
+            raise NotFound(_("Repayment file not found."))
         return Response(repayment_file_out(file))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -258,7 +259,7 @@ class RepaymentReversalApi(APIView):
         caller = request_user(request)
         repayment = Repayment.objects.filter(pk=pk, loan__in=loans_visible_to(caller).values("pk")).first()
         if repayment is None:
-            raise NotFound("Repayment not found.")
+            raise NotFound(_("Repayment not found."))
         require_role(caller, K.BANK)
         data = ReversalInSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import FileResponse, StreamingHttpResponse
 from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -336,7 +337,7 @@ class RiskPoolReportApi(APIView):
     def get(self, request: Request) -> FileResponse | StreamingHttpResponse | Response:
         fmt = request.query_params.get("format", "json")
         if fmt not in REPORT_FORMATS:
-            raise InvalidInput.on("format", "The format is json, csv or xlsx.")
+            raise InvalidInput.on("format", _("The format is json, csv or xlsx."))
         report = risk_pool_report(
             request_user(request),
             period=request.query_params.get("period") or None,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
@@ -73,7 +74,7 @@ class ScenarioListCreateApi(generics.ListAPIView):
     @idempotent
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
-            raise InvalidInput("Send the scenario's parameters as a JSON object.")
+            raise InvalidInput(_("Send the scenario's parameters as a JSON object."))
         scenario = services.scenario_start(
             actor=request_user(request), program_id=request.data.get("program"), raw=request.data
         )

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -318,7 +319,7 @@ class SubsidyReportApi(APIView):
         user = request_user(request)
         fmt = request.query_params.get("format") or "json"
         if fmt not in FORMATS:
-            raise InvalidInput.on("format", f"Format is one of {', '.join(FORMATS)}.")
+            raise InvalidInput.on("format", _("Format is one of %(join)s.") % {"join": ", ".join(FORMATS)})
         query = selectors.report_query(request.query_params)
         report = selectors.subsidy_report(user, query)
         name = f"subsidies-{query.period.label if query.period else 'all'}-{query.group_by}"

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from fintech.access import applications_visible_to, require_role
 from fintech.errors import NotFound
 from fintech.models import Application, ApplicationPatent, User
@@ -24,5 +26,5 @@ def application_for(user: User, pk: int, *roles: str) -> Application:
     require_role(user, *roles)
     app = applications_visible_to(user).filter(pk=pk).first()
     if app is None:
-        raise NotFound("Application not found.")
+        raise NotFound(_("Application not found."))
     return app

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from fintech.errors import NotFound
 from fintech.models import Loan, LossEvent, OrganizationKind, User
 
@@ -37,6 +39,6 @@ def loan_loss_for(user: User, loan_id: int) -> LoanLoss:
     loan = loan_for(user, loan_id, *LOSS_READERS)
     event = LossEvent.objects.filter(loan=loan).first()
     if event is None:
-        raise NotFound("The loan has no loss: it has not defaulted.")
+        raise NotFound(_("The loan has no loss: it has not defaulted."))
     position = loss_event_position(event)
     return LoanLoss(event.default_on, event.loss_amount, position.shares, position.recovered, position.net)

@@ -6,6 +6,7 @@ import re
 
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from fintech.access import events_visible_to, webhook_endpoints_visible_to
 from fintech.errors import InvalidInput, NotFound
@@ -21,7 +22,7 @@ def cursor_of(event: Event) -> str:
 def _cursor_parse(after: str) -> tuple[int, int]:
     match = _CURSOR.match(after or "")
     if not match:
-        raise InvalidInput.on("after", "Give a cursor returned as next_cursor by this feed.")
+        raise InvalidInput.on("after", _("Give a cursor returned as next_cursor by this feed."))
     return int(match[1]), int(match[2])
 
 
@@ -77,7 +78,7 @@ def endpoint_deliveries(user: User, endpoint_id: int) -> QuerySet[WebhookDeliver
         webhook_endpoints_visible_to(user, WebhookEndpoint.objects.all()).filter(pk=endpoint_id).first()
     )
     if endpoint is None:
-        raise NotFound("Webhook endpoint not found.")
+        raise NotFound(_("Webhook endpoint not found."))
     return endpoint.deliveries.select_related("event").prefetch_related("attempt_log").order_by("-id")
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from fintech.access import extensions_visible_to, loans_visible_to, require_role
 from fintech.errors import NotFound
@@ -16,7 +17,7 @@ def loan_for(user: User, pk: int, *roles: str) -> Loan:
     require_role(user, *roles)
     loan = loans_visible_to(user).filter(pk=pk).first()
     if loan is None:
-        raise NotFound("Loan not found.")
+        raise NotFound(_("Loan not found."))
     return loan
 
 
@@ -24,7 +25,7 @@ def extension_for(user: User, pk: int, *roles: str) -> LoanExtension:
     require_role(user, *roles)
     found = extensions_visible_to(user).filter(pk=pk).first()
     if found is None:
-        raise NotFound("Extension not found.")
+        raise NotFound(_("Extension not found."))
     return found
 
 

@@ -3,6 +3,8 @@ theirs to see, 403 when their role does not do this."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from fintech.access import policies_visible_to, require_role
 from fintech.errors import NotFound
 from fintech.models import Policy, User
@@ -14,5 +16,5 @@ def policy_for(user: User, pk: int, *roles: str) -> Policy:
     require_role(user, *roles)
     policy = policies_visible_to(user).filter(pk=pk).first()
     if policy is None:
-        raise NotFound("Policy not found.")
+        raise NotFound(_("Policy not found."))
     return policy

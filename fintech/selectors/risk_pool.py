@@ -24,6 +24,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from fintech.access import loss_events_visible_to, programs_served_for, require_role, settlements_visible_to
 from fintech.errors import InvalidInput, NotFound
@@ -130,14 +131,14 @@ def fund_program_for(user: User, pk: int) -> Program:
     require_role(user, K.REGULATOR)
     program = programs_served_for(user).filter(pk=pk).first()
     if program is None:
-        raise NotFound("Programme not found.")
+        raise NotFound(_("Programme not found."))
     return program
 
 
 def settlement_for(user: User, pk: int) -> Settlement:
     settlement = settlements_visible_to(user).filter(pk=pk).first()
     if settlement is None:
-        raise NotFound("Settlement not found.")
+        raise NotFound(_("Settlement not found."))
     return settlement
 
 
@@ -206,7 +207,7 @@ def period_parse(text: str) -> Period:
     try:
         return parse_period(text)
     except InvalidPeriod as exc:
-        raise InvalidInput.on("period", "Enter a quarter like 2025Q3 or a month like 2025-07.") from exc
+        raise InvalidInput.on("period", _("Enter a quarter like 2025Q3 or a month like 2025-07.")) from exc
 
 
 def _party_sum(qs: QuerySet[Any], field: str) -> Coalesce:
@@ -318,7 +319,7 @@ def _program_id(program: str | None) -> int | None:
     if program in (None, ""):
         return None
     if not re.fullmatch(r"[0-9]{1,18}", str(program)):  # an id the database can compare
-        raise InvalidInput.on("program", "A programme is named by its integer id.")
+        raise InvalidInput.on("program", _("A programme is named by its integer id."))
     return int(str(program))
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db.models import Sum
+from django.utils.translation import gettext as _
 
 from fintech import exports
 from fintech.access import scenarios_visible_to
@@ -39,7 +40,7 @@ MEASURES = ("expected_loss", "var_95", "var_99", "es_95", "es_99")
 def scenario_for(user: User, pk: int) -> Scenario:
     scenario = scenarios_visible_to(user).filter(pk=pk).first()
     if scenario is None:
-        raise NotFound("Scenario not found.")
+        raise NotFound(_("Scenario not found."))
     return scenario
 
 
@@ -221,6 +222,6 @@ def _cell(value: Any) -> Any:
 def download_table(scenario: Scenario, name: str) -> tuple[tuple[str, ...], Iterator[list[Any]]]:
     """One table of a result as fintech.exports writes it (400 for a table that is not one of TABLES)."""
     if name not in TABLES:
-        raise InvalidInput.on("table", f"Table is one of {', '.join(TABLES)}.")
+        raise InvalidInput.on("table", _("Table is one of %(join)s.") % {"join": ", ".join(TABLES)})
     columns, rows = table(scenario, name)
     return columns, ([_cell(row.get(column)) for column in columns] for row in rows)

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from fintech.access import entitlements_visible_to, require_role, subsidy_runs_visible_to
 from fintech.errors import InvalidInput, NotFound
@@ -36,7 +37,7 @@ K = OrganizationKind
 def subsidy_run_for(user: User, pk: int) -> SubsidyRun:
     run = subsidy_runs_visible_to(user).filter(pk=pk).first()
     if run is None:
-        raise NotFound("Subsidy run not found.")
+        raise NotFound(_("Subsidy run not found."))
     return run
 
 
@@ -123,7 +124,7 @@ def _id_filter(params: Any, name: str) -> int | None:
     if raw in (None, ""):
         return None
     if not re.fullmatch(r"[0-9]{1,18}", str(raw)):
-        raise InvalidInput.on(name, "An integer id.")
+        raise InvalidInput.on(name, _("An integer id."))
     return int(str(raw))
 
 
@@ -132,13 +133,15 @@ def report_query(params: Any) -> ReportQuery:
     naming its field)."""
     group_by = str(params.get("group_by") or "")
     if group_by not in REPORT_GROUPS:
-        raise InvalidInput.on("group_by", f"Group by one of {', '.join(REPORT_GROUPS)}.")
+        raise InvalidInput.on("group_by", _("Group by one of %(join)s.") % {"join": ", ".join(REPORT_GROUPS)})
     status = params.get("status") or None
     if status is not None and status not in EntitlementStatus.values:
-        raise InvalidInput.on("status", f"Status is one of {', '.join(EntitlementStatus.values)}.")
+        raise InvalidInput.on(
+            "status", _("Status is one of %(join)s.") % {"join": ", ".join(EntitlementStatus.values)}
+        )
     region = params.get("region") or None
     if region is not None and not re.fullmatch(r"[0-9]{6}", str(region)):
-        raise InvalidInput.on("region", "A region is its six-digit code, like 420100.")
+        raise InvalidInput.on("region", _("A region is its six-digit code, like 420100."))
     return ReportQuery(
         group_by=group_by,
         period=period_filter(params.get("period")),

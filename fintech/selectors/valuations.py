@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from fintech.access import require_role, valuations_visible_to
 from fintech.errors import NotFound
 from fintech.models import OrganizationKind, PatentValuation, User, Valuation
@@ -25,5 +27,5 @@ def valuation_for(user: User, pk: int) -> Valuation:
     require_role(user, OrganizationKind.APPRAISER)
     valuation = valuations_visible_to(user).filter(pk=pk).first()
     if valuation is None:
-        raise NotFound("Valuation not found.")
+        raise NotFound(_("Valuation not found."))
     return valuation

@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from fintech.access import acts_for
 from fintech.errors import (
@@ -49,14 +50,16 @@ S = ApplicationStatus
 def _party(pk: int, kind: str, field: str) -> Organization:
     org = Organization.objects.filter(pk=pk, kind=kind, is_active=True).first()
     if org is None:
-        raise InvalidInput.on(field, f"No active {kind} with id {pk}.")
+        raise InvalidInput.on(
+            field, _("No active %(kind)s with id %(pk)s.") % {"kind": OrganizationKind(kind).label, "pk": pk}
+        )
     return org
 
 
 def _sme_of(user: User) -> Organization:
     org = user.organization
     if org is None or org.kind != OrganizationKind.SME:
-        raise RoleNotAllowed("Only an SME applies for financing.")
+        raise RoleNotAllowed(_("Only an SME applies for financing."))
     return org
 
 
@@ -79,24 +82,32 @@ def application_create(
     sme = _sme_of(user)
     program = Program.objects.filter(pk=program_id).first()
     if program is None:
-        raise InvalidInput.on("program", f"No programme with id {program_id}.")
+        raise InvalidInput.on(
+            "program", _("No programme with id %(program_id)s.") % {"program_id": program_id}
+        )
     if not patent_ids:
-        raise InvalidInput.on("patents", "Pledge at least one patent.")
+        raise InvalidInput.on("patents", _("Pledge at least one patent."))
     if len(set(patent_ids)) != len(patent_ids):
-        raise InvalidInput.on("patents", "A patent is listed twice.")
+        raise InvalidInput.on("patents", _("A patent is listed twice."))
     patents = list(Patent.objects.filter(pk__in=patent_ids, owner=sme))
     if len(patents) != len(patent_ids):
         missing = sorted(set(patent_ids) - {p.pk for p in patents})
-        raise InvalidInput.on("patents", f"Unknown patent id(s) {missing}: register your patents first.")
+        raise InvalidInput.on(
+            "patents",
+            _("Unknown patent id(s) %(missing)s: register your patents first.") % {"missing": missing},
+        )
     if not program.min_term_months <= term_months <= program.max_term_months:
         raise InvalidInput.on(
-            "term_months", f"The term must be {program.min_term_months} to {program.max_term_months} months."
+            "term_months",
+            _("The term must be %(min_term_months)s to %(max_term_months)s months.")
+            % {"min_term_months": program.min_term_months, "max_term_months": program.max_term_months},
         )
     if requested_amount <= 0:
-        raise InvalidInput.on("requested_amount", "The amount must be above zero.")
+        raise InvalidInput.on("requested_amount", _("The amount must be above zero."))
     if requested_amount > program.loan_cap:
         raise InvalidInput.on(
-            "requested_amount", f"The programme lends at most {format_money(program.loan_cap)}."
+            "requested_amount",
+            _("The programme lends at most %(loan_cap)s.") % {"loan_cap": format_money(program.loan_cap)},
         )
     app = Application.objects.create(
         sme=sme,
@@ -127,7 +138,9 @@ def _check_eligibility(app: Application, on: date) -> None:
     """DOMAIN.md sections 3 and 4, checked when the SME submits."""
     program, sme = app.program, app.sme
     if not program.is_active:
-        raise ProgramSuspended(f"Programme {program.code} is not taking new applications.")
+        raise ProgramSuspended(
+            _("Programme %(code)s is not taking new applications.") % {"code": program.code}
+        )
     size = classify_enterprise(
         sme.industry, sme.employees or 0, sme.annual_revenue or Decimal(0), sme.total_assets or Decimal(0)
     )
@@ -142,8 +155,9 @@ def _check_eligibility(app: Application, on: date) -> None:
         )
     if not program.regions.filter(code=sme.region_id).exists():
         raise NotEligible(
-            f"Programme {program.code} does not serve region {sme.region_id}.",
-            fields={"program": ["Your region is not served by this programme."]},
+            _("Programme %(code)s does not serve region %(region_id)s.")
+            % {"code": program.code, "region_id": sme.region_id},
+            fields={"program": [_("Your region is not served by this programme.")]},
         )
     min_expiry = add_months(on, program.min_remaining_patent_months)
     # Lock the patents (in id order, so two submissions sharing patents cannot deadlock): of two
@@ -154,24 +168,52 @@ def _check_eligibility(app: Application, on: date) -> None:
     for patent in patents:
         if patent.owner_id != sme.pk:
             raise PatentNotEligible(
-                f"Patent {patent.application_number} is not yours.", fields={"patents": ["Not your patent."]}
+                _("Patent %(application_number)s is not yours.")
+                % {"application_number": patent.application_number},
+                fields={"patents": [_("Not your patent.")]},
             )
         if patent.status != PatentStatus.IN_FORCE:
             raise PatentNotEligible(
-                f"Patent {patent.application_number} is {patent.get_status_display()}, not in force.",
-                fields={"patents": [f"{patent.application_number} is not in force."]},
+                _("Patent %(application_number)s is %(status)s, not in force.")
+                % {
+                    "application_number": patent.application_number,
+                    "status": patent.get_status_display(),
+                },
+                fields={
+                    "patents": [
+                        _("%(application_number)s is not in force.")
+                        % {"application_number": patent.application_number}
+                    ]
+                },
             )
         if patent.grant_date > on:
-            raise PatentNotEligible(f"Patent {patent.application_number} is not granted yet.")
+            raise PatentNotEligible(
+                _("Patent %(application_number)s is not granted yet.")
+                % {"application_number": patent.application_number}
+            )
         if patent.expires_on < min_expiry:
             raise PatentNotEligible(
-                f"Patent {patent.application_number} expires on {patent.expires_on}; the programme needs "
-                f"{program.min_remaining_patent_months} months of remaining term (until {min_expiry}).",
-                fields={"patents": [f"{patent.application_number}: not enough remaining term."]},
+                _(
+                    "Patent %(application_number)s expires on %(expires_on)s; the programme needs "
+                    "%(min_remaining_patent_months)s months of remaining term (until %(min_expiry)s)."
+                )
+                % {
+                    "application_number": patent.application_number,
+                    "expires_on": patent.expires_on,
+                    "min_remaining_patent_months": program.min_remaining_patent_months,
+                    "min_expiry": min_expiry,
+                },
+                fields={
+                    "patents": [
+                        _("%(application_number)s: not enough remaining term.")
+                        % {"application_number": patent.application_number}
+                    ]
+                },
             )
         if PledgedPatent.objects.filter(patent=patent, is_active=True).exists():
             raise PatentAlreadyPledged(
-                f"Patent {patent.application_number} is already under an active pledge."
+                _("Patent %(application_number)s is already under an active pledge.")
+                % {"application_number": patent.application_number}
             )
         in_use = (
             Application.objects.filter(patents=patent, status__in=OPEN_STATUSES)
@@ -181,7 +223,8 @@ def _check_eligibility(app: Application, on: date) -> None:
         )
         if in_use:
             raise PatentAlreadyPledged(
-                f"Patent {patent.application_number} is already offered in another open application."
+                _("Patent %(application_number)s is already offered in another open application.")
+                % {"application_number": patent.application_number}
             )
 
 
@@ -193,7 +236,7 @@ def application_submit(*, actor: User, application_id: int, submitted_on: date |
     ensure_not_future(submitted_on, "submitted_on")
     app = application_lock(application_id)
     if app.sme_id != _sme_of(actor).pk:
-        raise RoleNotAllowed("Only the applicant submits its application.")
+        raise RoleNotAllowed(_("Only the applicant submits its application."))
     if app.status == S.DRAFT:  # otherwise the transition below answers 409 with the state
         _check_eligibility(app, submitted_on)
     # Set before the transition saves the row: the outbox reads it to know the application is no
@@ -210,7 +253,7 @@ def application_withdraw(*, actor: User, application_id: int, reason: str = "") 
     """The SME withdraws before approval: a pending engagement and an issued policy are cancelled."""
     app = application_lock(application_id)
     if app.sme_id != _sme_of(actor).pk:
-        raise RoleNotAllowed("Only the applicant withdraws its application.")
+        raise RoleNotAllowed(_("Only the applicant withdraws its application."))
     application_transition(app, "withdraw", actor=actor, reason=reason)
     for engagement in Valuation.objects.select_for_update().filter(
         application=app, status=ValuationStatus.PENDING
@@ -237,16 +280,16 @@ def application_withdraw(*, actor: User, application_id: int, reason: str = "") 
 def application_decline(*, actor: User, application_id: int, reason: str) -> Application:
     """The insurer declines while underwriting, the bank while reviewing; a reason is required."""
     if not reason.strip():
-        raise InvalidInput.on("reason", "Give the reason for declining.")
+        raise InvalidInput.on("reason", _("Give the reason for declining."))
     app = application_lock(application_id)
     if acts_for(actor, OrganizationKind.INSURER, app):
         allowed = (S.UNDERWRITING,)
     elif acts_for(actor, OrganizationKind.BANK, app):
         allowed = (S.BANK_REVIEW,)
     else:
-        raise RoleNotAllowed("Only the insurer or the bank named on the application declines it.")
+        raise RoleNotAllowed(_("Only the insurer or the bank named on the application declines it."))
     if app.status not in allowed:
-        raise InvalidTransition(app.status, "decline")
+        raise InvalidTransition.of(app, "decline")
     app.decline_reason = reason
     application_transition(app, "decline", actor=actor, reason=reason)
     if hasattr(app, "policy"):

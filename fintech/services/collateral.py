@@ -155,7 +155,7 @@ def fee_payment_record(
     require_acts_for(actor, K.SME, patent, _("Only the patent's SME records its fee payments."))
     ensure_not_future(paid_on, "paid_on")
     if patent.status != PatentStatus.IN_FORCE:
-        raise InvalidTransition(patent.status, "pay an annual fee")
+        raise InvalidTransition.of(patent, "pay an annual fee")
     line = _payable(patent, fee_year, paid_on)
     expected = fee_due_on_payment(line, paid_on)
     if amount != expected:
@@ -229,13 +229,13 @@ def _event_record(
     fee_line: FeeLine | None = None
     if code == E.FEE_PAID:
         if patent.status != PatentStatus.IN_FORCE:
-            raise InvalidTransition(patent.status, "pay an annual fee")
+            raise InvalidTransition.of(patent, "pay an annual fee")
         fee_line = _payable(patent, None, event_on)
     else:
         name = TRANSITION_OF[E(code)]
         method = getattr(patent, name)
         if not can_proceed(method):
-            raise InvalidTransition(patent.status, str(E(code).label))
+            raise InvalidTransition.of(patent, str(E(code).label))
         if code == E.RESTORATION:
             deadline = add_months(patent.lapsed_on or event_on, RESTORATION_MONTHS_AFTER_LAPSE)
             if event_on > deadline:
@@ -674,7 +674,7 @@ def _finding_for_party(actor: User, finding_id: int) -> Finding:
 def _require_open(finding: Finding, action: str) -> None:
     """A cure is asked for an open finding only: a resolved one is a 409 in the transition shape."""
     if finding.status != FindingStatus.OPEN:
-        raise InvalidTransition(finding.status, action)
+        raise InvalidTransition.of(finding, action)
 
 
 @transaction.atomic
@@ -721,7 +721,7 @@ def revaluation_report(
     ):
         raise NotFound(_("Revaluation not found."))
     if not can_proceed(revaluation.report):
-        raise InvalidTransition(revaluation.status, "report")
+        raise InvalidTransition.of(revaluation, "report")
     ensure_not_future(valuation_date, "valuation_date")
     pledged = set(
         PledgedPatent.objects.filter(pledge__loan=revaluation.loan, is_active=True).values_list(
@@ -764,7 +764,7 @@ def finding_patent_add(
     _require_open(finding, "add a patent to the pledge")
     loan = finding.loan
     if loan.status != LoanStatus.ACTIVE:
-        raise InvalidTransition(loan.status, "add a patent to the pledge")
+        raise InvalidTransition.of(loan, "add a patent to the pledge")
     patent = Patent.objects.select_for_update().filter(pk=patent_id, owner_id=loan.sme_id).first()
     if patent is None:
         raise InvalidInput.on("patent", _("The patent must be registered by the loan's SME."))

@@ -24,11 +24,18 @@ def ensure_not_future(value: date, field: str, *, earliest: date = PROGRAMME_EPO
     problem = date_window_problem(value, today=business_today(), earliest=earliest)
     if problem == "early":
         message = _("A business date may not lie before %(earliest)s.") % {"earliest": earliest.isoformat()}
-        raise DateOutOfRange(f"{field}: {message}", fields={field: [message]})
+        raise DateOutOfRange(
+            _("%(field)s: %(message)s") % {"field": field, "message": message}, fields={field: [message]}
+        )
     if problem == "future":
         raise FutureDate(
-            f"{field} {value.isoformat()} is in the future.",
-            fields={field: [f"A business date may not lie in the future (today is {business_today()})."]},
+            _("%(field)s %(date)s is in the future.") % {"field": field, "date": value.isoformat()},
+            fields={
+                field: [
+                    _("A business date may not lie in the future (today is %(today)s).")
+                    % {"today": business_today()}
+                ]
+            },
         )
 
 

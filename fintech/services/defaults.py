@@ -14,6 +14,7 @@ from typing import overload
 from django.db import transaction
 from django.db.models import DateField, F, Max, Q, QuerySet
 from django.db.models.functions import Cast
+from django.utils.translation import gettext as _
 
 from fintech.access import require_acts_for
 from fintech.errors import DatesOutOfOrder, InvalidTransition, NotFound
@@ -180,13 +181,24 @@ def _check_dates(loan: Loan, default_on: date, last_paid: date | None) -> None:
     assert loan.disbursed_on is not None  # an active loan is disbursed (loan_active_is_disbursed)
     if default_on < loan.disbursed_on:
         raise DatesOutOfOrder(
-            f"A default ({default_on}) cannot precede the disbursement ({loan.disbursed_on}).",
-            fields={DATE_FIELD: [f"Not before the disbursement date {loan.disbursed_on}."]},
+            _("A default (%(default_on)s) cannot precede the disbursement (%(disbursed_on)s).")
+            % {"default_on": default_on, "disbursed_on": loan.disbursed_on},
+            fields={
+                DATE_FIELD: [
+                    _("Not before the disbursement date %(disbursed_on)s.")
+                    % {"disbursed_on": loan.disbursed_on}
+                ]
+            },
         )
     if last_paid is not None and default_on < last_paid:
         raise DatesOutOfOrder(
-            f"A default ({default_on}) cannot precede the last repayment ({last_paid}).",
-            fields={DATE_FIELD: [f"Not before the last repayment's value date {last_paid}."]},
+            _("A default (%(default_on)s) cannot precede the last repayment (%(last_paid)s).")
+            % {"default_on": default_on, "last_paid": last_paid},
+            fields={
+                DATE_FIELD: [
+                    _("Not before the last repayment's value date %(last_paid)s.") % {"last_paid": last_paid}
+                ]
+            },
         )
 
 
@@ -227,7 +239,7 @@ class DefaultBatch:
         }
         loans = list(Loan.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
         if len(loans) != len(ids):
-            raise NotFound("Loan not found.")
+            raise NotFound(_("Loan not found."))
         last_paid = dict(
             Repayment.objects.filter(loan_id__in=ids, reversal__isnull=True)
             .values("loan_id")
@@ -247,7 +259,7 @@ class DefaultBatch:
             if self.actor is not None:
                 require_acts_for(self.actor, OrganizationKind.BANK, loan, ONLY_THE_BANK)
             if loan.status != LoanStatus.ACTIVE:
-                raise InvalidTransition(loan.status, "declare a default")
+                raise InvalidTransition.of(loan, "declare a default")
             default_on, reason = self.queued[loan.pk]
             _check_dates(loan, default_on, last_paid.get(loan.pk))
             items.append(_Default(loan, apps[loan.application_id], default_on, reason))
@@ -283,7 +295,7 @@ def loan_default_declare(
     with transaction.atomic():
         application_id = Loan.objects.filter(pk=loan_id).values_list("application_id", flat=True).first()
         if application_id is None:
-            raise NotFound("Loan not found.")
+            raise NotFound(_("Loan not found."))
         # Lock order of every loan write (services.repayments): application, loan, installments. A
         # repayment racing this default waits, then finds the loan defaulted (409); or it went
         # first, and the state re-checked below is the state after it.
@@ -292,7 +304,7 @@ def loan_default_declare(
         if actor is not None:
             require_acts_for(actor, OrganizationKind.BANK, loan, ONLY_THE_BANK)
         if loan.status != LoanStatus.ACTIVE:
-            raise InvalidTransition(loan.status, "declare a default")
+            raise InvalidTransition.of(loan, "declare a default")
         _check_dates(loan, default_on, last_value_date(loan))
         return _defaults_write(actor, [_Default(loan, app, default_on, reason)])[0]
 

@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from fintech.access import require_acts_for
 from fintech.errors import (
@@ -69,16 +70,24 @@ def loan_extension_request(
     loan, _app = _lock_loan(loan_id)
     require_acts_for(actor, OrganizationKind.BANK, loan, "Only the loan's bank agrees an extension.")
     if loan.status != LoanStatus.ACTIVE:
-        raise InvalidTransition(loan.status, "extend the loan")
+        raise InvalidTransition.of(loan, "extend the loan")
     if LoanExtension.objects.filter(loan=loan).exists():
-        raise ExtensionExists(f"Loan {loan.pk} has already been extended once.")
+        raise ExtensionExists(_("Loan %(pk)s has already been extended once.") % {"pk": loan.pk})
     ensure_not_future(agreed_on, "agreed_on")
     assert loan.disbursed_on is not None and loan.maturity_on is not None
     if not loan.disbursed_on <= agreed_on < loan.maturity_on:
         raise DatesOutOfOrder(
-            f"An extension is agreed from the disbursement ({loan.disbursed_on}) to before the maturity"
-            f" ({loan.maturity_on}), not on {agreed_on}.",
-            fields={"agreed_on": [f"From {loan.disbursed_on} to before {loan.maturity_on}."]},
+            _(
+                "An extension is agreed from the disbursement (%(disbursed_on)s) to before the maturity "
+                "(%(maturity_on)s), not on %(agreed_on)s."
+            )
+            % {"disbursed_on": loan.disbursed_on, "maturity_on": loan.maturity_on, "agreed_on": agreed_on},
+            fields={
+                "agreed_on": [
+                    _("From %(disbursed_on)s to before %(maturity_on)s.")
+                    % {"disbursed_on": loan.disbursed_on, "maturity_on": loan.maturity_on}
+                ]
+            },
         )
     months_new = _months_after(loan.disbursed_on, new_maturity_on)
     months_old = _months_after(loan.disbursed_on, loan.maturity_on)
@@ -86,22 +95,36 @@ def loan_extension_request(
     if months_new is None or months_new <= months_old:
         raise InvalidInput.on(
             "new_maturity_on",
-            f"The new maturity is a monthly due date of the loan after {loan.maturity_on}"
-            f" (e.g. {add_months(loan.disbursed_on, months_old + 1)}).",
+            _("The new maturity is a monthly due date of the loan after %(maturity_on)s (e.g. %(example)s).")
+            % {"maturity_on": loan.maturity_on, "example": add_months(loan.disbursed_on, months_old + 1)},
         )
     extra = months_new - months_old
     longest = loan.program.max_extension_months
     if extra > longest:
         raise ExtensionBeyondLimit(
-            f"The programme extends a loan by at most {longest} months (to {add_months(loan.maturity_on, 0)}"
-            f" + {longest} months); {extra} asked.",
-            fields={"new_maturity_on": [f"At most {add_months(loan.disbursed_on, months_old + longest)}."]},
+            _(
+                "The programme extends a loan by at most %(longest)s months (to %(maturity_on)s + "
+                "%(longest)s months); %(extra)s asked."
+            )
+            % {"longest": longest, "maturity_on": add_months(loan.maturity_on, 0), "extra": extra},
+            fields={
+                "new_maturity_on": [
+                    _("At most %(latest)s.") % {"latest": add_months(loan.disbursed_on, months_old + longest)}
+                ]
+            },
         )
     for patent in loan.application.patents.order_by("id"):
         if new_maturity_on > patent.expires_on:
             raise MaturityAfterPatentExpiry(
-                f"The loan would mature on {new_maturity_on}, after patent {patent.application_number}"
-                f" expires ({patent.expires_on})."
+                _(
+                    "The loan would mature on %(new_maturity_on)s, after patent %(application_number)s "
+                    "expires (%(expires_on)s)."
+                )
+                % {
+                    "new_maturity_on": new_maturity_on,
+                    "application_number": patent.application_number,
+                    "expires_on": patent.expires_on,
+                }
             )
     try:
         with transaction.atomic():
@@ -128,7 +151,7 @@ def loan_extension_request(
 def _locked_extension(extension_id: int) -> tuple[LoanExtension, Loan, Application]:
     found = LoanExtension.objects.filter(pk=extension_id).only("loan_id").first()
     if found is None:
-        raise NotFound("Extension not found.")
+        raise NotFound(_("Extension not found."))
     loan, app = _lock_loan(found.loan_id)
     return LoanExtension.objects.select_for_update().get(pk=extension_id), loan, app  # type: ignore[return-value]
 
@@ -145,22 +168,26 @@ def loan_extension_endorse(
         actor, OrganizationKind.INSURER, policy, "Only the policy's insurer endorses an extension."
     )
     if extension.status != ExtensionStatus.PENDING:
-        raise InvalidTransition(extension.status, "endorse the extension")
+        raise InvalidTransition.of(extension, "endorse the extension")
     if loan.status != LoanStatus.ACTIVE:
-        raise InvalidTransition(loan.status, "endorse the extension")
+        raise InvalidTransition.of(loan, "endorse the extension")
     program = loan.program
     if not program.premium_rate_min <= premium_rate <= program.premium_rate_max:
         raise InvalidInput.on(
             "premium_rate",
-            f"The premium rate must lie within the programme band {program.premium_rate_min.normalize():f}"
-            f" to {program.premium_rate_max.normalize():f} a year.",
+            _("The premium rate must lie within the programme band %(lowest)s to %(highest)s a year.")
+            % {
+                "lowest": format(program.premium_rate_min.normalize(), "f"),
+                "highest": format(program.premium_rate_max.normalize(), "f"),
+            },
         )
     endorsed_on = endorsed_on or business_today()
     ensure_not_future(endorsed_on, "endorsed_on")
     if endorsed_on < extension.agreed_on:
         raise DatesOutOfOrder(
-            f"The endorsement ({endorsed_on}) cannot precede the bank's agreement ({extension.agreed_on}).",
-            fields={"endorsed_on": [f"Not before {extension.agreed_on}."]},
+            _("The endorsement (%(endorsed_on)s) cannot precede the bank's agreement (%(agreed_on)s).")
+            % {"endorsed_on": endorsed_on, "agreed_on": extension.agreed_on},
+            fields={"endorsed_on": [_("Not before %(agreed_on)s.") % {"agreed_on": extension.agreed_on}]},
         )
     outstanding = sum(
         (r.principal_due - r.principal_paid for r in Installment.objects.filter(loan=loan)), ZERO
@@ -191,26 +218,31 @@ def extension_premium_record(
     inside its transaction); paid in full, the extension takes effect on `paid_on`."""
     extension, loan, _app = _locked_extension(extension_id)
     if amount <= 0:
-        raise InvalidInput.on("amount", "The amount must be above zero.")
+        raise InvalidInput.on("amount", _("The amount must be above zero."))
     ensure_not_future(paid_on, "paid_on")
     assert extension.endorsed_on is not None and extension.premium is not None and loan.maturity_on
     if paid_on < extension.endorsed_on:
         raise DatesOutOfOrder(
-            f"The endorsement premium cannot be paid ({paid_on}) before the endorsement"
-            f" ({extension.endorsed_on}).",
-            fields={"paid_on": [f"Not before {extension.endorsed_on}."]},
+            _(
+                "The endorsement premium cannot be paid (%(paid_on)s) before the endorsement "
+                "(%(endorsed_on)s)."
+            )
+            % {"paid_on": paid_on, "endorsed_on": extension.endorsed_on},
+            fields={"paid_on": [_("Not before %(endorsed_on)s.") % {"endorsed_on": extension.endorsed_on}]},
         )
     if loan.status != LoanStatus.ACTIVE or paid_on >= loan.maturity_on:
-        raise InvalidTransition(
-            loan.status,
+        raise InvalidTransition.of(
+            loan,
             "pay the endorsement premium",
-            f"The extension takes effect while the loan is active, before it matures ({loan.maturity_on}).",
+            _("The extension takes effect while the loan is active, before it matures (%(maturity_on)s).")
+            % {"maturity_on": loan.maturity_on},
         )
     outstanding = extension.premium - extension.premium_paid_amount
     if amount > outstanding:
         raise AmountOverLimit(
-            f"Only {format_money(outstanding)} of the endorsement premium is outstanding.",
-            fields={"amount": [f"At most {format_money(outstanding)}."]},
+            _("Only %(outstanding)s of the endorsement premium is outstanding.")
+            % {"outstanding": format_money(outstanding)},
+            fields={"amount": [_("At most %(outstanding)s.") % {"outstanding": format_money(outstanding)}]},
         )
     payment = PremiumPayment.objects.create(
         policy=policy, amount=amount, paid_on=paid_on, recorded_by=actor, extension=extension
@@ -251,7 +283,7 @@ def _take_effect(actor: User, extension: LoanExtension, loan: Loan, policy: Poli
         later.pop(0)
     if not later or any(r.principal_paid or r.interest_paid for r in later):
         raise PaidInAdvance(
-            "The installments after the extension date are paid in advance; nothing to extend."
+            _("The installments after the extension date are paid in advance; nothing to extend.")
         )
     assert loan.disbursed_on is not None
     months_new = _months_after(loan.disbursed_on, extension.new_maturity_on)

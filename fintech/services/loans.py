@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from fintech.access import require_acts_for
 from fintech.errors import (
@@ -74,37 +75,52 @@ def loan_approve(
     valued_on = app.valuation.valuation_date
     if valued_on is not None and approved_on < valued_on:
         raise DatesOutOfOrder(
-            f"Approval ({approved_on}) cannot precede the valuation ({valued_on}).",
-            fields={"approved_on": [f"Not before {valued_on}."]},
+            _("Approval (%(approved_on)s) cannot precede the valuation (%(valued_on)s).")
+            % {"approved_on": approved_on, "valued_on": valued_on},
+            fields={"approved_on": [_("Not before %(valued_on)s.") % {"valued_on": valued_on}]},
         )
     policy = getattr(app, "policy", None)
     if policy is None or policy.status not in (PolicyStatus.ISSUED, PolicyStatus.ACTIVE):
-        raise InvalidTransition(app.status, "approve", "The insurance policy must be issued before approval.")
+        raise InvalidTransition.of(app, "approve", _("The insurance policy must be issued before approval."))
     program = app.program
     ceiling = app.credit_ceiling or Decimal(0)
     if principal <= 0:
-        raise InvalidInput.on("principal", "The principal must be above zero.")
+        raise InvalidInput.on("principal", _("The principal must be above zero."))
     # Principal <= insured amount <= credit ceiling (DOMAIN.md 8): name the ceiling when it is the
     # limit crossed, the insured amount when only the policy's cover is.
     if principal > ceiling:
         raise AmountOverLimit(
-            f"The principal may not exceed the credit ceiling {format_money(ceiling)}.",
-            fields={"principal": [f"At most the credit ceiling {format_money(ceiling)}."]},
+            _("The principal may not exceed the credit ceiling %(ceiling)s.")
+            % {"ceiling": format_money(ceiling)},
+            fields={
+                "principal": [
+                    _("At most the credit ceiling %(ceiling)s.") % {"ceiling": format_money(ceiling)}
+                ]
+            },
         )
     if principal > policy.insured_amount:
         raise AmountOverLimit(
-            f"The principal may not exceed the insured amount {format_money(policy.insured_amount)}.",
-            fields={"principal": [f"At most the insured amount {format_money(policy.insured_amount)}."]},
+            _("The principal may not exceed the insured amount %(insured_amount)s.")
+            % {"insured_amount": format_money(policy.insured_amount)},
+            fields={
+                "principal": [
+                    _("At most the insured amount %(insured_amount)s.")
+                    % {"insured_amount": format_money(policy.insured_amount)}
+                ]
+            },
         )
     longest = min(program.max_term_months, policy.term_months)
     if not program.min_term_months <= term_months <= longest:
         raise InvalidInput.on(
             "term_months",
-            f"The term must be {program.min_term_months} to {longest} months (within the programme and the"
-            " policy's cover).",
+            _(
+                "The term must be %(min_term_months)s to %(longest)s months (within the programme and the "
+                "policy's cover)."
+            )
+            % {"min_term_months": program.min_term_months, "longest": longest},
         )
     if not Decimal(0) < annual_rate < Decimal(1):
-        raise InvalidInput.on("annual_rate", "The annual rate is a fraction above 0 and below 1.")
+        raise InvalidInput.on("annual_rate", _("The annual rate is a fraction above 0 and below 1."))
     loan = Loan.objects.create(
         application=app,
         program=program,
@@ -146,37 +162,53 @@ def pledge_register(*, actor: User, loan_id: int, registration_number: str, regi
     loan, _app = _loan_lock(loan_id)
     _bank_check(actor, loan)
     if loan.status != LoanStatus.APPROVED:
-        raise InvalidTransition(loan.status, "register a pledge")
+        raise InvalidTransition.of(loan, "register a pledge")
     existing = Pledge.objects.filter(loan=loan).first()
     if existing is not None:
-        raise InvalidTransition(
-            loan.status,
+        raise InvalidTransition.of(
+            loan,
             "register a pledge",
-            f"Cannot register a pledge: pledge {existing.registration_number} is already registered for this"
-            f" loan (the loan is '{loan.status}').",
+            _(
+                "Cannot register a pledge: pledge %(registration_number)s is already registered for this "
+                "loan (the loan is '%(status)s')."
+            )
+            % {"registration_number": existing.registration_number, "status": loan.get_status_display()},
         )
     ensure_not_future(registered_on, "registered_on")
     valuation_date = loan.application.valuation.valuation_date
     if valuation_date and registered_on < valuation_date:
         raise DatesOutOfOrder(
-            f"The pledge cannot be registered ({registered_on}) before the valuation date"
-            f" ({valuation_date}).",
-            fields={"registered_on": [f"Not before the valuation date {valuation_date}."]},
+            _(
+                "The pledge cannot be registered (%(registered_on)s) before the valuation date "
+                "(%(valuation_date)s)."
+            )
+            % {"registered_on": registered_on, "valuation_date": valuation_date},
+            fields={
+                "registered_on": [
+                    _("Not before the valuation date %(valuation_date)s.")
+                    % {"valuation_date": valuation_date}
+                ]
+            },
         )
     patents = list(loan.application.patents.prefetch_related("patentees").order_by("id"))
     for patent in patents:
         if patent.status != PatentStatus.IN_FORCE:
-            raise PatentNotEligible(f"Patent {patent.application_number} is not in force.")
+            raise PatentNotEligible(
+                _("Patent %(application_number)s is not in force.")
+                % {"application_number": patent.application_number}
+            )
         if any(p.pledge_consent_on is None for p in patent.patentees.all()):
             raise CoOwnerConsentMissing(
-                f"Patent {patent.application_number}: every co-owner must consent to the pledge."
+                _("Patent %(application_number)s: every co-owner must consent to the pledge.")
+                % {"application_number": patent.application_number}
             )
         if PledgedPatent.objects.filter(patent=patent, is_active=True).exists():
             raise PatentAlreadyPledged(
-                f"Patent {patent.application_number} is already under an active pledge."
+                _("Patent %(application_number)s is already under an active pledge.")
+                % {"application_number": patent.application_number}
             )
     if Pledge.objects.filter(registration_number=registration_number).exists():
-        raise InvalidInput.on("registration_number", "This registration number is already recorded.")
+        raise InvalidInput.on("registration_number", _("This registration number is already recorded."))
     try:
         with transaction.atomic():
             pledge = Pledge.objects.create(
@@ -211,41 +243,69 @@ def loan_disburse(*, actor: User, loan_id: int, disbursed_on: date) -> Loan:
     loan, app = _loan_lock(loan_id)
     _bank_check(actor, loan)
     if loan.status != LoanStatus.APPROVED:
-        raise InvalidTransition(loan.status, "disburse")
+        raise InvalidTransition.of(loan, "disburse")
     policy = loan.policy
     if policy.status != PolicyStatus.ACTIVE:
         raise PremiumNotPaid(
-            f"Cannot disburse: the premium is not paid (the policy is '{policy.status}',"
-            f" {format_money(policy.premium_paid_amount)} of {format_money(policy.premium)} paid)."
+            _(
+                "Cannot disburse: the premium is not paid (the policy is '%(status)s', "
+                "%(premium_paid_amount)s of %(premium)s paid)."
+            )
+            % {
+                "status": policy.get_status_display(),
+                "premium_paid_amount": format_money(policy.premium_paid_amount),
+                "premium": format_money(policy.premium),
+            }
         )
     pledge = Pledge.objects.filter(loan=loan).first()
     if pledge is None:
         raise PledgeNotRegistered(
-            f"Cannot disburse: the pledge is not registered (the loan is '{loan.status}')."
+            _("Cannot disburse: the pledge is not registered (the loan is '%(status)s').")
+            % {"status": loan.get_status_display()}
         )
     ensure_not_future(disbursed_on, "disbursed_on")
     valuation = loan.application.valuation
     earliest = max(d for d in (policy.premium_paid_on, pledge.registered_on, valuation.valuation_date) if d)
     if disbursed_on < earliest:
         raise DatesOutOfOrder(
-            f"Disbursement ({disbursed_on}) cannot precede the premium payment, the pledge registration"
-            f" or the valuation (latest {earliest}).",
-            fields={"disbursed_on": [f"Not before {earliest}."]},
+            _(
+                "Disbursement (%(disbursed_on)s) cannot precede the premium payment, the pledge "
+                "registration or the valuation (latest %(earliest)s)."
+            )
+            % {"disbursed_on": disbursed_on, "earliest": earliest},
+            fields={"disbursed_on": [_("Not before %(earliest)s.") % {"earliest": earliest}]},
         )
     if valuation.valid_until is None or disbursed_on > valuation.valid_until:
         raise ValuationExpired(
-            f"The valuation of {valuation.valuation_date} is valid until {valuation.valid_until};"
-            f" it cannot back a disbursement on {disbursed_on}."
+            _(
+                "The valuation of %(valuation_date)s is valid until %(valid_until)s; it cannot back a "
+                "disbursement on %(disbursed_on)s."
+            )
+            % {
+                "valuation_date": valuation.valuation_date,
+                "valid_until": valuation.valid_until,
+                "disbursed_on": disbursed_on,
+            }
         )
     maturity = add_months(disbursed_on, loan.term_months)
     for patent in loan.application.patents.order_by("id"):
         if maturity > patent.expires_on:
             raise MaturityAfterPatentExpiry(
-                f"The loan would mature on {maturity}, after patent {patent.application_number}"
-                f" expires ({patent.expires_on})."
+                _(
+                    "The loan would mature on %(maturity)s, after patent %(application_number)s expires "
+                    "(%(expires_on)s)."
+                )
+                % {
+                    "maturity": maturity,
+                    "application_number": patent.application_number,
+                    "expires_on": patent.expires_on,
+                }
             )
         if patent.status != PatentStatus.IN_FORCE:
-            raise PatentNotEligible(f"Patent {patent.application_number} is no longer in force.")
+            raise PatentNotEligible(
+                _("Patent %(application_number)s is no longer in force.")
+                % {"application_number": patent.application_number}
+            )
     plan = build_schedule(
         loan.principal,
         loan.annual_rate,

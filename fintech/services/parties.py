@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from fintech.errors import AlreadyRegistered, InvalidInput, NotAnSme
 from fintech.models import Organization, OrganizationKind, Region, User
@@ -22,7 +23,7 @@ INDUSTRY_CODES = frozenset(code for code, _ in INDUSTRY_CHOICES)
 def _region(code: str, field: str) -> Region:
     region = Region.objects.filter(code=str(code)).first()
     if region is None:
-        raise InvalidInput.on(field, f"Unknown region code '{code}'.")
+        raise InvalidInput.on(field, _("Unknown region code '%(code)s'.") % {"code": code})
     return region
 
 
@@ -65,7 +66,9 @@ def sme_register(
     code = _uscc(uscc, "enterprise.uscc")
     region = _region(region_code, "enterprise.region_code")
     if industry not in INDUSTRY_CODES:
-        raise InvalidInput.on("enterprise.industry", f"Unknown industry '{industry}'.")
+        raise InvalidInput.on(
+            "enterprise.industry", _("Unknown industry '%(industry)s'.") % {"industry": industry}
+        )
     try:
         size = classify_enterprise(industry, employees, annual_revenue, total_assets)
     except ValueError as exc:  # a negative figure
@@ -75,13 +78,13 @@ def sme_register(
         raise NotAnSme(message, fields={"enterprise": [message]})
     _username(username)
     if User.objects.filter(username__iexact=username).exists():
-        raise InvalidInput.on("username", "This username is taken.")
+        raise InvalidInput.on("username", _("This username is taken."))
     user = User(username=username)
     _password(password, user)
     if Organization.objects.filter(uscc=code).exists():
         raise AlreadyRegistered(
-            "An organisation with this USCC is already registered.",
-            fields={"enterprise.uscc": ["Already registered."]},
+            _("An organisation with this USCC is already registered."),
+            fields={"enterprise.uscc": [_("Already registered.")]},
         )
     try:
         with transaction.atomic():
@@ -97,7 +100,7 @@ def sme_register(
                 size_class=str(size),
             )
     except IntegrityError as exc:  # a concurrent registration of the same USCC won
-        raise AlreadyRegistered("An organisation with this USCC is already registered.") from exc
+        raise AlreadyRegistered(_("An organisation with this USCC is already registered.")) from exc
     user.organization = org
     user.set_password(password)
     user.save()
@@ -125,14 +128,18 @@ def member_add(
 ) -> User:
     """Onboard a party: find the organisation by its USCC (create it if missing) and add a user."""
     if kind not in OrganizationKind.values:
-        raise InvalidInput.on("kind", f"Unknown kind '{kind}'; one of {', '.join(OrganizationKind.values)}.")
+        raise InvalidInput.on(
+            "kind",
+            _("Unknown kind '%(kind)s'; one of %(join)s.")
+            % {"kind": kind, "join": ", ".join(OrganizationKind.values)},
+        )
     code = _uscc(uscc, "uscc")
     region = _region(region_code, "region")
     org = Organization.objects.select_for_update().filter(uscc=code).first()
     if org is None:
         if kind == OrganizationKind.SME:
             raise InvalidInput.on(
-                "kind", "SMEs register themselves through the API (they need a size check)."
+                "kind", _("SMEs register themselves through the API (they need a size check).")
             )
         org = Organization.objects.create(kind=kind, name=org_name, uscc=code, region=region, **(extra or {}))
         audit_record(
@@ -143,10 +150,16 @@ def member_add(
             payload={"kind": kind, "name": org_name, "uscc": code},
         )
     elif org.kind != kind:
-        raise AlreadyRegistered(f"USCC {code} belongs to a {org.kind}, not a {kind}.")
+        raise AlreadyRegistered(
+            _("USCC %(code)s belongs to a member of another kind (%(kind)s, not %(other)s).")
+            % {"code": code, "kind": OrganizationKind(org.kind).label, "other": OrganizationKind(kind).label}
+        )
     _username(username)
     if User.objects.filter(username__iexact=username).exists():
-        raise AlreadyRegistered(f"The username '{username}' is taken.", fields={"username": ["Taken."]})
+        raise AlreadyRegistered(
+            _("The username '%(username)s' is taken.") % {"username": username},
+            fields={"username": [_("Taken.")]},
+        )
     user = User(username=username, organization=org)
     _password(password, user)
     user.set_password(password)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from fintech.errors import AlreadyRegistered, InvalidInput, InvalidTransition, PatentNotOwned, RoleNotAllowed
 from fintech.models import OrganizationKind, Patent, Patentee, PatentStatus, User
@@ -49,7 +50,7 @@ def patent_register(
     """Register a granted patent for the caller's SME, which must be one of its patentees."""
     org = user.organization
     if org is None or org.kind != OrganizationKind.SME:
-        raise RoleNotAllowed("Only an SME registers its patents.")
+        raise RoleNotAllowed(_("Only an SME registers its patents."))
     try:
         number = parse_patent_number(application_number)
     except InvalidIdentifier as exc:
@@ -61,21 +62,35 @@ def patent_register(
     ensure_not_future(filing_date, "filing_date", earliest=PATENT_LAW_IN_FORCE)
     ensure_not_future(grant_date, "grant_date", earliest=PATENT_LAW_IN_FORCE)
     if grant_date < filing_date:
-        raise InvalidInput.on("grant_date", "The grant date is before the filing date.")
+        raise InvalidInput.on("grant_date", _("The grant date is before the filing date."))
     if number.legacy != (filing_date < FIRST_12_DIGIT_FILING_DATE):
         raise InvalidInput.on(
             "filing_date",
-            f"Applications filed {'from' if number.legacy else 'before'} {FIRST_12_DIGIT_FILING_DATE} have "
-            f"{'12' if number.legacy else '8'}-digit numbers; {number.canonical} cannot have been filed on "
-            f"{filing_date}.",
+            (
+                _(
+                    "Applications filed from %(switch_on)s have 12-digit numbers; %(number)s cannot have "
+                    "been filed on %(filing_date)s."
+                )
+                if number.legacy
+                else _(
+                    "Applications filed before %(switch_on)s have 8-digit numbers; %(number)s cannot have "
+                    "been filed on %(filing_date)s."
+                )
+            )
+            % {
+                "switch_on": FIRST_12_DIGIT_FILING_DATE,
+                "number": number.canonical,
+                "filing_date": filing_date,
+            },
         )
     if number.filing_year != filing_date.year:
         raise InvalidInput.on(
             "filing_date",
-            f"The application number says filing year {number.filing_year}, not {filing_date.year}.",
+            _("The application number says filing year %(filing_year)s, not %(year)s.")
+            % {"filing_year": number.filing_year, "year": filing_date.year},
         )
     if not patentees:
-        raise InvalidInput.on("patentees", "At least one patentee is needed.")
+        raise InvalidInput.on("patentees", _("At least one patentee is needed."))
     codes: list[str] = []
     for i, p in enumerate(patentees):
         try:
@@ -83,16 +98,16 @@ def patent_register(
         except InvalidIdentifier as exc:
             raise InvalidInput.on(f"patentees.{i}.uscc", str(exc)) from exc
     if len(set(codes)) != len(codes):
-        raise InvalidInput.on("patentees", "A patentee is listed twice.")
+        raise InvalidInput.on("patentees", _("A patentee is listed twice."))
     if org.uscc not in codes:
         raise PatentNotOwned(
-            "Your enterprise is not a patentee of this patent.",
-            fields={"patentees": ["Your enterprise must be one of the patentees."]},
+            _("Your enterprise is not a patentee of this patent."),
+            fields={"patentees": [_("Your enterprise must be one of the patentees.")]},
         )
     if Patent.objects.filter(application_number=number.canonical).exists():
         raise AlreadyRegistered(
-            f"Patent {number.canonical} is already registered.",
-            fields={"application_number": ["Already registered."]},
+            _("Patent %(canonical)s is already registered.") % {"canonical": number.canonical},
+            fields={"application_number": [_("Already registered.")]},
         )
     expires_on = patent_expiry(patent_type, filing_date, term_adjustment_days)
     status = PatentStatus.IN_FORCE if expires_on >= business_today() else PatentStatus.EXPIRED
@@ -113,7 +128,9 @@ def patent_register(
                 external_id=external_id,
             )
     except IntegrityError as exc:
-        raise AlreadyRegistered(f"Patent {number.canonical} is already registered.") from exc
+        raise AlreadyRegistered(
+            _("Patent %(canonical)s is already registered.") % {"canonical": number.canonical}
+        ) from exc
     Patentee.objects.bulk_create(
         Patentee(
             patent=patent,
@@ -139,11 +156,15 @@ def patent_register(
 def patent_status_set(*, actor: User | None, patent: Patent, status: str, reason: str) -> Patent:
     """The platform records a lapse, invalidation, preservation, dispute or reinstatement."""
     if status not in PatentStatus.values:
-        raise InvalidInput.on("status", f"Unknown status '{status}'.")
+        raise InvalidInput.on("status", _("Unknown status '%(status)s'.") % {"status": status})
     locked = Patent.objects.select_for_update().get(pk=patent.pk)
     before = locked.status
     if status == PatentStatus.IN_FORCE and locked.expires_on < business_today():
-        raise InvalidInput.on("status", f"Patent {locked.application_number} expired on {locked.expires_on}.")
+        raise InvalidInput.on(
+            "status",
+            _("Patent %(application_number)s expired on %(expires_on)s.")
+            % {"application_number": locked.application_number, "expires_on": locked.expires_on},
+        )
     if before == status:
         return locked
     locked.status = status

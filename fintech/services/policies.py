@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext as _
 
 from fintech.access import require_acts_for
 from fintech.errors import AmountOverLimit, DatesOutOfOrder, InvalidInput, InvalidTransition
@@ -49,26 +50,38 @@ def policy_issue(
     if not program.premium_rate_min <= premium_rate <= program.premium_rate_max:
         raise InvalidInput.on(
             "premium_rate",
-            f"The premium rate must lie within the programme band {program.premium_rate_min.normalize():f}"
-            f" to {program.premium_rate_max.normalize():f} a year.",
+            _("The premium rate must lie within the programme band %(lowest)s to %(highest)s a year.")
+            % {
+                "lowest": format(program.premium_rate_min.normalize(), "f"),
+                "highest": format(program.premium_rate_max.normalize(), "f"),
+            },
         )
     ceiling = app.credit_ceiling or Decimal(0)
     if insured_amount is None:
         insured_amount = min(app.requested_amount, ceiling)
     if insured_amount <= 0:
-        raise InvalidInput.on("insured_amount", "The insured amount must be above zero.")
+        raise InvalidInput.on("insured_amount", _("The insured amount must be above zero."))
     if insured_amount > ceiling:
         raise AmountOverLimit(
-            f"The insured amount may not exceed the credit ceiling {format_money(ceiling)}.",
-            fields={"insured_amount": [f"At most the credit ceiling {format_money(ceiling)}."]},
+            _("The insured amount may not exceed the credit ceiling %(ceiling)s.")
+            % {"ceiling": format_money(ceiling)},
+            fields={
+                "insured_amount": [
+                    _("At most the credit ceiling %(ceiling)s.") % {"ceiling": format_money(ceiling)}
+                ]
+            },
         )
     # The policy guarantees the requested loan (DOMAIN.md 7): covering more would charge the SME a
     # premium on money it does not borrow.
     if insured_amount > app.requested_amount:
         raise AmountOverLimit(
-            f"The insured amount may not exceed the requested amount {format_money(app.requested_amount)}.",
+            _("The insured amount may not exceed the requested amount %(requested_amount)s.")
+            % {"requested_amount": format_money(app.requested_amount)},
             fields={
-                "insured_amount": [f"At most the requested amount {format_money(app.requested_amount)}."]
+                "insured_amount": [
+                    _("At most the requested amount %(requested_amount)s.")
+                    % {"requested_amount": format_money(app.requested_amount)}
+                ]
             },
         )
     policy = Policy.objects.create(
@@ -111,22 +124,29 @@ def premium_payment_record(*, actor: User, policy_id: int, amount: Decimal, paid
             actor=actor, policy=policy, extension_id=extension.pk, amount=amount, paid_on=paid_on
         )
     if policy.status != PolicyStatus.ISSUED:
-        raise InvalidTransition(policy.status, "record a premium payment")
+        raise InvalidTransition.of(policy, "record a premium payment")
     require_status(app, "record a premium payment", ApplicationStatus.BANK_REVIEW, ApplicationStatus.APPROVED)
     if amount <= 0:
-        raise InvalidInput.on("amount", "The amount must be above zero.")
+        raise InvalidInput.on("amount", _("The amount must be above zero."))
     ensure_not_future(paid_on, "paid_on")
     valuation_date = app.valuation.valuation_date
     if valuation_date and paid_on < valuation_date:
         raise DatesOutOfOrder(
-            f"The premium cannot be paid ({paid_on}) before the valuation date ({valuation_date}).",
-            fields={"paid_on": [f"Not before the valuation date {valuation_date}."]},
+            _("The premium cannot be paid (%(paid_on)s) before the valuation date (%(valuation_date)s).")
+            % {"paid_on": paid_on, "valuation_date": valuation_date},
+            fields={
+                "paid_on": [
+                    _("Not before the valuation date %(valuation_date)s.")
+                    % {"valuation_date": valuation_date}
+                ]
+            },
         )
     outstanding = policy.premium - policy.premium_paid_amount
     if amount > outstanding:
         raise AmountOverLimit(
-            f"Only {format_money(outstanding)} of the premium is outstanding.",
-            fields={"amount": [f"At most {format_money(outstanding)}."]},
+            _("Only %(outstanding)s of the premium is outstanding.")
+            % {"outstanding": format_money(outstanding)},
+            fields={"amount": [_("At most %(outstanding)s.") % {"outstanding": format_money(outstanding)}]},
         )
     payment = PremiumPayment.objects.create(policy=policy, amount=amount, paid_on=paid_on, recorded_by=actor)
     before = policy.status

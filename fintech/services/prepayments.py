@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from fintech.access import require_acts_for
 from fintech.errors import (
@@ -111,19 +112,28 @@ def _check_value_date(loan: Loan, on: date, field: str) -> None:
     assert loan.disbursed_on is not None and loan.maturity_on is not None
     if on < loan.disbursed_on:
         raise DatesOutOfOrder(
-            f"The date ({on}) precedes the disbursement ({loan.disbursed_on}).",
-            fields={field: [f"Not before the disbursement date {loan.disbursed_on}."]},
+            _("The date (%(on)s) precedes the disbursement (%(disbursed_on)s).")
+            % {"on": on, "disbursed_on": loan.disbursed_on},
+            fields={
+                field: [
+                    _("Not before the disbursement date %(disbursed_on)s.")
+                    % {"disbursed_on": loan.disbursed_on}
+                ]
+            },
         )
     if on >= loan.maturity_on:
         raise DatesOutOfOrder(
-            f"The date ({on}) is not before the maturity ({loan.maturity_on}).",
-            fields={field: [f"Before the maturity date {loan.maturity_on}."]},
+            _("The date (%(on)s) is not before the maturity (%(maturity_on)s).")
+            % {"on": on, "maturity_on": loan.maturity_on},
+            fields={
+                field: [_("Before the maturity date %(maturity_on)s.") % {"maturity_on": loan.maturity_on}]
+            },
         )
     last = last_value_date(loan)
     if last is not None and on < last:
         raise DatesOutOfOrder(
-            f"The date ({on}) precedes the loan's last repayment ({last}).",
-            fields={field: [f"Not before the last repayment's value date {last}."]},
+            _("The date (%(on)s) precedes the loan's last repayment (%(last)s).") % {"on": on, "last": last},
+            fields={field: [_("Not before the last repayment's value date %(last)s.") % {"last": last}]},
         )
 
 
@@ -133,7 +143,8 @@ def _split(rows: list[Installment], on: date) -> tuple[list[Installment], list[I
     later = [r for r in rows if r.due_on > on]
     if any(r.principal_paid or r.interest_paid for r in later[1:]):
         raise PaidInAdvance(
-            f"An installment due after the one containing {on} already has payments; quote a later date."
+            _("An installment due after the one containing %(on)s already has payments; quote a later date.")
+            % {"on": on}
         )
     return due, later
 
@@ -147,7 +158,9 @@ def payoff_compute(loan: Loan, rows: list[Installment], on: date) -> Payoff:
     accrued = accrued_to(current, on, principal + current.principal_paid, loan.annual_rate)
     accrued -= current.interest_paid
     if accrued < 0:
-        raise PaidInAdvance(f"Interest beyond what accrues to {on} was already paid; quote a later date.")
+        raise PaidInAdvance(
+            _("Interest beyond what accrues to %(on)s was already paid; quote a later date.") % {"on": on}
+        )
     fee = round_fen(principal * loan.program.prepayment_fee_rate)
     return Payoff(on, overdue, principal, accrued, fee, overdue + principal + accrued + fee)
 
@@ -157,7 +170,7 @@ def payoff_quote(*, actor: User, loan_id: int, on: date) -> Payoff:
     repayment and the disbursement to the day before maturity, also a date to come)."""
     loan = Loan.objects.select_related("program").get(pk=loan_id)
     if loan.status != LoanStatus.ACTIVE:
-        raise InvalidTransition(loan.status, "quote a payoff")
+        raise InvalidTransition.of(loan, "quote a payoff")
     _check_value_date(loan, on, "on")
     rows = list(Installment.objects.filter(loan=loan).order_by("seq"))
     return payoff_compute(loan, rows, on)
@@ -200,7 +213,7 @@ def _locked(actor: User, loan_id: int, value_date: date) -> tuple[Loan, object, 
     loan, app = _lock_loan(loan_id)
     require_acts_for(actor, OrganizationKind.BANK, loan, "Only the loan's bank records prepayments.")
     if loan.status != LoanStatus.ACTIVE:
-        raise InvalidTransition(loan.status, "record a prepayment")
+        raise InvalidTransition.of(loan, "record a prepayment")
     ensure_not_future(value_date, "value_date")
     _check_value_date(loan, value_date, "value_date")
     rows = list(Installment.objects.select_for_update().filter(loan=loan).order_by("seq"))
@@ -217,9 +230,9 @@ def loan_settle_early(*, actor: User, loan_id: int, amount: Decimal, value_date:
     quote = payoff_compute(loan, rows, value_date)
     if amount != quote.total:
         raise PayoffMismatch(
-            f"The payoff on {value_date} is {format_money(quote.total)}; {format_money(amount)} does not"
-            " settle the loan.",
-            fields={"amount": [f"Exactly the payoff {format_money(quote.total)}."]},
+            _("The payoff on %(value_date)s is %(total)s; %(amount)s does not settle the loan.")
+            % {"value_date": value_date, "total": format_money(quote.total), "amount": format_money(amount)},
+            fields={"amount": [_("Exactly the payoff %(total)s.") % {"total": format_money(quote.total)}]},
             extra={"payoff": quote.as_dict()},
         )
     version = schedule_version_keep(loan, rows, f"early settlement on {value_date}")
@@ -274,41 +287,57 @@ def loan_prepay_partial(
     schedule: `keep_term` lowers the installments, `shorten_term` keeps the installment and drops
     the last due dates (not for interest-monthly loans)."""
     if recast not in Recast.values:
-        raise InvalidInput.on("recast", "Choose keep_term or shorten_term.")
+        raise InvalidInput.on("recast", _("Choose keep_term or shorten_term."))
     if amount <= 0:
-        raise InvalidInput.on("amount", "The amount must be above zero.")
+        raise InvalidInput.on("amount", _("The amount must be above zero."))
     loan, _app, rows = _locked(actor, loan_id, value_date)
     # Under the loan's row lock: a repeated request (no Idempotency-Key) on a due date would pass
     # every check below, since the period's change date is only set strictly inside it.
     if Prepayment.objects.filter(loan=loan, value_date=value_date).exists():
         raise PrepaymentRepeated(
-            f"Loan {loan.pk} already has a prepayment on {value_date}: one prepayment per value date."
+            _("Loan %(pk)s already has a prepayment on %(value_date)s: one prepayment per value date.")
+            % {"pk": loan.pk, "value_date": value_date}
         )
     method = RepaymentMethod(loan.repayment_method)
     if recast == Recast.SHORTEN_TERM and method is RepaymentMethod.INTEREST_MONTHLY_PRINCIPAL_AT_MATURITY:
         raise InvalidInput.on(
-            "recast", "An interest-monthly loan repays its principal at maturity: only keep_term applies."
+            "recast", _("An interest-monthly loan repays its principal at maturity: only keep_term applies.")
         )
     due, later = _split(rows, value_date)
     unpaid = [r.seq for r in due if _unpaid(r) > 0]
     if unpaid:
         raise InstallmentsStillDue(
-            f"Installments {', '.join(map(str, unpaid))} are due on or before {value_date} and not paid:"
-            " pay them before a partial prepayment."
+            _(
+                "Installments %(join)s are due on or before %(value_date)s and not paid: pay them before a "
+                "partial prepayment."
+            )
+            % {"join": ", ".join(map(str, unpaid)), "value_date": value_date}
         )
     current = later[0]
     if current.principal_paid or current.interest_paid:
-        raise PaidInAdvance(f"Installment {current.seq} already has payments; prepay after its due date.")
+        raise PaidInAdvance(
+            _("Installment %(seq)s already has payments; prepay after its due date.") % {"seq": current.seq}
+        )
     if current.principal_changed_on is not None:
         raise PrepaymentInPeriod(
-            f"The accrual period of installment {current.seq} already had a prepayment on"
-            f" {current.principal_changed_on}; prepay again from its due date {current.due_on}."
+            _(
+                "The accrual period of installment %(seq)s already had a prepayment on "
+                "%(principal_changed_on)s; prepay again from its due date %(due_on)s."
+            )
+            % {
+                "seq": current.seq,
+                "principal_changed_on": current.principal_changed_on,
+                "due_on": current.due_on,
+            }
         )
     old = sum((r.principal_due for r in later), ZERO)
     if amount >= old:
         raise AmountOverLimit(
-            f"The principal outstanding is {format_money(old)}: prepaying all of it is an early settlement.",
-            fields={"amount": [f"Below {format_money(old)}; settle the loan to pay it all."]},
+            _("The principal outstanding is %(old)s: prepaying all of it is an early settlement.")
+            % {"old": format_money(old)},
+            fields={
+                "amount": [_("Below %(old)s; settle the loan to pay it all.") % {"old": format_money(old)}]
+            },
         )
     new = old - amount
     fee = round_fen(amount * loan.program.prepayment_fee_rate)

@@ -19,6 +19,7 @@ from decimal import Decimal
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fintech.access import require_acts_for
 from fintech.errors import DomainError, DuplicateTransactionId, InvalidInput
@@ -65,10 +66,11 @@ def _decode(content: bytes) -> str:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput.on(
-            "file", f"The file is not UTF-8 text (byte {exc.start + 1} is not valid UTF-8)."
+            "file",
+            _("The file is not UTF-8 text (byte %(byte)s is not valid UTF-8).") % {"byte": exc.start + 1},
         ) from exc
     if "\x00" in text:
-        raise InvalidInput.on("file", "The file is not a text CSV file (it holds NUL bytes).")
+        raise InvalidInput.on("file", _("The file is not a text CSV file (it holds NUL bytes)."))
     return text
 
 
@@ -88,7 +90,9 @@ def _check_header(text: str) -> list[str]:
     found = lines[0][:80] if lines else ""
     if not lines or tuple(f.lower() for f in _split(lines[0])) != HEADER:
         raise InvalidInput.on(
-            "file", f"The first line must be the header {','.join(HEADER)} (found {found!r})."
+            "file",
+            _("The first line must be the header %(join)s (found %(found)s).")
+            % {"join": ",".join(HEADER), "found": repr(found)},
         )
     return lines
 

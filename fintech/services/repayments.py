@@ -13,6 +13,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from fintech.access import require_acts_for
 from fintech.errors import (
@@ -138,34 +140,43 @@ def repayment_record(
     loan, app = _lock_loan(loan_id)
     require_acts_for(actor, OrganizationKind.BANK, loan, "Only the loan's bank records repayments.")
     if loan.status != LoanStatus.ACTIVE:
-        raise InvalidTransition(loan.status, "record a repayment")
+        raise InvalidTransition.of(loan, "record a repayment")
     if amount <= 0:
-        raise InvalidInput.on("amount", "The amount must be above zero.")
+        raise InvalidInput.on("amount", _("The amount must be above zero."))
     ensure_not_future(paid_on, "paid_on")
     assert loan.disbursed_on is not None
     if paid_on < loan.disbursed_on:
         raise DatesOutOfOrder(
-            f"A repayment ({paid_on}) cannot precede the disbursement ({loan.disbursed_on}).",
-            fields={"paid_on": [f"Not before the disbursement date {loan.disbursed_on}."]},
+            _("A repayment (%(paid_on)s) cannot precede the disbursement (%(disbursed_on)s).")
+            % {"paid_on": paid_on, "disbursed_on": loan.disbursed_on},
+            fields={
+                "paid_on": [
+                    _("Not before the disbursement date %(disbursed_on)s.")
+                    % {"disbursed_on": loan.disbursed_on}
+                ]
+            },
         )
     last = last_value_date(loan)
     if last is not None and paid_on < last:
         raise DatesOutOfOrder(
-            f"A repayment ({paid_on}) cannot precede the loan's last repayment ({last}).",
-            fields={"paid_on": [f"Not before the last repayment's value date {last}."]},
+            _("A repayment (%(paid_on)s) cannot precede the loan's last repayment (%(last)s).")
+            % {"paid_on": paid_on, "last": last},
+            fields={"paid_on": [_("Not before the last repayment's value date %(last)s.") % {"last": last}]},
         )
     rows = list(Installment.objects.select_for_update().filter(loan=loan).order_by("seq"))
     owed = sum((r.principal_due - r.principal_paid + r.interest_due - r.interest_paid for r in rows), ZERO)
     if amount > owed:
         raise AmountOverLimit(
-            f"The loan still owes {format_money(owed)}; {format_money(amount)} is more.",
-            fields={"amount": [f"At most {format_money(owed)}."]},
+            _("The loan still owes %(owed)s; %(amount)s is more.")
+            % {"owed": format_money(owed), "amount": format_money(amount)},
+            fields={"amount": [_("At most %(owed)s.") % {"owed": format_money(owed)}]},
         )
     # A friendly answer; the unique constraint (bank, transaction_id) is the guarantee under races.
     if transaction_id and transaction_id_taken(loan.bank_id, transaction_id):
         raise DuplicateTransactionId(
-            f"Bank transaction {transaction_id} has already been applied.",
-            fields={"transaction_id": ["Already applied."]},
+            _("Bank transaction %(transaction_id)s has already been applied.")
+            % {"transaction_id": transaction_id},
+            fields={"transaction_id": [_("Already applied.")]},
         )
     return repayment_apply(actor, loan, app, rows, amount, paid_on, transaction_id)
 
@@ -250,41 +261,58 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
     """
     found = Repayment.objects.filter(pk=repayment_id).only("loan_id").first()
     if found is None:
-        raise NotFound("Repayment not found.")
+        raise NotFound(_("Repayment not found."))
     loan, _app = _lock_loan(found.loan_id)
     require_acts_for(actor, OrganizationKind.BANK, loan, "Only the loan's bank reverses its repayments.")
     repayment = Repayment.objects.select_for_update().get(pk=repayment_id)
     if RepaymentReversal.objects.filter(repayment=repayment).exists():
-        raise RepaymentAlreadyReversed(f"Repayment {repayment.pk} has already been reversed.")
+        raise RepaymentAlreadyReversed(
+            _("Repayment %(pk)s has already been reversed.") % {"pk": repayment.pk}
+        )
     if loan.status != LoanStatus.ACTIVE:
-        raise InvalidTransition(
-            loan.status,
+        raise InvalidTransition.of(
+            loan,
             "reverse the repayment",
-            f"Cannot reverse the repayment: the loan is '{loan.status}'"
-            + (" (settled loans are not reopened)." if loan.status == LoanStatus.SETTLED else "."),
+            (
+                _("Cannot reverse the repayment: the loan is '%(status)s' (settled loans are not reopened).")
+                if loan.status == LoanStatus.SETTLED
+                else _("Cannot reverse the repayment: the loan is '%(status)s'.")
+            )
+            % {"status": loan.get_status_display()},
         )
     latest = Repayment.objects.filter(loan=loan, reversal__isnull=True).order_by("-id").first()
     if latest is None or latest.pk != repayment.pk:
         raise RepaymentNotLatest(
-            f"Repayment {repayment.pk} is not the loan's most recent standing repayment"
-            f" (that is {latest.pk if latest else 'none'}): reverse the later ones first."
+            _(
+                "Repayment %(pk)s is not the loan's most recent standing repayment (that is %(latest)s): "
+                "reverse the later ones first."
+            )
+            % {"pk": repayment.pk, "latest": latest.pk if latest else pgettext("no record", "none")}
         )
     later = Prepayment.objects.filter(loan=loan, value_date__gte=repayment.paid_on).exclude(
         repayment=repayment
     )
     if later.exists():
         raise RepaymentNotLatest(
-            f"Repayment {repayment.pk} came before a prepayment that rebuilt the schedule; it can no longer"
-            " be reversed."
+            _(
+                "Repayment %(pk)s came before a prepayment that rebuilt the schedule; it can no longer be "
+                "reversed."
+            )
+            % {"pk": repayment.pk}
         )
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput.on("reason", "Say why the repayment is reversed.")
+        raise InvalidInput.on("reason", _("Say why the repayment is reversed."))
     ensure_not_future(reversed_on, "reversed_on")
     if reversed_on < repayment.paid_on:
         raise DatesOutOfOrder(
-            f"A reversal ({reversed_on}) cannot precede the repayment ({repayment.paid_on}).",
-            fields={"reversed_on": [f"Not before the repayment's value date {repayment.paid_on}."]},
+            _("A reversal (%(reversed_on)s) cannot precede the repayment (%(paid_on)s).")
+            % {"reversed_on": reversed_on, "paid_on": repayment.paid_on},
+            fields={
+                "reversed_on": [
+                    _("Not before the repayment's value date %(paid_on)s.") % {"paid_on": repayment.paid_on}
+                ]
+            },
         )
     # Past due is judged on the later of the reversal date and the loan's last daily close, the
     # date up to which the close has already marked installments overdue.

@@ -15,9 +15,11 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fintech.access import SETTLING_ROLE, belongs_to, is_platform, require_acts_for
 from fintech.errors import (
+    ACTIONS,
     AmountOverLimit,
     DatesOutOfOrder,
     InvalidInput,
@@ -67,15 +69,18 @@ K = OrganizationKind
 
 def _positive(amount: Decimal) -> None:
     if amount <= 0:
-        raise InvalidInput.on("amount", "The amount must be above zero.")
+        raise InvalidInput.on("amount", _("The amount must be above zero."))
 
 
 def _not_before_default(on: date, event: LossEvent, field: str) -> None:
     ensure_not_future(on, field)
     if on < event.default_on:
         raise DatesOutOfOrder(
-            f"{field} {on} cannot precede the default ({event.default_on}).",
-            fields={field: [f"Not before the default date {event.default_on}."]},
+            _("%(field)s %(on)s cannot precede the default (%(default_on)s).")
+            % {"field": field, "on": on, "default_on": event.default_on},
+            fields={
+                field: [_("Not before the default date %(default_on)s.") % {"default_on": event.default_on}]
+            },
         )
 
 
@@ -90,8 +95,12 @@ def _loss_event_locked(loan_id: int, action: str) -> LossEvent:
     if event is None:
         loan = Loan.objects.filter(pk=loan_id).first()
         if loan is None:
-            raise NotFound("Loan not found.")
-        raise InvalidTransition(loan.status, action, f"Cannot {action}: the loan has not defaulted.")
+            raise NotFound(_("Loan not found."))
+        raise InvalidTransition.of(
+            loan,
+            action,
+            _("Cannot %(action)s: the loan has not defaulted.") % {"action": ACTIONS.get(action, action)},
+        )
     return event
 
 
@@ -160,14 +169,14 @@ def recovery_record(
     _positive(amount)
     _not_before_default(received_on, event, "received_on")
     if not source.strip():
-        raise InvalidInput.on("source", "Say where the money came from.")
+        raise InvalidInput.on("source", _("Say where the money came from."))
     position = loss_event_position(event)
     unrecovered = event.loss_amount - position.recovered.total
     if amount > unrecovered:
         raise AmountOverLimit(
-            f"Recoveries may not exceed the loss: {format_money(unrecovered)} is unrecovered;"
-            f" {format_money(amount)} is more.",
-            fields={"amount": [f"At most {format_money(unrecovered)}."]},
+            _("Recoveries may not exceed the loss: %(unrecovered)s is unrecovered; %(amount)s is more.")
+            % {"unrecovered": format_money(unrecovered), "amount": format_money(amount)},
+            fields={"amount": [_("At most %(unrecovered)s.") % {"unrecovered": format_money(unrecovered)}]},
         )
     insurer, government, bank = recovery_parts(
         amount,
@@ -237,7 +246,7 @@ def _check_payer(actor: User, loan: Loan, party: str) -> None:
     """The insurer settles its share (the policy's insurer); a regulator of the SME's region
     settles the fund's share."""
     if party not in SETTLING_ROLE:
-        raise InvalidInput.on("party", 'The party is "insurer" or "government".')
+        raise InvalidInput.on("party", _('The party is "insurer" or "government".'))
     paying = SettlementParty(party)
     require_acts_for(actor, SETTLING_ROLE[paying], loan, _NOT_THE_PAYER[paying])
 
@@ -251,19 +260,23 @@ def settlement_record(
     less its part of the recoveries. Writes the Settlement and the audit row; the ledger entry is
     booked at approval."""
     if party not in SettlementParty.values:
-        raise InvalidInput.on("party", 'The party is "insurer" or "government".')
+        raise InvalidInput.on("party", _('The party is "insurer" or "government".'))
     event = _loss_event_locked(loan_id, "record a settlement")
     _check_payer(actor, event.loan, party)
     _positive(amount)
     _not_before_default(paid_on, event, "paid_on")
     if not reference.strip():
-        raise InvalidInput.on("reference", "The payment reference is required.")
+        raise InvalidInput.on("reference", _("The payment reference is required."))
     room = loss_event_position(event).settleable(party)
     if amount > room:
         raise AmountOverLimit(
-            f"The {party} share still open for settlement is {format_money(room)};"
-            f" {format_money(amount)} is more.",
-            fields={"amount": [f"At most {format_money(room)}."]},
+            _("The %(party)s share still open for settlement is %(room)s; %(amount)s is more.")
+            % {
+                "party": SettlementParty(party).label,
+                "room": format_money(room),
+                "amount": format_money(amount),
+            },
+            fields={"amount": [_("At most %(room)s.") % {"room": format_money(room)}]},
         )
     assert actor.organization_id is not None  # _check_payer admits members of an organisation only
     settlement = Settlement.objects.create(
@@ -309,11 +322,11 @@ def settlement_approve(*, actor: User, settlement_id: int) -> Settlement:
     ledger entry and the audit row are written now. Another organisation's settlement is a 404."""
     settlement = Settlement.objects.select_for_update().filter(pk=settlement_id).first()
     if settlement is None or not (is_platform(actor) or belongs_to(actor, settlement.payer_id)):
-        raise NotFound("Settlement not found.")
+        raise NotFound(_("Settlement not found."))
     if not belongs_to(actor, settlement.payer_id):
-        raise RoleNotAllowed("Only a member of the paying organisation approves its settlement.")
+        raise RoleNotAllowed(_("Only a member of the paying organisation approves its settlement."))
     if settlement.status != SettlementStatus.PENDING:
-        raise InvalidTransition(settlement.status, "approve the settlement")
+        raise InvalidTransition.of(settlement, "approve the settlement")
     if settlement.created_by_id == actor.pk:
         raise SamePersonApproval()
     settlement.status = SettlementStatus.APPROVED

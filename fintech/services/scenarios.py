@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fintech import access
 from fintech.errors import Conflict, InvalidInput
@@ -253,7 +254,7 @@ def scenario_parameters(program: Program, raw: Mapping[str, Any], as_of: date) -
     if not isinstance(name, str) or len(name) > 200:
         errors.add("name", "At most 200 characters.")
     if errors.fields:
-        raise InvalidInput("The scenario's parameters are not valid.", fields=errors.fields)
+        raise InvalidInput(_("The scenario's parameters are not valid."), fields=errors.fields)
     return {
         "horizon_months": horizon,
         "paths": paths,
@@ -355,7 +356,10 @@ def _move(scenario: Scenario, to: str, *, fields: dict[str, Any], reason: str = 
     """One transition, conditional on the source state (a redelivered task finds it moved)."""
     source = scenario.status
     if to not in SCENARIO_TRANSITIONS[source]:
-        raise Conflict(f"A {source} scenario cannot become {to}.")
+        raise Conflict(
+            _("A scenario that is %(source)s cannot become %(to)s.")
+            % {"source": ScenarioStatus(source).label, "to": ScenarioStatus(to).label}
+        )
     with transaction.atomic():
         moved = Scenario.objects.filter(pk=scenario.pk, status=source).update(status=to, **fields)
         if moved:

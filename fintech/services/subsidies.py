@@ -441,7 +441,8 @@ def subsidy_run_start(
     busy = SubsidyRun.objects.filter(program=program, period=span.label, status__in=IN_PROGRESS).first()
     if busy is not None:
         raise Conflict(
-            f"Run #{busy.pk} of {span.label} is still {busy.status}; start again when it has finished."
+            _("Run #%(pk)s of %(period)s is still %(status)s; start again when it has finished.")
+            % {"pk": busy.pk, "period": span.label, "status": busy.get_status_display()}
         )
     run = SubsidyRun.objects.create(
         program=program,
@@ -549,13 +550,13 @@ def subsidy_run_resume(*, actor: User, run_id: int) -> SubsidyRun:
         if not SubsidyRun.objects.filter(
             program__in=programs_served_for(actor).values("pk"), pk=run_id
         ).exists():
-            raise NotFound("Subsidy run not found.")
+            raise NotFound(_("Subsidy run not found."))
         # Chunk rows before the run row, the order a worker takes them in (its chunk, then the run
         # through the entitlements' foreign key): opposite orders could deadlock.
         pending = batch.chunks_requeue(SUBSIDY_JOB, run_id)
         run = SubsidyRun.objects.select_for_update().select_related("program").get(pk=run_id)
         if run.status not in IN_PROGRESS:
-            raise InvalidTransition(run.status, "resume")
+            raise InvalidTransition.of(run, "resume")
         audit_record(actor=actor, action="subsidy_run.resume", obj=run, payload={"chunks": pending})
         return run
 
@@ -744,7 +745,7 @@ def _apply_cap(run: SubsidyRun) -> None:
 def _locked_run(actor: User, run_id: int) -> SubsidyRun:
     visible = SubsidyRun.objects.filter(program__in=programs_served_for(actor).values("pk"), pk=run_id)
     if not visible.exists():
-        raise NotFound("Subsidy run not found.")
+        raise NotFound(_("Subsidy run not found."))
     return SubsidyRun.objects.select_for_update().select_related("program").get(pk=run_id)
 
 
@@ -757,7 +758,7 @@ def subsidy_run_approve(*, actor: User, run_id: int) -> SubsidyRun:
     if run.started_by_id == actor.pk:
         raise SamePersonApproval()
     if run.status != S.COMPUTED:
-        raise InvalidTransition(run.status, "approve")
+        raise InvalidTransition.of(run, "approve")
     run.approve()
     run.approved_by, run.approved_at = actor, timezone.now()
     run.save(update_fields=["status", "approved_by", "approved_at"])
@@ -790,11 +791,11 @@ def subsidy_run_pay(*, actor: User, run_id: int, paid_on: date, reference: str) 
     require_regulator(actor)
     reference = (reference or "").strip()
     if not reference:
-        raise InvalidInput.on("reference", "Give the payment's reference.")
+        raise InvalidInput.on("reference", _("Give the payment's reference."))
     ensure_not_future(paid_on, "paid_on")
     run = _locked_run(actor, run_id)
     if run.status != S.APPROVED:
-        raise InvalidTransition(run.status, "record a payment")
+        raise InvalidTransition.of(run, "record a payment")
     run.pay()
     run.paid_on, run.payment_reference = paid_on, reference[:100]
     run.save(update_fields=["status", "paid_on", "payment_reference"])
@@ -860,12 +861,14 @@ def benchmark_rate_save(*, actor: User, rate: BenchmarkRate, changed: Sequence[s
     figures; later runs use the table as it then is."""
     require_role(actor, OrganizationKind.REGULATOR)  # and platform staff
     if not (Decimal(0) < rate.rate < Decimal(1)):
-        raise InvalidInput.on("rate", "A rate is a fraction above 0 and below 1, e.g. 0.0345.")
+        raise InvalidInput.on("rate", _("A rate is a fraction above 0 and below 1, e.g. 0.0345."))
     if rate.term_max_months is not None and rate.term_max_months < rate.term_min_months:
-        raise InvalidInput.on("term_max_months", "The range ends before it starts.")
+        raise InvalidInput.on("term_max_months", _("The range ends before it starts."))
     clash = benchmark_overlap(rate)
     if clash is not None:
-        raise InvalidInput.on("term_min_months", f"The range overlaps {clash} of the same day.")
+        raise InvalidInput.on(
+            "term_min_months", _("The range overlaps %(clash)s of the same day.") % {"clash": clash}
+        )
     creating = rate.pk is None
     rate.save()
     audit_record(

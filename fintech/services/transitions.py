@@ -36,7 +36,7 @@ def application_transition(
     """
     method = getattr(app, name)
     if not can_proceed(method):
-        raise InvalidTransition(app.status, name.replace("_", " "))
+        raise InvalidTransition.of(app, name.replace("_", " "))
     before = app.status
     method()
     app.save()
@@ -118,7 +118,7 @@ def _transition_run(obj: Model, name: str) -> str:
     method = getattr(obj, name)
     before: str = obj.status  # type: ignore[attr-defined]
     if not can_proceed(method):
-        raise InvalidTransition(before, name.replace("_", " "))
+        raise InvalidTransition.of(obj, name.replace("_", " "))
     method()
     return before
 
@@ -140,4 +140,4 @@ def _transition_audit(
 
 def require_status(app: Application, action: str, *statuses: str) -> None:
     if app.status not in statuses:
-        raise InvalidTransition(app.status, action)
+        raise InvalidTransition.of(app, action)

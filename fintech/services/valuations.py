@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fintech.access import require_acts_for
 from fintech.errors import AlreadyRegistered, InvalidInput, InvalidTransition
@@ -82,16 +83,20 @@ def valuation_report(
     engagement = Valuation.objects.select_for_update().get(pk=valuation_id)
     require_acts_for(actor, OrganizationKind.APPRAISER, engagement, "This engagement is another firm's.")
     if engagement.status != ValuationStatus.PENDING or app.status != ApplicationStatus.VALUATION:
-        raise InvalidTransition(app.status, "report a valuation")
+        raise InvalidTransition.of(app, "report a valuation")
     ensure_not_future(valuation_date, "valuation_date")
     expected = set(app.patents.values_list("pk", flat=True))
     sent = [p.patent for p in patents]
     if len(set(sent)) != len(sent) or set(sent) != expected:
-        raise InvalidInput.on("patents", f"Report exactly the application's patents: {sorted(expected)}.")
+        raise InvalidInput.on(
+            "patents",
+            _("Report exactly the application's patents: %(patents)s.") % {"patents": sorted(expected)},
+        )
     if Valuation.objects.filter(appraiser_id=engagement.appraiser_id, report_number=report_number).exists():
         raise AlreadyRegistered(
-            f"Report number {report_number} is already used by your firm.",
-            fields={"report_number": ["Already used."]},
+            _("Report number %(report_number)s is already used by your firm.")
+            % {"report_number": report_number},
+            fields={"report_number": [_("Already used.")]},
         )
     expiry = dict(app.patents.values_list("pk", "expires_on"))
     program = app.program
@@ -115,11 +120,14 @@ def valuation_report(
     try:
         result = val.appraise(request)
     except val.ValuationInputError as exc:
-        raise InvalidInput(f"{exc.field}: {exc.message}", fields=exc.as_fields()) from exc
+        raise InvalidInput(
+            _("%(field)s: %(message)s") % {"field": exc.field, "message": exc.message}, fields=exc.as_fields()
+        ) from exc
     if result.appraised_value > MAX_MONEY:
         raise InvalidInput.on(
             "patents",
-            f"The appraised value {format_money(result.appraised_value, grouped=True)} is beyond any loan.",
+            _("The appraised value %(appraised_value)s is beyond any loan.")
+            % {"appraised_value": format_money(result.appraised_value, grouped=True)},
         )
     engagement.status = ValuationStatus.REPORTED
     engagement.report_number = report_number
@@ -138,7 +146,10 @@ def valuation_report(
         with transaction.atomic():
             engagement.save()
     except IntegrityError as exc:  # a concurrent report took the number
-        raise AlreadyRegistered(f"Report number {report_number} is already used by your firm.") from exc
+        raise AlreadyRegistered(
+            _("Report number %(report_number)s is already used by your firm.")
+            % {"report_number": report_number}
+        ) from exc
     by_patent = {p.patent: p for p in patents}
     PatentValuation.objects.bulk_create(
         PatentValuation(

@@ -187,7 +187,7 @@ def test_an_exception_outside_the_api_views_is_500_json(db, monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr("config.health._database", broken)
-    client = Client(raise_request_exception=False)
+    client = Client(raise_request_exception=False, HTTP_ACCEPT_LANGUAGE="en")
 
     # when it is asked, then Django's handler500 answers in the error shape
     response = client.get("/healthz")

@@ -68,7 +68,7 @@ def test_twenty_approvals_at_once_make_one_loan(tworld: World) -> None:
     # then exactly one loan, one 201 and nineteen 409 naming the state the winner left
     assert Counter(status for status, _ in results) == {201: 1, 409: N - 1}, results
     assert {body["message"] for status, body in results if status == 409} == {
-        "Cannot approve: the record is 'approved'."
+        "Cannot approve: the record is 'Approved'."
     }
     assert Loan.objects.count() == 1
     assert Application.objects.get(pk=case.application).status == "approved"

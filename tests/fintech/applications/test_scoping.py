@@ -204,7 +204,7 @@ def test_insurer_calling_approve_gets_403(world: World) -> None:
     # then
     assert refused(r, 403) == {
         "code": "permission_denied",
-        "message": "This needs the role bank; you are 'insurer'.",
+        "message": "This needs the role Bank; you are 'Insurer'.",
     }
     assert snapshot() == before
 
@@ -254,11 +254,19 @@ def test_named_parties_with_the_wrong_role_get_403(world: World) -> None:
     answers = [
         (refused(_post(party, path, body), 403), need, role) for party, path, body, need, role in attempts
     ]
-    # then every one is a 403 naming the role needed
+    # then every one is a 403 naming the role needed (by the organisation kind's English name)
+    LABEL = {
+        "bank": "Bank",
+        "insurer": "Insurer",
+        "sme": "SME",
+        "regulator": "Regulator",
+        "appraiser": "Appraisal firm",
+        "insurer or bank": "Insurer or Bank",
+    }
     for body, need, role in answers:
         assert body == {
             "code": "permission_denied",
-            "message": f"This needs the role {need}; you are '{role}'.",
+            "message": f"This needs the role {LABEL[need]}; you are '{LABEL[role]}'.",
         }
     assert snapshot() == before
 
@@ -367,6 +375,6 @@ def test_regulator_reads_loans_of_its_region_but_cannot_act(world: World) -> Non
     assert loans == [case.loan]
     assert refused(r, 403) == {
         "code": "permission_denied",
-        "message": "This needs the role bank; you are 'regulator'.",
+        "message": "This needs the role Bank; you are 'Regulator'.",
     }
     assert snapshot() == before

@@ -44,7 +44,7 @@ def test_approve_before_the_policy_is_409_naming_underwriting(world: World) -> N
     # then
     assert refused(r, 409) == {
         "code": "invalid_state",
-        "message": "Cannot approve: the record is 'underwriting'.",
+        "message": "Cannot approve: the record is 'Underwriting'.",
     }
     assert snapshot() == before
 
@@ -60,7 +60,7 @@ def test_disburse_before_the_premium_is_409(world: World) -> None:
     # then
     assert refused(r, 409) == {
         "code": "premium_not_paid",
-        "message": "Cannot disburse: the premium is not paid (the policy is 'issued',"
+        "message": "Cannot disburse: the premium is not paid (the policy is 'Issued',"
         " 0.00 of 20000.00 paid).",
     }
     assert snapshot() == before
@@ -78,7 +78,7 @@ def test_disburse_after_part_of_the_premium_is_409(world: World) -> None:
     # then
     assert refused(r, 409) == {
         "code": "premium_not_paid",
-        "message": "Cannot disburse: the premium is not paid (the policy is 'issued',"
+        "message": "Cannot disburse: the premium is not paid (the policy is 'Issued',"
         " 5000.00 of 20000.00 paid).",
     }
     assert snapshot() == before
@@ -95,7 +95,7 @@ def test_disburse_before_the_pledge_is_409(world: World) -> None:
     # then
     assert refused(r, 409) == {
         "code": "pledge_not_registered",
-        "message": "Cannot disburse: the pledge is not registered (the loan is 'approved').",
+        "message": "Cannot disburse: the pledge is not registered (the loan is 'Approved').",
     }
     assert snapshot() == before
 
@@ -111,7 +111,7 @@ def test_second_approval_is_409(world: World) -> None:
     # then
     assert refused(r, 409) == {
         "code": "invalid_state",
-        "message": "Cannot approve: the record is 'approved'.",
+        "message": "Cannot approve: the record is 'Approved'.",
     }
     assert snapshot() == before
     assert Loan.objects.filter(application_id=case.application).count() == 1
@@ -133,7 +133,7 @@ def test_second_pledge_for_the_loan_is_409(world: World) -> None:
     assert refused(r, 409) == {
         "code": "invalid_state",
         "message": "Cannot register a pledge: pledge Y2025420000001 is already registered for this loan "
-        "(the loan is 'approved').",
+        "(the loan is 'Approved').",
     }
     assert snapshot() == before
 
@@ -151,7 +151,7 @@ def test_pledge_after_disbursement_is_409(world: World) -> None:
     # then
     assert refused(r, 409) == {
         "code": "invalid_state",
-        "message": "Cannot register a pledge: the record is 'active'.",
+        "message": "Cannot register a pledge: the record is 'Active'.",
     }
     assert snapshot() == before
 
@@ -165,7 +165,7 @@ def test_second_disbursement_is_409(world: World) -> None:
         f"/api/v1/loans/{case.loan}/disburse/", {"disbursed_on": "2025-02-21"}, format="json"
     )
     # then
-    assert refused(r, 409) == {"code": "invalid_state", "message": "Cannot disburse: the record is 'active'."}
+    assert refused(r, 409) == {"code": "invalid_state", "message": "Cannot disburse: the record is 'Active'."}
     assert snapshot() == before
 
 
@@ -178,7 +178,7 @@ def test_submit_twice_is_409(world: World) -> None:
     # then
     assert refused(r, 409) == {
         "code": "invalid_state",
-        "message": "Cannot submit: the record is 'valuation'.",
+        "message": "Cannot submit: the record is 'Valuation'.",
     }
     assert snapshot() == before
     assert Valuation.objects.filter(application_id=case.application).count() == 1
@@ -197,7 +197,7 @@ def test_report_a_valuation_twice_is_409(world: World) -> None:
     # then
     assert refused(r, 409) == {
         "code": "invalid_state",
-        "message": "Cannot report a valuation: the record is 'underwriting'.",
+        "message": "Cannot report a valuation: the record is 'Underwriting'.",
     }
     assert snapshot() == before
 
@@ -222,7 +222,7 @@ def test_issue_a_policy_twice_is_409(world: World) -> None:
     # then
     assert refused(r, 409) == {
         "code": "invalid_state",
-        "message": "Cannot issue a policy: the record is 'bank_review'.",
+        "message": "Cannot issue a policy: the record is 'Bank review'.",
     }
     assert snapshot() == before
 
@@ -238,7 +238,7 @@ def test_issue_a_policy_before_the_valuation_is_409(world: World) -> None:
     # then
     assert refused(r, 409) == {
         "code": "invalid_state",
-        "message": "Cannot issue a policy: the record is 'valuation'.",
+        "message": "Cannot issue a policy: the record is 'Valuation'.",
     }
     assert snapshot() == before
 
@@ -277,7 +277,7 @@ def test_premium_payment_on_an_active_policy_is_409(world: World) -> None:
     # then
     assert refused(r, 409) == {
         "code": "invalid_state",
-        "message": "Cannot record a premium payment: the record is 'active'.",
+        "message": "Cannot record a premium payment: the record is 'Active (premium paid)'.",
     }
     assert snapshot() == before
 
@@ -312,7 +312,7 @@ def test_bank_declines_while_underwriting_is_409(world: World) -> None:
     # then
     assert refused(r, 409) == {
         "code": "invalid_state",
-        "message": "Cannot decline: the record is 'underwriting'.",
+        "message": "Cannot decline: the record is 'Underwriting'.",
     }
     assert snapshot() == before
 
@@ -373,7 +373,7 @@ def test_withdraw_after_approval_is_409(world: World) -> None:
     # then
     assert refused(r, 409) == {
         "code": "invalid_state",
-        "message": "Cannot withdraw: the record is 'approved'.",
+        "message": "Cannot withdraw: the record is 'Approved'.",
     }
     assert snapshot() == before
 
@@ -396,7 +396,7 @@ def test_withdraw_during_valuation_cancels_the_engagement(world: World) -> None:
     late = world.appraiser.client.post(
         f"/api/v1/valuations/{case.valuation}/report/", report_body(case.patents), format="json"
     )
-    assert refused(late, 409)["message"] == "Cannot report a valuation: the record is 'withdrawn'."
+    assert refused(late, 409)["message"] == "Cannot report a valuation: the record is 'Withdrawn'."
 
 
 def test_withdraw_in_bank_review_cancels_the_issued_policy(world: World) -> None:
@@ -759,7 +759,7 @@ def test_grade_d_declines_the_application(world: World) -> None:
     )
     assert refused(r, 409) == {
         "code": "invalid_state",
-        "message": "Cannot issue a policy: the record is 'declined'.",
+        "message": "Cannot issue a policy: the record is 'Declined'.",
     }
     assert snapshot() == before
 

@@ -392,9 +392,9 @@ def test_a_defaulted_or_settled_loan_cannot_default_and_nothing_changes(client_f
 
     # then 409 naming the state, and nothing was written
     assert (again.status_code, again.json()["code"]) == (409, "invalid_state")
-    assert "defaulted" in again.json()["message"]
+    assert again.json()["message"] == "无法认定违约：该记录的状态为“已违约”。"  # noqa: RUF001
     assert (on_settled.status_code, on_settled.json()["code"]) == (409, "invalid_state")
-    assert "settled" in on_settled.json()["message"]
+    assert on_settled.json()["message"] == "无法认定违约：该记录的状态为“已结清”。"  # noqa: RUF001
     assert snapshot() == before
 
 

@@ -82,7 +82,7 @@ def test_trial_balance_scoping_and_input(book, client_for):
     for user in (book.bank, book.people.sme, book.people.insurer):
         assert client_for(user).get("/api/v1/reports/trial-balance/").status_code == 403
     bad = client_for(elsewhere).get("/api/v1/reports/trial-balance/?as_of=2025-13-01")
-    assert (bad.status_code, bad.json()["fields"]) == (400, {"as_of": ["Enter a date as YYYY-MM-DD."]})
+    assert (bad.status_code, bad.json()["fields"]) == (400, {"as_of": ["请按 YYYY-MM-DD 格式输入日期。"]})
 
 
 def test_statement_lines_and_running_balance(book, regulator, platform, client_for):

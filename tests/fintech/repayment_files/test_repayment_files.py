@@ -224,6 +224,7 @@ def test_only_banks_upload(book):
 def test_api_upload_and_progress(two_banks, client_for, django_capture_on_commit_callbacks):
     book, other = two_banks
     api = client_for(book.bank)
+    api.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # the reasons are asserted in English
     upload = SimpleUploadedFile("hk.csv", first_file(book.loan, other.loan), content_type="text/csv")
     # when the bank uploads through the API
     with django_capture_on_commit_callbacks(execute=True):

@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from fintech.errors import DatesOutOfOrder, FutureDate, InvalidInput, InvalidTransition, RoleNotAllowed
 from fintech.models import AuditLog, JournalEntry, RepaymentReversal
@@ -201,12 +202,12 @@ def test_a_repayment_that_settled_the_loan_cannot_be_reversed(book):
     r = repayment_record(actor=book.bank, loan_id=book.loan.pk, amount=TOTAL_OWED, paid_on=date(2025, 3, 20))
     before = snapshot()
     # when the bank tries to reverse it: refused (409), the settlement is not reopened
-    with pytest.raises(InvalidTransition) as info:
+    with translation.override("en"), pytest.raises(InvalidTransition) as info:
         repayment_reverse(actor=book.bank, repayment_id=r.pk, reversed_on=date(2025, 3, 21), reason="Wrong")
     assert info.value.status_code == 409
     assert (
         info.value.message
-        == "Cannot reverse the repayment: the loan is 'settled' (settled loans are not reopened)."
+        == "Cannot reverse the repayment: the loan is 'Settled' (settled loans are not reopened)."
     )
     assert snapshot() == before
 
@@ -271,7 +272,7 @@ def test_api_reversal_body_and_replay(book, client_for):
     assert twice.status_code == 409
     assert twice.json() == {
         "code": "repayment_already_reversed",
-        "message": f"Repayment {r.pk} has already been reversed.",
+        "message": f"还款 {r.pk} 已被冲正。",  # the platform's language by default
     }
     assert snapshot() == before
 

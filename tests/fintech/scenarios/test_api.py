@@ -132,7 +132,7 @@ def test_downloads_csv_and_xlsx(book, start, client_for):
     r = client_for(user).get(f"{URL}{scenario_id}/download/?table=nope&format=csv")
     assert (r.status_code, r.json()["fields"]) == (
         400,
-        {"table": ["Table is one of results, forecast, histogram."]},
+        {"table": ["表须为以下之一：results, forecast, histogram。"]},  # noqa: RUF001
     )
 
 

@@ -25,7 +25,15 @@ from fintech.access import (
     require_role,
 )
 from fintech.errors import InvalidInput, NotFound
-from fintech.models import CureKind, Finding, FindingStatus, OrganizationKind, PatentEventFile, Severity
+from fintech.models import (
+    CureKind,
+    Finding,
+    FindingStatus,
+    OrganizationKind,
+    PatentEventFile,
+    Recast,
+    Severity,
+)
 from fintech.money import format_money
 from fintech.selectors.collateral import (
     findings_counts,
@@ -411,11 +419,33 @@ class FindingTotalsApi(APIView):
 
 
 class FindingActionInSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=[CureKind.NOTE, CureKind.REVALUATION, CureKind.ADDED_PATENT])
+    kind = serializers.ChoiceField(choices=CureKind.values)
     note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
-    patent = serializers.IntegerField(required=False, min_value=1)
-    value = MoneyField(required=False)
-    valued_on = serializers.DateField(required=False)
+    patent = serializers.IntegerField(required=False, min_value=1, help_text="added_patent: the patent.")
+    value = MoneyField(required=False, help_text="added_patent: its appraised value.")
+    valued_on = serializers.DateField(required=False, help_text="added_patent: the valuation date.")
+    amount = MoneyField(required=False, help_text="prepayment: the principal prepaid.")
+    value_date = serializers.DateField(required=False, help_text="prepayment: its value date.")
+    recast = serializers.ChoiceField(
+        choices=Recast.values,
+        required=False,
+        default=Recast.KEEP_TERM,
+        help_text="prepayment: keep_term (lower installments) or shorten_term.",
+    )
+
+    # the fields each kind needs besides `kind`
+    NEEDS = {
+        CureKind.NOTE: (),
+        CureKind.REVALUATION: (),
+        CureKind.ADDED_PATENT: ("patent", "value", "valued_on"),
+        CureKind.PREPAYMENT: ("amount", "value_date"),
+    }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        missing = [f for f in self.NEEDS[CureKind(attrs["kind"])] if attrs.get(f) is None]
+        if missing:
+            raise serializers.ValidationError({f: ["This field is required."] for f in missing})
+        return attrs
 
 
 class FindingActionApi(APIView):
@@ -428,12 +458,14 @@ class FindingActionApi(APIView):
                     "finding": serializers.IntegerField(),
                     "kind": serializers.CharField(),
                     "revaluation": serializers.IntegerField(allow_null=True),
+                    "prepayment": serializers.IntegerField(allow_null=True),
+                    "schedule_version": serializers.IntegerField(allow_null=True),
                 },
             )
         },
         description="A cure step on a finding (the loan's bank or insurer): a note, a revaluation request "
-        "to the appraisal firm, or (bank) a further patent pledged with its appraised value. A partial "
-        "prepayment is recorded on the loan's prepayment endpoint.",
+        "to the appraisal firm, or (bank) a further patent pledged with its appraised value, or (bank) a "
+        "partial prepayment of principal (the loan's prepayment rules; the schedule is rebuilt).",
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
@@ -442,17 +474,12 @@ class FindingActionApi(APIView):
         data = FindingActionInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        revaluation = None
+        revaluation = prepayment = None
         if v["kind"] == CureKind.NOTE:
             services.finding_note(actor=caller, finding_id=pk, note=v["note"])
         elif v["kind"] == CureKind.REVALUATION:
             revaluation = services.finding_revaluation_request(actor=caller, finding_id=pk, note=v["note"]).pk
-        else:
-            missing = [f for f in ("patent", "value", "valued_on") if f not in v]
-            if missing:
-                raise InvalidInput(
-                    "Missing fields.", fields={f: ["This field is required."] for f in missing}
-                )
+        elif v["kind"] == CureKind.ADDED_PATENT:
             services.finding_patent_add(
                 actor=caller,
                 finding_id=pk,
@@ -461,8 +488,24 @@ class FindingActionApi(APIView):
                 valued_on=v["valued_on"],
                 note=v["note"],
             )
+        else:
+            prepayment = services.finding_prepay_partial(
+                actor=caller,
+                finding_id=pk,
+                amount=v["amount"],
+                value_date=v["value_date"],
+                recast=v["recast"],
+                note=v["note"],
+            ).prepayment
         return Response(
-            {"finding": pk, "kind": v["kind"], "revaluation": revaluation}, status=status.HTTP_201_CREATED
+            {
+                "finding": pk,
+                "kind": v["kind"],
+                "revaluation": revaluation,
+                "prepayment": prepayment.pk if prepayment else None,
+                "schedule_version": prepayment.schedule_version if prepayment else None,
+            },
+            status=status.HTTP_201_CREATED,
         )
 
 

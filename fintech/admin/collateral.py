@@ -17,6 +17,7 @@ from fintech.models import (
     FeeSchedule,
     FeeScheduleRow,
     Finding,
+    FindingAction,
     FindingStatus,
     Loan,
     OrganizationKind,
@@ -29,6 +30,7 @@ from fintech.services.common import business_today
 
 from .actions import ActionsMixin, AdminAction, Buttons
 from .display import facts, link_column, money, name_column, table
+from .forms import PartialPrepaymentForm
 from .scoping import PlatformEditsMixin, ReviewAdmin, ScreenMixin
 
 K = OrganizationKind
@@ -64,6 +66,10 @@ class AddPatentForm(forms.Form):
     note = forms.CharField(label=_("note"), widget=forms.Textarea, max_length=2000, required=False)
 
 
+class FindingPrepaymentForm(PartialPrepaymentForm):
+    note = forms.CharField(label=_("note"), widget=forms.Textarea, max_length=2000, required=False)
+
+
 def _party(user: Any, finding: Finding) -> bool:
     return access.acts_for(user, K.BANK, finding.loan) or access.acts_for(user, K.INSURER, finding.loan)
 
@@ -90,6 +96,23 @@ def _add_patent(actor: User, finding: Finding, data: dict[str, Any]) -> str:
     return gettext("Patent added to the loan's pledge; the next watch recomputes the coverage.")
 
 
+def _prepay(actor: User, finding: Finding, data: dict[str, Any]) -> str:
+    action = services.finding_prepay_partial(
+        actor=actor,
+        finding_id=finding.pk,
+        amount=data["amount"],
+        value_date=data["value_date"],
+        recast=data["recast"],
+        note=data.get("note") or "",
+    )
+    prepayment = action.prepayment
+    assert prepayment is not None
+    return gettext(
+        "Prepayment of %(amount)s recorded; the schedule is now version %(version)s. The next watch"
+        " recomputes the coverage."
+    ) % {"amount": money(prepayment.principal), "version": prepayment.schedule_version}
+
+
 def _open(user: Any, finding: Finding) -> bool:
     return finding.status == FindingStatus.OPEN
 
@@ -112,6 +135,14 @@ FINDING_ACTIONS = Buttons(
             may=lambda user, f: access.acts_for(user, K.BANK, f.loan),
             offered=_open,
             run=_add_patent,
+        ),
+        AdminAction(
+            key="prepay",
+            label=_("Partial prepayment"),
+            form_class=FindingPrepaymentForm,
+            may=lambda user, f: access.acts_for(user, K.BANK, f.loan),
+            offered=_open,
+            run=_prepay,
         ),
     )
 )
@@ -181,10 +212,32 @@ class FindingAdmin(ActionsMixin, ReviewAdmin):
     @admin.display(description=_("cure steps"))
     def steps(self, obj: Finding) -> Any:
         return table(
-            [_("when"), _("step"), _("note")],
-            [(a.created_at.date(), a.get_kind_display(), a.note) for a in obj.actions.all()],
+            [_("when"), _("step"), _("detail")],
+            [
+                (a.created_at.date(), a.get_kind_display(), _step_detail(a))
+                for a in obj.actions.select_related("patent", "prepayment")
+            ],
             _("No step taken yet."),
         )
+
+
+def _step_detail(action: FindingAction) -> str:
+    """The step's note, with what it recorded (the prepayment's principal and value date, the patent)."""
+    parts = []
+    if action.prepayment is not None:
+        parts.append(
+            gettext("%(amount)s prepaid on %(day)s (schedule version %(version)s)")
+            % {
+                "amount": money(action.prepayment.principal),
+                "day": action.prepayment.value_date,
+                "version": action.prepayment.schedule_version,
+            }
+        )
+    if action.patent is not None:
+        parts.append(action.patent.application_number)
+    if action.note:
+        parts.append(action.note)
+    return "; ".join(parts)
 
 
 @admin.register(PatentEventFile)

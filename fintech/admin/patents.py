@@ -1,74 +1,71 @@
+"""Admin: patents. The platform marks a patent's legal status from the register with the buttons of
+the patent's page (the one action framework, actions.py): each button is an explicit transition of
+the patent (django-fsm-2) run by services.patents.patent_status_set under the patent's row lock and
+audited; a lapse, an invalidation and a restoration are legal-status events (their event row and, on
+a pledged patent, the loan's finding at once)."""
+
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
+from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from fintech.access import is_platform
-from fintech.errors import Conflict, InvalidInput, NotFound
-from fintech.models import Patent, Patentee, PatentEventCode, PatentStatus, User
-from fintech.services.collateral import patent_event_record
+from fintech.models import Patent, Patentee, PatentStatus, User
 from fintech.services.common import business_today
-from fintech.services.patents import patent_status_set
+from fintech.services.patents import patent_status_set, patent_status_transition
 
+from .actions import ActionsMixin, AdminAction, Buttons
+from .forms import BusinessDateField, ReasonField
 from .scoping import ScopedAdmin, ScopedInline
 
-# The legal-status changes the platform records (DOMAIN.md section 3); "expired" is set by the
-# daily task from the term, not by hand.
-MARKABLE_STATUSES = [
-    PatentStatus.LAPSED,
-    PatentStatus.INVALIDATED,
-    PatentStatus.TERMINATED,
-    PatentStatus.WAIVED,
-    PatentStatus.PRESERVED,
-    PatentStatus.DISPUTED,
-    PatentStatus.IN_FORCE,
-]
+
+class LegalStatusForm(forms.Form):
+    on = BusinessDateField(
+        label=_("date"), help_text=_("The date in the register (a lapse: the fee's due date).")
+    )
+    reason = ReasonField()
 
 
-# A lapse, an invalidation and a restoration are legal-status events: marked here they run the same
-# transition as the event file (services.collateral.patent_event_record), dated today, with their
-# event row, audit row and, on a pledged patent, the finding at once.
-EVENT_OF = {
-    PatentStatus.LAPSED: PatentEventCode.LAPSE,
-    PatentStatus.INVALIDATED: PatentEventCode.INVALIDATION,
-    PatentStatus.IN_FORCE: PatentEventCode.RESTORATION,
-}
+def _mark(status: PatentStatus, key: str, label: Any, *, danger: bool = False) -> AdminAction:
+    """The button that marks a patent `status` (offered while a transition leads there)."""
+
+    def run(actor: User, patent: Patent, data: dict[str, Any]) -> str:
+        done = patent_status_set(
+            actor=actor, patent=patent, status=status, reason=data["reason"], on=data["on"]
+        )
+        return gettext("Patent %(number)s is now %(status)s.") % {
+            "number": done.application_number,
+            "status": done.get_status_display(),
+        }
+
+    return AdminAction(
+        key=key,
+        label=label,
+        form_class=LegalStatusForm,
+        may=lambda user, patent: is_platform(user),
+        offered=lambda user, patent: patent_status_transition(patent, status) is not None,
+        initial=lambda user, patent: {"on": business_today()},
+        run=run,
+        danger=danger,
+    )
 
 
-def _status_action(status: PatentStatus) -> Callable[[Any, HttpRequest, QuerySet[Patent]], None]:
-    def action(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Patent]) -> None:
-        changed = refused = 0
-        actor = cast(User, request.user)
-        reason = f"marked {status.label} in the admin"
-        for patent in queryset.order_by("pk"):
-            if patent.status == status:
-                continue
-            if status in EVENT_OF:
-                try:
-                    patent_event_record(
-                        actor=actor,
-                        patent_id=patent.pk,
-                        code=EVENT_OF[status],
-                        event_on=business_today(),
-                        description=reason,
-                    )
-                except (Conflict, InvalidInput, NotFound):
-                    refused += 1
-                    continue
-            else:
-                patent_status_set(actor=actor, patent=patent, status=status, reason=reason)
-            changed += 1
-        message = f"{changed} patent(s) marked {status.label}."
-        if refused:
-            message += f" {refused} refused: not in a state this change applies to."
-        modeladmin.message_user(request, message)
-
-    action.__name__ = f"mark_{status.value}"
-    return admin.action(description=f"Mark as {status.label}", permissions=["legal_status"])(action)
+PATENT_ACTIONS = Buttons(
+    record=(
+        _mark(PatentStatus.LAPSED, "lapse", _("Mark as lapsed"), danger=True),
+        _mark(PatentStatus.INVALIDATED, "invalidate", _("Mark as invalidated"), danger=True),
+        _mark(PatentStatus.TERMINATED, "terminate", _("Mark as terminated"), danger=True),
+        _mark(PatentStatus.WAIVED, "waive", _("Mark as waived"), danger=True),
+        _mark(PatentStatus.PRESERVED, "preserve", _("Mark as under preservation")),
+        _mark(PatentStatus.DISPUTED, "dispute", _("Mark as under ownership dispute")),
+        _mark(PatentStatus.IN_FORCE, "in-force", _("Mark as in force (restored, measure lifted)")),
+    )
+)
 
 
 class PatenteeInline(ScopedInline):
@@ -79,13 +76,15 @@ class PatenteeInline(ScopedInline):
 
 
 @admin.register(Patent)
-class PatentAdmin(ScopedAdmin):
+class PatentAdmin(ActionsMixin, ScopedAdmin):
     list_display = ["application_number", "title", "patent_type", "status", "expires_on", "owner"]
     list_filter = ["patent_type", "status"]
     search_fields = ["application_number", "title", "owner__name"]
     inlines = [PatenteeInline]
-    # Legal status changes go through the audited services (EVENT_OF above): see the actions.
-    actions = [_status_action(status) for status in MARKABLE_STATUSES]
+    # Legal status changes only through the buttons of the patent's page (PATENT_ACTIONS).
+    admin_actions = PATENT_ACTIONS
+    action_name = "patent_action"
+    actions = None
     readonly_fields = [
         "application_number",
         "title",
@@ -96,16 +95,14 @@ class PatentAdmin(ScopedAdmin):
         "term_adjustment_days",
         "expires_on",
         "status",
+        "lapsed_on",
         "owner",
         "created_by",
         "external_id",
     ]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # SMEs register patents through the API (ownership and number checks)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    def has_legal_status_permission(self, request: HttpRequest) -> bool:
-        return is_platform(request.user)

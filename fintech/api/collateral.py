@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
+import django_filters
 from django.core.files.uploadedfile import UploadedFile
 from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
@@ -23,10 +24,21 @@ from fintech.access import (
     notifications_visible_to,
     patent_event_files_visible_to,
     patents_visible_to,
+    programs_served_for,
     require_role,
 )
 from fintech.errors import InvalidInput, NotFound
-from fintech.models import CureKind, Finding, FindingStatus, OrganizationKind, PatentEventFile, Severity
+from fintech.models import (
+    CureKind,
+    Finding,
+    FindingKind,
+    FindingStatus,
+    OrganizationKind,
+    PatentEventFile,
+    Program,
+    Recast,
+    Severity,
+)
 from fintech.money import format_money
 from fintech.selectors.collateral import (
     findings_counts,
@@ -317,67 +329,67 @@ FindingOut = inline_serializer(
 )
 
 
-def _filtered(request: Request) -> Any:
-    qs = findings_visible_to(request_user(request))
-    params = request.query_params
-    if params.get("severity"):
-        if params["severity"] not in Severity.values:
-            raise InvalidInput.on("severity", _("info, warning or critical."))
-        qs = qs.filter(severity=params["severity"])
-    if params.get("status"):
-        if params["status"] not in FindingStatus.values:
-            raise InvalidInput.on("status", _("open or resolved."))
-        qs = qs.filter(status=params["status"])
-    if params.get("loan"):
-        if not params["loan"].isdigit():
-            raise InvalidInput.on("loan", _("A loan id."))
-        qs = qs.filter(loan_id=int(params["loan"]))
-    return qs
+class FindingFilter(django_filters.FilterSet):
+    """The queue's filters (API.md: `?severity=&status=&loan=`; `kind` and `patent` as well). A bad
+    value is a 400 naming the filter, in the one error shape."""
+
+    severity = django_filters.ChoiceFilter(choices=Severity.choices)
+    status = django_filters.ChoiceFilter(choices=FindingStatus.choices)
+    loan = django_filters.NumberFilter(field_name="loan_id")
+    patent = django_filters.NumberFilter(field_name="patent_id")
+    kind = django_filters.ChoiceFilter(choices=FindingKind.choices)
+
+    class Meta:
+        model = Finding
+        fields = ["severity", "status", "loan", "patent", "kind"]
 
 
-FILTERS = [
-    OpenApiParameter("severity", OpenApiTypes.STR, enum=Severity.values),
-    OpenApiParameter("status", OpenApiTypes.STR, enum=FindingStatus.values),
-    OpenApiParameter("loan", OpenApiTypes.INT),
-]
+class FindingQueueMixin:
+    """The caller's findings (access.findings_visible_to), filtered by FindingFilter."""
+
+    filterset_class = FindingFilter
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # the OpenAPI schema is built without a user
+            return Finding.objects.none()
+        return findings_visible_to(request_user(self.request))  # type: ignore[attr-defined]
 
 
-class FindingListApi(generics.GenericAPIView):
-    queryset = Finding.objects.none()
-
+class FindingListApi(FindingQueueMixin, generics.GenericAPIView):
     @extend_schema(
-        parameters=FILTERS,
         responses={200: type(FindingOut)(many=True)},
         operation_id="findings_list",
-        description="The caller's loans' findings, most severe and newest first (paginated).",
+        description="The caller's loans' findings, open before resolved, then critical, warning, info, "
+        "the latest seen first; paginated `{count, next, previous, results}`.",
     )
     def get(self, request: Request) -> Response:
-        qs = findings_queue(_filtered(request))
+        qs = findings_queue(self.filter_queryset(self.get_queryset()))
         page = self.paginate_queryset(qs)
         rows = page if page is not None else list(qs)
         return self.get_paginated_response([finding_out(f) for f in rows])
 
 
-class FindingCountsApi(APIView):
+SEVERITY_COUNTS: dict[str, serializers.Field] = {str(s): serializers.IntegerField() for s in Severity.values}
+
+
+class FindingCountsApi(FindingQueueMixin, generics.GenericAPIView):
+    pagination_class = None
+
     @extend_schema(
-        parameters=FILTERS,
-        responses={
-            200: inline_serializer(
-                "FindingCounts",
-                {
-                    "info": serializers.IntegerField(),
-                    "warning": serializers.IntegerField(),
-                    "critical": serializers.IntegerField(),
-                },
-            )
-        },
-        description="Open findings by severity.",
+        filters=True,
+        responses={200: inline_serializer("FindingCounts", SEVERITY_COUNTS)},
+        description="The findings of the queue by severity (same filters): the open ones, or those of "
+        "`status` when it is given.",
     )
     def get(self, request: Request) -> Response:
-        return Response(findings_counts(_filtered(request)))
+        qs = self.filter_queryset(self.get_queryset())
+        return Response(findings_counts(qs, status=request.query_params.get("status") or None))
 
 
-class FindingTotalsApi(APIView):
+class FindingTotalsApi(generics.GenericAPIView):
+    queryset = Program.objects.none()
+    filter_backends: list[Any] = []
+
     @extend_schema(
         responses={
             200: inline_serializer(
@@ -385,38 +397,61 @@ class FindingTotalsApi(APIView):
                 {
                     "program": serializers.IntegerField(),
                     "program_code": serializers.CharField(),
-                    "severity": serializers.CharField(),
-                    "findings": serializers.IntegerField(),
-                    "loans": serializers.IntegerField(),
+                    "program_name": serializers.CharField(),
+                    **SEVERITY_COUNTS,
+                    "findings": serializers.IntegerField(help_text="Open findings."),
+                    "loans": serializers.IntegerField(help_text="Loans with an open finding."),
+                    "resolved": serializers.IntegerField(help_text="Findings resolved."),
                 },
                 many=True,
             )
         },
-        description="Open findings per programme and severity (regulators: their region; platform: all).",
+        description="Per programme serving the caller's region (platform: every programme), paginated: "
+        "its open findings by severity, all open findings, the loans they touch and the findings "
+        "resolved, over the loans of the region's SMEs.",
     )
     def get(self, request: Request) -> Response:
         caller = request_user(request)
         require_role(caller, K.REGULATOR)
-        return Response(
+        programs = self.paginate_queryset(programs_served_for(caller).order_by("pk"))
+        assert programs is not None
+        totals = program_totals(findings_visible_to(caller), [p.pk for p in programs])
+        return self.get_paginated_response(
             [
-                {
-                    "program": r["loan__program_id"],
-                    "program_code": r["loan__program__code"],
-                    "severity": r["severity"],
-                    "findings": r["findings"],
-                    "loans": r["loans"],
-                }
-                for r in program_totals(findings_visible_to(caller))
+                {"program": p.pk, "program_code": p.code, "program_name": p.name, **totals[p.pk]}
+                for p in programs
             ]
         )
 
 
 class FindingActionInSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=[CureKind.NOTE, CureKind.REVALUATION, CureKind.ADDED_PATENT])
+    kind = serializers.ChoiceField(choices=CureKind.values)
     note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
-    patent = serializers.IntegerField(required=False, min_value=1)
-    value = MoneyField(required=False)
-    valued_on = serializers.DateField(required=False)
+    patent = serializers.IntegerField(required=False, min_value=1, help_text="added_patent: the patent.")
+    value = MoneyField(required=False, help_text="added_patent: its appraised value.")
+    valued_on = serializers.DateField(required=False, help_text="added_patent: the valuation date.")
+    amount = MoneyField(required=False, help_text="prepayment: the principal prepaid.")
+    value_date = serializers.DateField(required=False, help_text="prepayment: its value date.")
+    recast = serializers.ChoiceField(
+        choices=Recast.values,
+        required=False,
+        default=Recast.KEEP_TERM,
+        help_text="prepayment: keep_term (lower installments) or shorten_term.",
+    )
+
+    # the fields each kind needs besides `kind`
+    NEEDS = {
+        CureKind.NOTE: (),
+        CureKind.REVALUATION: (),
+        CureKind.ADDED_PATENT: ("patent", "value", "valued_on"),
+        CureKind.PREPAYMENT: ("amount", "value_date"),
+    }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        missing = [f for f in self.NEEDS[CureKind(attrs["kind"])] if attrs.get(f) is None]
+        if missing:
+            raise serializers.ValidationError({f: ["This field is required."] for f in missing})
+        return attrs
 
 
 class FindingActionApi(APIView):
@@ -429,12 +464,14 @@ class FindingActionApi(APIView):
                     "finding": serializers.IntegerField(),
                     "kind": serializers.CharField(),
                     "revaluation": serializers.IntegerField(allow_null=True),
+                    "prepayment": serializers.IntegerField(allow_null=True),
+                    "schedule_version": serializers.IntegerField(allow_null=True),
                 },
             )
         },
         description="A cure step on a finding (the loan's bank or insurer): a note, a revaluation request "
-        "to the appraisal firm, or (bank) a further patent pledged with its appraised value. A partial "
-        "prepayment is recorded on the loan's prepayment endpoint.",
+        "to the appraisal firm, or (bank) a further patent pledged with its appraised value, or (bank) a "
+        "partial prepayment of principal (the loan's prepayment rules; the schedule is rebuilt).",
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
@@ -443,17 +480,12 @@ class FindingActionApi(APIView):
         data = FindingActionInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        revaluation = None
+        revaluation = prepayment = None
         if v["kind"] == CureKind.NOTE:
             services.finding_note(actor=caller, finding_id=pk, note=v["note"])
         elif v["kind"] == CureKind.REVALUATION:
             revaluation = services.finding_revaluation_request(actor=caller, finding_id=pk, note=v["note"]).pk
-        else:
-            missing = [f for f in ("patent", "value", "valued_on") if f not in v]
-            if missing:
-                raise InvalidInput(
-                    _("Missing fields."), fields={f: ["This field is required."] for f in missing}
-                )
+        elif v["kind"] == CureKind.ADDED_PATENT:
             services.finding_patent_add(
                 actor=caller,
                 finding_id=pk,
@@ -462,8 +494,24 @@ class FindingActionApi(APIView):
                 valued_on=v["valued_on"],
                 note=v["note"],
             )
+        else:
+            prepayment = services.finding_prepay_partial(
+                actor=caller,
+                finding_id=pk,
+                amount=v["amount"],
+                value_date=v["value_date"],
+                recast=v["recast"],
+                note=v["note"],
+            ).prepayment
         return Response(
-            {"finding": pk, "kind": v["kind"], "revaluation": revaluation}, status=status.HTTP_201_CREATED
+            {
+                "finding": pk,
+                "kind": v["kind"],
+                "revaluation": revaluation,
+                "prepayment": prepayment.pk if prepayment else None,
+                "schedule_version": prepayment.schedule_version if prepayment else None,
+            },
+            status=status.HTTP_201_CREATED,
         )
 
 

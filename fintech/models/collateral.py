@@ -14,6 +14,7 @@ from .loans import Loan
 from .parties import Organization
 from .patents import Patent, PatentType
 from .repayment_files import FileStatus
+from .repayments import Prepayment
 
 
 class FeeSchedule(TimeStamped):
@@ -240,6 +241,15 @@ class FindingAction(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=CureKind.choices)
     note = models.TextField(_("note"), blank=True, default="")
     patent = models.ForeignKey(Patent, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # A partial prepayment cure: the loan's prepayment it recorded (services.prepayments).
+    prepayment = models.OneToOneField(
+        Prepayment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cure_step",
+        verbose_name=_("prepayment"),
+    )
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -247,6 +257,14 @@ class FindingAction(models.Model):
         ordering = ["finding_id", "id"]
         verbose_name = _("cure step")
         verbose_name_plural = _("cure steps")
+        constraints = [
+            # A prepayment step names its prepayment; no other step does.
+            models.CheckConstraint(
+                name="cure_step_prepayment_iff_kind",
+                condition=(Q(kind="prepayment") & Q(prepayment__isnull=False))
+                | (~Q(kind="prepayment") & Q(prepayment__isnull=True)),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} on finding {self.finding_id}"

@@ -111,6 +111,28 @@ class Patent(TimeStamped):
     )
     def expire(self) -> None: ...
 
+    # The states the platform marks from the register (services.patents.patent_status_set, audited).
+    # A patent under preservation or an ownership dispute may not be waived by its patentee, nor
+    # terminated at its request, until the measure is lifted.
+    @transition(field=status, source=PatentStatus.IN_FORCE, target=PatentStatus.TERMINATED)
+    def terminate(self) -> None: ...
+
+    @transition(field=status, source=PatentStatus.IN_FORCE, target=PatentStatus.WAIVED)
+    def waive(self) -> None: ...
+
+    # One measure at a time: the state records one (the measure lifted, the other can be marked).
+    @transition(field=status, source=PatentStatus.IN_FORCE, target=PatentStatus.PRESERVED)
+    def preserve(self) -> None: ...
+
+    @transition(field=status, source=PatentStatus.IN_FORCE, target=PatentStatus.DISPUTED)
+    def dispute(self) -> None: ...
+
+    # The preservation lifted or the dispute settled: in force again.
+    @transition(
+        field=status, source=[PatentStatus.PRESERVED, PatentStatus.DISPUTED], target=PatentStatus.IN_FORCE
+    )
+    def release(self) -> None: ...
+
 
 class Patentee(models.Model):
     """A patentee in the register; co-owners other than the pledgor must consent to a pledge."""

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Case, Count, F, IntegerField, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 
 from fintech.models import (
@@ -348,23 +348,39 @@ def findings_queue(findings: Any) -> Any:
     return findings.order_by("status", severity_rank().asc(), "-last_seen_on", "-id")
 
 
-def findings_counts(findings: Any) -> dict[str, int]:
-    """Open findings by severity: {info, warning, critical}."""
+SEVERITIES = (Severity.INFO, Severity.WARNING, Severity.CRITICAL)
+
+
+def findings_counts(findings: Any, *, status: str | None = None) -> dict[str, int]:
+    """Findings by severity, `{info, warning, critical}`: the open ones, or those of `status`."""
     counts = dict(
-        findings.filter(status=FindingStatus.OPEN)
+        findings.filter(status=status or FindingStatus.OPEN)
+        .order_by()
         .values("severity")
         .annotate(n=Count("pk"))
         .values_list("severity", "n")
     )
-    return {s: counts.get(s, 0) for s in ("info", "warning", "critical")}
+    return {str(s): counts.get(s, 0) for s in SEVERITIES}
 
 
-def program_totals(findings: Any) -> list[dict[str, Any]]:
-    """Open findings per programme and severity, with the loans they touch (the regulator's view)."""
+def program_totals(findings: Any, program_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Per programme (each of `program_ids`, zeros for one without findings), in one query: its open
+    findings by severity, all open findings, the loans they touch (each loan once, whatever its
+    number of findings) and the findings resolved so far."""
+    is_open = Q(status=FindingStatus.OPEN)
     rows = (
-        findings.filter(status=FindingStatus.OPEN)
-        .values("loan__program_id", "loan__program__code", "severity")
-        .annotate(findings=Count("pk"), loans=Count("loan_id", distinct=True))
-        .order_by("loan__program_id", "severity")
+        findings.filter(loan__program_id__in=program_ids)
+        .order_by()
+        .values("loan__program_id")
+        .annotate(
+            **{str(s): Count("pk", filter=is_open & Q(severity=s)) for s in SEVERITIES},
+            findings=Count("pk", filter=is_open),
+            loans=Count("loan_id", filter=is_open, distinct=True),
+            resolved=Count("pk", filter=Q(status=FindingStatus.RESOLVED)),
+        )
     )
-    return list(rows)
+    zero = {**{str(s): 0 for s in SEVERITIES}, "findings": 0, "loans": 0, "resolved": 0}
+    totals = {pk: dict(zero) for pk in program_ids}
+    for row in rows:
+        totals[row.pop("loan__program_id")] = row
+    return totals

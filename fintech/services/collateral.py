@@ -50,6 +50,7 @@ from fintech.models import (
     PatentFeePayment,
     PatentStatus,
     PledgedPatent,
+    Recast,
     Revaluation,
     RevaluationStatus,
     Severity,
@@ -66,6 +67,7 @@ from .audit import audit_record
 from .common import ensure_not_future
 from .enqueue import enqueue_on_commit
 from .events import Change, events_emit
+from .prepayments import loan_prepay_partial
 from .repayment_files import _decode, _split
 
 logger = logging.getLogger(__name__)
@@ -799,3 +801,45 @@ def finding_patent_add(
         payload={"patent": patent.pk, "finding": finding.pk},
     )
     return action
+
+
+def finding_prepay_partial(
+    *,
+    actor: User,
+    finding_id: int,
+    amount: Decimal,
+    value_date: date,
+    recast: str = Recast.KEEP_TERM,
+    note: str = "",
+) -> FindingAction:
+    """The bank records a partial prepayment of the loan's principal as the cure of a finding: the
+    one prepayment service (services.prepayments.loan_prepay_partial, DOMAIN.md 8a) rebuilds the
+    schedule, and the cure step names the prepayment. The next watch recomputes the coverage."""
+    with transaction.atomic():
+        # Checked first without a lock, so a refused step writes nothing; then the servicing order
+        # (application, loan, installments: the prepayment) before the finding's row, as the
+        # night's close takes them, and the finding's state checked again under its lock.
+        finding = Finding.objects.select_related("loan", "loan__policy").filter(pk=finding_id).first()
+        if finding is None or not (
+            acts_for(actor, K.BANK, finding.loan) or acts_for(actor, K.INSURER, finding.loan)
+        ):
+            raise NotFound(_("Finding not found."))
+        require_acts_for(actor, K.BANK, finding.loan, _("Only the loan's bank records a prepayment."))
+        _require_open(finding, "record a partial prepayment")
+        prepayment = loan_prepay_partial(
+            actor=actor, loan_id=finding.loan_id, amount=amount, value_date=value_date, recast=recast
+        )
+        finding = _finding_for_party(actor, finding_id)
+        _require_open(finding, "record a partial prepayment")
+        action = FindingAction.objects.create(
+            finding=finding, kind=CureKind.PREPAYMENT, note=note, prepayment=prepayment, actor=actor
+        )
+        audit_record(
+            actor=actor,
+            action="finding.prepayment",
+            obj=finding,
+            to_state=finding.status,
+            amount=prepayment.principal,
+            payload={"prepayment": prepayment.pk, "value_date": value_date, "recast": recast},
+        )
+        return action

@@ -7,9 +7,10 @@ from datetime import date
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django_fsm import can_proceed
 
 from fintech.errors import AlreadyRegistered, InvalidInput, InvalidTransition, PatentNotOwned, RoleNotAllowed
-from fintech.models import OrganizationKind, Patent, Patentee, PatentStatus, User
+from fintech.models import OrganizationKind, Patent, Patentee, PatentEventCode, PatentStatus, User
 from fintech.rules.dates import PATENT_LAW_IN_FORCE
 from fintech.rules.identifiers import (
     InvalidIdentifier,
@@ -152,9 +153,45 @@ def patent_register(
     return patent
 
 
+# The legal-status changes the platform marks from the register (DOMAIN.md section 3), each an explicit
+# transition of Patent (django-fsm-2). A lapse, an invalidation and a restoration are legal-status
+# events: they go through services.collateral.patent_event_record (event row, audit row and, on a
+# pledged patent, its finding at once); the others are audited here as "patent.status".
+STATUS_EVENTS = {
+    PatentStatus.LAPSED: PatentEventCode.LAPSE,
+    PatentStatus.INVALIDATED: PatentEventCode.INVALIDATION,
+}
+STATUS_TRANSITIONS = {
+    PatentStatus.TERMINATED: "terminate",
+    PatentStatus.WAIVED: "waive",
+    PatentStatus.PRESERVED: "preserve",
+    PatentStatus.DISPUTED: "dispute",
+}
+
+
+def patent_status_transition(patent: Patent, status: str) -> str | None:
+    """How a patent in its current state reaches `status`: an event code, a transition's name, or
+    None when no transition leads there (the same state included)."""
+    if status in STATUS_EVENTS:
+        code = STATUS_EVENTS[PatentStatus(status)]
+        name = "lapse" if code == PatentEventCode.LAPSE else "invalidate"
+        return code if can_proceed(getattr(patent, name)) else None
+    if status == PatentStatus.IN_FORCE:
+        if can_proceed(patent.restore):
+            return PatentEventCode.RESTORATION
+        return "release" if can_proceed(patent.release) else None
+    method = STATUS_TRANSITIONS.get(PatentStatus(status)) if status in PatentStatus.values else None
+    return method if method is not None and can_proceed(getattr(patent, method)) else None
+
+
 @transaction.atomic
-def patent_status_set(*, actor: User | None, patent: Patent, status: str, reason: str) -> Patent:
-    """The platform records a lapse, invalidation, preservation, dispute or reinstatement."""
+def patent_status_set(
+    *, actor: User | None, patent: Patent, status: str, reason: str, on: date | None = None
+) -> Patent:
+    """The platform records a lapse, invalidation, termination, waiver, preservation, dispute, or the
+    return in force (a restoration of a lapse, a preservation lifted, a dispute settled) on `on`
+    (default today), through the patent's transition under its row lock, audited; a state no
+    transition leads to from the current one is a 409 and changes nothing."""
     if status not in PatentStatus.values:
         raise InvalidInput.on("status", _("Unknown status '%(status)s'.") % {"status": status})
     locked = Patent.objects.select_for_update().get(pk=patent.pk)
@@ -167,10 +204,25 @@ def patent_status_set(*, actor: User | None, patent: Patent, status: str, reason
         )
     if before == status:
         return locked
-    locked.status = status
+    on = on or business_today()
+    ensure_not_future(on, "on", earliest=locked.filing_date)
+    step = patent_status_transition(locked, status)
+    if step is None:
+        raise InvalidTransition(before, f"mark as {PatentStatus(status).label}")
+    if step in PatentEventCode.values:
+        patent_event_record(actor=actor, patent_id=locked.pk, code=step, event_on=on, description=reason)
+        locked.refresh_from_db()
+        return locked
+    getattr(locked, step)()
     locked.save(update_fields=["status"])
     audit_record(
-        actor=actor, action="patent.status", obj=locked, from_state=before, to_state=status, reason=reason
+        actor=actor,
+        action="patent.status",
+        obj=locked,
+        from_state=before,
+        to_state=status,
+        reason=reason,
+        payload={"transition": step, "on": on},
     )
     return locked
 

@@ -117,16 +117,9 @@ def test_notifications_and_the_regulators_programme_totals(client_for):
             ("raised", "legal_status", "critical")
         ]
     regulator = UserFactory(organization=OrganizationFactory(kind="regulator"), is_staff=True)
-    totals = client_for(regulator).get("/api/v1/findings/totals/").json()
-    assert totals == [
-        {
-            "program": loan.program_id,
-            "program_code": "wuhan",
-            "severity": "critical",
-            "findings": 1,
-            "loans": 1,
-        }
-    ]
+    totals = client_for(regulator).get("/api/v1/findings/totals/").json()["results"]
+    row = next(r for r in totals if r["program"] == loan.program_id)
+    assert (row["program_code"], row["critical"], row["findings"], row["loans"]) == ("wuhan", 1, 1, 1)
     # a bank may not read the programme totals; a stranger sees no finding
     assert client_for(people.bank).get("/api/v1/findings/totals/").status_code == 403
     stranger = UserFactory(organization=OrganizationFactory(kind="bank"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from django.test import Client
 
 from fintech.models import AuditLog, Finding, Organization, PatentEvent, Program
 from fintech.services.audit import audit_record
+from fintech.services.common import business_today
 from tests.builders import active_loan
 from tests.fintech.helpers import (
     FAST_PASSWORD_HASHERS,
@@ -358,42 +360,107 @@ def test_platform_deactivating_an_organisation_is_audited(world):
     assert row.payload == {"is_active": False}
 
 
+def _mark(client: Client, patent: Any, key: str, on: str = "", reason: str = "CNIPA register") -> Any:
+    """Press a legal-status button of the patent's page (the admin action framework) and submit it."""
+    day = on or business_today().isoformat()
+    return client.post(f"{ADMIN}/patent/{patent.pk}/action/{key}/", {"on": day, "reason": reason})
+
+
 @pytest.mark.parametrize(
-    ("action", "status", "audited_as"),
+    ("key", "status", "audited_as"),
     [
-        ("mark_lapsed", "lapsed", "patent.lapse"),
-        ("mark_invalidated", "invalidated", "patent.invalidation"),
-        ("mark_terminated", "terminated", "patent.status"),
-        ("mark_waived", "waived", "patent.status"),
-        ("mark_preserved", "preserved", "patent.status"),
-        ("mark_disputed", "disputed", "patent.status"),
+        ("lapse", "lapsed", "patent.lapse"),
+        ("invalidate", "invalidated", "patent.invalidation"),
+        ("terminate", "terminated", "patent.status"),
+        ("waive", "waived", "patent.status"),
+        ("preserve", "preserved", "patent.status"),
+        ("dispute", "disputed", "patent.status"),
     ],
 )
-def test_platform_marks_a_patents_legal_status_through_the_audited_service(world, action, status, audited_as):
-    # given the platform superuser and an in-force patent
+def test_platform_marks_a_patents_legal_status_through_the_audited_transition(world, key, status, audited_as):
+    # given the platform superuser on an in-force patent's page, which offers the button
     client = _login(world["superuser"])
     patent = world["patent"]
+    url = f"{ADMIN}/patent/{patent.pk}/action/{key}/"
+    assert url in client.get(f"{ADMIN}/patent/{patent.pk}/change/").content.decode()
 
-    # when it runs the admin action on the patent
-    response = client.post(f"{ADMIN}/patent/", {"action": action, "_selected_action": [str(patent.pk)]})
+    # when it presses the button and gives the date and the reason
+    response = _mark(client, patent, key, reason="gazette 2025-17")
 
-    # then the status changed and the change is audited with who and from/to
+    # then the status changed through the transition, audited with who, from/to and the reason
     assert response.status_code == 302
     patent.refresh_from_db()
     assert patent.status == status
     row = AuditLog.objects.get(action=audited_as, object_id=str(patent.pk))
-    assert (row.from_state, row.to_state) == ("in_force", status)
-    assert row.actor == world["superuser"]
+    assert (row.from_state, row.to_state, row.actor, row.reason) == (
+        "in_force",
+        status,
+        world["superuser"],
+        "gazette 2025-17",
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "status"),
+    [
+        ("preserve", "in-force", "in_force"),  # the preservation lifted
+        ("dispute", "in-force", "in_force"),  # the dispute settled
+        ("dispute", "invalidate", "invalidated"),
+    ],
+)
+def test_a_measure_lifted_or_followed_by_an_invalidation(world, first, then, status):
+    client = _login(world["superuser"])
+    patent = world["patent"]
+    _mark(client, patent, first)
+    assert _mark(client, patent, then).status_code == 302
+    patent.refresh_from_db()
+    assert patent.status == status
+    assert AuditLog.objects.filter(object_id=str(patent.pk), action__startswith="patent.").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("first", "refused"),
+    [
+        ("waive", "in-force"),  # a waiver is final
+        ("terminate", "lapse"),
+        ("invalidate", "in-force"),
+        ("lapse", "waive"),  # a lapsed patent is restored or expires; it is not waived
+        ("preserve", "waive"),  # no waiver under a preservation
+        ("preserve", "dispute"),  # one measure at a time
+    ],
+)
+def test_a_change_no_transition_leads_to_is_refused_and_changes_nothing(world, first, refused):
+    # given a patent the platform marked `first`
+    client = _login(world["superuser"])
+    patent = world["patent"]
+    _mark(client, patent, first)
+    patent.refresh_from_db()
+    state = patent.status
+    # its page does not offer the refused button
+    page = client.get(f"{ADMIN}/patent/{patent.pk}/change/").content.decode()
+    assert f"/action/{refused}/" not in page
+    before = table_counts()
+
+    # when the button is posted anyway
+    response = _mark(client, patent, refused)
+
+    # then it is refused on the patent's page (the service's 409), nothing written
+    assert response.status_code == 302
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert messages and messages[-1].startswith("Cannot mark as"), messages
+    patent.refresh_from_db()
+    assert patent.status == state
+    assert table_counts() == before
 
 
 def test_platform_reinstates_a_patent(world):
     # given a lapsed patent
     client = _login(world["superuser"])
     patent = world["patent"]
-    client.post(f"{ADMIN}/patent/", {"action": "mark_lapsed", "_selected_action": [str(patent.pk)]})
+    _mark(client, patent, "lapse")
 
     # when the platform reinstates it (the annual fee was paid late, within the grace period)
-    client.post(f"{ADMIN}/patent/", {"action": "mark_in_force", "_selected_action": [str(patent.pk)]})
+    _mark(client, patent, "in-force")
 
     # then it is in force again, with both changes audited
     patent.refresh_from_db()
@@ -403,7 +470,7 @@ def test_platform_reinstates_a_patent(world):
         .order_by("id")
         .values_list("from_state", "to_state")
     ) == [("in_force", "lapsed"), ("lapsed", "in_force")]
-    # both are legal-status events, dated the day they were marked
+    # both are legal-status events, dated the day given
     assert list(PatentEvent.objects.filter(patent=patent).order_by("id").values_list("code", flat=True)) == [
         "lapse",
         "restoration",
@@ -416,15 +483,16 @@ def test_a_lapse_marked_in_the_admin_raises_the_pledged_loans_finding_at_once(wo
     patent = loan.pledge.items.get().patent
     client = _login(world["superuser"])
 
-    # when the platform marks it lapsed in the admin (not waiting for the night's watch)
-    client.post(f"{ADMIN}/patent/", {"action": "mark_lapsed", "_selected_action": [str(patent.pk)]})
+    # when the platform marks it lapsed in the admin as of 2025-06-01 (not waiting for the night's watch)
+    _mark(client, patent, "lapse", on="2025-06-01")
 
-    # then the lapse is an event row with its audit row, and the loan has its critical finding today
+    # then the lapse is an event row with its audit row, and the loan has its critical finding that day
     patent.refresh_from_db()
-    assert patent.status == "lapsed"
+    assert (patent.status, patent.lapsed_on) == ("lapsed", date(2025, 6, 1))
     event = PatentEvent.objects.get(patent=patent)
-    assert (event.code, event.from_state, event.to_state, event.recorded_by) == (
+    assert (event.code, event.event_on, event.from_state, event.to_state, event.recorded_by) == (
         "lapse",
+        date(2025, 6, 1),
         "in_force",
         "lapsed",
         world["superuser"],
@@ -435,7 +503,7 @@ def test_a_lapse_marked_in_the_admin_raises_the_pledged_loans_finding_at_once(wo
         "legal_status",
         "critical",
         "open",
-        patent.lapsed_on,
+        date(2025, 6, 1),
     )
 
 
@@ -446,8 +514,8 @@ def test_bank_staff_has_no_legal_status_actions(world):
 
     # when it opens the patents, then it is refused
     assert client.get(f"{ADMIN}/patent/").status_code == 403
-    # and an action posted anyway changes nothing
-    client.post(f"{ADMIN}/patent/", {"action": "mark_lapsed", "_selected_action": [str(world["patent"].pk)]})
+    # and a button posted anyway changes nothing
+    _mark(client, world["patent"], "lapse")
     world["patent"].refresh_from_db()
     assert world["patent"].status == "in_force"
     assert table_counts() == before

@@ -9,6 +9,7 @@ To add a string: wrap it (gettext / pgettext with a context for a homonym), then
 
 from __future__ import annotations
 
+import ast
 import gettext
 import os
 import re
@@ -114,3 +115,128 @@ def test_the_labels_once_left_in_english_are_chinese(context, msgid, zh):
     with translation.override("zh-hans"):
         shown = translation.pgettext(context, msgid) if context else translation.gettext(msgid)
     assert shown == zh
+
+
+# --- user-facing errors are marked for translation ------------------------------------------------
+
+# DRF's exceptions that become an error body, by name (Django's ValidationError shares the name).
+DRF_ERRORS = {
+    "APIException",
+    "AuthenticationFailed",
+    "MethodNotAllowed",
+    "NotAcceptable",
+    "NotAuthenticated",
+    "NotFound",
+    "ParseError",
+    "PermissionDenied",
+    "Throttled",
+    "UnsupportedMediaType",
+    "ValidationError",
+}
+
+
+def _name(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return ""
+
+
+def _untranslated(node: ast.expr | None) -> bool:
+    """A string literal, an f-string, or text built from one (concatenation, % or .format), or a
+    container holding one, that no gettext call wraps."""
+    if node is None:
+        return False
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str) and node.value != ""
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.BinOp):
+        return _untranslated(node.left) or _untranslated(node.right)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+        return _untranslated(node.func.value)
+    if isinstance(node, ast.Dict):
+        return any(_untranslated(v) for v in node.values)
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        return any(_untranslated(v) for v in node.elts)
+    if isinstance(node, ast.IfExp):
+        return _untranslated(node.body) or _untranslated(node.orelse)
+    return False  # a gettext call, a name, anything computed
+
+
+def _message_arguments(call: ast.Call, errors: set[str]) -> list[ast.expr]:
+    """The arguments of an error's constructor that reach the client as text."""
+    name = _name(call.func)
+    if name == "on" and isinstance(call.func, ast.Attribute) and _name(call.func.value) in errors | {"cls"}:
+        positional = call.args[1:2]  # InvalidInput.on(field, message)
+    elif name == "InvalidTransition":
+        positional = call.args[2:3]  # (current, action, message); the action is looked up in ACTIONS
+    elif name == "ValuationInputError":
+        positional = call.args[1:2]  # (field, message)
+    elif name in errors | DRF_ERRORS:
+        positional = call.args[:1]
+    else:
+        return []
+    return positional + [k.value for k in call.keywords if k.arg in ("message", "detail", "fields")]
+
+
+def untranslated_errors(root: Path, packages: tuple[str, ...]) -> list[str]:
+    """file:line of every user-facing error built from text no gettext call wraps, and of every
+    default_message of the error classes that is not lazily translated."""
+    tree = ast.parse((root / "fintech" / "errors.py").read_text(encoding="utf-8"))
+    errors = {node.name for node in tree.body if isinstance(node, ast.ClassDef)} | {"ValuationInputError"}
+    found: list[tuple[str, int]] = []
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            module = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(module):
+                bad: list[ast.AST] = []
+                if isinstance(node, ast.Call):
+                    bad = [arg for arg in _message_arguments(node, errors) if _untranslated(arg)]
+                elif isinstance(node, ast.Assign | ast.AnnAssign):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    if any(_name(t) in ("default_message", "default_detail") for t in targets):
+                        bad = [node] if _untranslated(node.value) else []
+                found += [(str(path.relative_to(root)), node.lineno) for _ in bad[:1]]
+    return [f"{file}:{line}" for file, line in sorted(found)]
+
+
+def test_every_user_facing_error_message_is_marked_for_translation():
+    # the error classes of fintech/errors.py (and DRF's) raised with a bare literal or f-string
+    # would answer English to a Chinese client; developer errors (ValueError, RuntimeError,
+    # TypeError) and management commands' CommandError are not looked at
+    assert untranslated_errors(ROOT, ("fintech", "valuation", "config")) == []
+
+
+def test_the_scan_finds_a_bare_message(tmp_path):
+    # given a service raising errors with a literal, an f-string, a field message and a default
+    (tmp_path / "fintech").mkdir()
+    (tmp_path / "fintech" / "errors.py").write_text(
+        "class Conflict(Exception):\n    default_message = 'Busy.'\n"
+        "class InvalidInput(Exception):\n    pass\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "fintech" / "service.py").write_text(
+        "from django.utils.translation import gettext as _\n"
+        "from rest_framework.exceptions import ValidationError\n"
+        "def f(n):\n"
+        "    raise Conflict(_('Fine %(n)s.') % {'n': n})\n"  # line 4: translated
+        "    raise Conflict(f'Loan {n} is busy.')\n"  # line 5
+        "    raise InvalidInput.on('amount', 'Too much.')\n"  # line 6
+        "    raise InvalidInput(_('Bad.'), fields={'amount': ['Too much.']})\n"  # line 7
+        "    raise ValidationError('Enter a date.')\n"  # line 8
+        "    raise ValueError('chunk_size must be positive')\n",  # developer error: not looked at
+        encoding="utf-8",
+    )
+
+    # when it is scanned, then each bare message is named by file and line
+    assert untranslated_errors(tmp_path, ("fintech",)) == [
+        "fintech/errors.py:2",
+        "fintech/service.py:5",
+        "fintech/service.py:6",
+        "fintech/service.py:7",
+        "fintech/service.py:8",
+    ]

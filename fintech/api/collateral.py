@@ -425,7 +425,9 @@ class FindingTotalsApi(generics.GenericAPIView):
 
 
 class FindingActionInSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=CureKind.values)
+    kind = serializers.ChoiceField(
+        choices=[CureKind.NOTE, CureKind.REVALUATION, CureKind.ADDED_PATENT, CureKind.PREPAYMENT]
+    )
     note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
     patent = serializers.IntegerField(required=False, min_value=1, help_text="added_patent: the patent.")
     value = MoneyField(required=False, help_text="added_patent: its appraised value.")

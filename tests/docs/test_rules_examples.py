@@ -391,6 +391,28 @@ def _annual_fees(f: Figures, capture: Callable) -> None:
             assert fee + fees.surcharge_amount(fee, due, date.fromisoformat(what[1])) == D(right), left
 
 
+@check("annual-fee-table", db=True)
+def _annual_fee_table(f: Figures, capture: Callable) -> None:
+    from fintech.rules import fees
+    from fintech.selectors.collateral import FeeTables
+
+    tables = FeeTables()  # the table seeded by the migration, in force on 2025-01-01
+    covered: dict[str, list[int]] = {}
+    for left, right in f.items():
+        patent_type, span = left.split()
+        first, last = (int(x) for x in span.split("-"))
+        for year in range(first, last + 1):
+            assert tables.fee(patent_type, year, date(2025, 1, 1)) == D(right), (patent_type, year)
+            covered.setdefault(patent_type, []).append(year)
+    # every fee year of each term, once: invention 20, utility model 10, design 15 (filed from 2021-06-01)
+    for patent_type, filed in (
+        ("invention", date(2021, 6, 1)),
+        ("utility_model", date(2021, 6, 1)),
+        ("design", date(2021, 6, 1)),
+    ):
+        assert covered[patent_type] == list(range(1, fees.last_fee_year(patent_type, filed) + 1))
+
+
 @check("cap")
 def _cap(f: Figures) -> None:
     granted = apply_cap(decimals(f["computed"]), D(f["used"]), D("500000.00"))

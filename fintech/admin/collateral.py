@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -22,9 +23,10 @@ from fintech.models import (
     Loan,
     OrganizationKind,
     PatentEventFile,
+    Severity,
     User,
 )
-from fintech.selectors.collateral import loan_cover, severity_rank
+from fintech.selectors.collateral import findings_counts, loan_cover, severity_rank
 from fintech.services import collateral as services
 from fintech.services.common import business_today
 
@@ -148,6 +150,25 @@ FINDING_ACTIONS = Buttons(
 )
 
 
+class SeverityFilter(admin.SimpleListFilter):
+    """The queue by severity, each with its count of open findings (selectors.findings_counts, as
+    the API's /findings/counts/), most severe first."""
+
+    title = _("severity")
+    parameter_name = "severity"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        counts = findings_counts(model_admin.get_queryset(request))
+        return [
+            (str(s), gettext("%(severity)s (%(n)s open)") % {"severity": s.label, "n": counts[str(s)]})
+            for s in (Severity.CRITICAL, Severity.WARNING, Severity.INFO)
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Finding]) -> QuerySet[Finding]:
+        value = self.value()
+        return queryset.filter(severity=value) if value in Severity.values else queryset
+
+
 @admin.register(Finding)
 class FindingAdmin(ActionsMixin, ReviewAdmin):
     """The watch list: the open findings of the caller's loans, most severe first."""
@@ -168,7 +189,7 @@ class FindingAdmin(ActionsMixin, ReviewAdmin):
         "amount_text",
         "deadline_on",
     ]
-    list_filter = ["status", "severity", "kind"]
+    list_filter = ["status", SeverityFilter, "kind"]
     list_select_related = ["loan__sme"]
 
     def get_ordering(self, request: HttpRequest) -> Any:

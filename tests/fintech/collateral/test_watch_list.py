@@ -67,6 +67,23 @@ def test_the_queue_in_the_admin_and_a_note_through_the_action_framework():
     assert "Collateral coverage" in loan_page and "shortfall" in loan_page
 
 
+def test_the_admin_queue_counts_open_findings_by_severity():
+    _loan, people, finding = _lapsed()
+    # the lapse raised one critical finding; the queue's severity filter shows the open counts
+    page = login(people.bank).get(reverse("admin:fintech_finding_changelist"))
+    choices = [
+        c["display"]
+        for spec in page.context["cl"].filter_specs
+        if spec.title == "severity"
+        for c in spec.choices(page.context["cl"])
+    ]
+    assert choices[1:] == ["Critical (1 open)", "Warning (0 open)", "Info (0 open)"]
+    critical = login(people.bank).get(reverse("admin:fintech_finding_changelist") + "?severity=critical")
+    assert [f.pk for f in critical.context["cl"].result_list] == [finding.pk]
+    warning = login(people.bank).get(reverse("admin:fintech_finding_changelist") + "?severity=warning")
+    assert list(warning.context["cl"].result_list) == []
+
+
 def test_revaluation_requested_by_the_insurer_and_reported_by_the_appraiser(client_for):
     loan, people, finding = _lapsed()
     response = client_for(people.insurer).post(

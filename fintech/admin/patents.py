@@ -96,6 +96,8 @@ class PatentAdmin(ActionsMixin, ScopedAdmin):
         "expires_on",
         "status",
         "lapsed_on",
+        # Fees are recorded through services.collateral (the API or the CSV import): audited, dated.
+        "fees_paid_through_year",
         "owner",
         "created_by",
         "external_id",

@@ -519,3 +519,19 @@ def test_bank_staff_has_no_legal_status_actions(world):
     world["patent"].refresh_from_db()
     assert world["patent"].status == "in_force"
     assert table_counts() == before
+
+
+def test_the_fee_year_paid_through_cannot_be_edited_on_the_patent_page(world):
+    # given a patent whose fees are paid through year 3 (fees are recorded through the fee service)
+    patent = world["patent"]
+    type(patent).objects.filter(pk=patent.pk).update(fees_paid_through_year=3)
+    client = _login(world["superuser"])
+
+    # when the platform posts the patent's change form claiming fees paid through year 9
+    client.post(f"{ADMIN}/patent/{patent.pk}/change/", {"fees_paid_through_year": "9"})
+
+    # then the field is shown read-only and nothing changed: no fee year is skipped without a payment
+    patent.refresh_from_db()
+    assert patent.fees_paid_through_year == 3
+    page = client.get(f"{ADMIN}/patent/{patent.pk}/change/").content.decode()
+    assert 'name="fees_paid_through_year"' not in page

@@ -6,6 +6,7 @@ from typing import Any, cast
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from fintech.access import is_platform
 from fintech.errors import Conflict, InvalidInput, NotFound
@@ -14,6 +15,7 @@ from fintech.services.collateral import patent_event_record
 from fintech.services.common import business_today
 from fintech.services.patents import patent_status_set
 
+from .display import name_column
 from .scoping import ScopedAdmin, ScopedInline
 
 # The legal-status changes the platform records (DOMAIN.md section 3); "expired" is set by the
@@ -80,10 +82,14 @@ class PatenteeInline(ScopedInline):
 
 @admin.register(Patent)
 class PatentAdmin(ScopedAdmin):
-    list_display = ["application_number", "title", "patent_type", "status", "expires_on", "owner"]
+    # A 1,366 px screen: the type is a filter, the owner by name in the user's language.
+    list_display = ["application_number", "title", "status", "expires_on", "owner_name"]
+    list_select_related = ["owner"]
     list_filter = ["patent_type", "status"]
     search_fields = ["application_number", "title", "owner__name"]
     inlines = [PatenteeInline]
+
+    owner_name = name_column("owner", _("registered by"))
     # Legal status changes go through the audited services (EVENT_OF above): see the actions.
     actions = [_status_action(status) for status in MARKABLE_STATUSES]
     readonly_fields = [

@@ -1,7 +1,7 @@
 """Issue 12: at 1,366 x 768 no list page scrolls sideways (marker `browser`; screenshots of every
 list in artefacts/browser/, named width-<user>-<language>-<app>-<model>).
 
-Each demo role (the platform operator, a superuser; a bank's officer; an insurer; an appraiser; the
+Each demo role (the platform operator, a superuser; a bank's officer; an insurer (Ping An); an appraiser; the
 regulator) signs in with an English and with a Chinese browser and opens every list its admin home
 page links to (walked from the page, not a hand-kept list, so a new screen is measured too). On each
 the page is no wider than the window, and no element scrolls sideways inside it (the changelist's
@@ -20,8 +20,9 @@ from .helpers import Camera, log_in
 
 pytestmark = pytest.mark.browser
 
-# One user of each kind of the demo book (fintech/demo/cast.py); `platform` is the superuser.
-ROLES = ["platform", "bank", "insurer", "appraiser", "regulator"]
+# One user of each kind of the demo book (fintech/demo/cast.py); `platform` is the superuser, and
+# the insurer is Ping An, whose book has the defaulted loan (loss event, settlements, recovery).
+ROLES = ["platform", "bank", "pingan", "appraiser", "regulator"]
 LANGUAGES = ["en", "zh-hans"]
 
 # The list pages the home page links to: each model's name in the application tables.

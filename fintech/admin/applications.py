@@ -409,7 +409,11 @@ class ApplicationAdmin(ActionsMixin, ReviewAdmin):
 
     @admin.display(description=_("bank / insurer"), ordering="bank__name")
     def parties(self, obj: Application) -> SafeString:
-        return format_html("{}<br>{}", local_name(obj.bank.name), local_name(obj.insurer.name))
+        return format_html(
+            '<div class="fintech-party">{}</div><div class="fintech-party">{}</div>',
+            local_name(obj.bank.name),
+            local_name(obj.insurer.name),
+        )
 
     @admin.display(description=_("next step"))
     def waiting_for(self, obj: Application) -> Any:

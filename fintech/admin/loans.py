@@ -301,16 +301,16 @@ class LoanExtensionAdmin(ActionsMixin, ReviewAdmin):
     view_roles = (K.BANK, K.INSURER, K.SME, K.REGULATOR)
     admin_actions = EXTENSION_ACTIONS
     action_name = "extension_action"
+    # A 1,366 px screen: the old maturity and the premium paid so far are on the extension's page
+    # (the status says whether the premium is due).
     list_display = [
         "id",
         "loan_link",
         "status",
         "agreed_on",
-        "old_maturity_on",
         "new_maturity_on",
         "extra_months",
         "premium",
-        "premium_paid_amount",
         "effective_on",
     ]
     list_select_related = ["loan"]

@@ -48,6 +48,7 @@ from .display import (
     audit_panel,
     day,
     facts,
+    local_name,
     money,
     name_column,
     one,
@@ -325,8 +326,9 @@ class ApplicationAdmin(ActionsMixin, ReviewAdmin):
     admin_actions = REVIEW_ACTIONS
     action_path = action_name = "review"
 
-    # Fewer, better columns (a 1,366 px screen): the counterpart the viewer works with, what the
-    # application waits for; the terms, the ceiling and the rest are on the page.
+    # Fewer, better columns (a 1,366 px screen): the counterpart the viewer works with (both, in
+    # one column, for the others), what the application waits for; the terms, the ceiling and the
+    # rest are on the page.
     list_display = [
         "id",
         "sme_name",
@@ -335,6 +337,7 @@ class ApplicationAdmin(ActionsMixin, ReviewAdmin):
         "waiting_for",
         "bank_name",
         "insurer_name",
+        "parties",
         "submitted_on",
     ]
     list_display_links = ["id", "sme_name"]
@@ -388,9 +391,13 @@ class ApplicationAdmin(ActionsMixin, ReviewAdmin):
         return obj
 
     def get_list_display(self, request: HttpRequest) -> Any:
-        # A bank's officer sees the insurer, an insurer's the bank; the others both.
-        hidden = {str(K.BANK): "bank_name", str(K.INSURER): "insurer_name"}.get(desks.desk_role(request.user))
-        return [c for c in super().get_list_display(request) if c != hidden]
+        # A bank's officer sees the insurer, an insurer's the bank; the others both, one above the
+        # other in one column.
+        hidden = {
+            str(K.BANK): ("bank_name", "parties"),
+            str(K.INSURER): ("insurer_name", "parties"),
+        }.get(desks.desk_role(request.user), ("bank_name", "insurer_name"))
+        return [c for c in super().get_list_display(request) if c not in hidden]
 
     # list columns
 
@@ -399,6 +406,14 @@ class ApplicationAdmin(ActionsMixin, ReviewAdmin):
     bank_name = name_column("bank", _("bank"))
 
     insurer_name = name_column("insurer", _("insurer"))
+
+    @admin.display(description=_("bank / insurer"), ordering="bank__name")
+    def parties(self, obj: Application) -> SafeString:
+        return format_html(
+            '<div class="fintech-party">{}</div><div class="fintech-party">{}</div>',
+            local_name(obj.bank.name),
+            local_name(obj.insurer.name),
+        )
 
     @admin.display(description=_("next step"))
     def waiting_for(self, obj: Application) -> Any:

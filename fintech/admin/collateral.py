@@ -176,6 +176,7 @@ class FindingAdmin(ActionsMixin, ReviewAdmin):
     view_roles = (K.BANK, K.INSURER, K.SME, K.REGULATOR)
     admin_actions = FINDING_ACTIONS
     action_name = "finding_action"
+    # A 1,366 px screen: when it was last seen and resolved are on the finding's page.
     list_display = [
         "id",
         "loan_link",
@@ -184,8 +185,6 @@ class FindingAdmin(ActionsMixin, ReviewAdmin):
         "severity",
         "status",
         "first_seen_on",
-        "last_seen_on",
-        "resolved_on",
         "amount_text",
         "deadline_on",
     ]

@@ -384,6 +384,8 @@ def name_column(path: str, description: Any) -> Callable[[Any, Model], str]:
         party: Any = obj
         for name in path.split("__"):
             party = getattr(party, name)
+            if party is None:
+                return DASH
         return local_name(str(party.name))
 
     return column

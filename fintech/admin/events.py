@@ -23,6 +23,7 @@ from fintech.services import webhooks as services
 from fintech.services.events import CATALOGUE
 
 from .actions import ActionsMixin, AdminAction, Buttons
+from .display import name_column
 from .scoping import ReviewAdmin, ReviewInline, ScopedAdmin
 
 
@@ -44,9 +45,13 @@ class EndpointForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(ScopedAdmin):
     form = EndpointForm
-    list_display = ["id", "url", "organization", "status", "failing_since", "created_at"]
+    # The organisation by name in the user's language (a 1,366 px screen).
+    list_display = ["id", "url", "organization_name", "status", "failing_since", "created_at"]
+    list_select_related = ["organization"]
     list_filter = ["status"]
     readonly_fields = ["organization", "failing_since", "disabled_reason", "created_at"]  # never the secret
+
+    organization_name = name_column("organization", _("organisation"))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return access.may_review(request.user) and getattr(request.user, "organization_id", None) is not None

@@ -163,14 +163,14 @@ class LoanAdmin(ActionsMixin, ReviewAdmin):
     view_roles = (K.BANK, K.INSURER, K.SME, K.REGULATOR)
     admin_actions = LOAN_ACTIONS
     action_name = "loan_action"
-    # Fewer columns for a 1,366 px screen (the application and the method are on the page).
+    # Fewer columns for a 1,366 px screen (the application, the method and the term are on the
+    # page; a bank's officer sees only the bank's own loans, so no bank column).
     list_display = [
         "id",
         "sme_name",
         "bank_name",
         "principal",
         "annual_rate",
-        "term_months",
         "status",
         "disbursed_on",
         "maturity_on",
@@ -197,6 +197,12 @@ class LoanAdmin(ActionsMixin, ReviewAdmin):
     readonly_fields = flatten_fieldsets([(None, {"fields": fields})])
     inlines = [InstallmentInline]
 
+    def get_list_display(self, request: HttpRequest) -> Any:
+        shown = super().get_list_display(request)
+        if access.role_of(request.user) == K.BANK and not access.is_platform(request.user):
+            return [c for c in shown if c != "bank_name"]
+        return shown
+
     @admin.display(description=_("collateral coverage"))
     def collateral(self, obj: Loan) -> Any:
         from .collateral import collateral_panel  # the admin modules register in order
@@ -222,14 +228,13 @@ class PledgedPatentInline(ReviewInline):
 @admin.register(Pledge)
 class PledgeAdmin(ReviewAdmin):
     view_roles = (K.BANK, K.REGULATOR)
+    # The list fits a 1,366 px screen: the secured debt's period is on the pledge's page.
     list_display = [
         "registration_number",
         "loan_link",
         "sme_name",
         "registered_on",
         "secured_amount",
-        "debt_start_on",
-        "debt_end_on",
         "released_on",
     ]
     list_select_related = ["loan__sme"]
@@ -296,16 +301,16 @@ class LoanExtensionAdmin(ActionsMixin, ReviewAdmin):
     view_roles = (K.BANK, K.INSURER, K.SME, K.REGULATOR)
     admin_actions = EXTENSION_ACTIONS
     action_name = "extension_action"
+    # A 1,366 px screen: the old maturity and the premium paid so far are on the extension's page
+    # (the status says whether the premium is due).
     list_display = [
         "id",
         "loan_link",
         "status",
         "agreed_on",
-        "old_maturity_on",
         "new_maturity_on",
         "extra_months",
         "premium",
-        "premium_paid_amount",
         "effective_on",
     ]
     list_select_related = ["loan"]

@@ -20,6 +20,7 @@ from fintech.services.common import business_today
 from fintech.services.patents import patent_status_set, patent_status_transition
 
 from .actions import ActionsMixin, AdminAction, Buttons
+from .display import name_column
 from .forms import BusinessDateField, ReasonField
 from .scoping import ScopedAdmin, ScopedInline
 
@@ -77,10 +78,14 @@ class PatenteeInline(ScopedInline):
 
 @admin.register(Patent)
 class PatentAdmin(ActionsMixin, ScopedAdmin):
-    list_display = ["application_number", "title", "patent_type", "status", "expires_on", "owner"]
+    # A 1,366 px screen: the type is a filter, the owner by name in the user's language.
+    list_display = ["application_number", "title", "status", "expires_on", "owner_name"]
+    list_select_related = ["owner"]
     list_filter = ["patent_type", "status"]
     search_fields = ["application_number", "title", "owner__name"]
     inlines = [PatenteeInline]
+
+    owner_name = name_column("owner", _("registered by"))
     # Legal status changes only through the buttons of the patent's page (PATENT_ACTIONS).
     admin_actions = PATENT_ACTIONS
     action_name = "patent_action"

@@ -202,7 +202,8 @@ START = AdminAction(
 @admin.register(Scenario)
 class ScenarioAdmin(ActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     admin_actions = Buttons(add=START)
-    list_display = ["id", "program", "name", "status", "as_of", "progress", "started_by", "created_at"]
+    # The programme is a filter (a 1,366 px screen).
+    list_display = ["id", "name", "status", "as_of", "progress", "started_by", "created_at"]
     list_select_related = ["program", "started_by"]
     list_filter = ["status", "program"]
 

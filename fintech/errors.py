@@ -190,6 +190,8 @@ ACTIONS: dict[str, Promise] = {
     "record a payment": pgettext_lazy("action on a record", "record a payment"),
     "record a premium payment": pgettext_lazy("action on a record", "record a premium payment"),
     "record a prepayment": pgettext_lazy("action on a record", "record a prepayment"),
+    "mark the legal status": pgettext_lazy("action on a record", "mark the legal status"),
+    "record a partial prepayment": pgettext_lazy("action on a record", "record a partial prepayment"),
     "record a repayment": pgettext_lazy("action on a record", "record a repayment"),
     "register a pledge": pgettext_lazy("action on a record", "register a pledge"),
     "report a valuation": pgettext_lazy("action on a record", "report a valuation"),

@@ -8,11 +8,12 @@ from decimal import Decimal
 from typing import Any, cast
 
 import django_filters
+from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -329,14 +330,21 @@ FindingOut = inline_serializer(
 )
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.NumberFilter):
+    """A record id: whole numbers only (NumberFilter's decimal field reads ?loan=1.5 or 1e0 as 1)."""
+
+    field_class = forms.IntegerField
+
+
 class FindingFilter(django_filters.FilterSet):
     """The queue's filters (API.md: `?severity=&status=&loan=`; `kind` and `patent` as well). A bad
     value is a 400 naming the filter, in the one error shape."""
 
     severity = django_filters.ChoiceFilter(choices=Severity.choices)
     status = django_filters.ChoiceFilter(choices=FindingStatus.choices)
-    loan = django_filters.NumberFilter(field_name="loan_id")
-    patent = django_filters.NumberFilter(field_name="patent_id")
+    loan = IdFilter(field_name="loan_id")
+    patent = IdFilter(field_name="patent_id")
     kind = django_filters.ChoiceFilter(choices=FindingKind.choices)
 
     class Meta:
@@ -452,7 +460,7 @@ class FindingActionInSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         missing = [f for f in self.NEEDS[CureKind(attrs["kind"])] if attrs.get(f) is None]
         if missing:
-            raise serializers.ValidationError({f: ["This field is required."] for f in missing})
+            raise serializers.ValidationError({f: [_("This field is required.")] for f in missing})
         return attrs
 
 

@@ -208,7 +208,12 @@ def patent_status_set(
     ensure_not_future(on, "on", earliest=locked.filing_date)
     step = patent_status_transition(locked, status)
     if step is None:
-        raise InvalidTransition(before, f"mark as {PatentStatus(status).label}")
+        raise InvalidTransition.of(
+            locked,
+            "mark the legal status",
+            _("Cannot mark as %(status)s: the patent is '%(current)s'.")
+            % {"status": PatentStatus(status).label, "current": locked.get_status_display()},
+        )
     if step in PatentEventCode.values:
         patent_event_record(actor=actor, patent_id=locked.pk, code=step, event_on=on, description=reason)
         locked.refresh_from_db()

@@ -94,7 +94,9 @@ def test_the_findings_list_is_paginated_and_filtered_as_the_contract_says(book, 
     assert client_for(people_a.bank).get(f"/api/v1/findings/?loan={loan_b.pk}").json()["count"] == 0
 
 
-@pytest.mark.parametrize("query", ["severity=bad", "status=closed", "loan=abc", "kind=nope"])
+@pytest.mark.parametrize(
+    "query", ["severity=bad", "status=closed", "loan=abc", "loan=1.5", "loan=1e0", "patent=2.5", "kind=nope"]
+)
 def test_a_bad_filter_is_a_400_in_the_error_shape(book, client_for, query):
     _a, people_a, _b, _pb = book
     name = query.split("=")[0]

@@ -98,8 +98,8 @@ def _check_header(text: str) -> list[str]:
     if not lines or tuple(f.lower() for f in _split(lines[0])) != HEADER:
         raise InvalidInput.on(
             "file",
-            _("The first line must be the header %(join)s (found %(found)s).")
-            % {"join": ",".join(HEADER), "found": repr(found)},
+            _("The first line must be the header %(header)s (found %(found)s).")
+            % {"header": ",".join(HEADER), "found": repr(found)},
         )
     return lines
 

@@ -185,7 +185,13 @@ def untranslated_errors(root: Path, packages: tuple[str, ...]) -> list[str]:
     """file:line of every user-facing error built from text no gettext call wraps, and of every
     default message of an error class (or refusal of a DRF permission) not lazily translated."""
     tree = ast.parse((root / "fintech" / "errors.py").read_text(encoding="utf-8"))
-    errors = {node.name for node in tree.body if isinstance(node, ast.ClassDef)} | {"ValuationInputError"}
+    errors = {node.name for node in tree.body if isinstance(node, ast.ClassDef)} | {
+        # the valuation's and the rules' errors whose message the API passes on
+        "ValuationInputError",
+        "InvalidIdentifier",
+        "InvalidMoney",
+        "InvalidPeriod",
+    }
     found: list[tuple[str, int]] = []
     for package in packages:
         for path in sorted((root / package).rglob("*.py")):

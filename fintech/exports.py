@@ -199,4 +199,4 @@ def file_response(
         return csv_response(f"{name}.csv", header, rows)
     if fmt == "xlsx":
         return xlsx_response(f"{name}.xlsx", sheet_title, header, rows)
-    raise InvalidInput.on("format", _("Format is one of %(join)s.") % {"join": ", ".join(FILE_FORMATS)})
+    raise InvalidInput.on("format", _("Format is one of %(choices)s.") % {"choices": ", ".join(FILE_FORMATS)})

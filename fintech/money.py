@@ -6,6 +6,8 @@ import re
 from collections.abc import Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
+from django.utils.translation import gettext as _
+
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
 MONEY_DIGITS, MONEY_PLACES = 18, 2  # every amount column: models.base.MoneyField
@@ -36,18 +38,18 @@ def parse_money(raw: object) -> Decimal:
     Exponents, NaN, Infinity, negatives, floats with binary noise and more places are refused.
     """
     if isinstance(raw, bool) or raw is None:
-        raise InvalidMoney('Enter an amount as a decimal string, e.g. "1000.00".')
+        raise InvalidMoney(_('Enter an amount as a decimal string, e.g. "1000.00".'))
     # JSON numbers reach us as Decimal (config.api.DecimalJSONParser), never as float.
     if isinstance(raw, int | str | Decimal):
         text = str(raw).strip()
     else:
-        raise InvalidMoney('Enter an amount as a decimal string, e.g. "1000.00".')
+        raise InvalidMoney(_('Enter an amount as a decimal string, e.g. "1000.00".'))
     if not _PLAIN_MONEY.match(text):
-        raise InvalidMoney("Enter a non-negative amount in plain notation with at most 2 decimal places.")
+        raise InvalidMoney(_("Enter a non-negative amount in plain notation with at most 2 decimal places."))
     try:
         return Decimal(text).quantize(FEN)
     except InvalidOperation as exc:  # the pattern admits only 16 integer digits; kept as a guard
-        raise InvalidMoney("Enter a valid amount.") from exc
+        raise InvalidMoney(_("Enter a valid amount.")) from exc
 
 
 def split_by_ratios(amount: Decimal, ratios: Sequence[Decimal]) -> list[Decimal]:

@@ -183,9 +183,15 @@ def _message_arguments(call: ast.Call, errors: set[str]) -> list[ast.expr]:
 
 def untranslated_errors(root: Path, packages: tuple[str, ...]) -> list[str]:
     """file:line of every user-facing error built from text no gettext call wraps, and of every
-    default_message of the error classes that is not lazily translated."""
+    default message of an error class (or refusal of a DRF permission) not lazily translated."""
     tree = ast.parse((root / "fintech" / "errors.py").read_text(encoding="utf-8"))
-    errors = {node.name for node in tree.body if isinstance(node, ast.ClassDef)} | {"ValuationInputError"}
+    errors = {node.name for node in tree.body if isinstance(node, ast.ClassDef)} | {
+        # the valuation's and the rules' errors whose message the API passes on
+        "ValuationInputError",
+        "InvalidIdentifier",
+        "InvalidMoney",
+        "InvalidPeriod",
+    }
     found: list[tuple[str, int]] = []
     for package in packages:
         for path in sorted((root / package).rglob("*.py")):
@@ -196,10 +202,19 @@ def untranslated_errors(root: Path, packages: tuple[str, ...]) -> list[str]:
                 bad: list[ast.AST] = []
                 if isinstance(node, ast.Call):
                     bad = [arg for arg in _message_arguments(node, errors) if _untranslated(arg)]
-                elif isinstance(node, ast.Assign | ast.AnnAssign):
-                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                    if any(_name(t) in ("default_message", "default_detail") for t in targets):
-                        bad = [node] if _untranslated(node.value) else []
+                elif isinstance(node, ast.ClassDef):
+                    # an error's default message, a DRF permission's refusal
+                    names = {"default_message", "default_detail"}
+                    if any("Permission" in _name(base) for base in node.bases):
+                        names.add("message")
+                    for item in node.body:
+                        targets = item.targets if isinstance(item, ast.Assign) else []
+                        if isinstance(item, ast.AnnAssign):
+                            targets = [item.target]
+                        if any(_name(t) in names for t in targets) and _untranslated(
+                            getattr(item, "value", None)
+                        ):
+                            found.append((str(path.relative_to(root)), item.lineno))
                 found += [(str(path.relative_to(root)), node.lineno) for _ in bad[:1]]
     return [f"{file}:{line}" for file, line in sorted(found)]
 
@@ -216,7 +231,8 @@ def test_the_scan_finds_a_bare_message(tmp_path):
     (tmp_path / "fintech").mkdir()
     (tmp_path / "fintech" / "errors.py").write_text(
         "class Conflict(Exception):\n    default_message = 'Busy.'\n"
-        "class InvalidInput(Exception):\n    pass\n",
+        "class InvalidInput(Exception):\n    pass\n"
+        "class Member(BasePermission):\n    message = 'Not active.'\n",
         encoding="utf-8",
     )
     (tmp_path / "fintech" / "service.py").write_text(
@@ -235,6 +251,7 @@ def test_the_scan_finds_a_bare_message(tmp_path):
     # when it is scanned, then each bare message is named by file and line
     assert untranslated_errors(tmp_path, ("fintech",)) == [
         "fintech/errors.py:2",
+        "fintech/errors.py:6",
         "fintech/service.py:5",
         "fintech/service.py:6",
         "fintech/service.py:7",

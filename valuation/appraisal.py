@@ -222,7 +222,7 @@ def _check_pledge_rates(rates: Mapping[str, Decimal | None], scorecard: Scorecar
 
 def _value_patent(patent: PatentInput, valuation_date: date) -> Decimal:
     if patent.method not in METHODS:
-        raise ValuationInputError("method", _("Choose one of %(join)s.") % {"join": ", ".join(METHODS)})
+        raise ValuationInputError("method", _("Choose one of %(choices)s.") % {"choices": ", ".join(METHODS)})
     if not isinstance(patent.inputs, _INPUTS_FOR_METHOD[patent.method]):
         raise ValuationInputError(
             "method",
@@ -242,7 +242,8 @@ def _patent_group_scores(patent: PatentInput, version: str) -> dict[str, Decimal
         if group not in PATENT_GROUPS:
             raise ValuationInputError(
                 f"sub_indicators.{group}",
-                _("Unknown indicator group; expected one of %(join)s.") % {"join": ", ".join(PATENT_GROUPS)},
+                _("Unknown indicator group; expected one of %(choices)s.")
+                % {"choices": ", ".join(PATENT_GROUPS)},
             )
     scores: dict[str, Decimal] = {}
     for group in PATENT_GROUPS:

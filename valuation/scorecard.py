@@ -136,7 +136,7 @@ def get_scorecard(version: str) -> Scorecard:
     except (KeyError, TypeError):
         raise ValuationInputError(
             "scorecard_version",
-            _("Unknown scorecard version; known: %(join)s.") % {"join": ", ".join(SCORECARDS)},
+            _("Unknown scorecard version; known: %(choices)s.") % {"choices": ", ".join(SCORECARDS)},
         ) from None
 
 
@@ -151,7 +151,8 @@ def group_score_from_sub_indicators(
     if group not in scorecard.sub_indicator_weights:
         raise ValuationInputError(
             group,
-            _("Unknown indicator group; expected one of %(join)s.") % {"join": ", ".join(PATENT_GROUPS)},
+            _("Unknown indicator group; expected one of %(choices)s.")
+            % {"choices": ", ".join(PATENT_GROUPS)},
         )
     weights = scorecard.sub_indicator_weights[group]
     for name in sub_indicators:

@@ -72,7 +72,9 @@ class EventFeedApi(APIView):
         types = request.query_params.getlist("type")
         unknown = sorted(set(types) - set(CATALOGUE))
         if unknown:
-            raise InvalidInput.on("type", _("Unknown event types: %(join)s.") % {"join": ", ".join(unknown)})
+            raise InvalidInput.on(
+                "type", _("Unknown event types: %(types)s.") % {"types": ", ".join(unknown)}
+            )
         raw = request.query_params.get("limit") or "50"
         if not raw.isdigit() or not 1 <= int(raw) <= settings.EVENT_FEED_MAX_PAGE:
             raise InvalidInput.on(

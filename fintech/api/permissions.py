@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -14,7 +15,7 @@ from fintech.models import User
 class ActiveMember(BasePermission):
     """Authenticated, and a member of an organisation that is still active."""
 
-    message = "Your account or your organisation is not active."
+    message = _("Your account or your organisation is not active.")
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user

@@ -319,7 +319,9 @@ class SubsidyReportApi(APIView):
         user = request_user(request)
         fmt = request.query_params.get("format") or "json"
         if fmt not in FORMATS:
-            raise InvalidInput.on("format", _("Format is one of %(join)s.") % {"join": ", ".join(FORMATS)})
+            raise InvalidInput.on(
+                "format", _("Format is one of %(choices)s.") % {"choices": ", ".join(FORMATS)}
+            )
         query = selectors.report_query(request.query_params)
         report = selectors.subsidy_report(user, query)
         name = f"subsidies-{query.period.label if query.period else 'all'}-{query.group_by}"

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.utils.translation import gettext as _
 from stdnum.cn import uscc as _stdnum_uscc
 
 
@@ -45,23 +46,27 @@ def validate_uscc(raw: str) -> str:
     code = _WHITESPACE.sub("", raw).upper()
     if len(code) != USCC_LENGTH:
         raise InvalidIdentifier(
-            f"A Unified Social Credit Code has 18 characters, not {len(code)} (统一社会信用代码应为18位)."
+            _("A Unified Social Credit Code has 18 characters, not %(count)s.") % {"count": len(code)}
         )
     for position, char in enumerate(code, start=1):
         if char not in USCC_ALPHABET:
             raise InvalidIdentifier(
-                f"Character {position} ({char!r}) is not allowed in a Unified Social Credit Code: "
-                "use digits and the letters A-Y except I, O, S, V (统一社会信用代码含有非法字符)."
+                _(
+                    "Character %(position)s (%(char)s) is not allowed in a Unified Social Credit Code: "
+                    "use digits and the letters A-Y except I, O, S, V."
+                )
+                % {"position": position, "char": repr(char)}
             )
     if not code[2:8].isdigit():
         raise InvalidIdentifier(
-            "Characters 3-8 of a Unified Social Credit Code must be the six-digit region code "
-            "of registration (登记管理机关行政区划码应为6位数字)."
+            _(
+                "Characters 3-8 of a Unified Social Credit Code must be the six-digit region code "
+                "of registration."
+            )
         )
     if code[17] != uscc_check_character(code[:17]):
         raise InvalidIdentifier(
-            "The check character of this Unified Social Credit Code is wrong; please re-type the "
-            "code (统一社会信用代码校验码错误)."
+            _("The check character of this Unified Social Credit Code is wrong; please re-type the code.")
         )
     return code
 
@@ -107,9 +112,11 @@ def parse_patent_number(raw: str) -> PatentNumber:
     match = _PATENT_PATTERN.match(text)
     if match is None:
         raise InvalidIdentifier(
-            "A patent application number is 12 digits, a dot and a check character "
-            "(e.g. 201710601862.3), or 8 digits and a check character for applications filed "
-            "before 2003-10-01 (e.g. 97101765.4) (专利申请号格式错误)."
+            _(
+                "A patent application number is 12 digits, a dot and a check character "
+                "(e.g. 201710601862.3), or 8 digits and a check character for applications filed "
+                "before 2003-10-01 (e.g. 97101765.4)."
+            )
         )
     digits, check = match.groups()
     legacy = len(digits) == 8
@@ -121,29 +128,34 @@ def parse_patent_number(raw: str) -> PatentNumber:
             filing_year = 2000 + two_digit_year
         else:
             raise InvalidIdentifier(
-                f"An 8-digit patent application number must start with a year from 85 to 03, "
-                f"not {digits[:2]} (专利申请号年份错误)."
+                _("An 8-digit patent application number must start with a year from 85 to 03, not %(year)s.")
+                % {"year": digits[:2]}
             )
         type_digit, serial = int(digits[2]), digits[3:]
     else:
         filing_year = int(digits[:4])
         if filing_year < _FIRST_12_DIGIT_YEAR:
             raise InvalidIdentifier(
-                f"12-digit patent application numbers start in 2003, not {filing_year}; "
-                "older numbers have 8 digits (专利申请号年份错误)."
+                _(
+                    "12-digit patent application numbers start in 2003, not %(year)s; older numbers have 8 "
+                    "digits."
+                )
+                % {"year": filing_year}
             )
         type_digit, serial = int(digits[4]), digits[5:]
     if type_digit not in _VALID_TYPE_DIGITS:
         raise InvalidIdentifier(
-            f"The patent type digit {type_digit} is not valid: use 1 (invention), 2 (utility "
-            "model), 3 (design), 8 (PCT invention) or 9 (PCT utility model) (专利类型号错误)."
+            _(
+                "The patent type digit %(digit)s is not valid: use 1 (invention), 2 (utility model), "
+                "3 (design), 8 (PCT invention) or 9 (PCT utility model)."
+            )
+            % {"digit": type_digit}
         )
     # Like the USCC, the expected check character is not revealed: a wrong one usually means a
     # mistyped digit, and the user should re-read the certificate rather than copy our answer.
     if check != patent_check_character(digits):
         raise InvalidIdentifier(
-            "The check character of this patent application number is wrong; please re-type the "
-            "number (专利申请号校验位错误)."
+            _("The check character of this patent application number is wrong; please re-type the number.")
         )
     return PatentNumber(
         canonical=f"{digits}.{check}",
@@ -163,12 +175,18 @@ def _type_digits(patent_type: str) -> set[int]:
         ) from None
 
 
+def _type_label(patent_type: str) -> str:
+    from fintech.models.patents import PatentType  # the rules import no models at import time
+
+    return str(PatentType(patent_type).label).lower() if patent_type in PatentType.values else patent_type
+
+
 def check_type_agrees(number: PatentNumber, patent_type: str) -> None:
     """Raise InvalidIdentifier when the number's type digit is not one of `patent_type`'s."""
     if number.type_digit not in _type_digits(patent_type):
         raise InvalidIdentifier(
-            f"Patent application number {number.canonical} has type digit {number.type_digit}, "
-            f"which is not a {patent_type.replace('_', ' ')} (专利类型与申请号不符)."
+            _("Patent application number %(number)s has type digit %(digit)s, which is not a %(type)s.")
+            % {"number": number.canonical, "digit": number.type_digit, "type": _type_label(patent_type)}
         )
 
 

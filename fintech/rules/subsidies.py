@@ -16,6 +16,8 @@ from datetime import date, timedelta
 from decimal import Decimal, localcontext
 from itertools import pairwise
 
+from django.utils.translation import gettext as _
+
 from fintech.money import ZERO, round_fen
 
 DAY_COUNT_BASIS = 360  # actual/360 (DOMAIN.md section 5)
@@ -75,7 +77,10 @@ def parse_period(text: str, kind: str | None = None) -> Period:
     quarter, month = _QUARTER_RE.match(text), _MONTH_RE.match(text)
     matched = quarter or month
     if matched is None or not 1900 <= int(matched.group(1)) <= 2999:
-        raise InvalidPeriod(f"'{text}' is not a period: write a quarter like 2025Q3 or a month like 2025-07.")
+        raise InvalidPeriod(
+            _("'%(text)s' is not a period: write a quarter like 2025Q3 or a month like 2025-07.")
+            % {"text": text}
+        )
     year, number = int(matched.group(1)), int(matched.group(2))
     if quarter is not None:
         first = 3 * (number - 1) + 1
@@ -83,9 +88,13 @@ def parse_period(text: str, kind: str | None = None) -> Period:
     else:
         found = Period(text, MONTH, date(year, number, 1), _month_end(year, number))
     if kind is not None and found.kind != kind:
-        example = "2025Q3" if kind == QUARTER else "2025-07"
         raise InvalidPeriod(
-            f"The programme's subsidy period is a {kind}: write it like {example}, not '{text}'."
+            (
+                _("The programme's subsidy period is a quarter: write it like 2025Q3, not '%(text)s'.")
+                if kind == QUARTER
+                else _("The programme's subsidy period is a month: write it like 2025-07, not '%(text)s'.")
+            )
+            % {"text": text}
         )
     return found
 

@@ -222,6 +222,6 @@ def _cell(value: Any) -> Any:
 def download_table(scenario: Scenario, name: str) -> tuple[tuple[str, ...], Iterator[list[Any]]]:
     """One table of a result as fintech.exports writes it (400 for a table that is not one of TABLES)."""
     if name not in TABLES:
-        raise InvalidInput.on("table", _("Table is one of %(join)s.") % {"join": ", ".join(TABLES)})
+        raise InvalidInput.on("table", _("Table is one of %(choices)s.") % {"choices": ", ".join(TABLES)})
     columns, rows = table(scenario, name)
     return columns, ([_cell(row.get(column)) for column in columns] for row in rows)

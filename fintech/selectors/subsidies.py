@@ -133,11 +133,13 @@ def report_query(params: Any) -> ReportQuery:
     naming its field)."""
     group_by = str(params.get("group_by") or "")
     if group_by not in REPORT_GROUPS:
-        raise InvalidInput.on("group_by", _("Group by one of %(join)s.") % {"join": ", ".join(REPORT_GROUPS)})
+        raise InvalidInput.on(
+            "group_by", _("Group by one of %(choices)s.") % {"choices": ", ".join(REPORT_GROUPS)}
+        )
     status = params.get("status") or None
     if status is not None and status not in EntitlementStatus.values:
         raise InvalidInput.on(
-            "status", _("Status is one of %(join)s.") % {"join": ", ".join(EntitlementStatus.values)}
+            "status", _("Status is one of %(choices)s.") % {"choices": ", ".join(EntitlementStatus.values)}
         )
     region = params.get("region") or None
     if region is not None and not re.fullmatch(r"[0-9]{6}", str(region)):

@@ -130,8 +130,8 @@ def member_add(
     if kind not in OrganizationKind.values:
         raise InvalidInput.on(
             "kind",
-            _("Unknown kind '%(kind)s'; one of %(join)s.")
-            % {"kind": kind, "join": ", ".join(OrganizationKind.values)},
+            _("Unknown kind '%(kind)s'; one of %(choices)s.")
+            % {"kind": kind, "choices": ", ".join(OrganizationKind.values)},
         )
     code = _uscc(uscc, "uscc")
     region = _region(region_code, "region")

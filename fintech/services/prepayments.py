@@ -308,10 +308,10 @@ def loan_prepay_partial(
     if unpaid:
         raise InstallmentsStillDue(
             _(
-                "Installments %(join)s are due on or before %(value_date)s and not paid: pay them before a "
+                "Installments %(seqs)s are due on or before %(value_date)s and not paid: pay them before a "
                 "partial prepayment."
             )
-            % {"join": ", ".join(map(str, unpaid)), "value_date": value_date}
+            % {"seqs": ", ".join(map(str, unpaid)), "value_date": value_date}
         )
     current = later[0]
     if current.principal_paid or current.interest_paid:

@@ -19,7 +19,9 @@ from decimal import Decimal
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from fintech.access import require_acts_for
 from fintech.errors import DomainError, DuplicateTransactionId, InvalidInput
@@ -34,24 +36,29 @@ from .enqueue import enqueue_on_commit
 HEADER = ("loan", "amount", "value_date", "transaction_id")
 TRANSACTION_ID_MAX = 100
 
-# The reasons a line is rejected, as the API reports them in `errors: [{line, reason}]`.
-REASON_FIELDS = "expected 4 fields: loan,amount,value_date,transaction_id"
-REASON_UNKNOWN_LOAN = "unknown loan"
-REASON_AMBIGUOUS_LOAN = "ambiguous loan: the value is one loan's id and another loan's external id"
-REASON_AMOUNT = "invalid amount: plain notation, at most 2 decimal places"
-REASON_DATE = "invalid value date: YYYY-MM-DD"
-REASON_NO_TRANSACTION = "missing transaction id"
-REASON_LONG_TRANSACTION = f"transaction id longer than {TRANSACTION_ID_MAX} characters"
-REASON_DUPLICATE = "duplicate transaction id"
+# The reasons a line is rejected, as the API reports them in `errors: [{line, reason}]`; said in
+# the language active when the file is processed (the uploader's, when processed in the request).
+REASON_FIELDS = gettext_lazy("expected 4 fields: loan,amount,value_date,transaction_id")
+REASON_UNKNOWN_LOAN = gettext_lazy("unknown loan")
+REASON_AMBIGUOUS_LOAN = gettext_lazy(
+    "ambiguous loan: the value is one loan's id and another loan's external id"
+)
+REASON_AMOUNT = gettext_lazy("invalid amount: plain notation, at most 2 decimal places")
+REASON_DATE = gettext_lazy("invalid value date: YYYY-MM-DD")
+REASON_NO_TRANSACTION = gettext_lazy("missing transaction id")
+REASON_LONG_TRANSACTION = lazy(
+    lambda: _("transaction id longer than %(count)s characters") % {"count": TRANSACTION_ID_MAX}, str
+)()
+REASON_DUPLICATE = gettext_lazy("duplicate transaction id")
 
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 class LineRejected(Exception):
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
+    def __init__(self, reason: str | Promise) -> None:
+        self.reason = str(reason)
+        super().__init__(self.reason)
 
 
 @dataclass(frozen=True)
@@ -91,8 +98,8 @@ def _check_header(text: str) -> list[str]:
     if not lines or tuple(f.lower() for f in _split(lines[0])) != HEADER:
         raise InvalidInput.on(
             "file",
-            _("The first line must be the header %(join)s (found %(found)s).")
-            % {"join": ",".join(HEADER), "found": repr(found)},
+            _("The first line must be the header %(header)s (found %(found)s).")
+            % {"header": ",".join(HEADER), "found": repr(found)},
         )
     return lines
 
@@ -213,7 +220,7 @@ def _process_line(file_id: int, line: FileLine) -> None:
         except LineRejected as exc:
             reason = exc.reason
         except DuplicateTransactionId:
-            reason = REASON_DUPLICATE  # applied by another upload after the check above
+            reason = str(REASON_DUPLICATE)  # applied by another upload after the check above
         except DomainError as exc:
             reason = exc.message
         except IntegrityError:
@@ -221,7 +228,7 @@ def _process_line(file_id: int, line: FileLine) -> None:
             # and the insert: the unique constraint (bank, transaction_id) refused the second one.
             if not Repayment.objects.filter(bank_id=file.bank_id, transaction_id=transaction_id).exists():
                 raise
-            reason = REASON_DUPLICATE
+            reason = str(REASON_DUPLICATE)
         RepaymentFileLine.objects.create(
             file=file,
             line=line.number,

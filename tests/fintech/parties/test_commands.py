@@ -120,7 +120,7 @@ def test_add_member_refuses_a_bad_uscc_with_a_clear_message():
     before = table_counts()
 
     # when it is onboarded, then the message names the field and the rule
-    with pytest.raises(CommandError) as excinfo:
+    with translation.override("en"), pytest.raises(CommandError) as excinfo:
         add_member(uscc="91420100MA00090014")
     assert str(excinfo.value).startswith("The check character of this Unified Social Credit Code is wrong")
     assert "(uscc: " in str(excinfo.value)

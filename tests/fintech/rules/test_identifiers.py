@@ -1,6 +1,7 @@
 from datetime import date
 
 import pytest
+from django.utils import translation
 
 from fintech.rules.identifiers import (
     PATENT_TYPE_DIGITS,
@@ -13,6 +14,14 @@ from fintech.rules.identifiers import (
     uscc_check_character,
     validate_uscc,
 )
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The messages are asserted in English (tests/test_translations.py checks the Chinese)."""
+    with translation.override("en"):
+        yield
+
 
 # --- USCC -----------------------------------------------------------------------------------------
 
@@ -70,10 +79,14 @@ def test_validate_uscc_refuses_wrong_length(code: str) -> None:
 
 
 def test_validate_uscc_length_message_names_the_length() -> None:
-    with pytest.raises(InvalidIdentifier, match=r"18 characters, not 17 "):
+    with pytest.raises(InvalidIdentifier, match=r"18 characters, not 17\.$"):
         validate_uscc("91110000600037341")
-    with pytest.raises(InvalidIdentifier, match=r"18 characters, not 19 "):
+    with pytest.raises(InvalidIdentifier, match=r"18 characters, not 19\.$"):
         validate_uscc("91110000600037341LL")
+    # and wholly in Chinese for a Chinese user (no English sentence in brackets any more)
+    with translation.override("zh-hans"), pytest.raises(InvalidIdentifier) as excinfo:
+        validate_uscc("91110000600037341")
+    assert str(excinfo.value) == "统一社会信用代码应为 18 位，而不是 17 位。"  # noqa: RUF001
 
 
 @pytest.mark.parametrize(
@@ -120,8 +133,7 @@ def test_validate_uscc_refuses_wrong_check_character(code: str) -> None:
     with pytest.raises(InvalidIdentifier) as excinfo:
         validate_uscc(code)
     assert str(excinfo.value) == (
-        "The check character of this Unified Social Credit Code is wrong; please re-type the code "
-        "(统一社会信用代码校验码错误)."
+        "The check character of this Unified Social Credit Code is wrong; please re-type the code."
     )
 
 
@@ -187,8 +199,7 @@ def test_patent_check_character_worked_by_hand() -> None:
 
 FORMAT_MESSAGE = (
     "A patent application number is 12 digits, a dot and a check character (e.g. 201710601862.3), "
-    "or 8 digits and a check character for applications filed before 2003-10-01 (e.g. 97101765.4) "
-    "(专利申请号格式错误)."
+    "or 8 digits and a check character for applications filed before 2003-10-01 (e.g. 97101765.4)."
 )
 
 
@@ -244,8 +255,7 @@ def test_parse_patent_number_refuses_wrong_check_character(raw: str) -> None:
     with pytest.raises(InvalidIdentifier) as excinfo:
         parse_patent_number(raw)
     assert str(excinfo.value) == (
-        "The check character of this patent application number is wrong; please re-type the number "
-        "(专利申请号校验位错误)."
+        "The check character of this patent application number is wrong; please re-type the number."
     )
 
 

@@ -549,7 +549,8 @@ def _open_findings(wanted: dict[Key, Want], as_of: date, *, already: set[Key] | 
 
 def _resolve(findings: QuerySet[Finding], on: date) -> int:
     """Resolve open findings (set-based: the cure is the watch's, or the event's, finding)."""
-    rows = list(findings.filter(status=FindingStatus.OPEN))
+    open_rows = findings.filter(status=FindingStatus.OPEN)
+    rows = list(open_rows.only("pk", "loan_id", "patent_id", "kind", "severity"))
     if not rows:
         return 0
     Finding.objects.filter(pk__in=[f.pk for f in rows], status=FindingStatus.OPEN).update(
@@ -618,6 +619,7 @@ def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
     statuses = dict(loans.order_by("pk").values_list("pk", "status"))
     loan_ids = sorted(statuses)
     active = [pk for pk in loan_ids if statuses[pk] == LoanStatus.ACTIVE]
+    watched = set(active)  # and below, the loans no longer active that had an open finding
     span = (loan_ids[0], loan_ids[-1]) if loan_ids else None
     wanted, to_lapse = _wanted(active, as_of, span)
     for patent_id, due_on in sorted(set(to_lapse)):
@@ -645,6 +647,7 @@ def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
     ).values_list("pk", "loan_id", "patent_id", "kind", "last_seen_on", "amount", "deadline_on", "detail"):
         if loan_id not in statuses:
             continue  # in the id span, not among the loans watched
+        watched.add(loan_id)
         key: Key = (loan_id, patent_id, kind)
         w = wanted.get(key)
         if last_seen_on > as_of:
@@ -666,7 +669,7 @@ def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
         Finding.objects.bulk_update(changed, ["amount", "deadline_on", "detail"], batch_size=500)
     resolved = _resolve(Finding.objects.filter(pk__in=cured), as_of)
     raised = _open_findings({k: w for k, w in wanted.items() if k not in known}, as_of, already=known)
-    return {"loans_watched": len(loan_ids), "findings_raised": raised, "findings_resolved": resolved}
+    return {"loans_watched": len(watched), "findings_raised": raised, "findings_resolved": resolved}
 
 
 # --- the cure workflow ----------------------------------------------------------------------------

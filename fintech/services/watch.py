@@ -176,7 +176,9 @@ def watch_chunk_process(chunk_id: int, *, retries: int = 0) -> None:
 
 def _watch_chunk(chunk: WatchChunk) -> dict[str, int]:
     as_of: date = WatchRun.objects.values_list("as_of", flat=True).get(pk=chunk.run_id)
-    return collateral_watch(loans_to_watch().filter(pk__range=(chunk.lo_id, chunk.hi_id)), as_of)
+    # Every loan of the range (a plain index range scan): the watch looks at the active ones and
+    # resolves the open findings of the others (services.collateral.collateral_watch).
+    return collateral_watch(Loan.objects.filter(pk__range=(chunk.lo_id, chunk.hi_id)), as_of)
 
 
 def _watch_finish(run_id: int) -> None:

@@ -28,7 +28,6 @@ from fintech.models import (
     PatentStatus,
     PatentValuation,
     PledgedPatent,
-    Program,
     Severity,
 )
 from fintech.money import ZERO, round_fen
@@ -290,13 +289,16 @@ def loans_cover(
     # A chunk's loans are an id range: the queries filter on the range (short SQL, an index range
     # scan), the rows of other loans in it are dropped below.
     lo, hi = id_range if id_range is not None else (min(ids), max(ids))
-    # The loans' programmes (few: read once each), then the outstanding principal grouped on the
-    # installments' loan index alone.
-    program_of = dict(Loan.objects.filter(pk__range=(lo, hi)).values_list("pk", "program_id"))
-    programs = {
-        row["pk"]: {f: row[f] for f in _PROGRAM_FIELDS}
-        for row in Program.objects.filter(pk__in=set(program_of.values())).values("pk", *_PROGRAM_FIELDS)
-    }
+    # The loans' programme parameters (one dict per programme), then the outstanding principal
+    # grouped on the installments' loan index alone.
+    programs: dict[int, dict[str, Any]] = {}
+    program_of: dict[int, int] = {}
+    for row in Loan.objects.filter(pk__range=(lo, hi)).values(
+        "pk", "program_id", *(f"program__{f}" for f in _PROGRAM_FIELDS)
+    ):
+        program_of[row["pk"]] = row["program_id"]
+        if row["program_id"] not in programs:
+            programs[row["program_id"]] = {f: row[f"program__{f}"] for f in _PROGRAM_FIELDS}
     outstanding = {
         loan_id: round_fen((due or ZERO) - (paid or ZERO))  # to the fen, as stored
         for loan_id, due, paid in Installment.objects.filter(loan__id__range=(lo, hi))

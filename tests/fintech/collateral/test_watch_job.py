@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, OperationalError, transaction
 
-from fintech.models import AuditLog, Finding, Notification, Patent, WatchChunk, WatchRun
+from fintech.models import AuditLog, CloseRun, Finding, Notification, Patent, WatchChunk, WatchRun
 from fintech.services import collateral as collateral_service
 from fintech.services.collateral import patent_event_record
 from fintech.services.watch import watch_chunk_process, watch_run_dispatch, watch_run_start
@@ -100,11 +100,19 @@ def test_the_job_raises_the_findings_of_a_small_book_with_their_figures(django_c
 
 
 def test_two_closes_of_a_date_start_one_watch_run(close):
-    loan, _people = active_loan()
+    loan, people = active_loan()
     Patent.objects.filter(pk=loan.pledge.items.get().patent_id).update(fees_paid_through_year=5)
 
     first = close(date(2025, 3, 10))
+    # a loan the first close did not see (disbursed that day, recorded after it): a second close
+    # run for the date has it to close, and finishes too
+    active_loan(people=people, disbursed_on=date(2025, 3, 10))
     again = close(date(2025, 3, 10))
+    assert [r.status for r in CloseRun.objects.filter(as_of=date(2025, 3, 10)).order_by("pk")] == [
+        "done",
+        "done",
+    ]
+    assert CloseRun.objects.filter(as_of=date(2025, 3, 10)).order_by("pk").last().chunks_total == 1
 
     # one watch run for the date, started once (one start audited), its fee finding raised once
     assert again.pk == first.pk

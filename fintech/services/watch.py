@@ -63,18 +63,23 @@ def _serialize_starts(as_of: date) -> None:
     # SQLite serialises writers on the database file.
 
 
-@transaction.atomic
 def watch_run_start(as_of: date, *, chunk_size: int = CHUNK_SIZE, resume: bool = True) -> WatchRun:
     """Start the watch for `as_of`, or return that date's run (resumed if unfinished and `resume`:
     its chunks not done go back to pending). A new run holds the loans to watch in chunks of
     contiguous id ranges (services.batch); with none it is done at once. Audited."""
+    return _start(as_of, chunk_size, resume)[0]
+
+
+@transaction.atomic
+def _start(as_of: date, chunk_size: int, resume: bool) -> tuple[WatchRun, bool]:
+    """watch_run_start, and whether the run was created now."""
     ensure_not_future(as_of, "as_of")
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     _serialize_starts(as_of)
     run = WatchRun.objects.filter(as_of=as_of).first()
     if run is not None:
-        return _resume(run) if resume else run
+        return (_resume(run) if resume else run), False
     bounds = batch.chunk_bounds(loans_to_watch(), chunk_size)
     run = WatchRun.objects.create(
         as_of=as_of,
@@ -91,7 +96,7 @@ def watch_run_start(as_of: date, *, chunk_size: int = CHUNK_SIZE, resume: bool =
         to_state=run.status,
         payload={"as_of": as_of, "chunks": len(bounds), "loans": run.loans_total},
     )
-    return run
+    return run, True
 
 
 def _resume(run: WatchRun) -> WatchRun:
@@ -117,9 +122,8 @@ def watch_run_dispatch(as_of: date, *, chunk_size: int = CHUNK_SIZE, resume: boo
     `fintech.collateral_watch_chunk` task per chunk not done, once committed. Without `resume`
     (the close's trigger) an existing run of the date is left as it is and nothing is queued."""
     with transaction.atomic():
-        existed = WatchRun.objects.filter(as_of=as_of).exists()
-        run = watch_run_start(as_of, chunk_size=chunk_size, resume=resume)
-        if resume or not existed:
+        run, created = _start(as_of, chunk_size, resume)
+        if resume or created:
             batch.chunks_enqueue(
                 WATCH_JOB,
                 run.chunks.exclude(status=ChunkStatus.DONE).order_by("lo_id").values_list("pk", flat=True),

@@ -1,9 +1,9 @@
 """The nightly collateral watch over a book of active loans, against one SQL statement computing
 the same coverage.
 
-    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db>
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> CELERY_BROKER_URL=redis://127.0.0.1:6379/<n>
     .venv/bin/python bench/book.py --installments 1400000
-    .venv/bin/python bench/collateral_watch.py --name 100k
+    .venv/bin/python bench/collateral_watch.py --name 100k [--workers 2 | --in-process]
 
 The book of bench/book.py has no pledged patents (but its template loans, built through the
 services, have theirs, valued at origination); this script adds one per loan first (a patent
@@ -13,10 +13,12 @@ INSERT ... SELECT, once. Then, as of AS_OF:
 
 - the floor: ONE statement computing every active loan's coverage (value x (1 - haircut) x term
   factor, summed, over the outstanding principal) and the count per level;
-- the service: `services.collateral.collateral_watch` over the active loans in chunks of 500 id
-  ranges (services.batch.chunk_bounds), one transaction each, in this process, the work each
-  chunk of the daily close does for the watch: night 1 raises the findings, night 2 (the next
-  day, the usual night) sees them again.
+- the service: the watch job (services.watch) for AS_OF, then for the next day: `watch_day`
+  in this process (start, dispatch, wait) with the chunks (2,000 loans each,
+  services.watch.CHUNK_SIZE) on real Celery workers started here (bench/processes.py,
+  `--workers 2`), or with `--in-process` each chunk's task run in this process; night 1 raises
+  the findings, night 2 (the next day, the usual night) sees them again. Each night is timed
+  from the start to the run done.
 
 The two must agree: the number of loans per level and the sum of the coverage ratios. Prints
 `ratio collateral_watch_<name> <night 2 / floor> target 2.00`.
@@ -28,6 +30,7 @@ import argparse
 import os
 import sys
 import time
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -42,6 +45,8 @@ import django  # noqa: E402
 django.setup()
 
 from django.db import connection, transaction  # noqa: E402
+
+from bench.processes import start_workers, stop  # noqa: E402
 
 AS_OF = date(2025, 9, 30)
 TARGET = Decimal("2.00")
@@ -124,7 +129,8 @@ def seed() -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         # A fresh first night: the findings of an earlier run of this benchmark go.
         cursor.execute(
-            "DELETE FROM fintech_notification; DELETE FROM fintech_findingaction; DELETE FROM fintech_finding"
+            "DELETE FROM fintech_notification; DELETE FROM fintech_findingaction;"
+            " DELETE FROM fintech_finding; DELETE FROM fintech_watchchunk; DELETE FROM fintech_watchrun"
         )
         cursor.execute(SEED_SQL)
         added = cursor.rowcount
@@ -145,18 +151,21 @@ def floor(as_of: date) -> tuple[float, tuple[int, int, int, Decimal]]:
 
 
 def watch(as_of: date, chunk_size: int) -> tuple[float, dict[str, int]]:
-    from fintech.models import Loan, LoanStatus
-    from fintech.services import batch
-    from fintech.services.collateral import collateral_watch
+    """The watch job for `as_of`, started and waited for here (services.watch.watch_day); its
+    chunks go to the workers through the broker, or run in this process (eager)."""
+    from fintech.services.watch import watch_day
 
-    active = Loan.objects.filter(status=LoanStatus.ACTIVE)
     started = time.monotonic()
-    totals = {"findings_raised": 0, "findings_resolved": 0}
-    for lo, hi in batch.chunk_bounds(active, chunk_size):
-        with transaction.atomic():
-            for k, v in collateral_watch(Loan.objects.filter(pk__range=(lo, hi)), as_of).items():
-                totals[k] += v
-    return time.monotonic() - started, totals
+    run = watch_day(as_of, chunk_size=chunk_size, poll=0.05)
+    took = time.monotonic() - started
+    if run.status != "done":
+        raise SystemExit(f"watch {as_of}: {run.status} {run.error}")
+    return took, {
+        "chunks": run.chunks_total,
+        "loans_watched": run.loans_watched,
+        "findings_raised": run.findings_raised,
+        "findings_resolved": run.findings_resolved,
+    }
 
 
 def service_levels(as_of: date) -> tuple[int, int, int, Decimal]:
@@ -179,7 +188,9 @@ def main() -> None:
     )
     parser.add_argument("--name", default="100k")
     parser.add_argument("--as-of", type=date.fromisoformat, default=AS_OF)
-    parser.add_argument("--chunk-size", type=int, default=500)
+    parser.add_argument("--chunk-size", type=int, default=2000, help="services.watch.CHUNK_SIZE")
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes started here")
+    parser.add_argument("--in-process", action="store_true", help="run the chunk tasks in this process")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("needs PostgreSQL: DATABASE_URL=postgres://...")
@@ -196,10 +207,32 @@ def main() -> None:
         f"service coverage: loans {own[0]}, shortfall {own[1]}, warning {own[2]}, sum {own[3]}; "
         f"{'equal to the floor' if agree else 'DIFFERS from the floor'}"
     )
-    night1, raised = watch(args.as_of, args.chunk_size)
-    print(f"watch night 1 {night1:.2f} s {raised}")
-    night2, seen = watch(args.as_of + timedelta(days=1), args.chunk_size)
-    print(f"watch night 2 {night2:.2f} s {seen}")
+    from config.celery import app
+
+    workers = None
+    if args.in_process:
+        app.conf.task_always_eager = True
+        print("chunks run in this process")
+    else:
+        if not os.environ.get("CELERY_BROKER_URL"):
+            raise SystemExit("needs CELERY_BROKER_URL=redis://... (or --in-process)")
+        queue = f"bench-{uuid.uuid4().hex[:8]}"
+        log = ROOT / "bench" / f".worker-{queue}.log"
+        app.conf.task_always_eager = False
+        app.conf.task_default_queue = queue
+        workers = start_workers(queue, args.workers, log, env={"CELERY_QUEUE": queue})
+        with app.connection_for_write() as conn:  # the broker connection warmed before the clock
+            conn.ensure_connection(max_retries=3)
+        print(f"chunks on {args.workers} Celery worker processes (queue {queue})")
+    try:
+        night1, raised = watch(args.as_of, args.chunk_size)
+        print(f"watch night 1 {night1:.2f} s {raised}")
+        night2, seen = watch(args.as_of + timedelta(days=1), args.chunk_size)
+        print(f"watch night 2 {night2:.2f} s {seen}")
+    finally:
+        if workers is not None:
+            stop(workers)
+            log.unlink()
     ratio = Decimal(night2 / floor_s).quantize(Decimal("0.01"))
     print(f"ratio collateral_watch_{args.name} {ratio} target {TARGET}")
     if not agree:

@@ -18,6 +18,7 @@ from . import (  # noqa: F401  (registers the admin classes)
     scenarios,
     subsidies,
     valuations,
+    watch,
 )
 
 admin.site.site_header = _("Patent-pledge financing platform")

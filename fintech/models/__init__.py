@@ -88,6 +88,7 @@ from .subsidies import (
     SubsidyRunStatus,
 )
 from .valuations import PatentValuation, Valuation, ValuationStatus
+from .watch import WatchChunk, WatchRun
 
 __all__ = [
     "OPEN_STATUSES",
@@ -185,6 +186,8 @@ __all__ = [
     "User",
     "Valuation",
     "ValuationStatus",
+    "WatchChunk",
+    "WatchRun",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -33,8 +33,6 @@ class CloseRun(models.Model):
     loans_closed = models.PositiveIntegerField(_("loans closed"), default=0)
     overdue_marked = models.PositiveIntegerField(_("installments marked overdue"), default=0)
     defaults_count = models.PositiveIntegerField(_("defaults"), default=0)
-    findings_raised = models.PositiveIntegerField(_("watch findings raised"), default=0)
-    findings_resolved = models.PositiveIntegerField(_("watch findings resolved"), default=0)
     error = models.TextField(_("error"), blank=True, default="")
     started_at = models.DateTimeField(auto_now_add=True, verbose_name=_("started at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
@@ -71,8 +69,6 @@ class CloseChunk(BatchChunk):
     loans_closed = models.PositiveIntegerField(_("loans closed"), default=0)
     overdue_marked = models.PositiveIntegerField(_("installments marked overdue"), default=0)
     defaults_count = models.PositiveIntegerField(_("defaults"), default=0)
-    findings_raised = models.PositiveIntegerField(_("watch findings raised"), default=0)
-    findings_resolved = models.PositiveIntegerField(_("watch findings resolved"), default=0)
 
     class Meta(BatchChunk.Meta):
         verbose_name = _("close chunk")

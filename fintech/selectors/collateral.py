@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 
 from fintech.models import (
@@ -214,30 +214,127 @@ def level_of(coverage: Decimal | None, program: dict[str, Any]) -> str:
     return "ok"
 
 
+class _PatentRow(NamedTuple):
+    """What the coverage rule reads of a pledged patent (a row, not a model instance)."""
+
+    pk: int
+    application_number: str
+    status: str
+    expires_on: date
+    filing_date: date
+    grant_date: date
+    patent_type: str
+    fees_paid_through_year: int | None
+    created_at: Any = None  # read only when no paid-through year is recorded (paid_through_year)
+
+
+def _needs_fee_line(patent: _PatentRow) -> bool:
+    """Whether the patent may have an unpaid fee year: alive and not paid through its term (the
+    recorded paid-through year settles most at once: the fee year of its registration is only
+    read when none is recorded)."""
+    if patent.status in DEAD_STATES:
+        return False
+    last = fee_rules.last_fee_year(patent.patent_type, patent.filing_date)
+    if patent.fees_paid_through_year is not None and patent.fees_paid_through_year >= last:
+        return False
+    return paid_through_year(patent) < last
+
+
+def patent_cover(
+    patent: _PatentRow,
+    appraised: tuple[Decimal, date | None, date | None],
+    fee: FeeLine | None,
+    program: dict[str, Any],
+    as_of: date,
+) -> PatentCover:
+    """The collateral value of one pledged patent on `as_of` (DOMAIN.md section 10a): the
+    appraised value x (1 - the haircut of its state) x the term factor, rounded to the fen."""
+    value, valued_on, until = appraised
+    if patent.status in DEAD_STATES or patent.expires_on < as_of:
+        state, haircut = "dead", program["haircut_dead_rate"]
+    else:
+        state, haircut = "in_force", program["haircut_in_force_rate"]
+        if fee is not None and fee.status == "in_grace" and program["haircut_fee_in_grace_rate"] > haircut:
+            state, haircut = "fee_in_grace", program["haircut_fee_in_grace_rate"]
+        if until is not None and until < as_of and program["haircut_valuation_expired_rate"] > haircut:
+            state, haircut = "valuation_expired", program["haircut_valuation_expired_rate"]
+    factor = _term_factor(patent.expires_on, as_of, valued_on)
+    return PatentCover(
+        patent.pk,
+        patent.application_number,
+        state,
+        patent.status,
+        value,
+        haircut,
+        factor,
+        round_fen(value * (ONE - haircut) * factor),
+        valued_on,
+        until,
+        patent.expires_on,
+        fee,
+    )
+
+
 def loans_cover(
     loan_ids: Iterable[int], as_of: date, *, id_range: tuple[int, int] | None = None
 ) -> dict[int, LoanCover]:
-    """Coverage of each loan on `as_of` (DOMAIN.md section 10a), in seven queries for the lot."""
+    """Coverage of each loan on `as_of` (DOMAIN.md section 10a): the one computation of the rule,
+    read by the API and the admin (one loan) and by the nightly watch (a chunk of loans).
+
+    Set-based: four queries for the lot, rows read as tuples (no model instance), plus the fee
+    tables and payments only when a patent of the lot is not paid through its term."""
     ids = list(loan_ids)
     if not ids:
         return {}
     # A chunk's loans are an id range: the queries filter on the range (short SQL, an index range
     # scan), the rows of other loans in it are dropped below.
     lo, hi = id_range if id_range is not None else (min(ids), max(ids))
-    programs = {
-        row["pk"]: row
-        for row in Loan.objects.filter(pk__range=(lo, hi)).values(
-            "pk", *(f"program__{f}" for f in _PROGRAM_FIELDS)
-        )
+    # The loans' programme parameters (one dict per programme), then the outstanding principal
+    # grouped on the installments' loan index alone.
+    programs: dict[int, dict[str, Any]] = {}
+    program_of: dict[int, int] = {}
+    for row in Loan.objects.filter(pk__range=(lo, hi)).values(
+        "pk", "program_id", *(f"program__{f}" for f in _PROGRAM_FIELDS)
+    ):
+        program_of[row["pk"]] = row["program_id"]
+        if row["program_id"] not in programs:
+            programs[row["program_id"]] = {f: row[f"program__{f}"] for f in _PROGRAM_FIELDS}
+    outstanding = {
+        loan_id: round_fen((due or ZERO) - (paid or ZERO))  # to the fen, as stored
+        for loan_id, due, paid in Installment.objects.filter(loan__id__range=(lo, hi))
+        .values("loan_id")
+        .annotate(due=Sum("principal_due"), paid=Sum("principal_paid"))
+        .values_list("loan_id", "due", "paid")
+        .order_by()
     }
-    items = list(
-        PledgedPatent.objects.filter(pledge__loan__id__range=(lo, hi), is_active=True)
-        .annotate(loan_id=F("pledge__loan_id"))
-        .select_related("patent")
+    covers: dict[int, LoanCover] = {
+        pk: LoanCover(pk, ZERO, outstanding.get(pk, ZERO), None, "ok", [], programs[program_of[pk]])
+        for pk in ids
+        if pk in program_of
+    }
+    items = [
+        (loan_id, _PatentRow(*patent))  # type: ignore[arg-type]
+        for loan_id, *patent in PledgedPatent.objects.filter(pledge__loan__id__range=(lo, hi), is_active=True)
         .order_by("pledge__loan_id", "patent_id")
-    )
-    origination = {
-        (loan_id, patent_id): (value, valued_on, until)
+        .values_list(
+            "pledge__loan_id",
+            "patent_id",
+            "patent__application_number",
+            "patent__status",
+            "patent__expires_on",
+            "patent__filing_date",
+            "patent__grant_date",
+            "patent__patent_type",
+            "patent__fees_paid_through_year",
+        )
+        if loan_id in covers
+    ]
+    unrecorded = {p.pk for _loan, p in items if p.fees_paid_through_year is None}
+    if unrecorded:
+        registered = dict(Patent.objects.filter(pk__in=sorted(unrecorded)).values_list("pk", "created_at"))
+        items = [(loan_id, p._replace(created_at=registered.get(p.pk))) for loan_id, p in items]
+    appraised: dict[tuple[int, int], tuple[Decimal, date | None, date | None]] = {}
+    if items:
         for loan_id, patent_id, value, valued_on, until in PatentValuation.objects.filter(
             valuation__application__loan__id__range=(lo, hi)
         ).values_list(
@@ -246,84 +343,43 @@ def loans_cover(
             "value",
             "valuation__valuation_date",
             "valuation__valid_until",
-        )
-    }
-    appraisals: dict[tuple[int, int], tuple[Decimal, date | None, date | None]] = {}
-    for loan_id, patent_id, value, valued_on, until in (
-        CollateralAppraisal.objects.filter(loan__id__range=(lo, hi))
-        .order_by("loan_id", "patent_id", "valued_on", "id")
-        .values_list("loan_id", "patent_id", "value", "valued_on", "valid_until")
-    ):
-        appraisals[(loan_id, patent_id)] = (value, valued_on, until)  # the latest wins
+        ):
+            appraised[(loan_id, patent_id)] = (value, valued_on, until)  # at origination
+        for loan_id, patent_id, value, valued_on, until in (
+            CollateralAppraisal.objects.filter(loan__id__range=(lo, hi))
+            .order_by("loan_id", "patent_id", "valued_on", "id")
+            .values_list("loan_id", "patent_id", "value", "valued_on", "valid_until")
+        ):
+            appraised[(loan_id, patent_id)] = (value, valued_on, until)  # the latest wins
+    # The fee state: only patents not paid through their term can have an unpaid year.
+    unpaid = {p.pk for _loan, p in items if _needs_fee_line(p)}
     payments: dict[int, dict[int, tuple[Decimal, date]]] = defaultdict(dict)
-    for patent_id, year, amount, paid_on in PatentFeePayment.objects.filter(
-        patent__pledges__pledge__loan__id__range=(lo, hi), patent__pledges__is_active=True
-    ).values_list("patent_id", "fee_year", "amount", "paid_on"):
-        payments[patent_id][year] = (amount, paid_on)
-    outstanding = {
-        row["loan_id"]: (row["due"] or ZERO) - (row["paid"] or ZERO)
-        for row in Installment.objects.filter(loan__id__range=(lo, hi))
-        .values("loan_id")
-        .annotate(due=Sum("principal_due"), paid=Sum("principal_paid"))
-    }
-    tables = FeeTables() if items else None
-    covers = {}
-    for pk in ids:
-        program = {f: programs[pk][f"program__{f}"] for f in _PROGRAM_FIELDS}
-        covers[pk] = LoanCover(pk, ZERO, outstanding.get(pk, ZERO), None, "ok", [], program)
-    for item in items:
-        cover = covers.get(item.loan_id)
-        if cover is None:
-            continue  # a loan of the range that was not asked for
-        program = cover.program
-        patent = item.patent
-        value, valued_on, until = appraisals.get(
-            (item.loan_id, item.patent_id),
-            origination.get((item.loan_id, item.patent_id), (ZERO, None, None)),
-        )
+    tables = None
+    if unpaid:
+        tables = FeeTables()
+        for patent_id, year, amount, paid_on in PatentFeePayment.objects.filter(
+            patent_id__in=sorted(unpaid)
+        ).values_list("patent_id", "fee_year", "amount", "paid_on"):
+            payments[patent_id][year] = (amount, paid_on)
+    for loan_id, patent in items:
+        cover = covers[loan_id]
         fee = None
-        if tables is not None and patent.status not in DEAD_STATES:
+        if tables is not None and patent.pk in unpaid:
             fee = first_unpaid(
                 fee_lines(patent, as_of, payments.get(patent.pk, {}), tables, first_unpaid_only=True)
             )
-        if patent.status in DEAD_STATES or patent.expires_on < as_of:
-            state, haircut = "dead", program["haircut_dead_rate"]
-        else:
-            state, haircut = "in_force", program["haircut_in_force_rate"]
-            if (
-                fee is not None
-                and fee.status == "in_grace"
-                and program["haircut_fee_in_grace_rate"] > haircut
-            ):
-                state, haircut = "fee_in_grace", program["haircut_fee_in_grace_rate"]
-            if until is not None and until < as_of and program["haircut_valuation_expired_rate"] > haircut:
-                state, haircut = "valuation_expired", program["haircut_valuation_expired_rate"]
-        factor = _term_factor(patent.expires_on, as_of, valued_on)
-        patent_value = round_fen(value * (ONE - haircut) * factor)
-        cover.patents.append(
-            PatentCover(
-                patent.pk,
-                patent.application_number,
-                state,
-                patent.status,
-                value,
-                haircut,
-                factor,
-                patent_value,
-                valued_on,
-                until,
-                patent.expires_on,
-                fee,
-            )
+        item = patent_cover(
+            patent, appraised.get((loan_id, patent.pk), (ZERO, None, None)), fee, cover.program, as_of
         )
-        cover.collateral_value += patent_value
+        cover.patents.append(item)
+        cover.collateral_value += item.value
     for cover in covers.values():
         if cover.outstanding_principal > 0:
             cover.coverage = (cover.collateral_value / cover.outstanding_principal).quantize(
                 COVERAGE_PLACES, rounding=ROUND_HALF_UP
             )
         cover.level = level_of(cover.coverage, cover.program)
-    return covers
+    return {pk: covers[pk] for pk in ids if pk in covers}
 
 
 def loan_cover(loan: Loan, as_of: date) -> LoanCover:

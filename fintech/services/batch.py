@@ -384,6 +384,38 @@ def watchdog_run(job: Job, run_id: int, *, now: Any = None) -> dict[str, int]:
     return found
 
 
+def run_wait(
+    job: Job,
+    run_id: int,
+    *,
+    done: str,
+    failed: str,
+    timeout: float,
+    poll: float,
+    progress: Callable[[Any], None] | None = None,
+) -> Any:
+    """Poll the run record until it is `done`, or `failed` with no chunk left to run, or the
+    timeout passes; return it as it then stands (the caller reads its status). `progress` is called
+    with the run whenever its chunk count moves. While waiting, stalled chunks of this run are
+    healed (the watchdog's pass for this run), so a lost message does not hold the run up."""
+    deadline = time.monotonic() + timeout
+    seen: tuple[int, int] | None = None
+    while True:
+        run = job.run_model.objects.get(pk=run_id)
+        if progress is not None and (run.chunks_done, run.chunks_requeued) != seen:
+            seen = (run.chunks_done, run.chunks_requeued)
+            progress(run)
+        if run.status == done:
+            return run
+        if run.status == failed and not active_chunks(job, run.pk).exists():
+            return run
+        if time.monotonic() >= deadline:
+            return run
+        if run.status == job.running:
+            watchdog_run(job, run.pk)
+        time.sleep(poll)
+
+
 def active_chunks(job: Job, run_id: int) -> QuerySet[Any]:
     return job.chunk_model.objects.filter(run_id=run_id, status__in=(C.PENDING, C.RUNNING))
 
@@ -404,6 +436,7 @@ __all__ = [
     "register",
     "run_complete_if_done",
     "run_fail",
+    "run_wait",
     "watchdog",
     "watchdog_run",
 ]

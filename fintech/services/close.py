@@ -17,7 +17,6 @@ close whose run did not finish is resumed rather than started over.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from datetime import date, timedelta
 
@@ -40,7 +39,6 @@ from fintech.models import (
 from fintech.rules.loss import default_day
 
 from . import batch
-from .collateral import collateral_watch
 from .common import ensure_not_future
 from .defaults import (
     DefaultBatch,
@@ -49,6 +47,7 @@ from .defaults import (
     installments_mark_overdue_each,
     loan_default_declare,
 )
+from .enqueue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -148,22 +147,15 @@ def close_run_wait(
     passes; return it as it then stands (the caller reads its status). `progress` is called with
     the run whenever its chunk count moves. While waiting, stalled chunks of this run are healed
     (the watchdog's pass for this run), so a lost message does not hold the close up."""
-    deadline = time.monotonic() + timeout
-    seen: tuple[int, int] | None = None
-    while True:
-        run = CloseRun.objects.get(pk=run_id)
-        if progress is not None and (run.chunks_done, run.chunks_requeued) != seen:
-            seen = (run.chunks_done, run.chunks_requeued)
-            progress(run)
-        if run.status == RunStatus.DONE:
-            return run
-        if run.status == RunStatus.FAILED and not batch.active_chunks(CLOSE_JOB, run.pk).exists():
-            return run
-        if time.monotonic() >= deadline:
-            return run
-        if run.status == RunStatus.RUNNING:
-            batch.watchdog_run(CLOSE_JOB, run.pk)
-        time.sleep(poll)
+    return batch.run_wait(
+        CLOSE_JOB,
+        run_id,
+        done=RunStatus.DONE,
+        failed=RunStatus.FAILED,
+        timeout=timeout,
+        poll=poll,
+        progress=progress,
+    )
 
 
 def close_day(
@@ -202,6 +194,14 @@ def _finish_locked(run: CloseRun) -> None:
     batch.counters_from_chunks(CLOSE_JOB, run)
     run.finish()
     run.save()
+    _watch_after_close(run.as_of)
+
+
+def _watch_after_close(as_of: date) -> None:
+    """The close of `as_of` is done: queue the start of that date's collateral watch
+    (services.watch) once this commits. Idempotent: the watch run is unique per date, so a second
+    close finish for the date finds it and starts nothing."""
+    enqueue_on_commit("collateral_watch_start", as_of.isoformat(), robust=True)
 
 
 def _close_chunk(chunk: CloseChunk) -> dict[str, int]:
@@ -246,9 +246,8 @@ def _close_chunk(chunk: CloseChunk) -> dict[str, int]:
     # Last, the defaults: set-based, and the programme rows (the fund's draws) locked for the rest
     # of the chunk's transaction only from here.
     pending.write()
-    # The collateral watch of the chunk's id range (DOMAIN.md section 10a), in the same transaction.
-    watched = collateral_watch(Loan.objects.filter(pk__range=(chunk.lo_id, chunk.hi_id)), as_of)
-    return {"loans_closed": closed, "overdue_marked": overdue, "defaults_count": len(defaults), **watched}
+    # The collateral watch is its own job, started once the whole close has finished (_finish_locked).
+    return {"loans_closed": closed, "overdue_marked": overdue, "defaults_count": len(defaults)}
 
 
 def _loan_terms(loans: QuerySet[Loan]) -> dict[int, tuple[int, int]]:
@@ -325,7 +324,7 @@ CLOSE_JOB = batch.register(
         finish=lambda run_id: _close_finish(run_id),
         active=(RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED),
         running=RunStatus.RUNNING,
-        counters=("loans_closed", "overdue_marked", "defaults_count", "findings_raised", "findings_resolved"),
+        counters=("loans_closed", "overdue_marked", "defaults_count"),
         label=lambda chunk: f"chunk {chunk.pk} (loans {chunk.lo_id}-{chunk.hi_id})",
     )
 )

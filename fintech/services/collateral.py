@@ -430,6 +430,7 @@ def _wanted(
     """The findings that should be open on `as_of`, and the patents whose grace ended unpaid."""
     wanted: dict[Key, Want] = {}
     to_lapse: list[tuple[int, date]] = []
+    term_floor: dict[int, date] = {}  # min_remaining_patent_months -> the earliest expiry that is enough
     for cover in loans_cover(loan_ids, as_of, id_range=id_range).values():
         program = cover.program
         for p in cover.patents:
@@ -478,7 +479,10 @@ def _wanted(
                         p.valid_until,
                         {"valid_until": p.valid_until.isoformat()},
                     )
-            if add_months(as_of, program["min_remaining_patent_months"]) > p.expires_on:
+            months = program["min_remaining_patent_months"]
+            if months not in term_floor:
+                term_floor[months] = add_months(as_of, months)
+            if term_floor[months] > p.expires_on:
                 wanted[(cover.loan, p.patent, FindingKind.TERM_SHORT)] = (
                     None,
                     p.expires_on,
@@ -529,13 +533,16 @@ def _open_findings(wanted: dict[Key, Want], as_of: date, *, already: set[Key] | 
     ]
     if not new:
         return 0
-    Finding.objects.bulk_create(new, ignore_conflicts=True)
+    # INSERT ... ON CONFLICT DO NOTHING: a finding opened meanwhile (the same night run twice at
+    # once, an event's lapse) is left alone by the partial unique indexes.
+    Finding.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
+    new_keys = {(n.loan_id, n.patent_id, n.kind) for n in new}
     raised = [
         f
         for f in Finding.objects.filter(
             loan_id__in={k.loan_id for k in new}, status=FindingStatus.OPEN, first_seen_on=as_of
-        )
-        if _key(f) in {(n.loan_id, n.patent_id, n.kind) for n in new}
+        ).only("pk", "loan_id", "patent_id", "kind", "severity")
+        if _key(f) in new_keys
     ]
     _notify(raised, "raised")
     _announce(raised, "collateral.finding_raised", "", FindingStatus.OPEN, as_of)
@@ -544,7 +551,8 @@ def _open_findings(wanted: dict[Key, Want], as_of: date, *, already: set[Key] | 
 
 def _resolve(findings: QuerySet[Finding], on: date) -> int:
     """Resolve open findings (set-based: the cure is the watch's, or the event's, finding)."""
-    rows = list(findings.filter(status=FindingStatus.OPEN))
+    open_rows = findings.filter(status=FindingStatus.OPEN)
+    rows = list(open_rows.only("pk", "loan_id", "patent_id", "kind", "severity"))
     if not rows:
         return 0
     Finding.objects.filter(pk__in=[f.pk for f in rows], status=FindingStatus.OPEN).update(
@@ -601,13 +609,20 @@ def _notify(findings: list[Finding], event: str) -> None:
 
 
 def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
-    """The watch of `loans` on `as_of` (inside the caller's transaction): raise what is new, see
-    again what stays (last_seen_on, amount, deadline), resolve what is cured or whose loan is no
-    longer active. A re-run for the same date changes nothing; an older date never rewinds."""
-    loan_ids = list(loans.order_by("pk").values_list("pk", flat=True))
-    active = list(loans.filter(status=LoanStatus.ACTIVE).order_by("pk").values_list("pk", flat=True))
+    """The watch of `loans` on `as_of` (inside the caller's transaction: a chunk of the watch job,
+    services.watch): raise what is new, see again what stays (last_seen_on, amount, deadline),
+    resolve what is cured or whose loan is no longer active. A re-run for the same date changes
+    nothing; an older date never rewinds.
+
+    Set-based: the coverage of the lot from the one rule (selectors.collateral.loans_cover, rows
+    read as tuples), the open findings as tuples, then one INSERT ... ON CONFLICT DO NOTHING of the
+    new findings (the partial unique indexes keep one open finding per loan, patent and kind), one
+    UPDATE of those seen again, one of those cured, and their notifications and events in bulk."""
+    statuses = dict(loans.order_by("pk").values_list("pk", "status"))
+    loan_ids = sorted(statuses)
+    active = [pk for pk in loan_ids if statuses[pk] == LoanStatus.ACTIVE]
+    watched = set(active)  # and below, the loans no longer active that had an open finding
     span = (loan_ids[0], loan_ids[-1]) if loan_ids else None
-    watched = set(loan_ids)
     wanted, to_lapse = _wanted(active, as_of, span)
     for patent_id, due_on in sorted(set(to_lapse)):
         # The grace ended unpaid: the patent lapses as of the fee's due date (DOMAIN.md 10a).
@@ -624,26 +639,29 @@ def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
             pass  # already lapsed or changed meanwhile: the finding stands on the state
     if to_lapse:  # the lapsed patents' value and findings change: read them again
         wanted, _none = _wanted(active, as_of, span)
-    seen, changed, cured = [], [], []
+    seen: list[int] = []
+    cured: list[int] = []
+    changed: list[Finding] = []
     known: set[Key] = set()
     in_span = Finding.objects.filter(loan__id__range=span) if span else Finding.objects.none()
-    for f in in_span.filter(status=FindingStatus.OPEN).only(
-        "pk", "loan_id", "patent_id", "kind", "last_seen_on", "amount", "deadline_on", "detail"
-    ):
-        key, w = _key(f), wanted.get(_key(f))
-        if f.loan_id not in watched:
+    for pk, loan_id, patent_id, kind, last_seen_on, amount, deadline_on, detail in in_span.filter(
+        status=FindingStatus.OPEN
+    ).values_list("pk", "loan_id", "patent_id", "kind", "last_seen_on", "amount", "deadline_on", "detail"):
+        if loan_id not in statuses:
             continue  # in the id span, not among the loans watched
-        if f.last_seen_on > as_of:
+        watched.add(loan_id)
+        key: Key = (loan_id, patent_id, kind)
+        w = wanted.get(key)
+        if last_seen_on > as_of:
             known.add(key)  # a later night saw it: an older date rewinds nothing
         elif w is None:
-            cured.append(f.pk)
+            cured.append(pk)
         else:
             known.add(key)
-            if f.last_seen_on != as_of:
-                seen.append(f.pk)
-            if f.kind in REFRESHED_KINDS and (f.amount, f.deadline_on, f.detail) != w:
-                f.amount, f.deadline_on, f.detail = w
-                changed.append(f)
+            if last_seen_on != as_of:
+                seen.append(pk)
+            if kind in REFRESHED_KINDS and (amount, deadline_on, detail) != w:
+                changed.append(Finding(pk=pk, amount=w[0], deadline_on=w[1], detail=w[2]))
     # One UPDATE for the findings seen again; the fee findings whose amount moved (a surcharge's
     # new month) one bulk update. Coverage findings keep the figures of their first night (the
     # loan's live coverage is on its page and endpoint).
@@ -653,7 +671,7 @@ def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
         Finding.objects.bulk_update(changed, ["amount", "deadline_on", "detail"], batch_size=500)
     resolved = _resolve(Finding.objects.filter(pk__in=cured), as_of)
     raised = _open_findings({k: w for k, w in wanted.items() if k not in known}, as_of, already=known)
-    return {"findings_raised": raised, "findings_resolved": resolved}
+    return {"loans_watched": len(watched), "findings_raised": raised, "findings_resolved": resolved}
 
 
 # --- the cure workflow ----------------------------------------------------------------------------

@@ -28,9 +28,9 @@ def retry_transient(task: Any) -> Iterator[None]:
 
 @shared_task(name="fintech.batch_watchdog")
 def batch_watchdog() -> dict[str, int]:
-    """Periodic (beat): queue again the chunks of subsidy runs and closes that stalled (a worker
+    """Periodic (beat): queue again the chunks of subsidy runs, closes and watches that stalled (a worker
     killed, a broker that lost its messages); fail a run whose chunk keeps stalling."""
     # The jobs register when their services are imported.
-    from fintech.services import close, subsidies  # noqa: F401
+    from fintech.services import close, subsidies, watch  # noqa: F401
 
     return batch.watchdog()

@@ -31,6 +31,8 @@ def test_close_day_keeps_going_while_its_lost_chunks_are_healed(settings, monkey
     sent = []
 
     def loses_the_first_sending(job, chunk_ids):
+        if job.name != "close_run":  # the collateral watch the close starts when done
+            return real_enqueue(job, chunk_ids)
         ids = list(chunk_ids)
         sent.append(ids)
         if len(sent) > 1:

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from fintech.models import CloseChunk, CloseRun, Installment, Loan
+from fintech.models import CloseChunk, CloseRun, Installment, Loan, WatchRun
 from fintech.services.close import close_day
 from fintech.tasks.close import close_chunk, close_day_beat
 
@@ -53,6 +53,10 @@ def test_the_close_runs_in_a_real_worker_and_a_rerun_changes_nothing(worker, thr
         None,
     ]
     assert Installment.objects.filter(loan__in=book, status="overdue").count() == 8
+    # the close's finish started the date's collateral watch, in that worker too
+    worker.wait_for(
+        lambda: WatchRun.objects.filter(as_of=AS_OF, status="done").exists(), "the watch", timeout=90
+    )
     before = snapshot()
 
     # when the close for the same date runs again, and the broker delivers a done chunk once more,

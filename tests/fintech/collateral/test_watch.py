@@ -1,6 +1,6 @@
-"""The nightly watch in the daily close (DOMAIN.md section 10a): a fee finding raised once over three
-nights and resolved by the cure; coverage before and after an added patent; the auto-lapse at the
-end of grace; the queue over the API."""
+"""The nightly watch, the job the daily close starts (DOMAIN.md section 10a): a fee finding raised
+once over three nights and resolved by the cure; coverage before and after an added patent; the
+auto-lapse at the end of grace; the queue over the API."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from fintech.models import CloseRun, Finding, Loan, Patent
+from fintech.models import Finding, Loan, Patent, WatchRun
 from fintech.selectors.collateral import loan_cover
 from fintech.services.collateral import (
     collateral_watch,
@@ -70,8 +70,10 @@ def test_fee_in_grace_raised_once_over_three_nights_and_resolved_by_the_payment(
     grace.refresh_from_db()
     assert (grace.status, grace.resolved_on, run.findings_resolved) == ("resolved", date(2025, 4, 5), 1)
     assert Finding.objects.filter(kind="fee_in_grace").count() == 1
-    # a re-run of a night changes nothing (no new run work, no duplicate)
-    assert close(date(2025, 4, 5)).findings_raised == 0
+    # a re-run of a night's close changes nothing: the same watch run, no duplicate
+    again = close(date(2025, 4, 5))
+    assert (again.pk, again.findings_raised, again.findings_resolved) == (run.pk, 0, 1)
+    assert WatchRun.objects.filter(as_of=date(2025, 4, 5)).count() == 1
     assert Finding.objects.filter(loan=loan).count() == 2
 
 
@@ -84,7 +86,7 @@ def test_watch_lapses_a_patent_whose_grace_ended_unpaid():
     legal = Finding.objects.get(loan=loan, kind="legal_status")
     assert (legal.severity, legal.first_seen_on) == ("critical", date(2025, 4, 1))
     # the watch raised the coverage shortfall (0.00 / 1,000,000.00); the lapse raised the legal one
-    assert counts == {"findings_raised": 1, "findings_resolved": 0}
+    assert counts == {"loans_watched": 1, "findings_raised": 1, "findings_resolved": 0}
     assert Finding.objects.get(loan=loan, kind="coverage_shortfall").severity == "critical"
     # the same night again: nothing new
     assert collateral_watch(Loan.objects.filter(pk=loan.pk), date(2025, 10, 2))["findings_raised"] == 0
@@ -117,7 +119,7 @@ def test_coverage_before_and_after_an_added_patent(close):
     close(date(2025, 6, 3))
     shortfall.refresh_from_db()
     assert (shortfall.status, shortfall.resolved_on) == ("resolved", date(2025, 6, 3))
-    assert CloseRun.objects.filter(as_of=date(2025, 6, 3)).get().findings_resolved == 1
+    assert WatchRun.objects.get(as_of=date(2025, 6, 3)).findings_resolved == 1
 
 
 def test_coverage_api_shows_the_patents_and_the_level(client_for):

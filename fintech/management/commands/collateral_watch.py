@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, no_translations
 
 from fintech.errors import DomainError
 from fintech.models import RunStatus, WatchRun
@@ -35,6 +35,7 @@ class Command(BaseCommand):
             "--timeout", type=float, default=WAIT_SECONDS, help="Seconds to wait for the watch."
         )
 
+    @no_translations  # an operator's command: wholly English, the services' refusals too
     def handle(self, *args: Any, **options: Any) -> None:
         as_of = _business_date(options["as_of"]) if options["as_of"] else business_today()
         if options["chunk_size"] < 1:

@@ -40,7 +40,6 @@ from fintech.models import (
 from fintech.rules.loss import default_day
 
 from . import batch
-from .collateral import collateral_watch
 from .common import ensure_not_future
 from .defaults import (
     DefaultBatch,
@@ -246,9 +245,7 @@ def _close_chunk(chunk: CloseChunk) -> dict[str, int]:
     # Last, the defaults: set-based, and the programme rows (the fund's draws) locked for the rest
     # of the chunk's transaction only from here.
     pending.write()
-    # The collateral watch of the chunk's id range (DOMAIN.md section 10a), in the same transaction.
-    watched = collateral_watch(Loan.objects.filter(pk__range=(chunk.lo_id, chunk.hi_id)), as_of)
-    return {"loans_closed": closed, "overdue_marked": overdue, "defaults_count": len(defaults), **watched}
+    return {"loans_closed": closed, "overdue_marked": overdue, "defaults_count": len(defaults)}
 
 
 def _loan_terms(loans: QuerySet[Loan]) -> dict[int, tuple[int, int]]:
@@ -325,7 +322,7 @@ CLOSE_JOB = batch.register(
         finish=lambda run_id: _close_finish(run_id),
         active=(RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED),
         running=RunStatus.RUNNING,
-        counters=("loans_closed", "overdue_marked", "defaults_count", "findings_raised", "findings_resolved"),
+        counters=("loans_closed", "overdue_marked", "defaults_count"),
         label=lambda chunk: f"chunk {chunk.pk} (loans {chunk.lo_id}-{chunk.hi_id})",
     )
 )

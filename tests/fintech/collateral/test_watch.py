@@ -1,4 +1,4 @@
-"""The nightly watch in the daily close (DOMAIN.md section 10a): a fee finding raised once over three
+"""The nightly collateral watch (DOMAIN.md section 10a): a fee finding raised once over three
 nights and resolved by the cure; coverage before and after an added patent; the auto-lapse at the
 end of grace; the queue over the API."""
 
@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from fintech.models import CloseRun, Finding, Loan, Patent
+from fintech.models import Finding, Loan, Patent
 from fintech.selectors.collateral import loan_cover
 from fintech.services.collateral import (
     collateral_watch,
@@ -34,16 +34,21 @@ def _loan_with_fee_due():
     return loan, people, patent
 
 
-def test_fee_in_grace_raised_once_over_three_nights_and_resolved_by_the_payment(close, client_for):
+def _watch(as_of: date) -> dict[str, int]:
+    """One night's watch over every loan (its own job, no longer a part of the daily close)."""
+    return collateral_watch(Loan.objects.all(), as_of)
+
+
+def test_fee_in_grace_raised_once_over_three_nights_and_resolved_by_the_payment(client_for):
     loan, people, patent = _loan_with_fee_due()
     # 2025-03-10: the fee is due in 22 days (<= 30): an info finding with amount and deadline
-    run = close(date(2025, 3, 10))
+    run = _watch(date(2025, 3, 10))
     due = Finding.objects.get(loan=loan, kind="fee_due")
     assert (due.severity, due.amount, due.deadline_on) == ("info", D("1200.00"), date(2025, 4, 1))
-    assert run.findings_raised == 1
+    assert run["findings_raised"] == 1
     # three nights in grace: one warning, first seen 04-02, last seen 04-04; the info one resolved
     for night in (date(2025, 4, 2), date(2025, 4, 3), date(2025, 4, 4)):
-        close(night)
+        _watch(night)
     grace = Finding.objects.get(loan=loan, kind="fee_in_grace")
     assert (grace.severity, grace.status, grace.first_seen_on, grace.last_seen_on) == (
         "warning",
@@ -66,12 +71,12 @@ def test_fee_in_grace_raised_once_over_three_nights_and_resolved_by_the_payment(
     fee_payment_record(
         actor=people.sme, patent_id=patent.pk, fee_year=6, amount=D("1200.00"), paid_on=date(2025, 4, 4)
     )
-    run = close(date(2025, 4, 5))
+    run = _watch(date(2025, 4, 5))
     grace.refresh_from_db()
-    assert (grace.status, grace.resolved_on, run.findings_resolved) == ("resolved", date(2025, 4, 5), 1)
+    assert (grace.status, grace.resolved_on, run["findings_resolved"]) == ("resolved", date(2025, 4, 5), 1)
     assert Finding.objects.filter(kind="fee_in_grace").count() == 1
-    # a re-run of a night changes nothing (no new run work, no duplicate)
-    assert close(date(2025, 4, 5)).findings_raised == 0
+    # a re-run of a night changes nothing (no duplicate)
+    assert _watch(date(2025, 4, 5))["findings_raised"] == 0
     assert Finding.objects.filter(loan=loan).count() == 2
 
 
@@ -90,11 +95,11 @@ def test_watch_lapses_a_patent_whose_grace_ended_unpaid():
     assert collateral_watch(Loan.objects.filter(pk=loan.pk), date(2025, 10, 2))["findings_raised"] == 0
 
 
-def test_coverage_before_and_after_an_added_patent(close):
+def test_coverage_before_and_after_an_added_patent():
     loan, people, patent = _loan_with_fee_due()
     patent_event_record(actor=None, patent_id=patent.pk, code="invalidation", event_on=date(2025, 6, 1))
     # before: the only patent is invalidated: 0.00 / 1,000,000.00 -> shortfall
-    close(date(2025, 6, 2))
+    _watch(date(2025, 6, 2))
     shortfall = Finding.objects.get(loan=loan, kind="coverage_shortfall")
     assert shortfall.detail["coverage"] == "0.000000"
     # the bank pledges a further invention of the SME, appraised 2,000,000.00 on 2025-06-02
@@ -114,10 +119,10 @@ def test_coverage_before_and_after_an_added_patent(close):
     # after: 2,000,000.00 x (1 - 0) x 1 (no term used yet) / 1,000,000.00 = 2.000000 -> ok
     cover = loan_cover(loan, date(2025, 6, 2))
     assert (cover.collateral_value, cover.coverage, cover.level) == (D("2000000.00"), D("2.000000"), "ok")
-    close(date(2025, 6, 3))
+    counts = _watch(date(2025, 6, 3))
     shortfall.refresh_from_db()
     assert (shortfall.status, shortfall.resolved_on) == ("resolved", date(2025, 6, 3))
-    assert CloseRun.objects.filter(as_of=date(2025, 6, 3)).get().findings_resolved == 1
+    assert counts["findings_resolved"] == 1
 
 
 def test_coverage_api_shows_the_patents_and_the_level(client_for):

@@ -16,6 +16,7 @@ written, so two transactions touching the same financing take their numbers one 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -355,21 +356,39 @@ def current_txid() -> int:
 def _versions_take(roots: list[int]) -> list[int]:
     """The next versions of these aggregates, one per entry in order; the stream rows stay locked
     until the caller's transaction ends (locked in id order: no deadlock between two chunks)."""
-    keys = sorted(set(roots))
-    EventStream.objects.bulk_create(
-        (EventStream(aggregate_type=AGGREGATE, aggregate_id=k) for k in keys), ignore_conflicts=True
-    )
-    streams = {
-        s.aggregate_id: s
-        for s in EventStream.objects.select_for_update()
-        .filter(aggregate_type=AGGREGATE, aggregate_id__in=keys)
-        .order_by("aggregate_id")
-    }
+    counts = Counter(roots)
+    keys = sorted(counts)
+    if connection.vendor == "postgresql":
+        # ONE statement: each stream row created or locked and moved on by its number of events,
+        # in aggregate id order; it returns the last version given out.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""INSERT INTO {EventStream._meta.db_table} (aggregate_type, aggregate_id, version)
+                SELECT %s, t.k, t.n FROM unnest(%s::bigint[], %s::integer[]) AS t(k, n) ORDER BY t.k
+                ON CONFLICT (aggregate_type, aggregate_id)
+                DO UPDATE SET version = {EventStream._meta.db_table}.version + EXCLUDED.version
+                RETURNING aggregate_id, version""",  # noqa: S608 (the model's own table)
+                [AGGREGATE, keys, [counts[k] for k in keys]],
+            )
+            last = {int(k): int(v) for k, v in cursor.fetchall()}
+        given = {k: last[k] - counts[k] for k in keys}
+    else:
+        EventStream.objects.bulk_create(
+            (EventStream(aggregate_type=AGGREGATE, aggregate_id=k) for k in keys), ignore_conflicts=True
+        )
+        streams = list(
+            EventStream.objects.select_for_update()
+            .filter(aggregate_type=AGGREGATE, aggregate_id__in=keys)
+            .order_by("aggregate_id")
+        )
+        given = {s.aggregate_id: s.version for s in streams}
+        for s in streams:
+            s.version += counts[s.aggregate_id]
+        EventStream.objects.bulk_update(streams, ["version"], batch_size=1000)
     out = []
     for root in roots:
-        streams[root].version += 1
-        out.append(streams[root].version)
-    EventStream.objects.bulk_update(list(streams.values()), ["version"], batch_size=1000)
+        given[root] += 1
+        out.append(given[root])
     return out
 
 

@@ -264,15 +264,16 @@ def _lock_applications(apps: dict[int, int]) -> set[int]:
     return set(apps)
 
 
-def _oldest_unpaid(in_range: QuerySet[Loan]) -> QuerySet[Loan, dict[str, object]]:
-    """The loans of `in_range` with an unpaid installment: id, days past due, application and the
-    oldest unpaid due date (first_due); read from the loans' id range, their installments by loan."""
-    return (
-        in_range.filter(installments__status__in=UNPAID)
+def _oldest_unpaid(in_range: QuerySet[Loan]) -> list[tuple[int, int, int, date]]:
+    """(loan id, days past due, application id, oldest unpaid due date) of each loan of `in_range`
+    with an unpaid installment: read from the loans' id range, their installments by loan."""
+    return [
+        (row["pk"], row["default_days_past_due"], row["application_id"], row["first_due"])
+        for row in in_range.filter(installments__status__in=UNPAID)
         .order_by()
         .values("pk", "default_days_past_due", "application_id")
         .annotate(first_due=Min("installments__due_on"))
-    )
+    ]
 
 
 def _crossed(in_range: QuerySet[Loan], as_of: date) -> dict[int, int]:
@@ -280,9 +281,7 @@ def _crossed(in_range: QuerySet[Loan], as_of: date) -> dict[int, int]:
     crossed its days past due by `as_of` (repayments left out: a few more than default)."""
     return {
         pk: app
-        for pk, first_due, dpd, app in _oldest_unpaid(in_range).values_list(
-            "pk", "first_due", "default_days_past_due", "application_id"
-        )
+        for pk, dpd, app, first_due in _oldest_unpaid(in_range)
         if default_day(first_due, dpd) <= as_of
     }
 
@@ -294,10 +293,7 @@ def _defaults(
     that default by `as_of`: the oldest unpaid installment's due date + days past due + 1 (DOMAIN.md
     section 8), never before a repayment's value date (the flow's order: a part-payment reported
     for a later day moves it there). Two grouped queries for the whole chunk."""
-    oldest_unpaid = {
-        pk: (first_due, app)
-        for pk, first_due, app in _oldest_unpaid(in_range).values_list("pk", "first_due", "application_id")
-    }
+    oldest_unpaid = {pk: (first_due, app) for pk, _dpd, app, first_due in _oldest_unpaid(in_range)}
     crossed = {
         pk: default_day(first_due, loans[pk][1])
         for pk, (first_due, _app) in oldest_unpaid.items()

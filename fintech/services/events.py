@@ -16,6 +16,7 @@ written, so two transactions touching the same financing take their numbers one 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -315,7 +316,7 @@ def events_emit(name: str, model: type[models.Model], changes: Sequence[Change])
     versions = _versions_take([roots[i] for i in ids])
     now = timezone.now()
     txid = current_txid()
-    events = Event.objects.bulk_create(
+    rows = [
         Event(
             type=name,
             type_version=event_type.version,
@@ -334,14 +335,61 @@ def events_emit(name: str, model: type[models.Model], changes: Sequence[Change])
             txid=txid,
         )
         for c, version in zip(changes, versions, strict=True)
+    ]
+    if connection.vendor == "postgresql":
+        _events_insert(rows, audiences)
+    else:
+        Event.objects.bulk_create(rows)
+        EventRecipient.objects.bulk_create(
+            EventRecipient(event=e, organization_id=org)
+            for e in rows
+            for org in sorted(audiences.get(e.subject_id, ()))
+        )
+    _deliveries_create(rows, audiences, now)
+    return len(rows)
+
+
+def _events_insert(rows: list[Event], audiences: dict[int, set[int]]) -> None:
+    """PostgreSQL: the events (ids given in the rows' order) and their recipients in two
+    statements, the rows passed as one JSON document and two arrays, not as model fields (a
+    chunk's few hundred events cost a fraction of Django's bulk_create)."""
+    first = rows[0]
+    qn = connection.ops.quote_name
+    document = json.dumps(
+        [{"a": e.aggregate_id, "v": e.aggregate_version, "s": e.subject_id, "d": e.data} for e in rows]
     )
-    EventRecipient.objects.bulk_create(
-        EventRecipient(event=e, organization_id=org)
-        for e in events
-        for org in sorted(audiences.get(e.subject_id, ()))
-    )
-    _deliveries_create(events, audiences, now)
-    return len(events)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {qn(Event._meta.db_table)} (type, type_version, aggregate_type,
+                aggregate_id, aggregate_version, subject_type, subject_id, data, occurred_at, txid)
+            SELECT %s, %s, %s, (t.e->>'a')::bigint, (t.e->>'v')::integer, %s, (t.e->>'s')::bigint,
+                   t.e->'d', %s, %s
+            FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY t.n
+            RETURNING id, aggregate_id, aggregate_version""",  # noqa: S608 (the model's own table)
+            [
+                first.type,
+                first.type_version,
+                first.aggregate_type,
+                first.subject_type,
+                first.occurred_at,
+                first.txid,
+                document,
+            ],
+        )
+        ids = {(int(a), int(v)): int(pk) for pk, a, v in cursor.fetchall()}
+        for e in rows:
+            e.pk = ids[(e.aggregate_id, e.aggregate_version)]
+        event_ids, org_ids = [], []
+        for e in rows:
+            for org in sorted(audiences.get(e.subject_id, ())):
+                event_ids.append(e.pk)
+                org_ids.append(org)
+        if event_ids:
+            cursor.execute(
+                f"INSERT INTO {qn(EventRecipient._meta.db_table)} (event_id, organization_id) "  # noqa: S608
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
+                [event_ids, org_ids],
+            )
 
 
 def current_txid() -> int:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 from django_fsm import can_proceed
 
 from fintech.errors import InvalidTransition
@@ -101,16 +101,16 @@ def _update_from_arrays(objs: Sequence[Model], names: tuple[str, ...]) -> None:
     qn = connection.ops.quote_name
     pk = meta.pk
     assert pk is not None
-    columns = [meta.get_field(name) for name in names]
+    columns = [cast("Field[Any, Any]", meta.get_field(name)) for name in names]
     types = [pk.db_type(connection), *(c.db_type(connection) for c in columns)]
     arrays = [[obj.pk for obj in objs], *([getattr(obj, c.attname) for obj in objs] for c in columns)]
     aliases = ", ".join(f"c{i}" for i in range(len(types)))
-    sets = ", ".join(f"{qn(c.column)} = v.c{i + 1}" for i, c in enumerate(columns))
+    sets = ", ".join(f"{qn(str(c.column))} = v.c{i + 1}" for i, c in enumerate(columns))
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {qn(meta.db_table)} AS t SET {sets} "  # noqa: S608 (the model's own table, columns)
             f"FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) AS v({aliases}) "
-            f"WHERE t.{qn(pk.column)} = v.c0",
+            f"WHERE t.{qn(str(pk.column))} = v.c0",
             arrays,
         )
 

@@ -315,7 +315,8 @@ def events_emit(name: str, model: type[models.Model], changes: Sequence[Change])
     audiences = event_audiences(model, ids)
     versions = _versions_take([roots[i] for i in ids])
     now = timezone.now()
-    txid = current_txid()
+    postgresql = connection.vendor == "postgresql"
+    txid = 0 if postgresql else current_txid()  # PostgreSQL: taken by the INSERT itself
     rows = [
         Event(
             type=name,
@@ -336,7 +337,7 @@ def events_emit(name: str, model: type[models.Model], changes: Sequence[Change])
         )
         for c, version in zip(changes, versions, strict=True)
     ]
-    if connection.vendor == "postgresql":
+    if postgresql:
         _events_insert(rows, audiences)
     else:
         Event.objects.bulk_create(rows)
@@ -363,22 +364,21 @@ def _events_insert(rows: list[Event], audiences: dict[int, set[int]]) -> None:
             f"""INSERT INTO {qn(Event._meta.db_table)} (type, type_version, aggregate_type,
                 aggregate_id, aggregate_version, subject_type, subject_id, data, occurred_at, txid)
             SELECT %s, %s, %s, (t.e->>'a')::bigint, (t.e->>'v')::integer, %s, (t.e->>'s')::bigint,
-                   t.e->'d', %s, %s
+                   t.e->'d', %s, pg_current_xact_id()::text::bigint
             FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY t.n
-            RETURNING id, aggregate_id, aggregate_version""",  # noqa: S608 (the model's own table)
+            RETURNING id, aggregate_id, aggregate_version, txid""",  # noqa: S608 (the model's own table)
             [
                 first.type,
                 first.type_version,
                 first.aggregate_type,
                 first.subject_type,
                 first.occurred_at,
-                first.txid,
                 document,
             ],
         )
-        ids = {(int(a), int(v)): int(pk) for pk, a, v in cursor.fetchall()}
+        ids = {(int(a), int(v)): (int(pk), int(txid)) for pk, a, v, txid in cursor.fetchall()}
         for e in rows:
-            e.pk = ids[(e.aggregate_id, e.aggregate_version)]
+            e.pk, e.txid = ids[(e.aggregate_id, e.aggregate_version)]
         event_ids, org_ids = [], []
         for e in rows:
             for org in sorted(audiences.get(e.subject_id, ())):

@@ -8,7 +8,8 @@ from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
+from django.utils import timezone
 
 from config.api import MAX_JSON_DEPTH, json_depth
 from fintech.models import AuditLog, User
@@ -145,6 +146,48 @@ def audit_rows_write(rows: list[AuditLog]) -> None:
     """Append the rows built by `audit_row`, in their order, with one INSERT, and the events they
     announce, set-based; needs an open transaction."""
     _in_transaction()
-    if rows:
+    if len(rows) > 1 and connection.vendor == "postgresql":
+        _audit_insert(rows)
+        events_for_audit_rows(rows)
+    elif rows:
         AuditLog.objects.bulk_create(rows)
         events_for_audit_rows(rows)
+
+
+def _audit_insert(rows: list[AuditLog]) -> None:
+    """PostgreSQL, a set-based writer's rows (the close's defaults: about 20 per default): one
+    `INSERT ... SELECT` over one JSON document, ids given in the rows' order (as `bulk_create`
+    gave them), no model fields prepared per row."""
+    now = timezone.now()
+    fields = AuditLog._meta
+    document = json.dumps(
+        [
+            {
+                "u": r.actor_id,
+                "o": r.actor_organization_id,
+                "a": r.action,
+                "t": r.object_type,
+                "i": r.object_id,
+                "f": r.from_state,
+                "s": r.to_state,
+                "r": r.reason,
+                "m": None if r.amount is None else str(r.amount),
+                "p": r.payload,
+                "q": r.request,
+            }
+            for r in rows
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {connection.ops.quote_name(fields.db_table)} (at, actor_id,
+                actor_organization_id, action, object_type, object_id, from_state, to_state, reason,
+                amount, payload, request)
+            SELECT %s, (t.e->>'u')::bigint, (t.e->>'o')::bigint, t.e->>'a', t.e->>'t', t.e->>'i',
+                   t.e->>'f', t.e->>'s', t.e->>'r', (t.e->>'m')::numeric, t.e->'p', t.e->'q'
+            FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY t.n
+            RETURNING id""",  # noqa: S608 (the model's own table)
+            [now, document],
+        )
+        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
+            row.pk, row.at = pk, now

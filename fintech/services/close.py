@@ -29,7 +29,6 @@ from fintech.models import (
     ChunkStatus,
     CloseChunk,
     CloseRun,
-    Installment,
     InstallmentStatus,
     Loan,
     LoanStatus,
@@ -43,8 +42,7 @@ from .common import ensure_not_future
 from .defaults import (
     DefaultBatch,
     defaulted_installments_mark_overdue,
-    installments_mark_overdue,
-    installments_mark_overdue_each,
+    installments_mark_overdue_loans,
     loan_default_declare,
 )
 from .enqueue import enqueue_on_commit
@@ -207,28 +205,34 @@ def _watch_after_close(as_of: date) -> None:
 def _close_chunk(chunk: CloseChunk) -> dict[str, int]:
     """The chunk's work, its row locked (services.batch). Locks only what it writes, in the order
     of every loan write (services.repayments: applications, loans, installments, each in id
-    order): the applications of the loans that default, then the chunk's loans by id RANGE, then
-    the installments its UPDATEs touch. A repayment of one of these loans waits for this chunk to
-    commit, then sees its result; one that committed first is in what is read below."""
+    order): the applications of the loans that may default, then the chunk's loans by id RANGE,
+    then the installments its UPDATE touches. A repayment of one of these loans waits for this
+    chunk to commit, then sees its result; one that committed first is in what is read below."""
     as_of: date = CloseRun.objects.values_list("as_of", flat=True).get(pk=chunk.run_id)
     in_range = loans_to_close(as_of).filter(pk__range=(chunk.lo_id, chunk.hi_id))
-    # A first look without locks, to lock the applications of the loans about to default first.
-    # (A loan that crossed but paid after the crossing day may be among them: its application is
+    # One look without locks, to lock the applications of the loans that may default first. (A
+    # loan that crossed but paid after the crossing day may be among them: its application is
     # locked for nothing, which only makes a repayment of it wait for this chunk.)
-    candidates = _defaults(in_range, as_of, _loan_terms(in_range), first_look=True)
-    locked_apps = set(_lock_applications([pk for pk, _ in candidates.items()]))
+    locked_apps = _lock_applications(_crossed(in_range, as_of))
     loans = _loan_terms(in_range.select_for_update())
     defaults = _defaults(in_range, as_of, loans)
     # A loan that started to default since the first look (a repayment reversed meanwhile): its
     # application is locked now, out of order; a deadlock with a repayment is retried by the task.
-    _lock_applications([pk for pk in defaults if pk not in locked_apps])
-    # The walk stops on the default day: overdue marking runs up to it (one UPDATE for the
-    # chunk's defaulting loans), then the default, queued for the chunk's one write below.
-    overdue = installments_mark_overdue_each(
-        {pk: default_on - timedelta(days=loans[pk][0]) for pk, (default_on, _first_due) in defaults.items()}
+    _lock_applications({pk: app for pk, (_d, _f, app) in defaults.items() if pk not in locked_apps})
+    # The walk stops on the default day: the installments of a defaulting loan are marked up to
+    # it, those of the others up to the close date (grace days off each), in one UPDATE.
+    overdue = installments_mark_overdue_loans(
+        in_range,
+        as_of=as_of,
+        before={
+            pk: default_on - timedelta(days=loans[pk][0]) for pk, (default_on, _f, _a) in defaults.items()
+        },
     )
-    pending = DefaultBatch()
-    for pk, (default_on, first_due) in defaults.items():
+    closed = in_range.update(last_closed_on=as_of)
+    # Last, the defaults: set-based, and the programme rows (the fund's draws) locked for the rest
+    # of the chunk's transaction only from here.
+    pending = DefaultBatch(overdue_marked=True)
+    for pk, (default_on, first_due, _app) in defaults.items():
         loan_default_declare(
             actor=None,
             loan_id=pk,
@@ -237,14 +241,6 @@ def _close_chunk(chunk: CloseChunk) -> dict[str, int]:
             f"{loans[pk][1]} days past due.",
             batch=pending,
         )
-    # The loans that do not default stay active: one UPDATE per grace value (a programme
-    # parameter), on the id range.
-    staying = in_range.exclude(pk__in=list(defaults)) if defaults else in_range
-    for grace in sorted({grace for grace, _dpd in loans.values()}):
-        overdue += _mark_overdue(staying.filter(grace_days=grace), before=as_of - timedelta(days=grace))
-    closed = in_range.update(last_closed_on=as_of)
-    # Last, the defaults: set-based, and the programme rows (the fund's draws) locked for the rest
-    # of the chunk's transaction only from here.
     pending.write()
     # The collateral watch is its own job, started once the whole close has finished (_finish_locked).
     return {"loans_closed": closed, "overdue_marked": overdue, "defaults_count": len(defaults)}
@@ -258,40 +254,56 @@ def _loan_terms(loans: QuerySet[Loan]) -> dict[int, tuple[int, int]]:
     }
 
 
-def _lock_applications(loan_ids: list[int]) -> list[int]:
-    if not loan_ids:
-        return []
-    list(
-        Application.objects.select_for_update()
-        .filter(pk__in=Loan.objects.filter(pk__in=loan_ids).values("application_id"))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    return loan_ids
+def _lock_applications(apps: dict[int, int]) -> set[int]:
+    """Lock the applications of these loans (loan id -> application id), in id order; the loans."""
+    if apps:
+        list(
+            Application.objects.select_for_update()
+            .filter(pk__in=sorted(set(apps.values())))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    return set(apps)
+
+
+def _oldest_unpaid(in_range: QuerySet[Loan]) -> list[tuple[int, int, int, date]]:
+    """(loan id, days past due, application id, oldest unpaid due date) of each loan of `in_range`
+    with an unpaid installment: read from the loans' id range, their installments by loan."""
+    return [
+        (row["pk"], row["default_days_past_due"], row["application_id"], row["first_due"])
+        for row in in_range.filter(installments__status__in=UNPAID)
+        .order_by()
+        .values("pk", "default_days_past_due", "application_id")
+        .annotate(first_due=Min("installments__due_on"))
+    ]
+
+
+def _crossed(in_range: QuerySet[Loan], as_of: date) -> dict[int, int]:
+    """The first look: loan id -> application id of the loans whose oldest unpaid installment has
+    crossed its days past due by `as_of` (repayments left out: a few more than default)."""
+    return {
+        pk: app
+        for pk, dpd, app, first_due in _oldest_unpaid(in_range)
+        if default_day(first_due, dpd) <= as_of
+    }
 
 
 def _defaults(
-    in_range: QuerySet[Loan], as_of: date, loans: dict[int, tuple[int, int]], *, first_look: bool = False
-) -> dict[int, tuple[date, date]]:
-    """loan id -> (default day, oldest unpaid due date) for the loans of the chunk that default by
-    `as_of`: the oldest unpaid installment's due date + days past due + 1 (DOMAIN.md section 8),
-    never before a repayment's value date (the flow's order: a part-payment reported for a later
-    day moves it there). Two grouped queries for the whole chunk; one for a `first_look`, which
-    leaves the repayments out (the loans that may default, a few more than do)."""
-    oldest_unpaid = dict(
-        Installment.objects.filter(loan__in=in_range, status__in=UNPAID)
-        .values("loan_id")
-        .annotate(first_due=Min("due_on"))
-        .values_list("loan_id", "first_due")
-    )
+    in_range: QuerySet[Loan], as_of: date, loans: dict[int, tuple[int, int]]
+) -> dict[int, tuple[date, date, int]]:
+    """loan id -> (default day, oldest unpaid due date, application id) for the loans of the chunk
+    that default by `as_of`: the oldest unpaid installment's due date + days past due + 1 (DOMAIN.md
+    section 8), never before a repayment's value date (the flow's order: a part-payment reported
+    for a later day moves it there). Two grouped queries for the whole chunk."""
+    oldest_unpaid = {pk: (first_due, app) for pk, _dpd, app, first_due in _oldest_unpaid(in_range)}
     crossed = {
-        pk: default_day(first_due, loans[pk][1]) for pk, first_due in oldest_unpaid.items() if pk in loans
+        pk: default_day(first_due, loans[pk][1])
+        for pk, (first_due, _app) in oldest_unpaid.items()
+        if pk in loans
     }
     crossed = {pk: day for pk, day in crossed.items() if day <= as_of}
     if not crossed:
         return {}
-    if first_look:
-        return {pk: (crossed[pk], oldest_unpaid[pk]) for pk in sorted(crossed)}
     last_paid = dict(
         Repayment.objects.filter(loan_id__in=list(crossed), reversal__isnull=True)
         .values("loan_id")
@@ -304,14 +316,8 @@ def _defaults(
         default_on = max(crossed[pk], paid) if paid is not None else crossed[pk]
         # A repayment dated after this close's business date: a later close defaults the loan.
         if default_on <= as_of:
-            found[pk] = (default_on, oldest_unpaid[pk])
+            found[pk] = (default_on, *oldest_unpaid[pk])
     return found
-
-
-def _mark_overdue(loans: QuerySet[Loan], *, before: date) -> int:
-    """Installments of `loans` due before `before` and not fully paid become overdue (the one rule,
-    services.defaults.installments_mark_overdue)."""
-    return installments_mark_overdue(Installment.objects.filter(loan__in=loans), before=before)
 
 
 CLOSE_JOB = batch.register(

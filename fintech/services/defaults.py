@@ -7,11 +7,12 @@ record as an unfunded liability), and the ledger, the policy claim and the audit
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import overload
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import DateField, F, Max, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
@@ -88,19 +89,64 @@ def _overdue_mark(installments: QuerySet[Installment]) -> int:
     for start in range(0, len(ids), OVERDUE_CHUNK):
         part = ids[start : start + OVERDUE_CHUNK]
         Installment.objects.filter(pk__in=part).update(status=InstallmentStatus.OVERDUE)
-        rows = Installment.objects.filter(pk__in=part).values_list("pk", "seq", "due_on").order_by("pk")
-        events_emit(
-            "installment.overdue",
-            Installment,
-            [
-                Change(
-                    pk,
-                    {"from_state": "due", "to_state": "overdue", "details": {"seq": seq, "due_on": str(due)}},
-                )
-                for pk, seq, due in rows
-            ],
+        _overdue_events(
+            Installment.objects.filter(pk__in=part).values_list("pk", "seq", "due_on").order_by("pk")
         )
     return len(ids)
+
+
+def _overdue_events(rows: Iterable[tuple[int, int, date]]) -> None:
+    """The `installment.overdue` events of installments just marked, (id, seq, due date) in id order."""
+    events_emit(
+        "installment.overdue",
+        Installment,
+        [
+            Change(
+                pk, {"from_state": "due", "to_state": "overdue", "details": {"seq": seq, "due_on": str(due)}}
+            )
+            for pk, seq, due in rows
+        ],
+    )
+
+
+def installments_mark_overdue_loans(loans: QuerySet[Loan], *, as_of: date, before: dict[int, date]) -> int:
+    """The overdue rule for a chunk of the daily close (its loans locked): each loan's installments
+    due before `before[loan id]` (a default's day less the grace days), else before `as_of` less
+    its grace days, and not fully paid become overdue, with their events. On PostgreSQL ONE
+    statement (UPDATE ... RETURNING, the status re-checked on each row it locks); elsewhere the
+    same rule through `installments_mark_overdue`, one UPDATE per date. Returns the number marked."""
+    if connection.vendor != "postgresql":
+        marked = installments_mark_overdue_each(before)
+        staying = loans.exclude(pk__in=list(before)) if before else loans
+        for grace in sorted(set(staying.order_by().values_list("grace_days", flat=True).distinct())):
+            marked += installments_mark_overdue(
+                Installment.objects.filter(loan__in=staying.filter(grace_days=grace)),
+                before=as_of - timedelta(days=grace),
+            )
+        return marked
+    loan_sql, loan_params = loans.order_by().values_list("pk", "grace_days").query.sql_with_params()
+    keys = sorted(before)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE fintech_installment i SET status = %s
+            FROM ({loan_sql}) AS l(id, grace_days)
+                LEFT JOIN unnest(%s::bigint[], %s::date[]) AS d(id, before) ON d.id = l.id
+            WHERE i.loan_id = l.id AND i.status = %s
+              AND i.due_on < COALESCE(d.before, %s::date - l.grace_days)
+            RETURNING i.id, i.seq, i.due_on""",  # noqa: S608 (a queryset's own SQL; values are parameters)
+            [
+                InstallmentStatus.OVERDUE,
+                *loan_params,
+                keys,
+                [before[k] for k in keys],
+                InstallmentStatus.DUE,
+                as_of,
+            ],
+        )
+        rows = sorted(cursor.fetchall())
+    for start in range(0, len(rows), OVERDUE_CHUNK):
+        _overdue_events(rows[start : start + OVERDUE_CHUNK])
+    return len(rows)
 
 
 def defaulted_installments_mark_overdue() -> int:
@@ -218,8 +264,11 @@ class DefaultBatch:
     figures as one call each, with one statement per kind of row and the programme locked once,
     last, for the draws."""
 
-    def __init__(self, actor: User | None = None) -> None:
+    def __init__(self, actor: User | None = None, *, overdue_marked: bool = False) -> None:
         self.actor = actor
+        # The close has marked the defaulting loans' past-due installments itself, up to the
+        # default days (services.close): no second pass over them.
+        self.overdue_marked = overdue_marked
         self.queued: dict[int, tuple[date, str]] = {}
 
     def __len__(self) -> int:
@@ -264,7 +313,7 @@ class DefaultBatch:
             _check_dates(loan, default_on, last_paid.get(loan.pk))
             items.append(_Default(loan, apps[loan.application_id], default_on, reason))
         self.queued = {}
-        return _defaults_write(self.actor, items)
+        return _defaults_write(self.actor, items, mark_overdue=not self.overdue_marked)
 
 
 @overload
@@ -309,7 +358,9 @@ def loan_default_declare(
         return _defaults_write(actor, [_Default(loan, app, default_on, reason)])[0]
 
 
-def _defaults_write(actor: User | None, items: list[_Default]) -> list[LossEvent]:
+def _defaults_write(
+    actor: User | None, items: list[_Default], *, mark_overdue: bool = True
+) -> list[LossEvent]:
     """The one computation of a default, for one loan (the bank's declaration) or a chunk's
     (the close), in loan id order: the loss of each (section 10), its split by the programme's
     ratios, the fund's draw seeing the balance the previous draw left, and every row that follows
@@ -323,9 +374,10 @@ def _defaults_write(actor: User | None, items: list[_Default]) -> list[LossEvent
     losses = [loan_loss(schedules[d.loan.pk], d.loan, d.default_on) for d in items]
     # Whatever path defaults the loan, the installments past due on the default date read overdue
     # (the close has marked them already when it is the close defaulting the loan).
-    installments_mark_overdue_each(
-        {d.loan.pk: d.default_on - timedelta(days=d.loan.grace_days) for d in items}
-    )
+    if mark_overdue:
+        installments_mark_overdue_each(
+            {d.loan.pk: d.default_on - timedelta(days=d.loan.grace_days) for d in items}
+        )
     policies = {
         p.pk: p
         for p in Policy.objects.select_for_update()

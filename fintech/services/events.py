@@ -16,6 +16,8 @@ written, so two transactions touching the same financing take their numbers one 
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -313,8 +315,9 @@ def events_emit(name: str, model: type[models.Model], changes: Sequence[Change])
     audiences = event_audiences(model, ids)
     versions = _versions_take([roots[i] for i in ids])
     now = timezone.now()
-    txid = current_txid()
-    events = Event.objects.bulk_create(
+    postgresql = connection.vendor == "postgresql"
+    txid = 0 if postgresql else current_txid()  # PostgreSQL: taken by the INSERT itself
+    rows = [
         Event(
             type=name,
             type_version=event_type.version,
@@ -333,14 +336,60 @@ def events_emit(name: str, model: type[models.Model], changes: Sequence[Change])
             txid=txid,
         )
         for c, version in zip(changes, versions, strict=True)
+    ]
+    if postgresql:
+        _events_insert(rows, audiences)
+    else:
+        Event.objects.bulk_create(rows)
+        EventRecipient.objects.bulk_create(
+            EventRecipient(event=e, organization_id=org)
+            for e in rows
+            for org in sorted(audiences.get(e.subject_id, ()))
+        )
+    _deliveries_create(rows, audiences, now)
+    return len(rows)
+
+
+def _events_insert(rows: list[Event], audiences: dict[int, set[int]]) -> None:
+    """PostgreSQL: the events (ids given in the rows' order) and their recipients in two
+    statements, the rows passed as one JSON document and two arrays, not as model fields (a
+    chunk's few hundred events cost a fraction of Django's bulk_create)."""
+    first = rows[0]
+    qn = connection.ops.quote_name
+    document = json.dumps(
+        [{"a": e.aggregate_id, "v": e.aggregate_version, "s": e.subject_id, "d": e.data} for e in rows]
     )
-    EventRecipient.objects.bulk_create(
-        EventRecipient(event=e, organization_id=org)
-        for e in events
-        for org in sorted(audiences.get(e.subject_id, ()))
-    )
-    _deliveries_create(events, audiences, now)
-    return len(events)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {qn(Event._meta.db_table)} (type, type_version, aggregate_type,
+                aggregate_id, aggregate_version, subject_type, subject_id, data, occurred_at, txid)
+            SELECT %s, %s, %s, (t.e->>'a')::bigint, (t.e->>'v')::integer, %s, (t.e->>'s')::bigint,
+                   t.e->'d', %s, pg_current_xact_id()::text::bigint
+            FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY t.n
+            RETURNING id, aggregate_id, aggregate_version, txid""",  # noqa: S608 (the model's own table)
+            [
+                first.type,
+                first.type_version,
+                first.aggregate_type,
+                first.subject_type,
+                first.occurred_at,
+                document,
+            ],
+        )
+        ids = {(int(a), int(v)): (int(pk), int(txid)) for pk, a, v, txid in cursor.fetchall()}
+        for e in rows:
+            e.pk, e.txid = ids[(e.aggregate_id, e.aggregate_version)]
+        event_ids, org_ids = [], []
+        for e in rows:
+            for org in sorted(audiences.get(e.subject_id, ())):
+                event_ids.append(e.pk)
+                org_ids.append(org)
+        if event_ids:
+            cursor.execute(
+                f"INSERT INTO {qn(EventRecipient._meta.db_table)} (event_id, organization_id) "  # noqa: S608
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
+                [event_ids, org_ids],
+            )
 
 
 def current_txid() -> int:
@@ -355,21 +404,39 @@ def current_txid() -> int:
 def _versions_take(roots: list[int]) -> list[int]:
     """The next versions of these aggregates, one per entry in order; the stream rows stay locked
     until the caller's transaction ends (locked in id order: no deadlock between two chunks)."""
-    keys = sorted(set(roots))
-    EventStream.objects.bulk_create(
-        (EventStream(aggregate_type=AGGREGATE, aggregate_id=k) for k in keys), ignore_conflicts=True
-    )
-    streams = {
-        s.aggregate_id: s
-        for s in EventStream.objects.select_for_update()
-        .filter(aggregate_type=AGGREGATE, aggregate_id__in=keys)
-        .order_by("aggregate_id")
-    }
+    counts = Counter(roots)
+    keys = sorted(counts)
+    if connection.vendor == "postgresql":
+        # ONE statement: each stream row created or locked and moved on by its number of events,
+        # in aggregate id order; it returns the last version given out.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""INSERT INTO {EventStream._meta.db_table} (aggregate_type, aggregate_id, version)
+                SELECT %s, t.k, t.n FROM unnest(%s::bigint[], %s::integer[]) AS t(k, n) ORDER BY t.k
+                ON CONFLICT (aggregate_type, aggregate_id)
+                DO UPDATE SET version = {EventStream._meta.db_table}.version + EXCLUDED.version
+                RETURNING aggregate_id, version""",  # noqa: S608 (the model's own table)
+                [AGGREGATE, keys, [counts[k] for k in keys]],
+            )
+            last = {int(k): int(v) for k, v in cursor.fetchall()}
+        given = {k: last[k] - counts[k] for k in keys}
+    else:
+        EventStream.objects.bulk_create(
+            (EventStream(aggregate_type=AGGREGATE, aggregate_id=k) for k in keys), ignore_conflicts=True
+        )
+        streams = list(
+            EventStream.objects.select_for_update()
+            .filter(aggregate_type=AGGREGATE, aggregate_id__in=keys)
+            .order_by("aggregate_id")
+        )
+        given = {s.aggregate_id: s.version for s in streams}
+        for s in streams:
+            s.version += counts[s.aggregate_id]
+        EventStream.objects.bulk_update(streams, ["version"], batch_size=1000)
     out = []
     for root in roots:
-        streams[root].version += 1
-        out.append(streams[root].version)
-    EventStream.objects.bulk_update(list(streams.values()), ["version"], batch_size=1000)
+        given[root] += 1
+        out.append(given[root])
     return out
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from django.db.models import Model
+from django.db import connection
+from django.db.models import Field, Model
 from django_fsm import can_proceed
 
 from fintech.errors import InvalidTransition
@@ -75,17 +76,43 @@ def transitions_apply_many(objs: Sequence[Model], name: str, *, fields: tuple[st
     one: the same state check and transition on each row, one UPDATE of the status and `fields`
     for all of them. Returns each row's state before, for `transitions_audit_rows`."""
     befores = [_transition_run(obj, name) for obj in objs]
+    if not objs:
+        return befores
     # One UPDATE per set of new values (the target state and `fields`): usually one or a few; a
-    # CASE per row (bulk_update) costs more in Python than the statements it saves.
+    # CASE per row (bulk_update) costs more in Python than the statements it saves. On PostgreSQL
+    # several sets (the close's defaults, one default day each) are one UPDATE over arrays.
     groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
     for obj in objs:
         key = (obj.status, *(getattr(obj, field) for field in fields))  # type: ignore[attr-defined]
         groups[key].append(obj.pk)
+    if len(groups) > 1 and connection.vendor == "postgresql":
+        _update_from_arrays(objs, ("status", *fields))
+        return befores
     for (status, *values), pks in groups.items():
         type(objs[0])._default_manager.filter(pk__in=pks).update(
             status=status, **dict(zip(fields, values, strict=True))
         )
     return befores
+
+
+def _update_from_arrays(objs: Sequence[Model], names: tuple[str, ...]) -> None:
+    """UPDATE ... FROM unnest(ids, values...): each row's own `names` values, one statement."""
+    meta = objs[0]._meta
+    qn = connection.ops.quote_name
+    pk = meta.pk
+    assert pk is not None
+    columns = [cast("Field[Any, Any]", meta.get_field(name)) for name in names]
+    types = [pk.db_type(connection), *(c.db_type(connection) for c in columns)]
+    arrays = [[obj.pk for obj in objs], *([getattr(obj, c.attname) for obj in objs] for c in columns)]
+    aliases = ", ".join(f"c{i}" for i in range(len(types)))
+    sets = ", ".join(f"{qn(str(c.column))} = v.c{i + 1}" for i, c in enumerate(columns))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {qn(meta.db_table)} AS t SET {sets} "  # noqa: S608 (the model's own table, columns)
+            f"FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) AS v({aliases}) "
+            f"WHERE t.{qn(str(pk.column))} = v.c0",
+            arrays,
+        )
 
 
 def transitions_audit_rows(

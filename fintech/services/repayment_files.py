@@ -118,7 +118,7 @@ def repayment_file_upload(*, actor: User, filename: str, content: bytes) -> Repa
     """Store a bank's repayment file (pending) and queue its processing once committed.
 
     A file that is not UTF-8 or lacks the header is refused (400) and nothing is stored."""
-    require_acts_for(actor, OrganizationKind.BANK, None, "Only bank staff upload repayment files.")
+    require_acts_for(actor, OrganizationKind.BANK, None, _("Only bank staff upload repayment files."))
     text = _decode(content)
     total = sum(1 for _ in file_lines(text))
     file = RepaymentFile.objects.create(

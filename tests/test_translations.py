@@ -107,6 +107,19 @@ def test_placeholders_agree_and_the_committed_mo_is_the_compiled_po(tmp_path):
         ("", "approved by", "审批人"),
         ("", "declared by", "认定人"),
         ("", "payer", "付款方"),
+        # one word per term: a lapse is 失效 (终止 is Terminated, a final state), a loss settlement
+        # is 赔付 (the risk pool's admin), the value date is 起息日
+        ("", "Lapsed (annual fee unpaid)", "失效（未缴年费）"),  # noqa: RUF001
+        ("", "Patent lapsed or invalidated", "专利权失效或被宣告无效"),
+        ("", "haircut, lapsed, invalidated or expired", "折扣率（失效、无效或届满）"),  # noqa: RUF001
+        ("", "patent lapsed (annual fee unpaid)", "专利权失效（未缴年费）"),  # noqa: RUF001
+        ("", "A restoration cannot precede the lapse.", "恢复不能早于失效。"),
+        ("", "Terminated", "已终止"),
+        ("", "Settlements", "赔付"),
+        ("action on a record", "record a settlement", "登记赔付"),
+        ("", "Settlement not found.", "未找到该赔付。"),
+        ("", "value date", "起息日"),
+        ("", "The loan already has a prepayment on this value date.", "该贷款在此起息日已有一笔提前还款。"),
     ],
 )
 def test_the_labels_once_left_in_english_are_chinese(context, msgid, zh):
@@ -115,6 +128,21 @@ def test_the_labels_once_left_in_english_are_chinese(context, msgid, zh):
     with translation.override("zh-hans"):
         shown = translation.pgettext(context, msgid) if context else translation.gettext(msgid)
     assert shown == zh
+
+
+def test_a_term_has_one_chinese_word_throughout():
+    # "lapse" is 失效 everywhere (终止 is the word of Terminated, a different and final state);
+    # the risk pool's loss settlement is 赔付 (结算 nowhere: a loan's settlement is 结清); the value
+    # date is 起息日 (入账日期 nowhere)
+    catalogue = [(e["msgid"], "".join(e["msgstr"])) for e in entries(PO)]  # type: ignore[arg-type]
+    lapse = [(i, s) for i, s in catalogue if re.search(r"\blaps", i, re.I)]
+    assert len(lapse) >= 10
+    assert [(i, s) for i, s in lapse if "失效" not in s or "终止" in s] == []
+    assert [(i, s) for i, s in catalogue if "结算" in s] == []
+    value_date = [(i, s) for i, s in catalogue if "value date" in i.lower()]
+    assert len(value_date) >= 8
+    assert [(i, s) for i, s in value_date if "起息日" not in s] == []
+    assert [(i, s) for i, s in catalogue if "入账日期" in s] == []
 
 
 # --- user-facing errors are marked for translation ------------------------------------------------

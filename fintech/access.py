@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db.models import Model, Q, QuerySet
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
@@ -314,7 +315,7 @@ def acts_for(actor: Any, party: str, obj: Model | None = None) -> bool:
     return any(_follow(obj, lk) == org.pk for lk in scope.parties.get(party, ()))
 
 
-def require_acts_for(actor: Any, party: str, obj: Model | None, message: str) -> None:
+def require_acts_for(actor: Any, party: str, obj: Model | None, message: str | Promise) -> None:
     """`acts_for`, or a 403 with `message`."""
     if not acts_for(actor, party, obj):
         raise RoleNotAllowed(message)

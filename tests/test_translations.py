@@ -107,6 +107,19 @@ def test_placeholders_agree_and_the_committed_mo_is_the_compiled_po(tmp_path):
         ("", "approved by", "审批人"),
         ("", "declared by", "认定人"),
         ("", "payer", "付款方"),
+        # one word per term: a lapse is 失效 (终止 is Terminated, a final state), a loss settlement
+        # is 赔付 (the risk pool's admin), the value date is 起息日
+        ("", "Lapsed (annual fee unpaid)", "失效（未缴年费）"),  # noqa: RUF001
+        ("", "Patent lapsed or invalidated", "专利权失效或被宣告无效"),
+        ("", "haircut, lapsed, invalidated or expired", "折扣率（失效、无效或届满）"),  # noqa: RUF001
+        ("", "patent lapsed (annual fee unpaid)", "专利权失效（未缴年费）"),  # noqa: RUF001
+        ("", "A restoration cannot precede the lapse.", "恢复不能早于失效。"),
+        ("", "Terminated", "已终止"),
+        ("", "Settlements", "赔付"),
+        ("action on a record", "record a settlement", "登记赔付"),
+        ("", "Settlement not found.", "未找到该赔付。"),
+        ("", "value date", "起息日"),
+        ("", "The loan already has a prepayment on this value date.", "该贷款在此起息日已有一笔提前还款。"),
     ],
 )
 def test_the_labels_once_left_in_english_are_chinese(context, msgid, zh):
@@ -115,6 +128,21 @@ def test_the_labels_once_left_in_english_are_chinese(context, msgid, zh):
     with translation.override("zh-hans"):
         shown = translation.pgettext(context, msgid) if context else translation.gettext(msgid)
     assert shown == zh
+
+
+def test_a_term_has_one_chinese_word_throughout():
+    # "lapse" is 失效 everywhere (终止 is the word of Terminated, a different and final state);
+    # the risk pool's loss settlement is 赔付 (结算 nowhere: a loan's settlement is 结清); the value
+    # date is 起息日 (入账日期 nowhere)
+    catalogue = [(e["msgid"], "".join(e["msgstr"])) for e in entries(PO)]  # type: ignore[arg-type]
+    lapse = [(i, s) for i, s in catalogue if re.search(r"\blaps", i, re.I)]
+    assert len(lapse) >= 10
+    assert [(i, s) for i, s in lapse if "失效" not in s or "终止" in s] == []
+    assert [(i, s) for i, s in catalogue if "结算" in s] == []
+    value_date = [(i, s) for i, s in catalogue if "value date" in i.lower()]
+    assert len(value_date) >= 8
+    assert [(i, s) for i, s in value_date if "起息日" not in s] == []
+    assert [(i, s) for i, s in catalogue if "入账日期" in s] == []
 
 
 # --- user-facing errors are marked for translation ------------------------------------------------
@@ -165,11 +193,60 @@ def _untranslated(node: ast.expr | None) -> bool:
     return False  # a gettext call, a name, anything computed
 
 
-def _message_arguments(call: ast.Call, errors: set[str]) -> list[ast.expr]:
-    """The arguments of an error's constructor that reach the client as text."""
+def _collectors(module: ast.Module) -> set[str]:
+    """The names bound in a module to a field-error collector: an instance of a class of the module
+    with an `add(field, message)` method (scenarios' `_Errors`), as a parameter annotated with the
+    class or a variable assigned an instance of it."""
+    classes = {
+        node.name
+        for node in module.body
+        if isinstance(node, ast.ClassDef)
+        and any(isinstance(item, ast.FunctionDef) and item.name == "add" for item in node.body)
+    }
+    names: set[str] = set()
+    for node in ast.walk(module):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            annotation = node.annotation
+            text = annotation.value if isinstance(annotation, ast.Constant) else _name(annotation)
+            if text in classes:
+                names.add(node.arg)
+        elif (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and _name(node.value.func) in classes
+        ):
+            names.update(_name(t) for t in node.targets if _name(t))
+    return names
+
+
+def _bare_constants(module: ast.Module) -> set[str]:
+    """Module-level names bound to a bare literal (or a container of them) that a message names."""
+    return {
+        _name(target)
+        for node in module.body
+        if isinstance(node, ast.Assign) and _untranslated(node.value)
+        for target in node.targets
+        if _name(target)
+    }
+
+
+def _bare(arg: ast.expr, constants: set[str]) -> bool:
+    """A literal, or a module constant holding one (`ONLY_THE_BANK`, `_NOT_THE_PAYER[party]`)."""
+    named = arg.value if isinstance(arg, ast.Subscript) else arg
+    return _untranslated(arg) or (isinstance(named, ast.Name) and named.id in constants)
+
+
+def _message_arguments(call: ast.Call, errors: set[str], collectors: set[str]) -> list[ast.expr]:
+    """The arguments of an error's constructor (or of a call that becomes one) that reach the
+    client as text."""
     name = _name(call.func)
-    if name == "on" and isinstance(call.func, ast.Attribute) and _name(call.func.value) in errors | {"cls"}:
+    receiver = _name(call.func.value) if isinstance(call.func, ast.Attribute) else ""
+    if name == "on" and receiver in errors | {"cls"}:
         positional = call.args[1:2]  # InvalidInput.on(field, message)
+    elif name == "add" and receiver in collectors:
+        positional = call.args[1:2]  # errors.add(field, message): a 400's field error
+    elif name == "require_acts_for":
+        positional = call.args[3:4]  # (actor, party, obj, message): the 403's message
     elif name == "InvalidTransition":
         positional = call.args[2:3]  # (current, action, message); the action is looked up in ACTIONS
     elif name == "ValuationInputError":
@@ -198,10 +275,15 @@ def untranslated_errors(root: Path, packages: tuple[str, ...]) -> list[str]:
             if "migrations" in path.parts:
                 continue
             module = ast.parse(path.read_text(encoding="utf-8"))
+            collectors = _collectors(module)
+            constants = _bare_constants(module)
+
             for node in ast.walk(module):
                 bad: list[ast.AST] = []
                 if isinstance(node, ast.Call):
-                    bad = [arg for arg in _message_arguments(node, errors) if _untranslated(arg)]
+                    bad = [
+                        arg for arg in _message_arguments(node, errors, collectors) if _bare(arg, constants)
+                    ]
                 elif isinstance(node, ast.ClassDef):
                     # an error's default message, a DRF permission's refusal
                     names = {"default_message", "default_detail"}
@@ -247,11 +329,41 @@ def test_the_scan_finds_a_bare_message(tmp_path):
         "    raise ValueError('chunk_size must be positive')\n",  # developer error: not looked at
         encoding="utf-8",
     )
+    # and a service refusing with require_acts_for, collecting field errors, parsing money
+    (tmp_path / "fintech" / "refusals.py").write_text(
+        "ONLY = 'Only the bank.'\n"  # line 1
+        "BY_PARTY = {'insurer': 'Only the insurer.'}\n"
+        "FINE = _lazy('Only the bank.')\n"
+        "class _Errors:\n"
+        "    def add(self, name, message):\n"
+        "        pass\n"
+        "def g(actor, loan, errors: _Errors, n):\n"  # line 7
+        "    require_acts_for(actor, 'bank', loan, 'Only the bank.')\n"  # line 8
+        "    require_acts_for(actor, 'bank', loan, ONLY)\n"  # line 9
+        "    require_acts_for(actor, 'bank', loan, BY_PARTY['insurer'])\n"  # line 10
+        "    require_acts_for(actor, 'bank', loan, FINE)\n"  # line 11: translated
+        "    require_acts_for(actor, 'bank', loan, message=f'No {n}.')\n"  # line 12
+        "    errors.add('rate', 'Enter a fraction.')\n"  # line 13
+        "    errors.add('rate', _('Must lie between %(low)s and %(high)s.') % {'low': 0, 'high': n})\n"
+        "    found = _Errors()\n"  # line 15
+        "    found.add('seed', f'At most {n}.')\n"  # line 16
+        "    seen = set()\n"
+        "    seen.add('not a message')\n"  # line 18: a set, not a collector
+        "    raise InvalidMoney('Enter an amount.')\n",  # line 19
+        encoding="utf-8",
+    )
 
     # when it is scanned, then each bare message is named by file and line
     assert untranslated_errors(tmp_path, ("fintech",)) == [
         "fintech/errors.py:2",
         "fintech/errors.py:6",
+        "fintech/refusals.py:8",
+        "fintech/refusals.py:9",
+        "fintech/refusals.py:10",
+        "fintech/refusals.py:12",
+        "fintech/refusals.py:13",
+        "fintech/refusals.py:16",
+        "fintech/refusals.py:19",
         "fintech/service.py:5",
         "fintech/service.py:6",
         "fintech/service.py:7",

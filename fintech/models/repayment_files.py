@@ -37,6 +37,8 @@ class RepaymentFile(models.Model):
     lines_applied = models.PositiveIntegerField(_("lines applied"), default=0)
     lines_rejected = models.PositiveIntegerField(_("lines rejected"), default=0)
     errors = models.JSONField(_("errors"), default=list, blank=True)
+    # The uploader's language: the per-line reasons are written in it, whichever worker runs.
+    language = models.CharField(_("language"), max_length=16, default="en")
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 

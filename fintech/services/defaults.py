@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import DateField, F, Max, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from fintech.access import require_acts_for
 from fintech.errors import DatesOutOfOrder, InvalidTransition, NotFound
@@ -70,7 +71,7 @@ from .transitions import application_lock, transitions_apply_many, transitions_a
 # The API names the default date `declared_on`; errors point at that field.
 DATE_FIELD = "declared_on"
 OVERDUE_CHUNK = 2000  # installments per UPDATE and per events_emit call
-ONLY_THE_BANK = "Only the loan's bank declares a default."
+ONLY_THE_BANK = gettext_lazy("Only the loan's bank declares a default.")
 
 
 def installments_mark_overdue(installments: QuerySet[Installment], *, before: date) -> int:

@@ -68,7 +68,7 @@ def loan_extension_request(
     """The bank's agreement to extend the loan to `new_maturity_on` (pending the insurer's
     endorsement)."""
     loan, _app = _lock_loan(loan_id)
-    require_acts_for(actor, OrganizationKind.BANK, loan, "Only the loan's bank agrees an extension.")
+    require_acts_for(actor, OrganizationKind.BANK, loan, _("Only the loan's bank agrees an extension."))
     if loan.status != LoanStatus.ACTIVE:
         raise InvalidTransition.of(loan, "extend the loan")
     if LoanExtension.objects.filter(loan=loan).exists():
@@ -165,7 +165,7 @@ def loan_extension_endorse(
     extension, loan, _app = _locked_extension(extension_id)
     policy = Policy.objects.select_for_update().get(pk=loan.policy_id)
     require_acts_for(
-        actor, OrganizationKind.INSURER, policy, "Only the policy's insurer endorses an extension."
+        actor, OrganizationKind.INSURER, policy, _("Only the policy's insurer endorses an extension.")
     )
     if extension.status != ExtensionStatus.PENDING:
         raise InvalidTransition.of(extension, "endorse the extension")

@@ -48,7 +48,7 @@ from .transitions import application_lock, application_transition, record_transi
 
 def _bank_check(actor: User, record: Application | Loan) -> None:
     require_acts_for(
-        actor, OrganizationKind.BANK, record, "Only the bank named on the application does this."
+        actor, OrganizationKind.BANK, record, _("Only the bank named on the application does this.")
     )
 
 

@@ -215,8 +215,23 @@ def patent_status_set(
             % {"status": PatentStatus(status).label, "current": locked.get_status_display()},
         )
     if step in PatentEventCode.values:
-        patent_event_record(actor=actor, patent_id=locked.pk, code=step, event_on=on, description=reason)
+        result = patent_event_record(
+            actor=actor, patent_id=locked.pk, code=step, event_on=on, description=reason
+        )
         locked.refresh_from_db()
+        if not result.created and locked.status != status:
+            # The same event (patent, code, date) is already in the register and was undone since
+            # (a lapse of that day restored): recording it again changes nothing, so it is refused.
+            raise InvalidTransition.of(
+                locked,
+                "mark the legal status",
+                _("The event '%(event)s' of %(day)s is already recorded; the patent is '%(current)s'.")
+                % {
+                    "event": PatentEventCode(step).label,
+                    "day": on.isoformat(),
+                    "current": locked.get_status_display(),
+                },
+            )
         return locked
     getattr(locked, step)()
     locked.save(update_fields=["status"])

@@ -43,7 +43,10 @@ def policy_issue(
     """The insurer underwrites: the application moves to bank review."""
     app = application_lock(application_id)
     require_acts_for(
-        actor, OrganizationKind.INSURER, app, "Only the insurer named on the application issues its policy."
+        actor,
+        OrganizationKind.INSURER,
+        app,
+        _("Only the insurer named on the application issues its policy."),
     )
     require_status(app, "issue a policy", ApplicationStatus.UNDERWRITING)
     program = app.program
@@ -115,7 +118,7 @@ def premium_payment_record(*, actor: User, policy_id: int, amount: Decimal, paid
     policy = Policy.objects.select_related("application").get(pk=policy_id)
     app = application_lock(policy.application_id)
     policy = Policy.objects.select_for_update().get(pk=policy_id)
-    require_acts_for(actor, OrganizationKind.INSURER, policy, "Only the insurer records premium payments.")
+    require_acts_for(actor, OrganizationKind.INSURER, policy, _("Only the insurer records premium payments."))
     extension = extension_awaiting_premium(policy) if policy.status == PolicyStatus.ACTIVE else None
     if extension is not None:
         # The endorsement premium of an extension (DOMAIN.md 8a): paid in full, the extension

@@ -211,7 +211,7 @@ def _fee_legs(loan: Loan, fee: Decimal) -> list[Leg]:
 
 def _locked(actor: User, loan_id: int, value_date: date) -> tuple[Loan, object, list[Installment]]:
     loan, app = _lock_loan(loan_id)
-    require_acts_for(actor, OrganizationKind.BANK, loan, "Only the loan's bank records prepayments.")
+    require_acts_for(actor, OrganizationKind.BANK, loan, _("Only the loan's bank records prepayments."))
     if loan.status != LoanStatus.ACTIVE:
         raise InvalidTransition.of(loan, "record a prepayment")
     ensure_not_future(value_date, "value_date")

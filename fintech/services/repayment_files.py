@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -37,7 +37,7 @@ HEADER = ("loan", "amount", "value_date", "transaction_id")
 TRANSACTION_ID_MAX = 100
 
 # The reasons a line is rejected, as the API reports them in `errors: [{line, reason}]`; said in
-# the language active when the file is processed (the uploader's, when processed in the request).
+# the uploader's language (the file's `language`, set at upload), whichever worker processes it.
 REASON_FIELDS = gettext_lazy("expected 4 fields: loan,amount,value_date,transaction_id")
 REASON_UNKNOWN_LOAN = gettext_lazy("unknown loan")
 REASON_AMBIGUOUS_LOAN = gettext_lazy(
@@ -118,7 +118,7 @@ def repayment_file_upload(*, actor: User, filename: str, content: bytes) -> Repa
     """Store a bank's repayment file (pending) and queue its processing once committed.
 
     A file that is not UTF-8 or lacks the header is refused (400) and nothing is stored."""
-    require_acts_for(actor, OrganizationKind.BANK, None, "Only bank staff upload repayment files.")
+    require_acts_for(actor, OrganizationKind.BANK, None, _("Only bank staff upload repayment files."))
     text = _decode(content)
     total = sum(1 for _ in file_lines(text))
     file = RepaymentFile.objects.create(
@@ -126,6 +126,7 @@ def repayment_file_upload(*, actor: User, filename: str, content: bytes) -> Repa
         uploaded_by=actor,
         filename=(filename or "")[:200],
         content=text,
+        language=translation.get_language() or "en",
         lines_total=total,
     )
     audit_record(
@@ -293,10 +294,17 @@ def repayment_file_process(file_id: int) -> RepaymentFile:
     """Apply a stored file's lines in order (idempotent and resumable): status processing, one
     transaction per line, then done; `failed` with the reason when the file cannot be read.
 
-    A finished file is left as it is, so a replayed task changes nothing."""
+    A finished file is left as it is, so a replayed task changes nothing. The reasons are written
+    in the uploader's language (the file's), whichever language the worker runs in."""
     file = RepaymentFile.objects.get(pk=file_id)
     if file.status == FileStatus.DONE:
         return file
+    with translation.override(file.language):
+        return _file_apply(file)
+
+
+def _file_apply(file: RepaymentFile) -> RepaymentFile:
+    file_id = file.pk
     current = _set_status(file_id, FileStatus.PROCESSING)
     if current.status == FileStatus.DONE:
         return current

@@ -138,7 +138,7 @@ def repayment_record(
     """Apply a repayment reported by the loan's bank and book it; refuses more than the loan
     still owes. A transaction id is taken once per bank (the database's unique constraint)."""
     loan, app = _lock_loan(loan_id)
-    require_acts_for(actor, OrganizationKind.BANK, loan, "Only the loan's bank records repayments.")
+    require_acts_for(actor, OrganizationKind.BANK, loan, _("Only the loan's bank records repayments."))
     if loan.status != LoanStatus.ACTIVE:
         raise InvalidTransition.of(loan, "record a repayment")
     if amount <= 0:
@@ -263,7 +263,7 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
     if found is None:
         raise NotFound(_("Repayment not found."))
     loan, _app = _lock_loan(found.loan_id)
-    require_acts_for(actor, OrganizationKind.BANK, loan, "Only the loan's bank reverses its repayments.")
+    require_acts_for(actor, OrganizationKind.BANK, loan, _("Only the loan's bank reverses its repayments."))
     repayment = Repayment.objects.select_for_update().get(pk=repayment_id)
     if RepaymentReversal.objects.filter(repayment=repayment).exists():
         raise RepaymentAlreadyReversed(

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from fintech.access import SETTLING_ROLE, belongs_to, is_platform, require_acts_for
 from fintech.errors import (
@@ -165,7 +166,7 @@ def recovery_record(
     movement (its part, when above zero), the ledger entry and the audit row."""
     event = _loss_event_locked(loan_id, "record a recovery")
     loan = event.loan
-    require_acts_for(actor, K.BANK, loan, "Only the loan's bank records recoveries.")
+    require_acts_for(actor, K.BANK, loan, _("Only the loan's bank records recoveries."))
     _positive(amount)
     _not_before_default(received_on, event, "received_on")
     if not source.strip():
@@ -237,8 +238,12 @@ def recovery_record(
 
 
 _NOT_THE_PAYER = {
-    SettlementParty.INSURER: "Only the insurer of the loan's policy settles the insurer's share.",
-    SettlementParty.GOVERNMENT: "Only a regulator of the SME's region settles the risk fund's share.",
+    SettlementParty.INSURER: gettext_lazy(
+        "Only the insurer of the loan's policy settles the insurer's share."
+    ),
+    SettlementParty.GOVERNMENT: gettext_lazy(
+        "Only a regulator of the SME's region settles the risk fund's share."
+    ),
 }
 
 
@@ -364,7 +369,7 @@ def fund_top_up_record(*, actor: User, program_id: int, amount: Decimal, receive
     """A regulator of a region the programme serves records money paid into its risk fund.
     Writes the top-up movement, the ledger entry (fund cash <- fund capital) and the audit row."""
     program = fund_program_for(actor, program_id)
-    require_acts_for(actor, K.REGULATOR, None, "Only a regulator tops up the risk fund.")
+    require_acts_for(actor, K.REGULATOR, None, _("Only a regulator tops up the risk fund."))
     _positive(amount)
     ensure_not_future(received_on, "received_on")
     movement = FundMovement.objects.create(

@@ -63,23 +63,29 @@ def _fraction(
 ) -> Decimal | None:
     """A rate or share as a decimal string (or JSON number read as Decimal) within [low, high)."""
     if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
-        errors.add(name, 'Enter a fraction as a decimal string, e.g. "0.03".')
+        errors.add(name, _('Enter a fraction as a decimal string, e.g. "0.03".'))
         return None
     text = str(raw).strip()
     if not _PLAIN_FRACTION.match(text):
-        errors.add(name, 'Enter a fraction in plain notation, e.g. "0.03".')
+        errors.add(name, _('Enter a fraction in plain notation, e.g. "0.03".'))
         return None
     try:
         value = Decimal(text)
     except InvalidOperation:
-        errors.add(name, 'Enter a fraction as a decimal string, e.g. "0.03".')
+        errors.add(name, _('Enter a fraction as a decimal string, e.g. "0.03".'))
         return None
     if not value.is_finite() or value.as_tuple().exponent < -RATE_PLACES:  # type: ignore[operator]
-        errors.add(name, f"Enter a plain fraction with at most {RATE_PLACES} decimal places.")
+        errors.add(
+            name,
+            _("Enter a plain fraction with at most %(places)s decimal places.") % {"places": RATE_PLACES},
+        )
         return None
     if value < low or value > high or (high_open and value == high):
-        bound = "below" if high_open else "at most"
-        errors.add(name, f"Must lie between {low} and {bound} {high}.")
+        if high_open:
+            message = _("Must lie between %(low)s and below %(high)s.")
+        else:
+            message = _("Must lie between %(low)s and at most %(high)s.")
+        errors.add(name, message % {"low": low, "high": high})
         return None
     return _plain(value)
 
@@ -92,17 +98,17 @@ def _plain(value: Decimal) -> Decimal:
 
 def _integer(raw: object, name: str, errors: _Errors, *, low: int, high: int) -> int | None:
     if isinstance(raw, bool):
-        errors.add(name, "Enter a whole number.")
+        errors.add(name, _("Enter a whole number."))
         return None
     try:
         value = int(str(raw).strip()) if isinstance(raw, str | int | Decimal) else None
     except ValueError:
         value = None
     if value is None or (isinstance(raw, Decimal) and raw != value):
-        errors.add(name, "Enter a whole number.")
+        errors.add(name, _("Enter a whole number."))
         return None
     if not low <= value <= high:
-        errors.add(name, f"Must lie between {low} and {high}.")
+        errors.add(name, _("Must lie between %(low)s and %(high)s.") % {"low": low, "high": high})
         return None
     return value
 
@@ -110,7 +116,7 @@ def _integer(raw: object, name: str, errors: _Errors, *, low: int, high: int) ->
 def _shares(raw: object, name: str, errors: _Errors) -> dict[str, str] | None:
     """{insurer, government, bank}: fractions >= 0 summing to exactly 1."""
     if not isinstance(raw, Mapping) or set(raw) != set(rules.PARTIES):
-        errors.add(name, "Give the shares as {insurer, government, bank}, e.g. 0.50, 0.30, 0.20.")
+        errors.add(name, _("Give the shares as {insurer, government, bank}, e.g. 0.50, 0.30, 0.20."))
         return None
     values = {
         party: _fraction(
@@ -121,7 +127,7 @@ def _shares(raw: object, name: str, errors: _Errors) -> dict[str, str] | None:
     if any(v is None for v in values.values()):
         return None
     if sum((v for v in values.values() if v is not None), Decimal(0)) != 1:
-        errors.add(name, "The shares must sum to 1 (e.g. 0.50 + 0.30 + 0.20).")
+        errors.add(name, _("The shares must sum to 1 (e.g. 0.50 + 0.30 + 0.20)."))
         return None
     return {party: str(value) for party, value in values.items()}
 
@@ -132,7 +138,7 @@ def _pd_table(raw: object, name: str, errors: _Errors, *, partial: bool) -> dict
         or not set(raw) <= set(rules.GRADES)
         or (not partial and set(raw) != set(rules.GRADES))
     ):
-        errors.add(name, "Give an annual probability of default per risk grade: {A, B, C}.")
+        errors.add(name, _("Give an annual probability of default per risk grade: {A, B, C}."))
         return None
     out = {}
     for grade in rules.GRADES:
@@ -150,13 +156,16 @@ def _benchmark(raw: object, as_of: date, errors: _Errors) -> dict[str, Any]:
     if raw is None:
         return {"mode": "constant"}
     if not isinstance(raw, Mapping) or raw.get("mode") not in ("constant", "path"):
-        errors.add("benchmark", 'Give {"mode": "constant"} or {"mode": "path", "path": [...]}.')
+        errors.add("benchmark", _('Give {"mode": "constant"} or {"mode": "path", "path": [...]}.'))
         return {"mode": "constant"}
     if raw["mode"] == "constant":
         return {"mode": "constant"}
     path = raw.get("path")
     if not isinstance(path, list) or not 1 <= len(path) <= MAX_BENCHMARK_POINTS:
-        errors.add("benchmark.path", f"Give 1 to {MAX_BENCHMARK_POINTS} points {{effective_on, rate}}.")
+        errors.add(
+            "benchmark.path",
+            _("Give 1 to %(count)s points {effective_on, rate}.") % {"count": MAX_BENCHMARK_POINTS},
+        )
         return {"mode": "constant"}
     points: list[dict[str, str]] = []
     last: date | None = None
@@ -167,16 +176,19 @@ def _benchmark(raw: object, as_of: date, errors: _Errors) -> dict[str, Any]:
         except ValueError:
             on = None
         if on is None:
-            errors.add(f"{field}.effective_on", "Enter a date as YYYY-MM-DD.")
+            errors.add(f"{field}.effective_on", _("Enter a date as YYYY-MM-DD."))
             continue
         if on <= as_of or (last is not None and on <= last):
-            errors.add(f"{field}.effective_on", f"Dates must lie after {as_of} and increase.")
+            errors.add(
+                f"{field}.effective_on",
+                _("Dates must lie after %(date)s and increase.") % {"date": as_of.isoformat()},
+            )
             continue
         rate = _fraction(point.get("rate"), f"{field}.rate", errors, low=Decimal(0), high=Decimal(1))
         if rate is None:
             continue
         if rate == 0:
-            errors.add(f"{field}.rate", "A benchmark rate is above 0.")
+            errors.add(f"{field}.rate", _("A benchmark rate is above 0."))
             continue
         last = on
         points.append({"effective_on": on.isoformat(), "rate": str(rate)})
@@ -191,7 +203,7 @@ def scenario_parameters(program: Program, raw: Mapping[str, Any], as_of: date) -
         "recovery_rate", "correlation", "shares", "what_if_shares", "benchmark",
     }  # fmt: skip
     for name in set(raw) - known:
-        errors.add(name, "Unknown parameter.")
+        errors.add(name, _("Unknown parameter."))
     horizon = _integer(
         raw.get("horizon_months", 12), "horizon_months", errors, low=1, high=MAX_HORIZON_MONTHS
     )
@@ -211,11 +223,11 @@ def scenario_parameters(program: Program, raw: Mapping[str, Any], as_of: date) -
     pd_industry: dict[str, dict[str, str]] = {}
     by_industry = raw.get("pd_by_industry") or {}
     if not isinstance(by_industry, Mapping):
-        errors.add("pd_by_industry", "Give {industry: {A, B, C}}.")
+        errors.add("pd_by_industry", _("Give {industry: {A, B, C}}."))
     else:
         for industry, table in by_industry.items():
             if industry not in INDUSTRY_CODES:
-                errors.add(f"pd_by_industry.{industry}", "Unknown industry code.")
+                errors.add(f"pd_by_industry.{industry}", _("Unknown industry code."))
                 continue
             parsed = _pd_table(table, f"pd_by_industry.{industry}", errors, partial=True)
             if parsed:
@@ -243,7 +255,10 @@ def scenario_parameters(program: Program, raw: Mapping[str, Any], as_of: date) -
     what_ifs: list[dict[str, str]] = []
     raw_what_ifs = raw.get("what_if_shares") or []
     if not isinstance(raw_what_ifs, list) or len(raw_what_ifs) > MAX_WHAT_IFS:
-        errors.add("what_if_shares", f"Give a list of at most {MAX_WHAT_IFS} share sets.")
+        errors.add(
+            "what_if_shares",
+            _("Give a list of at most %(count)s share sets.") % {"count": MAX_WHAT_IFS},
+        )
     else:
         for n, item in enumerate(raw_what_ifs):
             parsed_shares = _shares(item, f"what_if_shares.{n}", errors)
@@ -252,7 +267,7 @@ def scenario_parameters(program: Program, raw: Mapping[str, Any], as_of: date) -
     benchmark = _benchmark(raw.get("benchmark"), as_of, errors)
     name = raw.get("name", "")
     if not isinstance(name, str) or len(name) > 200:
-        errors.add("name", "At most 200 characters.")
+        errors.add("name", _("At most %(count)s characters.") % {"count": 200})
     if errors.fields:
         raise InvalidInput(_("The scenario's parameters are not valid."), fields=errors.fields)
     return {

@@ -77,11 +77,13 @@ def valuation_report(
     economic_benefit: Decimal,
 ) -> Valuation:
     """Record the appraisal firm's report, signed by the caller, and advance the application."""
-    require_acts_for(actor, OrganizationKind.APPRAISER, None, "Only the appraisal firm reports a valuation.")
+    require_acts_for(
+        actor, OrganizationKind.APPRAISER, None, _("Only the appraisal firm reports a valuation.")
+    )
     engagement = Valuation.objects.select_related("application").get(pk=valuation_id)
     app = application_lock(engagement.application_id)
     engagement = Valuation.objects.select_for_update().get(pk=valuation_id)
-    require_acts_for(actor, OrganizationKind.APPRAISER, engagement, "This engagement is another firm's.")
+    require_acts_for(actor, OrganizationKind.APPRAISER, engagement, _("This engagement is another firm's."))
     if engagement.status != ValuationStatus.PENDING or app.status != ApplicationStatus.VALUATION:
         raise InvalidTransition.of(app, "report a valuation")
     ensure_not_future(valuation_date, "valuation_date")

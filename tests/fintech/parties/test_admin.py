@@ -477,6 +477,45 @@ def test_platform_reinstates_a_patent(world):
     ]
 
 
+def test_a_lapse_already_recorded_and_since_restored_is_refused_not_reported_as_done(world):
+    # given a patent that lapsed on 2025-06-01 and was restored on 2025-06-10
+    client = _login(world["superuser"])
+    patent = world["patent"]
+    _mark(client, patent, "lapse", on="2025-06-01")
+    _mark(client, patent, "in-force", on="2025-06-10")
+    patent.refresh_from_db()
+    assert patent.status == "in_force"
+    before = table_counts()
+
+    # when the platform marks the same lapse of 2025-06-01 again
+    response = _mark(client, patent, "lapse", on="2025-06-01")
+
+    # then it is refused (the service's 409) on the patent's page, not "is now In force", and
+    # nothing is written
+    assert response.status_code == 302
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert messages[-1] == (
+        "The event 'Lapsed for non-payment' of 2025-06-01 is already recorded; the patent is 'In force'."
+    ), messages
+    patent.refresh_from_db()
+    assert (patent.status, patent.lapsed_on) == ("in_force", None)
+    assert table_counts() == before
+
+
+def test_a_lapse_already_recorded_is_refused_in_chinese_to_a_chinese_admin(world):
+    # given the same patent, lapsed and restored, and an admin in Chinese
+    client = _login(world["superuser"])
+    patent = world["patent"]
+    _mark(client, patent, "lapse", on="2025-06-01")
+    _mark(client, patent, "in-force", on="2025-06-10")
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+
+    # when the lapse of 2025-06-01 is marked again, then the refusal is in Chinese
+    response = _mark(client, patent, "lapse", on="2025-06-01")
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert messages[-1] == "2025-06-01的“未缴年费失效”事件已登记；该专利的状态为“有效”。", messages  # noqa: RUF001
+
+
 def test_a_lapse_marked_in_the_admin_raises_the_pledged_loans_finding_at_once(world):
     # given the standard active loan whose only patent is pledged
     loan, _people = active_loan()

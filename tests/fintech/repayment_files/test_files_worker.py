@@ -42,7 +42,7 @@ def test_a_repayment_file_is_processed_by_a_real_worker(book, worker, through_th
     worker.wait_for(done, "the repayment file to be processed")
     assert (file.lines_total, file.lines_done, file.lines_applied, file.lines_rejected) == (3, 3, 2, 1)
     assert RepaymentFile.objects.get(pk=file.pk).errors == [
-        {"line": 4, "reason": "重复的交易流水号"}  # the worker speaks the platform language
+        {"line": 4, "reason": "duplicate transaction id"}  # the uploader's language (English here)
     ]
     assert list(Repayment.objects.order_by("id").values_list("transaction_id", flat=True)) == ["W-1", "W-2"]
     assert installments(book.loan)[0] == (1, D("1000.00"), D("3500.00"), None, "due")

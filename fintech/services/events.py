@@ -23,6 +23,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, models
+from django.db.models import F
 from django.utils import timezone
 
 from fintech.access import event_audiences
@@ -343,6 +344,111 @@ def events_emit(name: str, model: type[models.Model], changes: Sequence[Change])
     return len(events)
 
 
+def events_insert_select(name: str, model: type[models.Model], source: str, params: dict[str, Any]) -> int:
+    """Write the events of the rows `source` selects, set-based, in the caller's transaction:
+    `source` is a SELECT of `subject_id`, `aggregate_id` (the financing's application) and `data`
+    (the whole `data` object, built in SQL: see `json_object`), one row per subject. The stream
+    versions are taken in one statement (rows locked in aggregate order, as `_versions_take`), the
+    events are one INSERT ... SELECT numbered in subject order within each aggregate, and their
+    recipients (access.event_audiences) and deliveries follow. Returns the number written."""
+    event_type = CATALOGUE[name]
+    quote = connection.ops.quote_name
+    streams, events = quote(EventStream._meta.db_table), quote(Event._meta.db_table)
+    postgres = connection.vendor == "postgresql"
+    args = {**params, "agg": AGGREGATE}
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        insert = "INSERT INTO" if postgres else "INSERT OR IGNORE INTO"
+        conflict = "ON CONFLICT DO NOTHING" if postgres else ""
+        cursor.execute(
+            f"{insert} {streams} (aggregate_type, aggregate_id, version)"
+            f" SELECT DISTINCT %(agg)s, s.aggregate_id, 0 FROM ({source}) s {conflict}",
+            args,
+        )
+        if postgres:
+            cursor.execute(
+                f"SELECT id FROM {streams} WHERE aggregate_type = %(agg)s"
+                f" AND aggregate_id IN (SELECT s.aggregate_id FROM ({source}) s)"
+                " ORDER BY aggregate_id FOR UPDATE",
+                args,
+            )
+        data = "CAST(s.data AS JSONB)" if postgres else "s.data"
+        cursor.execute(
+            f"INSERT INTO {events} (type, type_version, aggregate_type, aggregate_id, aggregate_version,"
+            " subject_type, subject_id, data, occurred_at, txid)"
+            f" SELECT %(type)s, %(type_version)s, %(agg)s, s.aggregate_id,"
+            " st.version + ROW_NUMBER() OVER (PARTITION BY s.aggregate_id ORDER BY s.subject_id),"
+            f" %(subject_type)s, s.subject_id, {data}, %(now)s, %(txid)s"
+            f" FROM ({source}) s JOIN {streams} st"
+            " ON st.aggregate_type = %(agg)s AND st.aggregate_id = s.aggregate_id"
+            " ORDER BY s.subject_id"
+            " RETURNING id, subject_id, aggregate_id, aggregate_version",
+            {
+                **args,
+                "type": name,
+                "type_version": event_type.version,
+                "subject_type": event_type.subject,
+                "now": connection.ops.adapt_datetimefield_value(now),
+                "txid": current_txid(),
+            },
+        )
+        written = cursor.fetchall()
+        if not written:
+            return 0
+        cursor.execute(
+            f"UPDATE {streams} SET version = version + c.n"
+            f" FROM (SELECT s.aggregate_id, COUNT(*) AS n FROM ({source}) s GROUP BY s.aggregate_id) c"
+            f" WHERE {streams}.aggregate_type = %(agg)s AND {streams}.aggregate_id = c.aggregate_id",
+            args,
+        )
+    audiences = event_audiences(model, [row[1] for row in written])
+    pairs = [(pk, org) for pk, subject, _, _ in written for org in sorted(audiences.get(subject, ()))]
+    _recipients_insert(pairs)
+    shells = [
+        Event(
+            pk=pk,
+            type=name,
+            aggregate_type=AGGREGATE,
+            aggregate_id=aggregate,
+            aggregate_version=version,
+            subject_id=subject,
+        )
+        for pk, subject, aggregate, version in written
+    ]
+    _deliveries_create(shells, audiences, now)
+    return len(written)
+
+
+def _recipients_insert(pairs: Sequence[tuple[int, int]]) -> None:
+    """(event, organisation) rows in one statement (PostgreSQL: two arrays; SQLite: executemany)."""
+    if not pairs:
+        return
+    table = connection.ops.quote_name(EventRecipient._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} (event_id, organization_id)"
+                " SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
+                [[p[0] for p in pairs], [p[1] for p in pairs]],
+            )
+        else:
+            cursor.executemany(f"INSERT INTO {table} (event_id, organization_id) VALUES (%s, %s)", pairs)
+
+
+def json_object(*pairs: tuple[str, str]) -> str:
+    """A JSON object built in SQL from (key, SQL expression) pairs (keys are code, not input)."""
+    fn = "jsonb_build_object" if connection.vendor == "postgresql" else "json_object"
+    body = ", ".join(f"'{key}', {expr}" for key, expr in pairs)
+    return f"{fn}({body})"
+
+
+def json_bool(expr: str) -> str:
+    """A boolean column as a JSON true/false (SQLite stores 0/1)."""
+    if connection.vendor == "postgresql":
+        return expr
+    return f"CASE WHEN {expr} THEN json('true') ELSE json('false') END"
+
+
 def current_txid() -> int:
     """The id of the current transaction on PostgreSQL (0 elsewhere: SQLite has one writer)."""
     if connection.vendor != "postgresql":
@@ -366,10 +472,18 @@ def _versions_take(roots: list[int]) -> list[int]:
         .order_by("aggregate_id")
     }
     out = []
+    taken: dict[int, int] = {}
     for root in roots:
-        streams[root].version += 1
-        out.append(streams[root].version)
-    EventStream.objects.bulk_update(list(streams.values()), ["version"], batch_size=1000)
+        taken[root] = taken.get(root, 0) + 1
+        out.append(streams[root].version + taken[root])
+    # One UPDATE per distinct number of events taken (a handful), not a CASE per row: Django's
+    # bulk_update builds a CASE of every row, which PostgreSQL evaluates for every row (quadratic).
+    by_count: dict[int, list[int]] = {}
+    for root, n in taken.items():
+        by_count.setdefault(n, []).append(streams[root].pk)
+    for n, pks in sorted(by_count.items()):
+        for start in range(0, len(pks), 2000):
+            EventStream.objects.filter(pk__in=pks[start : start + 2000]).update(version=F("version") + n)
     return out
 
 

@@ -62,7 +62,7 @@ from . import batch
 from .audit import audit_record
 from .clawbacks import clawbacks_attach, clawbacks_net
 from .common import business_today, ensure_not_future, program_to_start
-from .events import Change, events_emit, id_chunks
+from .events import events_insert_select, id_chunks, json_bool, json_object
 from .ledger import (
     CLAWBACK_RECEIVABLE,
     GOV_BUDGET,
@@ -149,6 +149,10 @@ def _sqlite_premium_fen(premium: Any, subsidy_rate: Any) -> float | None:
     return float(rules.premium_subsidy(_decimal(premium, 2), _decimal(subsidy_rate, 8)))
 
 
+def _sqlite_money_text(value: Any) -> str | None:
+    return None if value is None else f"{_decimal(value, 2):.2f}"
+
+
 class _Sql:
     """The few expressions whose spelling differs between the two databases.
 
@@ -166,6 +170,7 @@ class _Sql:
             raw = connection.connection
             raw.create_function("subsidy_interest_fen", 5, _sqlite_interest_fen, deterministic=True)
             raw.create_function("subsidy_premium_fen", 2, _sqlite_premium_fen, deterministic=True)
+            raw.create_function("subsidy_money_text", 1, _sqlite_money_text, deterministic=True)
 
     def days(self, hi: str, lo: str) -> str:
         if self.sqlite:
@@ -183,6 +188,12 @@ class _Sql:
         # Dividing once at the end, at a scale of 30, keeps a half-fen tie exact.
         product = f"(({principal}) * ({rate_days}) + ({after}) * ({rate_days_after})) * ({subsidy_rate})"
         return f"ROUND(CAST({product} AS NUMERIC(65, 30)) / 360, 2)"
+
+    def money_text(self, amount: str) -> str:
+        """A money column as the events' 2-place text (SQLite: through Decimal, not REAL)."""
+        if self.sqlite:
+            return f"subsidy_money_text({amount})"
+        return f"CAST({amount} AS TEXT)"
 
     def premium_fen(self, premium: str, subsidy_rate: str) -> str:
         if self.sqlite:
@@ -695,25 +706,38 @@ def _finish(run: SubsidyRun) -> None:
 def _entitlement_events(run: SubsidyRun, name: str, status: str, **details: Any) -> None:
     """The run's entitlements' events (`subsidy.computed` after the cap, `subsidy.paid`), written
     set-based by chunks of ids in the run's transaction (services.events)."""
-    rows = SubsidyEntitlement.objects.filter(run_id=run.pk, status=status).values_list(
-        "pk", "kind", "period", "amount", "capped"
-    )
+    rows = SubsidyEntitlement.objects.filter(run_id=run.pk, status=status).values_list("pk")
     for part in id_chunks(rows):
-        events_emit(
-            name,
-            SubsidyEntitlement,
-            [
-                Change(
-                    pk,
-                    {
-                        "to_state": status,
-                        "amount": f"{amount:.2f}",
-                        "details": {"kind": kind, "period": period, "capped": capped, **details},
-                    },
-                )
-                for pk, kind, period, amount, capped in part
-            ],
-        )
+        _entitlement_events_for(name, status, [pk for (pk,) in part], **details)
+
+
+def _entitlement_events_for(name: str, status: str, ids: Sequence[int], **details: str) -> int:
+    """The events of these entitlements, data and all built in SQL (one INSERT ... SELECT): the
+    envelope's data as events_emit writes it (subject, application, loan, to_state, amount, and
+    details kind, period, capped and the given ones)."""
+    if not ids:
+        return 0
+    sql = _Sql()
+    extra = [(key, f"%(detail_{key})s") for key in details]
+    data = json_object(
+        ("subject", json_object(("type", "'subsidy_entitlement'"), ("id", "e.id"))),
+        ("application", "l.application_id"),
+        ("loan", "e.loan_id"),
+        ("to_state", "%(to_state)s"),
+        ("amount", sql.money_text("e.amount")),
+        (
+            "details",
+            json_object(("kind", "e.kind"), ("period", "e.period"), ("capped", json_bool("e.capped")), *extra),
+        ),
+    )
+    tables = _tables()
+    source = (
+        f"SELECT e.id AS subject_id, l.application_id AS aggregate_id, {data} AS data"
+        f" FROM {tables['ent']} e JOIN {tables['loan']} l ON l.id = e.loan_id"
+        f" WHERE e.id IN ({', '.join(str(int(pk)) for pk in ids)})"
+    )
+    params = {"to_state": status, **{f"detail_{key}": value for key, value in details.items()}}
+    return events_insert_select(name, SubsidyEntitlement, source, params)
 
 
 def _sum(condition: Q | None = None) -> Coalesce:

@@ -224,6 +224,10 @@ class SubsidyEntitlement(models.Model):
     cancel_reason = models.CharField(
         _("why cancelled"), max_length=300, blank=True, default="", db_default=""
     )
+    # Its `subsidy.computed` event is written: by the run's chunk that computed the SME's last
+    # entitlements of the run when no cap can cut them any more, or by the run's completion after
+    # the cap. An announced amount is final: later caps count it and never change it.
+    announced = models.BooleanField(_("announced"), default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:

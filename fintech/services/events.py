@@ -340,8 +340,48 @@ def events_emit(name: str, model: type[models.Model], changes: Sequence[Change])
         for e in events
         for org in sorted(audiences.get(e.subject_id, ()))
     )
-    _deliveries_create(events, audiences, now)
+    _deliveries_create(
+        (
+            _Written(e.pk, e.type, e.aggregate_type, e.aggregate_id, e.aggregate_version, e.subject_id)
+            for e in events
+        ),
+        audiences,
+        now,
+    )
     return len(events)
+
+
+# The set-based writer's statements: {source} is the caller's SELECT (subject_id, aggregate_id,
+# data), {streams}/{events}/{recipients} the models' quoted tables; every value is a parameter.
+_STREAMS_SQL = """
+{insert} {streams} (aggregate_type, aggregate_id, version)
+SELECT DISTINCT %(agg)s, s.aggregate_id, 0 FROM ({source}) s {conflict}
+""".strip()
+_STREAMS_LOCK_SQL = """
+SELECT id FROM {streams}
+WHERE aggregate_type = %(agg)s AND aggregate_id IN (SELECT s.aggregate_id FROM ({source}) s)
+ORDER BY aggregate_id FOR UPDATE
+""".strip()
+_EVENTS_SQL = """
+INSERT INTO {events} (type, type_version, aggregate_type, aggregate_id, aggregate_version,
+                      subject_type, subject_id, data, occurred_at, txid)
+SELECT %(type)s, %(type_version)s, %(agg)s, s.aggregate_id,
+       st.version + ROW_NUMBER() OVER (PARTITION BY s.aggregate_id ORDER BY s.subject_id),
+       %(subject_type)s, s.subject_id, {data}, %(now)s, %(txid)s
+FROM ({source}) s
+JOIN {streams} st ON st.aggregate_type = %(agg)s AND st.aggregate_id = s.aggregate_id
+ORDER BY s.subject_id
+RETURNING id, subject_id, aggregate_id, aggregate_version
+""".strip()
+_STREAMS_UPDATE_SQL = """
+UPDATE {streams} SET version = version + c.n
+FROM (SELECT s.aggregate_id, COUNT(*) AS n FROM ({source}) s GROUP BY s.aggregate_id) c
+WHERE {streams}.aggregate_type = %(agg)s AND {streams}.aggregate_id = c.aggregate_id
+""".strip()
+_RECIPIENTS_PG_SQL = """
+INSERT INTO {recipients} (event_id, organization_id) SELECT * FROM unnest(%s::bigint[], %s::bigint[])
+""".strip()
+_RECIPIENTS_SQLITE_SQL = "INSERT INTO {recipients} (event_id, organization_id) VALUES (%s, %s)"
 
 
 def events_insert_select(name: str, model: type[models.Model], source: str, params: dict[str, Any]) -> int:
@@ -353,36 +393,23 @@ def events_insert_select(name: str, model: type[models.Model], source: str, para
     recipients (access.event_audiences) and deliveries follow. Returns the number written."""
     event_type = CATALOGUE[name]
     quote = connection.ops.quote_name
-    streams, events = quote(EventStream._meta.db_table), quote(Event._meta.db_table)
     postgres = connection.vendor == "postgresql"
+    names = {
+        "source": source,
+        "streams": quote(EventStream._meta.db_table),
+        "events": quote(Event._meta.db_table),
+        "insert": "INSERT INTO" if postgres else "INSERT OR IGNORE INTO",
+        "conflict": "ON CONFLICT DO NOTHING" if postgres else "",
+        "data": "CAST(s.data AS JSONB)" if postgres else "s.data",
+    }
     args = {**params, "agg": AGGREGATE}
     now = timezone.now()
     with connection.cursor() as cursor:
-        insert = "INSERT INTO" if postgres else "INSERT OR IGNORE INTO"
-        conflict = "ON CONFLICT DO NOTHING" if postgres else ""
-        cursor.execute(
-            f"{insert} {streams} (aggregate_type, aggregate_id, version)"
-            f" SELECT DISTINCT %(agg)s, s.aggregate_id, 0 FROM ({source}) s {conflict}",
-            args,
-        )
+        cursor.execute(_STREAMS_SQL.format(**names), args)
         if postgres:
-            cursor.execute(
-                f"SELECT id FROM {streams} WHERE aggregate_type = %(agg)s"
-                f" AND aggregate_id IN (SELECT s.aggregate_id FROM ({source}) s)"
-                " ORDER BY aggregate_id FOR UPDATE",
-                args,
-            )
-        data = "CAST(s.data AS JSONB)" if postgres else "s.data"
+            cursor.execute(_STREAMS_LOCK_SQL.format(**names), args)
         cursor.execute(
-            f"INSERT INTO {events} (type, type_version, aggregate_type, aggregate_id, aggregate_version,"
-            " subject_type, subject_id, data, occurred_at, txid)"
-            f" SELECT %(type)s, %(type_version)s, %(agg)s, s.aggregate_id,"
-            " st.version + ROW_NUMBER() OVER (PARTITION BY s.aggregate_id ORDER BY s.subject_id),"
-            f" %(subject_type)s, s.subject_id, {data}, %(now)s, %(txid)s"
-            f" FROM ({source}) s JOIN {streams} st"
-            " ON st.aggregate_type = %(agg)s AND st.aggregate_id = s.aggregate_id"
-            " ORDER BY s.subject_id"
-            " RETURNING id, subject_id, aggregate_id, aggregate_version",
+            _EVENTS_SQL.format(**names),
             {
                 **args,
                 "type": name,
@@ -395,27 +422,15 @@ def events_insert_select(name: str, model: type[models.Model], source: str, para
         written = cursor.fetchall()
         if not written:
             return 0
-        cursor.execute(
-            f"UPDATE {streams} SET version = version + c.n"
-            f" FROM (SELECT s.aggregate_id, COUNT(*) AS n FROM ({source}) s GROUP BY s.aggregate_id) c"
-            f" WHERE {streams}.aggregate_type = %(agg)s AND {streams}.aggregate_id = c.aggregate_id",
-            args,
-        )
+        cursor.execute(_STREAMS_UPDATE_SQL.format(**names), args)
     audiences = event_audiences(model, [row[1] for row in written])
     pairs = [(pk, org) for pk, subject, _, _ in written for org in sorted(audiences.get(subject, ()))]
     _recipients_insert(pairs)
-    shells = [
-        Event(
-            pk=pk,
-            type=name,
-            aggregate_type=AGGREGATE,
-            aggregate_id=aggregate,
-            aggregate_version=version,
-            subject_id=subject,
-        )
-        for pk, subject, aggregate, version in written
-    ]
-    _deliveries_create(shells, audiences, now)
+    _deliveries_create(
+        (_Written(pk, name, AGGREGATE, agg, version, subject) for pk, subject, agg, version in written),
+        audiences,
+        now,
+    )
     return len(written)
 
 
@@ -423,16 +438,15 @@ def _recipients_insert(pairs: Sequence[tuple[int, int]]) -> None:
     """(event, organisation) rows in one statement (PostgreSQL: two arrays; SQLite: executemany)."""
     if not pairs:
         return
-    table = connection.ops.quote_name(EventRecipient._meta.db_table)
+    recipients = connection.ops.quote_name(EventRecipient._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"INSERT INTO {table} (event_id, organization_id)"
-                " SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
+                _RECIPIENTS_PG_SQL.format(recipients=recipients),
                 [[p[0] for p in pairs], [p[1] for p in pairs]],
             )
         else:
-            cursor.executemany(f"INSERT INTO {table} (event_id, organization_id) VALUES (%s, %s)", pairs)
+            cursor.executemany(_RECIPIENTS_SQLITE_SQL.format(recipients=recipients), pairs)
 
 
 def json_object(*pairs: tuple[str, str]) -> str:
@@ -487,10 +501,21 @@ def _versions_take(roots: list[int]) -> list[int]:
     return out
 
 
-def _deliveries_create(events: Iterable[Event], audiences: dict[int, set[int]], now: Any) -> None:
+@dataclass(frozen=True)
+class _Written:
+    """What a delivery needs of an event just written."""
+
+    pk: int
+    type: str
+    aggregate_type: str
+    aggregate_id: int
+    aggregate_version: int
+    subject_id: int
+
+
+def _deliveries_create(events: Iterable[_Written], audiences: dict[int, set[int]], now: Any) -> None:
     """One pending delivery per event and active endpoint of an entitled organisation that
     subscribes to its type (an empty list of types: every type)."""
-    events = list(events)
     orgs = set().union(*audiences.values()) if audiences else set()
     endpoints: dict[int, list[WebhookEndpoint]] = {}
     for ep in WebhookEndpoint.objects.filter(organization_id__in=orgs, status=EndpointStatus.ACTIVE).only(
@@ -502,7 +527,7 @@ def _deliveries_create(events: Iterable[Event], audiences: dict[int, set[int]], 
     rows = [
         WebhookDelivery(
             endpoint=ep,
-            event=e,
+            event_id=e.pk,
             aggregate_type=e.aggregate_type,
             aggregate_id=e.aggregate_id,
             aggregate_version=e.aggregate_version,

@@ -217,6 +217,7 @@ def _tables() -> dict[str, str]:
         "rate": BenchmarkRate._meta.db_table,
         "policy": Policy._meta.db_table,
         "run": SubsidyRun._meta.db_table,
+        "chunk": SubsidyRunChunk._meta.db_table,
     }
 
 
@@ -285,20 +286,21 @@ WITH used AS (
     SELECT o.sme_id, SUM(CAST(ROUND(o.amount * 100) AS BIGINT)) AS used_fen
     FROM {ent} o JOIN {run} r ON r.id = o.run_id
     WHERE o.program_id = %(program)s AND o.year = %(year)s AND o.run_id <> %(run)s
-      AND o.status <> 'cancelled' AND r.status IN ('computed', 'approved', 'paid')
+      AND o.status <> 'cancelled' AND (r.status IN ('computed', 'approved', 'paid') OR o.announced = %(true)s)
     GROUP BY o.sme_id
 )
-SELECT y.id, y.granted_fen, y.computed_fen FROM (
-    SELECT x.id, x.amount_fen, x.capped, x.computed_fen,
+SELECT y.id, y.granted_fen, y.computed_fen, y.announced FROM (
+    SELECT x.id, x.amount_fen, x.capped, x.computed_fen, x.announced,
            CASE WHEN {left} <= 0 THEN 0 WHEN {left} < x.computed_fen THEN {left} ELSE x.computed_fen END
                AS granted_fen
     FROM (
-        SELECT e.id, e.capped,
+        SELECT e.id, e.capped, e.announced,
                CAST(ROUND(e.computed_amount * 100) AS BIGINT) AS computed_fen,
                CAST(ROUND(e.amount * 100) AS BIGINT) AS amount_fen,
                SUM(CAST(ROUND(e.computed_amount * 100) AS BIGINT)) OVER (
                    PARTITION BY e.sme_id, e.year
-                   ORDER BY COALESCE(i.due_on, {premium_on}), e.loan_id, e.kind, COALESCE(e.installment_id, 0)
+                   ORDER BY CASE WHEN e.announced = %(true)s THEN 0 ELSE 1 END,
+                            COALESCE(i.due_on, {premium_on}), e.loan_id, e.kind, COALESCE(e.installment_id, 0)
                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
                ) AS through_fen,
                COALESCE(u.used_fen, 0) AS used_fen
@@ -310,6 +312,38 @@ SELECT y.id, y.granted_fen, y.computed_fen FROM (
     ) x
 ) y
 WHERE y.granted_fen <> y.amount_fen OR (y.granted_fen < y.computed_fen) <> y.capped
+"""
+
+# A chunk announces (marks, then writes the `subsidy.computed` events of) the run's entitlements
+# of the SMEs it computed for that no cap can cut any more: no chunk of the run other than this one
+# still to compute a loan of the SME, and everything the SME may hold this year within the cap
+# (all of its entitlements of other runs, whatever their status, and the whole of this run's at
+# their amounts before the cap). Later caps count announced entitlements and never change them
+# (_CAP_SQL), so an announced amount is the final one; the rest are announced by the completion.
+_ANNOUNCE_SQL = """
+UPDATE {ent} SET announced = %(true)s
+WHERE run_id = %(run)s AND announced = %(false)s AND status = 'computed'
+  AND sme_id IN (
+    SELECT c.sme_id FROM (
+        SELECT DISTINCT l.sme_id FROM {loan} l
+        WHERE l.program_id = %(program)s AND l.id BETWEEN %(lo)s AND %(hi)s
+    ) c
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {loan} l2 JOIN {chunk} k
+          ON k.run_id = %(run)s AND k.id <> %(chunk_id)s AND k.status <> 'done'
+         AND l2.id BETWEEN k.lo_id AND k.hi_id
+        WHERE l2.sme_id = c.sme_id AND l2.program_id = %(program)s
+    )
+    AND COALESCE((
+        SELECT SUM(CAST(ROUND(o.amount * 100) AS BIGINT)) FROM {ent} o
+        WHERE o.sme_id = c.sme_id AND o.program_id = %(program)s AND o.year = %(year)s
+          AND o.run_id <> %(run)s AND o.status <> 'cancelled'
+    ), 0) + COALESCE((
+        SELECT SUM(CAST(ROUND(o.computed_amount * 100) AS BIGINT)) FROM {ent} o
+        WHERE o.sme_id = c.sme_id AND o.run_id = %(run)s AND o.status <> 'cancelled'
+    ), 0) <= %(cap)s
+  )
+RETURNING id
 """
 
 # The maturity date, or the settlement date when the loan was settled before maturity.
@@ -587,8 +621,37 @@ def _mark_running(run: SubsidyRun) -> None:
 
 
 def _chunk_process(chunk: SubsidyRunChunk) -> dict[str, int]:
+    """The chunk's entitlements, then the events of those no cap can cut any more, in the chunk's
+    transaction: a chunk retried after a crash writes both again or neither (a done chunk is
+    skipped), and an announced entitlement is never announced again."""
     run = SubsidyRun.objects.get(pk=chunk.run_id)
-    return {"entitlements_count": _insert_entitlements(run, chunk.lo_id, chunk.hi_id)}
+    created = _insert_entitlements(run, chunk.lo_id, chunk.hi_id)
+    _announce_settled(run, chunk)
+    return {"entitlements_count": created}
+
+
+def _announce_settled(run: SubsidyRun, chunk: SubsidyRunChunk) -> int:
+    """Mark and announce (`subsidy.computed`) the run's entitlements of this chunk's SMEs whose
+    amounts are final already (_ANNOUNCE_SQL); returns how many."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ANNOUNCE_SQL.format(**_tables()),
+            {
+                "run": run.pk,
+                "program": run.program_id,
+                "year": run.period_start.year,
+                "lo": chunk.lo_id,
+                "hi": chunk.hi_id,
+                "chunk_id": chunk.pk,
+                "cap": int(run_params(run).annual_cap / FEN),
+                "true": True,
+                "false": False,
+            },
+        )
+        ids = sorted(pk for (pk,) in cursor.fetchall())
+    for start in range(0, len(ids), 2000):
+        _entitlement_events_for("subsidy.computed", EntitlementStatus.COMPUTED, ids[start : start + 2000])
+    return len(ids)
 
 
 def subsidy_chunk_compute(chunk_id: int, *, retries: int = 0) -> None:
@@ -666,7 +729,15 @@ def _analyze_entitlements() -> None:
 
 def _finish(run: SubsidyRun) -> None:
     _apply_cap(run)
-    _entitlement_events(run, "subsidy.computed", EntitlementStatus.COMPUTED)
+    # The entitlements no chunk could announce (their SME's cap was in play, or chunks of the SME
+    # ran side by side): after the cap, now final.
+    rest = SubsidyEntitlement.objects.filter(
+        run_id=run.pk, status=EntitlementStatus.COMPUTED, announced=False
+    )
+    for part in id_chunks(rest.values_list("pk")):
+        ids = [pk for (pk,) in part]
+        SubsidyEntitlement.objects.filter(pk__in=ids).update(announced=True)
+        _entitlement_events_for("subsidy.computed", EntitlementStatus.COMPUTED, ids)
     run.clawback_total = clawbacks_attach(run)
     totals = run.entitlements.exclude(status=EntitlementStatus.CANCELLED).aggregate(
         interest=_sum(Q(kind=SubsidyKind.INTEREST)),
@@ -711,6 +782,13 @@ def _entitlement_events(run: SubsidyRun, name: str, status: str, **details: Any)
         _entitlement_events_for(name, status, [pk for (pk,) in part], **details)
 
 
+_EVENTS_SOURCE_SQL = """
+SELECT e.id AS subject_id, l.application_id AS aggregate_id, {data} AS data
+FROM {ent} e JOIN {loan} l ON l.id = e.loan_id
+WHERE e.id IN ({ids})
+"""
+
+
 def _entitlement_events_for(name: str, status: str, ids: Sequence[int], **details: str) -> int:
     """The events of these entitlements, data and all built in SQL (one INSERT ... SELECT): the
     envelope's data as events_emit writes it (subject, application, loan, to_state, amount, and
@@ -727,15 +805,13 @@ def _entitlement_events_for(name: str, status: str, ids: Sequence[int], **detail
         ("amount", sql.money_text("e.amount")),
         (
             "details",
-            json_object(("kind", "e.kind"), ("period", "e.period"), ("capped", json_bool("e.capped")), *extra),
+            json_object(
+                ("kind", "e.kind"), ("period", "e.period"), ("capped", json_bool("e.capped")), *extra
+            ),
         ),
     )
-    tables = _tables()
-    source = (
-        f"SELECT e.id AS subject_id, l.application_id AS aggregate_id, {data} AS data"
-        f" FROM {tables['ent']} e JOIN {tables['loan']} l ON l.id = e.loan_id"
-        f" WHERE e.id IN ({', '.join(str(int(pk)) for pk in ids)})"
-    )
+    # The ids are integers read from the table (int() keeps them so), the rest is code.
+    source = _EVENTS_SOURCE_SQL.format(**_tables(), data=data, ids=", ".join(str(int(pk)) for pk in ids))
     params = {"to_state": status, **{f"detail_{key}": value for key, value in details.items()}}
     return events_insert_select(name, SubsidyEntitlement, source, params)
 
@@ -752,12 +828,21 @@ def _apply_cap(run: SubsidyRun) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             _cap_sql(),
-            {"run": run.pk, "cap": cap_fen, "program": run.program_id, "year": run.period_start.year},
+            {
+                "run": run.pk,
+                "cap": cap_fen,
+                "program": run.program_id,
+                "year": run.period_start.year,
+                "true": True,
+            },
         )
         changes = cursor.fetchall()  # only the entitlements the cap cuts: a handful per SME at most
+    if any(announced for *_, announced in changes):
+        # Never: an entitlement is announced only when no cap can cut it (_ANNOUNCE_SQL).
+        raise RuntimeError(f"run {run.pk}: the cap would change an entitlement already announced")
     rows = [
         SubsidyEntitlement(pk=pk, amount=Decimal(int(granted)) * FEN, capped=int(granted) < int(computed))
-        for pk, granted, computed in changes
+        for pk, granted, computed, _ in changes
     ]
     SubsidyEntitlement.objects.bulk_update(rows, ["amount", "capped"], batch_size=500)
 

@@ -1,7 +1,8 @@
 """Entitlements' `announced` mark: their `subsidy.computed` event is written (by a chunk, or by the
 run's completion). The entitlements of runs already computed, approved or paid had theirs written
-at completion."""
+at completion. The SME's index becomes (SME, run): a chunk reads one run's rows of its SMEs."""
 
+import django.db.models.deletion
 from django.db import migrations, models
 
 
@@ -20,6 +21,21 @@ class Migration(migrations.Migration):
             model_name="subsidyentitlement",
             name="announced",
             field=models.BooleanField(db_default=False, default=False, verbose_name="announced"),
+        ),
+        migrations.AlterField(
+            model_name="subsidyentitlement",
+            name="sme",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="subsidies",
+                to="fintech.organization",
+                verbose_name="SME",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="subsidyentitlement",
+            index=models.Index(fields=["sme", "run"], name="entitlement_sme_run_idx"),
         ),
         migrations.RunPython(mark_finalised, migrations.RunPython.noop),
     ]

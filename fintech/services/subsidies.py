@@ -282,10 +282,13 @@ ON CONFLICT DO NOTHING
 """
 
 _CAP_SQL = """
-WITH used AS (
+WITH open_smes AS MATERIALIZED (
+    SELECT DISTINCT a.sme_id FROM {ent} a WHERE a.run_id = %(run)s AND a.announced = %(false)s
+), used AS (
     SELECT o.sme_id, SUM(CAST(ROUND(o.amount * 100) AS BIGINT)) AS used_fen
     FROM {ent} o JOIN {run} r ON r.id = o.run_id
-    WHERE o.program_id = %(program)s AND o.year = %(year)s AND o.run_id <> %(run)s
+    WHERE o.sme_id IN (SELECT q.sme_id FROM open_smes q)
+      AND o.program_id = %(program)s AND o.year = %(year)s AND o.run_id <> %(run)s
       AND o.status <> 'cancelled' AND (r.status IN ('computed', 'approved', 'paid') OR o.announced = %(true)s)
     GROUP BY o.sme_id
 )
@@ -308,7 +311,7 @@ SELECT y.id, y.granted_fen, y.computed_fen, y.announced FROM (
         JOIN {loan} l ON l.id = e.loan_id
         LEFT JOIN {inst} i ON i.id = e.installment_id
         LEFT JOIN used u ON u.sme_id = e.sme_id
-        WHERE e.run_id = %(run)s
+        WHERE e.run_id = %(run)s AND e.sme_id IN (SELECT q.sme_id FROM open_smes q)
     ) x
 ) y
 WHERE y.granted_fen <> y.amount_fen OR (y.granted_fen < y.computed_fen) <> y.capped
@@ -321,29 +324,31 @@ WHERE y.granted_fen <> y.amount_fen OR (y.granted_fen < y.computed_fen) <> y.cap
 # their amounts before the cap). Later caps count announced entitlements and never change them
 # (_CAP_SQL), so an announced amount is the final one; the rest are announced by the completion.
 _ANNOUNCE_SQL = """
+WITH cand AS MATERIALIZED (
+    SELECT DISTINCT l.sme_id FROM {loan} l
+    WHERE l.program_id = %(program)s AND l.id BETWEEN %(lo)s AND %(hi)s
+), pending AS MATERIALIZED (
+    SELECT DISTINCT l2.sme_id FROM cand c
+    JOIN {loan} l2 ON l2.sme_id = c.sme_id AND l2.program_id = %(program)s
+    JOIN {chunk} k ON k.run_id = %(run)s AND k.id <> %(chunk_id)s AND k.status <> 'done'
+                  AND l2.id BETWEEN k.lo_id AND k.hi_id
+), safe AS MATERIALIZED (
+    SELECT c.sme_id FROM cand c
+    WHERE c.sme_id NOT IN (SELECT p.sme_id FROM pending p)
+      AND COALESCE((
+          SELECT SUM(CAST(ROUND(o.amount * 100) AS BIGINT)) FROM {ent} o
+          WHERE o.sme_id = c.sme_id AND o.run_id <> %(run)s AND o.program_id = %(program)s
+            AND o.year = %(year)s AND o.status <> 'cancelled'
+      ), 0) + COALESCE((
+          SELECT SUM(CAST(ROUND(o.computed_amount * 100) AS BIGINT)) FROM {ent} o
+          WHERE o.sme_id = c.sme_id AND o.run_id = %(run)s AND o.status <> 'cancelled'
+      ), 0) <= %(cap)s
+)
 UPDATE {ent} SET announced = %(true)s
-WHERE run_id = %(run)s AND announced = %(false)s AND status = 'computed'
-  AND sme_id IN (
-    SELECT c.sme_id FROM (
-        SELECT DISTINCT l.sme_id FROM {loan} l
-        WHERE l.program_id = %(program)s AND l.id BETWEEN %(lo)s AND %(hi)s
-    ) c
-    WHERE NOT EXISTS (
-        SELECT 1 FROM {loan} l2 JOIN {chunk} k
-          ON k.run_id = %(run)s AND k.id <> %(chunk_id)s AND k.status <> 'done'
-         AND l2.id BETWEEN k.lo_id AND k.hi_id
-        WHERE l2.sme_id = c.sme_id AND l2.program_id = %(program)s
-    )
-    AND COALESCE((
-        SELECT SUM(CAST(ROUND(o.amount * 100) AS BIGINT)) FROM {ent} o
-        WHERE o.sme_id = c.sme_id AND o.program_id = %(program)s AND o.year = %(year)s
-          AND o.run_id <> %(run)s AND o.status <> 'cancelled'
-    ), 0) + COALESCE((
-        SELECT SUM(CAST(ROUND(o.computed_amount * 100) AS BIGINT)) FROM {ent} o
-        WHERE o.sme_id = c.sme_id AND o.run_id = %(run)s AND o.status <> 'cancelled'
-    ), 0) <= %(cap)s
-  )
-RETURNING id
+FROM safe s
+WHERE {ent}.sme_id = s.sme_id AND {ent}.run_id = %(run)s AND {ent}.announced = %(false)s
+  AND {ent}.status = 'computed'
+RETURNING {ent}.id
 """
 
 # The maturity date, or the settlement date when the loan was settled before maturity.
@@ -427,7 +432,9 @@ def _cap_sql() -> str:
 
     One window (a running sum per SME and year) over the run's rows, joined to the other runs' use
     aggregated once per SME: linear in the run's rows whatever the statistics say (the correlated
-    per-entitlement sub-query it replaces was quadratic on a never-analysed table)."""
+    per-entitlement sub-query it replaces was quadratic on a never-analysed table). Only the SMEs
+    with an entitlement not announced yet: the cap never changes an announced one, and an SME
+    whose chunk announced everything has nothing left for it (usually all of them)."""
     left = "(%(cap)s - x.used_fen - (x.through_fen - x.computed_fen))"
     return _CAP_SQL.format(**_tables(), left=left, premium_on=_PREMIUM_ON)
 
@@ -834,6 +841,7 @@ def _apply_cap(run: SubsidyRun) -> None:
                 "program": run.program_id,
                 "year": run.period_start.year,
                 "true": True,
+                "false": False,
             },
         )
         changes = cursor.fetchall()  # only the entitlements the cap cuts: a handful per SME at most

@@ -1,6 +1,7 @@
 """Entitlements' `announced` mark: their `subsidy.computed` event is written (by a chunk, or by the
 run's completion). The entitlements of runs already computed, approved or paid had theirs written
-at completion. The SME's index becomes (SME, run): a chunk reads one run's rows of its SMEs."""
+at completion. The SME's and the run's indexes become (SME, run) and (run, SME): a chunk reads one run's
+entitlements of each of its SMEs, and each SME's of other runs."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -32,6 +33,21 @@ class Migration(migrations.Migration):
                 to="fintech.organization",
                 verbose_name="SME",
             ),
+        ),
+        migrations.AlterField(
+            model_name="subsidyentitlement",
+            name="run",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="entitlements",
+                to="fintech.subsidyrun",
+                verbose_name="run",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="subsidyentitlement",
+            index=models.Index(fields=["run", "sme"], name="entitlement_run_sme_idx"),
         ),
         migrations.AddIndex(
             model_name="subsidyentitlement",

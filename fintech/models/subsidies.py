@@ -195,12 +195,16 @@ class SubsidyEntitlement(models.Model):
     """One subsidy owed to an SME: per on-time installment (interest) or per loan (premium)."""
 
     run = models.ForeignKey(
-        SubsidyRun, on_delete=models.PROTECT, related_name="entitlements", verbose_name=_("run")
+        SubsidyRun,
+        on_delete=models.PROTECT,
+        related_name="entitlements",
+        verbose_name=_("run"),
+        db_index=False,  # (run, SME) in Meta.indexes
     )
     program = models.ForeignKey(
         Program, on_delete=models.PROTECT, related_name="+", verbose_name=_("programme")
     )
-    # Indexed with the run (Meta.indexes): a chunk reads one run's rows of each of its SMEs.
+    # Indexed with the run (Meta.indexes).
     sme = models.ForeignKey(
         Organization,
         on_delete=models.PROTECT,
@@ -239,7 +243,11 @@ class SubsidyEntitlement(models.Model):
         ordering = ["id"]
         verbose_name = _("subsidy entitlement")
         verbose_name_plural = _("subsidy entitlements")
-        indexes = [models.Index(fields=["sme", "run"], name="entitlement_sme_run_idx")]
+        # A chunk reads one run's entitlements of each of its SMEs, and each SME's of other runs.
+        indexes = [
+            models.Index(fields=["run", "sme"], name="entitlement_run_sme_idx"),
+            models.Index(fields=["sme", "run"], name="entitlement_sme_run_idx"),
+        ]
         constraints = [
             # A cancelled one (its repayment was reversed) leaves room for the installment to
             # earn again once it is paid on time.

@@ -282,13 +282,10 @@ ON CONFLICT DO NOTHING
 """
 
 _CAP_SQL = """
-WITH open_smes AS MATERIALIZED (
-    SELECT DISTINCT a.sme_id FROM {ent} a WHERE a.run_id = %(run)s AND a.announced = %(false)s
-), used AS (
+WITH used AS (
     SELECT o.sme_id, SUM(CAST(ROUND(o.amount * 100) AS BIGINT)) AS used_fen
     FROM {ent} o JOIN {run} r ON r.id = o.run_id
-    WHERE o.sme_id IN (SELECT q.sme_id FROM open_smes q)
-      AND o.program_id = %(program)s AND o.year = %(year)s AND o.run_id <> %(run)s
+    WHERE o.program_id = %(program)s AND o.year = %(year)s AND o.run_id <> %(run)s {smes_o}
       AND o.status <> 'cancelled' AND (r.status IN ('computed', 'approved', 'paid') OR o.announced = %(true)s)
     GROUP BY o.sme_id
 )
@@ -311,7 +308,7 @@ SELECT y.id, y.granted_fen, y.computed_fen, y.announced FROM (
         JOIN {loan} l ON l.id = e.loan_id
         LEFT JOIN {inst} i ON i.id = e.installment_id
         LEFT JOIN used u ON u.sme_id = e.sme_id
-        WHERE e.run_id = %(run)s AND e.sme_id IN (SELECT q.sme_id FROM open_smes q)
+        WHERE e.run_id = %(run)s {smes_e}
     ) x
 ) y
 WHERE y.granted_fen <> y.amount_fen OR (y.granted_fen < y.computed_fen) <> y.capped
@@ -424,7 +421,7 @@ def _premium_sql(sql: _Sql) -> str:
     )
 
 
-def _cap_sql() -> str:
+def _cap_sql(smes: Sequence[int] | None = None) -> str:
     """This run's entitlements whose amount the annual cap changes: per SME, in a deterministic
     order (event date, loan, kind, installment), each is granted what is left of the cap after the
     SME's entitlements of finalised runs of the year and this run's earlier ones. In integer fen,
@@ -432,11 +429,16 @@ def _cap_sql() -> str:
 
     One window (a running sum per SME and year) over the run's rows, joined to the other runs' use
     aggregated once per SME: linear in the run's rows whatever the statistics say (the correlated
-    per-entitlement sub-query it replaces was quadratic on a never-analysed table). Only the SMEs
-    with an entitlement not announced yet: the cap never changes an announced one, and an SME
-    whose chunk announced everything has nothing left for it (usually all of them)."""
+    per-entitlement sub-query it replaces was quadratic on a never-analysed table). Announced
+    entitlements come first in their SME's order: their amounts are final (see _ANNOUNCE_SQL).
+    `smes`: only these SMEs (the cap of the others has nothing to change), else every SME."""
     left = "(%(cap)s - x.used_fen - (x.through_fen - x.computed_fen))"
-    return _CAP_SQL.format(**_tables(), left=left, premium_on=_PREMIUM_ON)
+    if smes is None:
+        only_o = only_e = ""
+    else:  # integers read from the table (int() keeps them so)
+        listed = ", ".join(str(int(pk)) for pk in smes)
+        only_o, only_e = f"AND o.sme_id IN ({listed})", f"AND e.sme_id IN ({listed})"
+    return _CAP_SQL.format(**_tables(), left=left, premium_on=_PREMIUM_ON, smes_o=only_o, smes_e=only_e)
 
 
 # --- starting a run ------------------------------------------------------------------------------
@@ -830,18 +832,33 @@ def _sum(condition: Q | None = None) -> Coalesce:
     )
 
 
+# Up to this many SMEs with entitlements not announced, the cap pass reads only theirs.
+_CAP_LISTED_SMES = 1000
+
+
 def _apply_cap(run: SubsidyRun) -> None:
+    # The cap never changes an announced entitlement (_ANNOUNCE_SQL): only the SMEs with one not
+    # announced are in play, usually none or a few (chunks of one SME side by side, a cap in play).
+    smes: list[int] | None = list(
+        SubsidyEntitlement.objects.filter(run_id=run.pk, announced=False)
+        .values_list("sme_id", flat=True)
+        .distinct()
+        .order_by()[: _CAP_LISTED_SMES + 1]
+    )
+    if not smes:
+        return
+    if len(smes) > _CAP_LISTED_SMES:
+        smes = None  # one pass over the whole run
     cap_fen = int(run_params(run).annual_cap / FEN)
     with connection.cursor() as cursor:
         cursor.execute(
-            _cap_sql(),
+            _cap_sql(smes),
             {
                 "run": run.pk,
                 "cap": cap_fen,
                 "program": run.program_id,
                 "year": run.period_start.year,
                 "true": True,
-                "false": False,
             },
         )
         changes = cursor.fetchall()  # only the entitlements the cap cuts: a handful per SME at most

@@ -195,13 +195,22 @@ class SubsidyEntitlement(models.Model):
     """One subsidy owed to an SME: per on-time installment (interest) or per loan (premium)."""
 
     run = models.ForeignKey(
-        SubsidyRun, on_delete=models.PROTECT, related_name="entitlements", verbose_name=_("run")
+        SubsidyRun,
+        on_delete=models.PROTECT,
+        related_name="entitlements",
+        verbose_name=_("run"),
+        db_index=False,  # (run, SME) in Meta.indexes
     )
     program = models.ForeignKey(
         Program, on_delete=models.PROTECT, related_name="+", verbose_name=_("programme")
     )
+    # Indexed with the run (Meta.indexes).
     sme = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="subsidies", verbose_name=_("SME")
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="subsidies",
+        verbose_name=_("SME"),
+        db_index=False,
     )
     loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="subsidies", verbose_name=_("loan"))
     installment = models.ForeignKey(
@@ -224,12 +233,21 @@ class SubsidyEntitlement(models.Model):
     cancel_reason = models.CharField(
         _("why cancelled"), max_length=300, blank=True, default="", db_default=""
     )
+    # Its `subsidy.computed` event is written: by the run's chunk that computed the SME's last
+    # entitlements of the run when no cap can cut them any more, or by the run's completion after
+    # the cap. An announced amount is final: later caps count it and never change it.
+    announced = models.BooleanField(_("announced"), default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["id"]
         verbose_name = _("subsidy entitlement")
         verbose_name_plural = _("subsidy entitlements")
+        # A chunk reads one run's entitlements of each of its SMEs, and each SME's of other runs.
+        indexes = [
+            models.Index(fields=["run", "sme"], name="entitlement_run_sme_idx"),
+            models.Index(fields=["sme", "run"], name="entitlement_sme_run_idx"),
+        ]
         constraints = [
             # A cancelled one (its repayment was reversed) leaves room for the installment to
             # earn again once it is paid on time.

@@ -338,22 +338,25 @@ def events_emit(name: str, model: type[models.Model], changes: Sequence[Change])
         for c, version in zip(changes, versions, strict=True)
     ]
     if postgresql:
-        _events_insert(rows, audiences)
+        _events_insert(rows)
     else:
         Event.objects.bulk_create(rows)
-        EventRecipient.objects.bulk_create(
-            EventRecipient(event=e, organization_id=org)
+    _recipients_insert([(e.pk, org) for e in rows for org in sorted(audiences.get(e.subject_id, ()))])
+    _deliveries_create(
+        (
+            _Written(e.pk, e.type, e.aggregate_type, e.aggregate_id, e.aggregate_version, e.subject_id)
             for e in rows
-            for org in sorted(audiences.get(e.subject_id, ()))
-        )
-    _deliveries_create(rows, audiences, now)
+        ),
+        audiences,
+        now,
+    )
     return len(rows)
 
 
-def _events_insert(rows: list[Event], audiences: dict[int, set[int]]) -> None:
-    """PostgreSQL: the events (ids given in the rows' order) and their recipients in two
-    statements, the rows passed as one JSON document and two arrays, not as model fields (a
-    chunk's few hundred events cost a fraction of Django's bulk_create)."""
+def _events_insert(rows: list[Event]) -> None:
+    """PostgreSQL: the events in one statement (ids given in the rows' order), the rows passed as
+    one JSON document, not as model fields (a chunk's few hundred events cost a fraction of
+    Django's bulk_create); the recipients follow in one more (_recipients_insert)."""
     first = rows[0]
     qn = connection.ops.quote_name
     document = json.dumps(
@@ -379,17 +382,118 @@ def _events_insert(rows: list[Event], audiences: dict[int, set[int]]) -> None:
         ids = {(int(a), int(v)): (int(pk), int(txid)) for pk, a, v, txid in cursor.fetchall()}
         for e in rows:
             e.pk, e.txid = ids[(e.aggregate_id, e.aggregate_version)]
-        event_ids, org_ids = [], []
-        for e in rows:
-            for org in sorted(audiences.get(e.subject_id, ())):
-                event_ids.append(e.pk)
-                org_ids.append(org)
-        if event_ids:
+
+
+# The set-based writer's statements: {source} is the caller's SELECT (subject_id, aggregate_id,
+# data), {streams}/{events}/{recipients} the models' quoted tables; every value is a parameter.
+_STREAMS_SQL = """
+{insert} {streams} (aggregate_type, aggregate_id, version)
+SELECT DISTINCT %(agg)s, s.aggregate_id, 0 FROM ({source}) s {conflict}
+""".strip()
+_STREAMS_LOCK_SQL = """
+SELECT id FROM {streams}
+WHERE aggregate_type = %(agg)s AND aggregate_id IN (SELECT s.aggregate_id FROM ({source}) s)
+ORDER BY aggregate_id FOR UPDATE
+""".strip()
+_EVENTS_SQL = """
+INSERT INTO {events} (type, type_version, aggregate_type, aggregate_id, aggregate_version,
+                      subject_type, subject_id, data, occurred_at, txid)
+SELECT %(type)s, %(type_version)s, %(agg)s, s.aggregate_id,
+       st.version + ROW_NUMBER() OVER (PARTITION BY s.aggregate_id ORDER BY s.subject_id),
+       %(subject_type)s, s.subject_id, {data}, %(now)s, %(txid)s
+FROM ({source}) s
+JOIN {streams} st ON st.aggregate_type = %(agg)s AND st.aggregate_id = s.aggregate_id
+ORDER BY s.subject_id
+RETURNING id, subject_id, aggregate_id, aggregate_version
+""".strip()
+_STREAMS_UPDATE_SQL = """
+UPDATE {streams} SET version = version + c.n
+FROM (SELECT s.aggregate_id, COUNT(*) AS n FROM ({source}) s GROUP BY s.aggregate_id) c
+WHERE {streams}.aggregate_type = %(agg)s AND {streams}.aggregate_id = c.aggregate_id
+""".strip()
+_RECIPIENTS_PG_SQL = """
+INSERT INTO {recipients} (event_id, organization_id) SELECT * FROM unnest(%s::bigint[], %s::bigint[])
+""".strip()
+_RECIPIENTS_SQLITE_SQL = "INSERT INTO {recipients} (event_id, organization_id) VALUES (%s, %s)"
+
+
+def events_insert_select(name: str, model: type[models.Model], source: str, params: dict[str, Any]) -> int:
+    """Write the events of the rows `source` selects, set-based, in the caller's transaction:
+    `source` is a SELECT of `subject_id`, `aggregate_id` (the financing's application) and `data`
+    (the whole `data` object, built in SQL: see `json_object`), one row per subject. The stream
+    versions are taken in one statement (rows locked in aggregate order, as `_versions_take`), the
+    events are one INSERT ... SELECT numbered in subject order within each aggregate, and their
+    recipients (access.event_audiences) and deliveries follow. Returns the number written."""
+    event_type = CATALOGUE[name]
+    quote = connection.ops.quote_name
+    postgres = connection.vendor == "postgresql"
+    names = {
+        "source": source,
+        "streams": quote(EventStream._meta.db_table),
+        "events": quote(Event._meta.db_table),
+        "insert": "INSERT INTO" if postgres else "INSERT OR IGNORE INTO",
+        "conflict": "ON CONFLICT DO NOTHING" if postgres else "",
+        "data": "CAST(s.data AS JSONB)" if postgres else "s.data",
+    }
+    args = {**params, "agg": AGGREGATE}
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_STREAMS_SQL.format(**names), args)
+        if postgres:
+            cursor.execute(_STREAMS_LOCK_SQL.format(**names), args)
+        cursor.execute(
+            _EVENTS_SQL.format(**names),
+            {
+                **args,
+                "type": name,
+                "type_version": event_type.version,
+                "subject_type": event_type.subject,
+                "now": connection.ops.adapt_datetimefield_value(now),
+                "txid": current_txid(),
+            },
+        )
+        written = cursor.fetchall()
+        if not written:
+            return 0
+        cursor.execute(_STREAMS_UPDATE_SQL.format(**names), args)
+    audiences = event_audiences(model, [row[1] for row in written])
+    pairs = [(pk, org) for pk, subject, _, _ in written for org in sorted(audiences.get(subject, ()))]
+    _recipients_insert(pairs)
+    _deliveries_create(
+        (_Written(pk, name, AGGREGATE, agg, version, subject) for pk, subject, agg, version in written),
+        audiences,
+        now,
+    )
+    return len(written)
+
+
+def _recipients_insert(pairs: Sequence[tuple[int, int]]) -> None:
+    """(event, organisation) rows in one statement (PostgreSQL: two arrays; SQLite: executemany)."""
+    if not pairs:
+        return
+    recipients = connection.ops.quote_name(EventRecipient._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
             cursor.execute(
-                f"INSERT INTO {qn(EventRecipient._meta.db_table)} (event_id, organization_id) "  # noqa: S608
-                "SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
-                [event_ids, org_ids],
+                _RECIPIENTS_PG_SQL.format(recipients=recipients),
+                [[p[0] for p in pairs], [p[1] for p in pairs]],
             )
+        else:
+            cursor.executemany(_RECIPIENTS_SQLITE_SQL.format(recipients=recipients), pairs)
+
+
+def json_object(*pairs: tuple[str, str]) -> str:
+    """A JSON object built in SQL from (key, SQL expression) pairs (keys are code, not input)."""
+    fn = "jsonb_build_object" if connection.vendor == "postgresql" else "json_object"
+    body = ", ".join(f"'{key}', {expr}" for key, expr in pairs)
+    return f"{fn}({body})"
+
+
+def json_bool(expr: str) -> str:
+    """A boolean column as a JSON true/false (SQLite stores 0/1)."""
+    if connection.vendor == "postgresql":
+        return expr
+    return f"CASE WHEN {expr} THEN json('true') ELSE json('false') END"
 
 
 def current_txid() -> int:
@@ -440,10 +544,21 @@ def _versions_take(roots: list[int]) -> list[int]:
     return out
 
 
-def _deliveries_create(events: Iterable[Event], audiences: dict[int, set[int]], now: Any) -> None:
+@dataclass(frozen=True)
+class _Written:
+    """What a delivery needs of an event just written."""
+
+    pk: int
+    type: str
+    aggregate_type: str
+    aggregate_id: int
+    aggregate_version: int
+    subject_id: int
+
+
+def _deliveries_create(events: Iterable[_Written], audiences: dict[int, set[int]], now: Any) -> None:
     """One pending delivery per event and active endpoint of an entitled organisation that
     subscribes to its type (an empty list of types: every type)."""
-    events = list(events)
     orgs = set().union(*audiences.values()) if audiences else set()
     endpoints: dict[int, list[WebhookEndpoint]] = {}
     for ep in WebhookEndpoint.objects.filter(organization_id__in=orgs, status=EndpointStatus.ACTIVE).only(
@@ -455,7 +570,7 @@ def _deliveries_create(events: Iterable[Event], audiences: dict[int, set[int]], 
     rows = [
         WebhookDelivery(
             endpoint=ep,
-            event=e,
+            event_id=e.pk,
             aggregate_type=e.aggregate_type,
             aggregate_id=e.aggregate_id,
             aggregate_version=e.aggregate_version,

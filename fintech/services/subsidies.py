@@ -62,7 +62,7 @@ from . import batch
 from .audit import audit_record
 from .clawbacks import clawbacks_attach, clawbacks_net
 from .common import business_today, ensure_not_future, program_to_start
-from .events import Change, events_emit, id_chunks
+from .events import events_insert_select, id_chunks, json_bool, json_object
 from .ledger import (
     CLAWBACK_RECEIVABLE,
     GOV_BUDGET,
@@ -149,6 +149,10 @@ def _sqlite_premium_fen(premium: Any, subsidy_rate: Any) -> float | None:
     return float(rules.premium_subsidy(_decimal(premium, 2), _decimal(subsidy_rate, 8)))
 
 
+def _sqlite_money_text(value: Any) -> str | None:
+    return None if value is None else f"{_decimal(value, 2):.2f}"
+
+
 class _Sql:
     """The few expressions whose spelling differs between the two databases.
 
@@ -166,6 +170,7 @@ class _Sql:
             raw = connection.connection
             raw.create_function("subsidy_interest_fen", 5, _sqlite_interest_fen, deterministic=True)
             raw.create_function("subsidy_premium_fen", 2, _sqlite_premium_fen, deterministic=True)
+            raw.create_function("subsidy_money_text", 1, _sqlite_money_text, deterministic=True)
 
     def days(self, hi: str, lo: str) -> str:
         if self.sqlite:
@@ -183,6 +188,12 @@ class _Sql:
         # Dividing once at the end, at a scale of 30, keeps a half-fen tie exact.
         product = f"(({principal}) * ({rate_days}) + ({after}) * ({rate_days_after})) * ({subsidy_rate})"
         return f"ROUND(CAST({product} AS NUMERIC(65, 30)) / 360, 2)"
+
+    def money_text(self, amount: str) -> str:
+        """A money column as the events' 2-place text (SQLite: through Decimal, not REAL)."""
+        if self.sqlite:
+            return f"subsidy_money_text({amount})"
+        return f"CAST({amount} AS TEXT)"
 
     def premium_fen(self, premium: str, subsidy_rate: str) -> str:
         if self.sqlite:
@@ -206,6 +217,7 @@ def _tables() -> dict[str, str]:
         "rate": BenchmarkRate._meta.db_table,
         "policy": Policy._meta.db_table,
         "run": SubsidyRun._meta.db_table,
+        "chunk": SubsidyRunChunk._meta.db_table,
     }
 
 
@@ -273,21 +285,22 @@ _CAP_SQL = """
 WITH used AS (
     SELECT o.sme_id, SUM(CAST(ROUND(o.amount * 100) AS BIGINT)) AS used_fen
     FROM {ent} o JOIN {run} r ON r.id = o.run_id
-    WHERE o.program_id = %(program)s AND o.year = %(year)s AND o.run_id <> %(run)s
-      AND o.status <> 'cancelled' AND r.status IN ('computed', 'approved', 'paid')
+    WHERE o.program_id = %(program)s AND o.year = %(year)s AND o.run_id <> %(run)s {smes_o}
+      AND o.status <> 'cancelled' AND (r.status IN ('computed', 'approved', 'paid') OR o.announced = %(true)s)
     GROUP BY o.sme_id
 )
-SELECT y.id, y.granted_fen, y.computed_fen FROM (
-    SELECT x.id, x.amount_fen, x.capped, x.computed_fen,
+SELECT y.id, y.granted_fen, y.computed_fen, y.announced FROM (
+    SELECT x.id, x.amount_fen, x.capped, x.computed_fen, x.announced,
            CASE WHEN {left} <= 0 THEN 0 WHEN {left} < x.computed_fen THEN {left} ELSE x.computed_fen END
                AS granted_fen
     FROM (
-        SELECT e.id, e.capped,
+        SELECT e.id, e.capped, e.announced,
                CAST(ROUND(e.computed_amount * 100) AS BIGINT) AS computed_fen,
                CAST(ROUND(e.amount * 100) AS BIGINT) AS amount_fen,
                SUM(CAST(ROUND(e.computed_amount * 100) AS BIGINT)) OVER (
                    PARTITION BY e.sme_id, e.year
-                   ORDER BY COALESCE(i.due_on, {premium_on}), e.loan_id, e.kind, COALESCE(e.installment_id, 0)
+                   ORDER BY CASE WHEN e.announced = %(true)s THEN 0 ELSE 1 END,
+                            COALESCE(i.due_on, {premium_on}), e.loan_id, e.kind, COALESCE(e.installment_id, 0)
                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
                ) AS through_fen,
                COALESCE(u.used_fen, 0) AS used_fen
@@ -295,10 +308,44 @@ SELECT y.id, y.granted_fen, y.computed_fen FROM (
         JOIN {loan} l ON l.id = e.loan_id
         LEFT JOIN {inst} i ON i.id = e.installment_id
         LEFT JOIN used u ON u.sme_id = e.sme_id
-        WHERE e.run_id = %(run)s
+        WHERE e.run_id = %(run)s {smes_e}
     ) x
 ) y
 WHERE y.granted_fen <> y.amount_fen OR (y.granted_fen < y.computed_fen) <> y.capped
+"""
+
+# A chunk announces (marks, then writes the `subsidy.computed` events of) the run's entitlements
+# of the SMEs it computed for that no cap can cut any more: no chunk of the run other than this one
+# still to compute a loan of the SME, and everything the SME may hold this year within the cap
+# (all of its entitlements of other runs, whatever their status, and the whole of this run's at
+# their amounts before the cap). Later caps count announced entitlements and never change them
+# (_CAP_SQL), so an announced amount is the final one; the rest are announced by the completion.
+_ANNOUNCE_SQL = """
+WITH cand AS MATERIALIZED (
+    SELECT DISTINCT l.sme_id FROM {loan} l
+    WHERE l.program_id = %(program)s AND l.id BETWEEN %(lo)s AND %(hi)s
+), pending AS MATERIALIZED (
+    SELECT DISTINCT l2.sme_id FROM cand c
+    JOIN {loan} l2 ON l2.sme_id = c.sme_id AND l2.program_id = %(program)s
+    JOIN {chunk} k ON k.run_id = %(run)s AND k.id <> %(chunk_id)s AND k.status <> 'done'
+                  AND l2.id BETWEEN k.lo_id AND k.hi_id
+), safe AS MATERIALIZED (
+    SELECT c.sme_id FROM cand c
+    WHERE c.sme_id NOT IN (SELECT p.sme_id FROM pending p)
+      AND COALESCE((
+          SELECT SUM(CAST(ROUND(o.amount * 100) AS BIGINT)) FROM {ent} o
+          WHERE o.sme_id = c.sme_id AND o.run_id <> %(run)s AND o.program_id = %(program)s
+            AND o.year = %(year)s AND o.status <> 'cancelled'
+      ), 0) + COALESCE((
+          SELECT SUM(CAST(ROUND(o.computed_amount * 100) AS BIGINT)) FROM {ent} o
+          WHERE o.sme_id = c.sme_id AND o.run_id = %(run)s AND o.status <> 'cancelled'
+      ), 0) <= %(cap)s
+)
+UPDATE {ent} SET announced = %(true)s
+FROM safe s
+WHERE {ent}.sme_id = s.sme_id AND {ent}.run_id = %(run)s AND {ent}.announced = %(false)s
+  AND {ent}.status = 'computed'
+RETURNING {ent}.id
 """
 
 # The maturity date, or the settlement date when the loan was settled before maturity.
@@ -374,7 +421,7 @@ def _premium_sql(sql: _Sql) -> str:
     )
 
 
-def _cap_sql() -> str:
+def _cap_sql(smes: Sequence[int] | None = None) -> str:
     """This run's entitlements whose amount the annual cap changes: per SME, in a deterministic
     order (event date, loan, kind, installment), each is granted what is left of the cap after the
     SME's entitlements of finalised runs of the year and this run's earlier ones. In integer fen,
@@ -382,9 +429,16 @@ def _cap_sql() -> str:
 
     One window (a running sum per SME and year) over the run's rows, joined to the other runs' use
     aggregated once per SME: linear in the run's rows whatever the statistics say (the correlated
-    per-entitlement sub-query it replaces was quadratic on a never-analysed table)."""
+    per-entitlement sub-query it replaces was quadratic on a never-analysed table). Announced
+    entitlements come first in their SME's order: their amounts are final (see _ANNOUNCE_SQL).
+    `smes`: only these SMEs (the cap of the others has nothing to change), else every SME."""
     left = "(%(cap)s - x.used_fen - (x.through_fen - x.computed_fen))"
-    return _CAP_SQL.format(**_tables(), left=left, premium_on=_PREMIUM_ON)
+    if smes is None:
+        only_o = only_e = ""
+    else:  # integers read from the table (int() keeps them so)
+        listed = ", ".join(str(int(pk)) for pk in smes)
+        only_o, only_e = f"AND o.sme_id IN ({listed})", f"AND e.sme_id IN ({listed})"
+    return _CAP_SQL.format(**_tables(), left=left, premium_on=_PREMIUM_ON, smes_o=only_o, smes_e=only_e)
 
 
 # --- starting a run ------------------------------------------------------------------------------
@@ -577,8 +631,37 @@ def _mark_running(run: SubsidyRun) -> None:
 
 
 def _chunk_process(chunk: SubsidyRunChunk) -> dict[str, int]:
+    """The chunk's entitlements, then the events of those no cap can cut any more, in the chunk's
+    transaction: a chunk retried after a crash writes both again or neither (a done chunk is
+    skipped), and an announced entitlement is never announced again."""
     run = SubsidyRun.objects.get(pk=chunk.run_id)
-    return {"entitlements_count": _insert_entitlements(run, chunk.lo_id, chunk.hi_id)}
+    created = _insert_entitlements(run, chunk.lo_id, chunk.hi_id)
+    _announce_settled(run, chunk)
+    return {"entitlements_count": created}
+
+
+def _announce_settled(run: SubsidyRun, chunk: SubsidyRunChunk) -> int:
+    """Mark and announce (`subsidy.computed`) the run's entitlements of this chunk's SMEs whose
+    amounts are final already (_ANNOUNCE_SQL); returns how many."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ANNOUNCE_SQL.format(**_tables()),
+            {
+                "run": run.pk,
+                "program": run.program_id,
+                "year": run.period_start.year,
+                "lo": chunk.lo_id,
+                "hi": chunk.hi_id,
+                "chunk_id": chunk.pk,
+                "cap": int(run_params(run).annual_cap / FEN),
+                "true": True,
+                "false": False,
+            },
+        )
+        ids = sorted(pk for (pk,) in cursor.fetchall())
+    for start in range(0, len(ids), 2000):
+        _entitlement_events_for("subsidy.computed", EntitlementStatus.COMPUTED, ids[start : start + 2000])
+    return len(ids)
 
 
 def subsidy_chunk_compute(chunk_id: int, *, retries: int = 0) -> None:
@@ -656,7 +739,15 @@ def _analyze_entitlements() -> None:
 
 def _finish(run: SubsidyRun) -> None:
     _apply_cap(run)
-    _entitlement_events(run, "subsidy.computed", EntitlementStatus.COMPUTED)
+    # The entitlements no chunk could announce (their SME's cap was in play, or chunks of the SME
+    # ran side by side): after the cap, now final.
+    rest = SubsidyEntitlement.objects.filter(
+        run_id=run.pk, status=EntitlementStatus.COMPUTED, announced=False
+    )
+    for part in id_chunks(rest.values_list("pk")):
+        ids = [pk for (pk,) in part]
+        SubsidyEntitlement.objects.filter(pk__in=ids).update(announced=True)
+        _entitlement_events_for("subsidy.computed", EntitlementStatus.COMPUTED, ids)
     run.clawback_total = clawbacks_attach(run)
     totals = run.entitlements.exclude(status=EntitlementStatus.CANCELLED).aggregate(
         interest=_sum(Q(kind=SubsidyKind.INTEREST)),
@@ -696,25 +787,43 @@ def _finish(run: SubsidyRun) -> None:
 def _entitlement_events(run: SubsidyRun, name: str, status: str, **details: Any) -> None:
     """The run's entitlements' events (`subsidy.computed` after the cap, `subsidy.paid`), written
     set-based by chunks of ids in the run's transaction (services.events)."""
-    rows = SubsidyEntitlement.objects.filter(run_id=run.pk, status=status).values_list(
-        "pk", "kind", "period", "amount", "capped"
-    )
+    rows = SubsidyEntitlement.objects.filter(run_id=run.pk, status=status).values_list("pk")
     for part in id_chunks(rows):
-        events_emit(
-            name,
-            SubsidyEntitlement,
-            [
-                Change(
-                    pk,
-                    {
-                        "to_state": status,
-                        "amount": f"{amount:.2f}",
-                        "details": {"kind": kind, "period": period, "capped": capped, **details},
-                    },
-                )
-                for pk, kind, period, amount, capped in part
-            ],
-        )
+        _entitlement_events_for(name, status, [pk for (pk,) in part], **details)
+
+
+_EVENTS_SOURCE_SQL = """
+SELECT e.id AS subject_id, l.application_id AS aggregate_id, {data} AS data
+FROM {ent} e JOIN {loan} l ON l.id = e.loan_id
+WHERE e.id IN ({ids})
+"""
+
+
+def _entitlement_events_for(name: str, status: str, ids: Sequence[int], **details: str) -> int:
+    """The events of these entitlements, data and all built in SQL (one INSERT ... SELECT): the
+    envelope's data as events_emit writes it (subject, application, loan, to_state, amount, and
+    details kind, period, capped and the given ones)."""
+    if not ids:
+        return 0
+    sql = _Sql()
+    extra = [(key, f"%(detail_{key})s") for key in details]
+    data = json_object(
+        ("subject", json_object(("type", "'subsidy_entitlement'"), ("id", "e.id"))),
+        ("application", "l.application_id"),
+        ("loan", "e.loan_id"),
+        ("to_state", "%(to_state)s"),
+        ("amount", sql.money_text("e.amount")),
+        (
+            "details",
+            json_object(
+                ("kind", "e.kind"), ("period", "e.period"), ("capped", json_bool("e.capped")), *extra
+            ),
+        ),
+    )
+    # The ids are integers read from the table (int() keeps them so), the rest is code.
+    source = _EVENTS_SOURCE_SQL.format(**_tables(), data=data, ids=", ".join(str(int(pk)) for pk in ids))
+    params = {"to_state": status, **{f"detail_{key}": value for key, value in details.items()}}
+    return events_insert_select(name, SubsidyEntitlement, source, params)
 
 
 def _sum(condition: Q | None = None) -> Coalesce:
@@ -724,17 +833,42 @@ def _sum(condition: Q | None = None) -> Coalesce:
     )
 
 
+# Up to this many SMEs with entitlements not announced, the cap pass reads only theirs.
+_CAP_LISTED_SMES = 1000
+
+
 def _apply_cap(run: SubsidyRun) -> None:
+    # The cap never changes an announced entitlement (_ANNOUNCE_SQL): only the SMEs with one not
+    # announced are in play, usually none or a few (chunks of one SME side by side, a cap in play).
+    smes: list[int] | None = list(
+        SubsidyEntitlement.objects.filter(run_id=run.pk, announced=False)
+        .values_list("sme_id", flat=True)
+        .distinct()
+        .order_by()[: _CAP_LISTED_SMES + 1]
+    )
+    if not smes:
+        return
+    if len(smes) > _CAP_LISTED_SMES:
+        smes = None  # one pass over the whole run
     cap_fen = int(run_params(run).annual_cap / FEN)
     with connection.cursor() as cursor:
         cursor.execute(
-            _cap_sql(),
-            {"run": run.pk, "cap": cap_fen, "program": run.program_id, "year": run.period_start.year},
+            _cap_sql(smes),
+            {
+                "run": run.pk,
+                "cap": cap_fen,
+                "program": run.program_id,
+                "year": run.period_start.year,
+                "true": True,
+            },
         )
         changes = cursor.fetchall()  # only the entitlements the cap cuts: a handful per SME at most
+    if any(announced for *_, announced in changes):
+        # Never: an entitlement is announced only when no cap can cut it (_ANNOUNCE_SQL).
+        raise RuntimeError(f"run {run.pk}: the cap would change an entitlement already announced")
     rows = [
         SubsidyEntitlement(pk=pk, amount=Decimal(int(granted)) * FEN, capped=int(granted) < int(computed))
-        for pk, granted, computed in changes
+        for pk, granted, computed, _ in changes
     ]
     SubsidyEntitlement.objects.bulk_update(rows, ["amount", "capped"], batch_size=500)
 

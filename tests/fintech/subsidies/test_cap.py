@@ -15,8 +15,10 @@ from datetime import date
 
 import pytest
 
-from fintech.models import SubsidyEntitlement
+from fintech.models import SubsidyEntitlement, SubsidyRunChunk
+from fintech.services.subsidies import subsidy_chunk_compute, subsidy_run_start
 from tests.builders import active_loan
+from tests.factories import wuhan_program
 
 from .helpers import INTEREST_ONLY, D, amounts, pay, set_program
 
@@ -122,3 +124,43 @@ def test_another_smes_entitlements_do_not_use_its_cap(compute):
         rows = SubsidyEntitlement.objects.filter(run=run, loan=loan).order_by("installment__seq")
         assert [(e.amount, e.capped) for e in rows] == [(D("718.75"), False), (D("281.25"), True)]
     assert run.interest_total == D("2000.00")
+
+
+def test_a_run_still_computing_has_announced_amounts_that_a_later_run_of_the_year_counts(regulators, compute):
+    # given a cap of 3,000.00; SME A's June loan with installments 1-6 paid on time and another
+    # SME's June loan; a 2024Q3 run cut into one chunk per loan, of which only A's has run: A's
+    # Q3 entitlements 718.75 + 735.76 + 721.18 = 2,175.69 fit the cap whatever comes later, so
+    # that chunk announced them (their events are out) while the run is still computing
+    set_program(annual_subsidy_cap=D("3000.00"))
+    loan, people = june_2024_loan()
+    other, other_people = june_2024_loan()
+    pay(loan, people, [1, 2, 3, 4, 5, 6])
+    pay(other, other_people, [1])
+    q3 = subsidy_run_start(
+        actor=regulators.starter, program_id=wuhan_program().pk, period="2024Q3", chunk_size=1
+    )
+    first, second = SubsidyRunChunk.objects.filter(run=q3).order_by("lo_id").values_list("pk", flat=True)
+    subsidy_chunk_compute(first)
+    assert SubsidyEntitlement.objects.filter(run=q3, loan=loan, announced=True).count() == 3
+
+    # when 2024Q4 is computed meanwhile (#4 697.92, #5 702.08, #6 645.83 before the cap)
+    q4 = compute("2024Q4")
+
+    # then the announced 2,175.69 count against Q4: #4 in full (2,873.61), #5 cut to 126.39, #6 0
+    assert amounts(q4) == [
+        (loan.pk, 4, "interest", D("697.92"), D("697.92"), False),
+        (loan.pk, 5, "interest", D("702.08"), D("126.39"), True),
+        (loan.pk, 6, "interest", D("645.83"), D("0.00"), True),
+    ]
+    # and when the Q3 run finishes, its announced amounts stand as announced: the year's total is the cap
+    subsidy_chunk_compute(second)
+    q3.refresh_from_db()
+    assert q3.status == "computed"
+    assert [row[3:] for row in amounts(q3) if row[0] == loan.pk] == [
+        (D("718.75"), D("718.75"), False),
+        (D("735.76"), D("735.76"), False),
+        (D("721.18"), D("721.18"), False),
+    ]
+    assert sum(
+        SubsidyEntitlement.objects.filter(sme=loan.sme_id, year=2024).values_list("amount", flat=True)
+    ) == D("3000.00")

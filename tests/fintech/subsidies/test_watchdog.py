@@ -159,10 +159,11 @@ def test_a_run_whose_chunk_keeps_stalling_is_failed_with_the_reason(
     assert (body["status"], body["error"], body["chunks_requeued"]) == ("failed", reason, 0)
 
 
-def test_the_engine_is_registered_for_both_jobs():
+def test_the_engine_is_registered_for_every_job():
     from fintech.services.close import CLOSE_JOB
+    from fintech.services.watch import WATCH_JOB
 
-    assert batch.JOBS == {"subsidy_run": SUBSIDY_JOB, "close_run": CLOSE_JOB}
+    assert batch.JOBS == {"subsidy_run": SUBSIDY_JOB, "close_run": CLOSE_JOB, "collateral_watch": WATCH_JOB}
 
 
 def test_a_late_progress_update_after_the_run_finished_counts_nothing_twice(

@@ -115,6 +115,7 @@ def test_the_schema_lists_every_paginated_list_endpoint():
     assert [p.removeprefix(PREFIX) for p in paginated_list_paths()] == [
         "applications/",
         "findings/",
+        "findings/totals/",
         "loans/",
         "notifications/",
         "organizations/",

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -113,10 +114,13 @@ def test_bad_periods(text):
 
 def test_a_period_must_be_of_the_programmes_kind():
     assert parse_period("2025Q3", "quarter").kind == "quarter"
-    with pytest.raises(InvalidPeriod, match="quarter"):
+    with translation.override("en"), pytest.raises(InvalidPeriod, match="quarter"):
         parse_period("2025-07", "quarter")
-    with pytest.raises(InvalidPeriod, match="month"):
+    with translation.override("en"), pytest.raises(InvalidPeriod, match="month"):
         parse_period("2025Q3", "month")
+    # and in Chinese, wholly: the kind by its Chinese name
+    with translation.override("zh-hans"), pytest.raises(InvalidPeriod, match="季度"):
+        parse_period("2025-07", "quarter")
 
 
 def test_the_period_of_a_day_and_the_labels_a_quarter_covers():

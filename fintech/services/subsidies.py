@@ -640,9 +640,27 @@ def _chunk_process(chunk: SubsidyRunChunk) -> dict[str, int]:
     return {"entitlements_count": created}
 
 
+# pg_advisory_xact_lock(namespace, programme x 10000 + year), held to the commit: whoever announces
+# entitlements of one programme and year (a chunk's _announce_settled, a run's _finish after its cap)
+# takes its turn, so each sees every amount announced before it. Without it two runs of the same
+# year computing at once could each promise an SME the rest of its cap, neither seeing the other's
+# uncommitted announcement.
+_ANNOUNCE_NAMESPACE = 0x616E6E  # "ann"
+
+
+def _announcers_lock(run: SubsidyRun) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [_ANNOUNCE_NAMESPACE, run.program_id * 10000 + run.period_start.year],
+            )
+
+
 def _announce_settled(run: SubsidyRun, chunk: SubsidyRunChunk) -> int:
     """Mark and announce (`subsidy.computed`) the run's entitlements of this chunk's SMEs whose
     amounts are final already (_ANNOUNCE_SQL); returns how many."""
+    _announcers_lock(run)
     with connection.cursor() as cursor:
         cursor.execute(
             _ANNOUNCE_SQL.format(**_tables()),
@@ -738,6 +756,7 @@ def _analyze_entitlements() -> None:
 
 
 def _finish(run: SubsidyRun) -> None:
+    _announcers_lock(run)  # before the cap reads what the other runs announced
     _apply_cap(run)
     # The entitlements no chunk could announce (their SME's cap was in play, or chunks of the SME
     # ran side by side): after the cap, now final.

@@ -77,6 +77,9 @@ class Job:
     error_text: Callable[[BaseException], str] = repr
     # Called inside the claim's transaction on the first claim of a pending run.
     on_first_claim: Callable[[Any], None] | None = None
+    # The watchdog's pass over runs created but never started (their start message lost): starts
+    # those created before the deadline it is given; returns how many.
+    start_stale: Callable[[Any], int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -284,7 +287,8 @@ def run_fail(job: Job, run: Any, reason: str) -> None:
 
 
 def watchdog(*, now: Any = None) -> dict[str, int]:
-    """Queue again the stalled chunks of every job's active runs (see `watchdog_run`)."""
+    """Queue again the stalled chunks of every job's active runs (see `watchdog_run`), then start
+    the runs created but never started before the heartbeat deadline (`Job.start_stale`)."""
     totals = {"stalled": 0, "requeued": 0, "failed": 0}
     for job in JOBS.values():
         runs = job.run_model.objects.filter(status__in=job.active).values_list("pk", flat=True)  # type: ignore[attr-defined]
@@ -295,6 +299,11 @@ def watchdog(*, now: Any = None) -> dict[str, int]:
         logger.warning(
             "batch watchdog: %(stalled)s stalled chunks, %(requeued)s queued again, %(failed)s failed", totals
         )
+    # Last, the runs never started: their chunks, queued now, are not this pass's to heal.
+    deadline = (now or timezone.now()) - timedelta(seconds=settings.BATCH_HEARTBEAT_SECONDS)
+    for job in JOBS.values():
+        if job.start_stale is not None:
+            job.start_stale(deadline)
     return totals
 
 

@@ -46,6 +46,7 @@ from .defaults import (
     loan_default_declare,
 )
 from .enqueue import enqueue_on_commit
+from .watch import watch_run_reserve
 
 logger = logging.getLogger(__name__)
 
@@ -196,9 +197,11 @@ def _finish_locked(run: CloseRun) -> None:
 
 
 def _watch_after_close(as_of: date) -> None:
-    """The close of `as_of` is done: queue the start of that date's collateral watch
-    (services.watch) once this commits. Idempotent: the watch run is unique per date, so a second
-    close finish for the date finds it and starts nothing."""
+    """The close of `as_of` is done: in this transaction, that date's collateral watch run is
+    created pending (services.watch), then its start is queued once this commits. Idempotent: the
+    watch run is unique per date, so a second close finish for the date finds it and starts
+    nothing; a start lost with its message is made by the watchdog."""
+    watch_run_reserve(as_of)
     enqueue_on_commit("collateral_watch_start", as_of.isoformat(), robust=True)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -78,16 +78,18 @@ def _start(as_of: date, chunk_size: int, resume: bool) -> tuple[WatchRun, bool]:
         raise ValueError("chunk_size must be at least 1")
     _serialize_starts(as_of)
     run = WatchRun.objects.filter(as_of=as_of).first()
-    if run is not None:
+    if run is not None and run.status != RunStatus.PENDING:
         return (_resume(run) if resume else run), False
+    # A new run, or the one the close's finish reserved (pending, no chunks): started now.
     bounds = batch.chunk_bounds(loans_to_watch(), chunk_size)
-    run = WatchRun.objects.create(
-        as_of=as_of,
-        status=RunStatus.RUNNING if bounds else RunStatus.DONE,
-        chunks_total=len(bounds),
-        loans_total=loans_to_watch().count() if bounds else 0,
-        finished_at=None if bounds else timezone.now(),
-    )
+    now = timezone.now()
+    run = run or WatchRun(as_of=as_of)
+    run.status = RunStatus.RUNNING if bounds else RunStatus.DONE
+    run.chunks_total = len(bounds)
+    run.loans_total = loans_to_watch().count() if bounds else 0
+    run.started_at = now
+    run.finished_at = None if bounds else now
+    run.save()
     batch.chunks_create(WATCH_JOB, run, bounds)
     audit_record(
         actor=None,
@@ -131,9 +133,35 @@ def watch_run_dispatch(as_of: date, *, chunk_size: int = CHUNK_SIZE, resume: boo
     return run
 
 
+def watch_run_reserve(as_of: date) -> WatchRun:
+    """Inside the transaction of the close's finish for `as_of`: that date's watch run, created
+    pending (not started: no chunks) unless it exists. The close then queues the start
+    (`watch_after_close`); if that message is lost, the watchdog starts the run (`_start_stale`),
+    so a finished close always ends with its date's watch."""
+    _serialize_starts(as_of)
+    run, _created = WatchRun.objects.get_or_create(as_of=as_of)
+    return run
+
+
 def watch_after_close(as_of: date) -> WatchRun:
-    """The close of `as_of` finished: start that date's watch unless it exists (idempotent)."""
+    """The close of `as_of` finished: start that date's watch unless it is started (idempotent)."""
     return watch_run_dispatch(as_of, resume=False)
+
+
+def _start_stale(deadline: datetime) -> int:
+    """The watchdog's pass: start the runs reserved by a close's finish before `deadline` whose
+    start never came (its message lost); how many it started."""
+    stale = WatchRun.objects.filter(status=RunStatus.PENDING, started_at__lt=deadline)
+    started = 0
+    for as_of in list(stale.order_by("as_of").values_list("as_of", flat=True)):
+        try:
+            run = watch_after_close(as_of)
+        except Exception:  # one date's failure does not hold up the others (it is tried again)
+            logger.exception("collateral watch %s: the watchdog could not start it", as_of)
+            continue
+        started += 1
+        logger.warning("collateral watch %s: never started, started by the watchdog (run %s)", as_of, run.pk)
+    return started
 
 
 def watch_run_wait(
@@ -227,5 +255,6 @@ WATCH_JOB = batch.register(
         running=RunStatus.RUNNING,
         counters=("loans_watched", "findings_raised", "findings_resolved"),
         label=lambda chunk: f"chunk {chunk.pk} (loans {chunk.lo_id}-{chunk.hi_id})",
+        start_stale=_start_stale,
     )
 )

@@ -4,14 +4,17 @@ chunk runs."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.db import IntegrityError, OperationalError, transaction
+from django.utils import timezone
 
 from fintech.models import AuditLog, CloseRun, Finding, Notification, Patent, WatchChunk, WatchRun
+from fintech.services import batch
+from fintech.services import close as close_service
 from fintech.services import collateral as collateral_service
 from fintech.services.collateral import patent_event_record
 from fintech.services.watch import watch_chunk_process, watch_run_dispatch, watch_run_start
@@ -154,3 +157,59 @@ def test_a_chunk_retried_after_a_failure_raises_its_findings_once(monkeypatch, s
     assert (run.status, run.findings_raised, run.chunks_done) == ("done", 2, 1)
     assert Finding.objects.filter(kind__in=["fee_in_grace", "coverage_shortfall"]).count() == 2
     assert Notification.objects.filter(event="raised", finding__kind="fee_in_grace").count() == 3
+
+
+def test_a_watch_start_lost_after_the_close_is_made_by_the_watchdog(
+    close, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    # given the standard loan whose invention's year-6 fee (1,200.00) is due 2025-04-01, and a
+    # broker that loses the message starting the watch when the close of 2025-03-10 finishes
+    loan, _people = active_loan()
+    Patent.objects.filter(pk=loan.pledge.items.get().patent_id).update(fees_paid_through_year=5)
+    monkeypatch.setattr(close_service, "enqueue_on_commit", lambda *args, **kwargs: None)
+
+    # when the close of the date runs to its end
+    reserved = close(date(2025, 3, 10))
+
+    # then the date's watch run exists from the close's own commit, pending, nothing watched yet
+    assert (reserved.status, reserved.chunks_total, reserved.loans_total) == ("pending", 0, 0)
+    assert Finding.objects.filter(kind="fee_due").count() == 0
+    # a pass of the watchdog within the heartbeat deadline leaves it (its start may be queued)
+    batch.watchdog()
+    assert WatchRun.objects.get(pk=reserved.pk).status == "pending"
+
+    # when the watchdog passes after the deadline (tasks run in process)
+    later = timezone.now() + timedelta(seconds=settings.BATCH_HEARTBEAT_SECONDS + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        found = batch.watchdog(now=later)
+    assert found == {"stalled": 0, "requeued": 0, "failed": 0}
+
+    # then it started the run and its one chunk watched the loan: the fee is due in 22 days
+    # (<= 30), an info finding of 1,200.00 with the due date as deadline
+    run = WatchRun.objects.get(as_of=date(2025, 3, 10))
+    assert run.pk == reserved.pk
+    assert (run.status, run.chunks_total, run.chunks_done, run.loans_total, run.loans_watched) == (
+        "done",
+        1,
+        1,
+        1,
+        1,
+    )
+    assert (run.findings_raised, run.findings_resolved) == (1, 0)
+    due = Finding.objects.get(loan=loan, kind="fee_due")
+    assert (due.severity, due.amount, due.deadline_on, due.first_seen_on) == (
+        "info",
+        D("1200.00"),
+        date(2025, 4, 1),
+        date(2025, 3, 10),
+    )
+    assert AuditLog.objects.filter(action="collateral_watch.start", object_id=str(run.pk)).count() == 1
+
+    # a second close of the date (its start message lost again) and another pass start nothing new
+    close(date(2025, 3, 10))
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        batch.watchdog(now=later + timedelta(days=1))
+    assert queued == []
+    assert WatchRun.objects.filter(as_of=date(2025, 3, 10)).count() == 1
+    assert AuditLog.objects.filter(action="collateral_watch.start").count() == 1
+    assert Finding.objects.filter(loan=loan).count() == 1

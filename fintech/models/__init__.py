@@ -1,7 +1,7 @@
 from .applications import OPEN_STATUSES, Application, ApplicationPatent, ApplicationStatus, RepaymentMethod
 from .audit import AuditLog
-from .batch import BatchChunk, ChunkStatus
-from .close import CloseChunk, CloseRun, RunStatus
+from .batch import BatchChunk, ChunkStatus, DatedChunk, DatedRun, RunStatus
+from .close import CloseChunk, CloseRun
 from .collateral import (
     CollateralAppraisal,
     CureKind,
@@ -109,6 +109,8 @@ __all__ = [
     "CloseRun",
     "CollateralAppraisal",
     "CureKind",
+    "DatedChunk",
+    "DatedRun",
     "DeliveryStatus",
     "EndpointStatus",
     "EntitlementStatus",

@@ -22,6 +22,12 @@ again chunks whose worker or message was lost (pending or running past the heart
 not locked by a live transaction), and fails the run of a chunk that has stalled
 settings.BATCH_MAX_ATTEMPTS times. Stalls and requeues are audited and counted on the run
 (`chunks_requeued`).
+
+A dated job (`DatedJob`: the daily close, the collateral watch) is a job with one run per business
+date (models.batch.DatedRun) over loans: started once per date under an advisory lock, dispatched
+(its chunks queued), waited for, run to its end (`day`), resumed when unfinished, finished under
+the run's lock; a run created pending (reserved) whose start was lost is started by the watchdog.
+The close and the watch declare only their chunk work and their rows.
 """
 
 from __future__ import annotations
@@ -30,20 +36,21 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Generic, TypeVar
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, models, transaction
+from django.db import InterfaceError, OperationalError, connection, models, transaction
 from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from fintech.models import ChunkStatus
+from fintech.models import ChunkStatus, DatedRun, RunStatus
 
 from .audit import audit_record
+from .common import ensure_not_future
 from .enqueue import enqueue_each_on_commit
 
 logger = logging.getLogger(__name__)
@@ -429,9 +436,255 @@ def active_chunks(job: Job, run_id: int) -> QuerySet[Any]:
     return job.chunk_model.objects.filter(run_id=run_id, status__in=(C.PENDING, C.RUNNING))
 
 
+# --- dated jobs: one run per business date --------------------------------------------------------
+
+R = TypeVar("R", bound=DatedRun)
+
+
+class DatedJob(Generic[R]):
+    """A job with one run per business date over loans (the daily close, the collateral watch):
+    the run's life here, the job's chunk work (`process`) and rows (`rows`) in its service.
+
+    One run per date: with `as_of` unique on the run model, the date's run stands for the date
+    (a start finds it and, with `resume`, resumes it if unfinished); otherwise a done run lets a
+    new run of the date start (the close: loans recorded since are closed by it). A run created
+    pending by `reserve` (no chunks) is started by the next start, or by the watchdog once the
+    heartbeat deadline has passed (its start message lost)."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        title: str,
+        run_model: type[R],
+        chunk_model: Any,
+        task_name: str,
+        process: Callable[[Any], dict[str, int]],
+        counters: tuple[str, ...],
+        rows: Callable[[date], QuerySet[Any]],
+        lock_namespace: int,
+        chunk_size: int,
+        wait_seconds: float = 30 * 60,
+        poll_seconds: float = 1.0,
+        audited: bool = False,
+        before_start: Callable[[date], None] | None = None,
+        after_finish: Callable[[R], None] | None = None,
+    ) -> None:
+        self.title = title  # in logs and the operator's lines, e.g. "close"
+        self.run_model = run_model
+        self.chunk_model = chunk_model
+        self.rows = rows  # the driving rows of a date, cut into chunks by id range
+        self.lock_namespace = lock_namespace  # pg_advisory_xact_lock(namespace, day)
+        self.chunk_size = chunk_size
+        self.wait_seconds = wait_seconds
+        self.poll_seconds = poll_seconds
+        self.audited = audited  # start and finish audited as `<name>.start`, `<name>.finish`
+        self.before_start = before_start  # in the start's transaction, under its lock
+        self.after_finish = after_finish  # in the finish's transaction, the run locked and done
+        self.one_per_date: bool = getattr(run_model._meta.get_field("as_of"), "unique", False)
+        self.job = register(
+            Job(
+                name=name,
+                chunk_model=chunk_model,
+                run_model=run_model,
+                task_name=task_name,
+                process=process,
+                finish=self.finish,
+                active=(RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED),
+                running=RunStatus.RUNNING,
+                counters=counters,
+                label=lambda chunk: f"chunk {chunk.pk} (loans {chunk.lo_id}-{chunk.hi_id})",
+                start_stale=self.start_stale,
+            )
+        )
+
+    # starting once per date
+
+    def _lock_date(self, as_of: date) -> None:
+        """Two starts (or a start and a reserve) of one date at once make one run."""
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)", [self.lock_namespace, as_of.toordinal()]
+                )
+        # SQLite serialises writers on the database file.
+
+    def start(self, as_of: date, *, chunk_size: int | None = None, resume: bool = True) -> R:
+        """Start the run of `as_of`, or return that date's run (resumed if unfinished and `resume`:
+        its chunks not done go back to pending). A new run holds the date's rows in chunks of
+        contiguous id ranges; with none it is done at once."""
+        return self._start(as_of, chunk_size, resume)[0]
+
+    @transaction.atomic
+    def _start(self, as_of: date, chunk_size: int | None, resume: bool) -> tuple[R, bool]:
+        """`start`, and whether the run was started now."""
+        ensure_not_future(as_of, "as_of")
+        size = self.chunk_size if chunk_size is None else chunk_size
+        if size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        self._lock_date(as_of)
+        if self.before_start is not None:
+            self.before_start(as_of)
+        runs = self.run_model.objects.filter(as_of=as_of)  # type: ignore[attr-defined]
+        run: R | None = (runs if self.one_per_date else runs.exclude(status=RunStatus.DONE)).first()
+        if run is not None and run.status != RunStatus.PENDING:
+            return (self._resume(run) if resume else run), False
+        # A new run, or one reserved (pending, no chunks): started now.
+        bounds = chunk_bounds(self.rows(as_of), size)
+        now = timezone.now()
+        run = run or self.run_model(as_of=as_of)
+        run.status = RunStatus.RUNNING if bounds else RunStatus.DONE
+        run.chunks_total = len(bounds)
+        run.loans_total = self.rows(as_of).count() if bounds else 0
+        run.started_at = now
+        run.finished_at = None if bounds else now
+        run.save()
+        chunks_create(self.job, run, bounds)
+        if self.audited:
+            audit_record(
+                actor=None,
+                action=f"{self.job.name}.start",
+                obj=run,
+                to_state=run.status,
+                payload={"as_of": as_of, "chunks": len(bounds), "loans": run.loans_total},
+            )
+        return run, True
+
+    def _resume(self, run: R) -> R:
+        if run.status == RunStatus.DONE:
+            return run
+        # Chunk rows before the run row: a chunk at work right now (its row locked) is waited for,
+        # then found done; if it was the last one, the run is finished here, once, under its lock.
+        self.chunk_model.objects.filter(run=run).exclude(status=C.DONE).update(
+            status=C.PENDING, heartbeat_at=timezone.now()
+        )
+        run = self.run_model.objects.select_for_update().get(pk=run.pk)  # type: ignore[attr-defined]
+        if run.status == RunStatus.DONE:
+            return run
+        if not self.chunk_model.objects.filter(run=run).exclude(status=C.DONE).exists():
+            self._finish_locked(run)
+            return run
+        if run.status != RunStatus.RUNNING:
+            run.start_running()
+            run.save(update_fields=["status", "error"])
+        logger.info("%s %s: resuming run %s", self.title, run.as_of, run.pk)
+        return run
+
+    def reserve(self, as_of: date) -> R:
+        """Inside the caller's transaction: the date's run, created pending (not started: no
+        chunks) unless it exists. The caller queues the start; if that message is lost, the
+        watchdog starts the run (`start_stale`). Only for a job of one run per date."""
+        self._lock_date(as_of)
+        run: R = self.run_model.objects.get_or_create(as_of=as_of)[0]  # type: ignore[attr-defined]
+        return run
+
+    def start_stale(self, deadline: datetime) -> int:
+        """The watchdog's pass: start the runs reserved before `deadline` whose start never came
+        (its message lost), their chunks queued; how many it started."""
+        stale = self.run_model.objects.filter(status=RunStatus.PENDING, started_at__lt=deadline)  # type: ignore[attr-defined]
+        started = 0
+        for as_of in list(stale.order_by("as_of").values_list("as_of", flat=True)):
+            try:
+                run = self.dispatch(as_of, resume=False)
+            except Exception:  # one date's failure does not hold up the others (tried again)
+                logger.exception("%s %s: the watchdog could not start it", self.title, as_of)
+                continue
+            started += 1
+            logger.warning(
+                "%s %s: never started, started by the watchdog (run %s)", self.title, as_of, run.pk
+            )
+        return started
+
+    # dispatching, waiting, running to the end
+
+    def dispatch(self, as_of: date, *, chunk_size: int | None = None, resume: bool = True) -> R:
+        """Start (or, with `resume`, resume) the run of `as_of` and queue one task per chunk not
+        done, once committed (without a broker the tasks run in process then). Without `resume`
+        a started run of the date is left as it is and nothing is queued."""
+        with transaction.atomic():
+            run, started = self._start(as_of, chunk_size, resume)
+            if resume or started:
+                chunks_enqueue(
+                    self.job,
+                    run.chunks.exclude(status=C.DONE).order_by("lo_id").values_list("pk", flat=True),  # type: ignore[attr-defined]
+                )
+        return run
+
+    def wait(
+        self,
+        run_id: int,
+        *,
+        timeout: float | None = None,
+        poll: float | None = None,
+        progress: Callable[[R], None] | None = None,
+    ) -> R:
+        """`run_wait` for this job: until done, or failed with no chunk left to run, or the timeout
+        (stalled chunks of the run healed meanwhile); the run as it then stands."""
+        run: R = run_wait(
+            self.job,
+            run_id,
+            done=RunStatus.DONE,
+            failed=RunStatus.FAILED,
+            timeout=self.wait_seconds if timeout is None else timeout,
+            poll=self.poll_seconds if poll is None else poll,
+            progress=progress,
+        )
+        return run
+
+    def day(
+        self,
+        as_of: date,
+        *,
+        chunk_size: int | None = None,
+        timeout: float | None = None,
+        poll: float | None = None,
+        progress: Callable[[R], None] | None = None,
+    ) -> R:
+        """Run (or resume) the run of `as_of` to its end, however many workers share it."""
+        if transaction.get_connection().in_atomic_block:
+            raise RuntimeError(f"the {self.title} waits for committed work: call it outside a transaction")
+        run = self.dispatch(as_of, chunk_size=chunk_size)
+        return self.wait(run.pk, timeout=timeout, poll=poll, progress=progress)
+
+    def chunk_process(self, chunk_id: int, *, retries: int = 0) -> None:
+        """One chunk's work in one transaction (`chunk_execute`); a chunk already done is skipped;
+        on failure nothing of it is kept and the chunk and its run are failed (a database hiccup
+        is raised for the task's retry while retries are left)."""
+        chunk_execute(self.job, chunk_id, retries=retries)
+
+    # finishing, once
+
+    def finish(self, run_id: int) -> None:
+        with transaction.atomic():
+            run = self.run_model.objects.select_for_update().get(pk=run_id)  # type: ignore[attr-defined]
+            if run.status != RunStatus.RUNNING:
+                return
+            if self.chunk_model.objects.filter(run=run).exclude(status=C.DONE).exists():
+                return
+            self._finish_locked(run)
+
+    def _finish_locked(self, run: R) -> None:
+        before = run.status
+        counters_from_chunks(self.job, run)
+        run.finish()
+        run.save()
+        if self.audited:
+            audit_record(
+                actor=None,
+                action=f"{self.job.name}.finish",
+                obj=run,
+                from_state=before,
+                to_state=run.status,
+                payload={"as_of": run.as_of, **{name: getattr(run, name) for name in self.job.counters}},
+            )
+        if self.after_finish is not None:
+            self.after_finish(run)
+
+
 __all__ = [
     "JOBS",
     "TRANSIENT",
+    "DatedJob",
     "Exists",
     "Job",
     "OuterRef",

@@ -17,28 +17,22 @@ close whose run did not finish is resumed rather than started over.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import date, timedelta
 
-from django.db import connection, transaction
 from django.db.models import Max, Min, Q, QuerySet
-from django.utils import timezone
 
 from fintech.models import (
     Application,
-    ChunkStatus,
     CloseChunk,
     CloseRun,
     InstallmentStatus,
     Loan,
     LoanStatus,
     Repayment,
-    RunStatus,
 )
 from fintech.rules.loss import default_day
 
 from . import batch
-from .common import ensure_not_future
 from .defaults import (
     DefaultBatch,
     defaulted_installments_mark_overdue,
@@ -68,141 +62,22 @@ def loans_to_close(as_of: date) -> QuerySet[Loan]:
     )
 
 
-def _serialize_starts(as_of: date) -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ADVISORY_NAMESPACE, as_of.toordinal()])
-    # SQLite serialises writers on the database file.
-
-
-@transaction.atomic
-def close_run_start(as_of: date, *, chunk_size: int = CHUNK_SIZE) -> CloseRun:
-    """Start the close for `as_of`, or resume its unfinished run (chunks not done go back to
-    pending). A new run holds the loans still to close, in chunks of contiguous id ranges cut by
-    the chunk engine (services.batch); with none left it is done at once."""
-    ensure_not_future(as_of, "as_of")
-    if chunk_size < 1:
-        raise ValueError("chunk_size must be at least 1")
-    _serialize_starts(as_of)
-    # Defaulted loans are not closed any more, but those defaulted before a default marked its
-    # past-due installments (a bank's back-dated declaration) are caught up here, set-based.
+def _catch_up_defaulted(as_of: date) -> None:
+    """Before a start (under its lock): defaulted loans are not closed any more, but those
+    defaulted before a default marked its past-due installments (a bank's back-dated declaration)
+    are caught up here, set-based."""
     caught_up = defaulted_installments_mark_overdue()
     if caught_up:
         logger.info("close %s: %s installments of defaulted loans marked overdue", as_of, caught_up)
-    run = CloseRun.objects.filter(as_of=as_of).exclude(status=RunStatus.DONE).first()
-    if run is not None:
-        return _resume(run)
-    bounds = batch.chunk_bounds(loans_to_close(as_of), chunk_size)
-    run = CloseRun.objects.create(
-        as_of=as_of,
-        status=RunStatus.RUNNING if bounds else RunStatus.DONE,
-        chunks_total=len(bounds),
-        loans_total=loans_to_close(as_of).count() if bounds else 0,
-        finished_at=None if bounds else timezone.now(),
-    )
-    batch.chunks_create(CLOSE_JOB, run, bounds)
-    return run
 
 
-def _resume(run: CloseRun) -> CloseRun:
-    # Chunk rows before the run row: a chunk at work right now (its row locked) is waited for,
-    # then found done; if it was the last one, the run is finished here, once, under its lock.
-    CloseChunk.objects.filter(run=run).exclude(status=ChunkStatus.DONE).update(
-        status=ChunkStatus.PENDING, heartbeat_at=timezone.now()
-    )
-    run = CloseRun.objects.select_for_update().get(pk=run.pk)
-    if run.status == RunStatus.DONE:
-        return run
-    if not CloseChunk.objects.filter(run=run).exclude(status=ChunkStatus.DONE).exists():
-        _finish_locked(run)
-        return run
-    if run.status != RunStatus.RUNNING:
-        run.start_running()
-        run.save(update_fields=["status", "error"])
-    logger.info("close %s: resuming run %s", run.as_of, run.pk)
-    return run
-
-
-def close_run_dispatch(as_of: date, *, chunk_size: int = CHUNK_SIZE) -> CloseRun:
-    """Start or resume the close for `as_of` and queue one `fintech.close_chunk` task per chunk
-    not done, once the run is committed (without a broker the tasks run in process then)."""
-    with transaction.atomic():
-        run = close_run_start(as_of, chunk_size=chunk_size)
-        batch.chunks_enqueue(
-            CLOSE_JOB,
-            run.chunks.exclude(status=ChunkStatus.DONE).order_by("lo_id").values_list("pk", flat=True),
-        )
-    return run
-
-
-def close_run_wait(
-    run_id: int,
-    *,
-    timeout: float = WAIT_SECONDS,
-    poll: float = POLL_SECONDS,
-    progress: Callable[[CloseRun], None] | None = None,
-) -> CloseRun:
-    """Poll the run record until it is done, or failed with no chunk left to run, or the timeout
-    passes; return it as it then stands (the caller reads its status). `progress` is called with
-    the run whenever its chunk count moves. While waiting, stalled chunks of this run are healed
-    (the watchdog's pass for this run), so a lost message does not hold the close up."""
-    return batch.run_wait(
-        CLOSE_JOB,
-        run_id,
-        done=RunStatus.DONE,
-        failed=RunStatus.FAILED,
-        timeout=timeout,
-        poll=poll,
-        progress=progress,
-    )
-
-
-def close_day(
-    as_of: date,
-    *,
-    chunk_size: int = CHUNK_SIZE,
-    timeout: float = WAIT_SECONDS,
-    poll: float = POLL_SECONDS,
-    progress: Callable[[CloseRun], None] | None = None,
-) -> CloseRun:
-    """Run the close for `as_of` to its end, however many workers share it; returns the run."""
-    if transaction.get_connection().in_atomic_block:
-        raise RuntimeError("close_day waits for committed work: call it outside a transaction")
-    run = close_run_dispatch(as_of, chunk_size=chunk_size)
-    return close_run_wait(run.pk, timeout=timeout, poll=poll, progress=progress)
-
-
-def close_chunk_process(chunk_id: int, *, retries: int = 0) -> None:
-    """Close the loans of one chunk, in one transaction (services.batch); a chunk already done is
-    skipped. On failure nothing of the chunk is kept, and the chunk and its run are marked failed
-    (a database hiccup is raised for the task's retry while retries are left)."""
-    batch.chunk_execute(CLOSE_JOB, chunk_id, retries=retries)
-
-
-def _close_finish(run_id: int) -> None:
-    with transaction.atomic():
-        run = CloseRun.objects.select_for_update().get(pk=run_id)
-        if run.status != RunStatus.RUNNING:
-            return
-        if CloseChunk.objects.filter(run=run).exclude(status=ChunkStatus.DONE).exists():
-            return
-        _finish_locked(run)
-
-
-def _finish_locked(run: CloseRun) -> None:
-    batch.counters_from_chunks(CLOSE_JOB, run)
-    run.finish()
-    run.save()
-    _watch_after_close(run.as_of)
-
-
-def _watch_after_close(as_of: date) -> None:
-    """The close of `as_of` is done: in this transaction, that date's collateral watch run is
+def _watch_after_close(run: CloseRun) -> None:
+    """The close of `run.as_of` is done: in this transaction, that date's collateral watch run is
     created pending (services.watch), then its start is queued once this commits. Idempotent: the
     watch run is unique per date, so a second close finish for the date finds it and starts
     nothing; a start lost with its message is made by the watchdog."""
-    watch_run_reserve(as_of)
-    enqueue_on_commit("collateral_watch_start", as_of.isoformat(), robust=True)
+    watch_run_reserve(run.as_of)
+    enqueue_on_commit("collateral_watch_start", run.as_of.isoformat(), robust=True)
 
 
 def _close_chunk(chunk: CloseChunk) -> dict[str, int]:
@@ -323,17 +198,28 @@ def _defaults(
     return found
 
 
-CLOSE_JOB = batch.register(
-    batch.Job(
-        name="close_run",
-        chunk_model=CloseChunk,
-        run_model=CloseRun,
-        task_name="fintech.close_chunk",
-        process=lambda chunk: _close_chunk(chunk),
-        finish=lambda run_id: _close_finish(run_id),
-        active=(RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED),
-        running=RunStatus.RUNNING,
-        counters=("loans_closed", "overdue_marked", "defaults_count"),
-        label=lambda chunk: f"chunk {chunk.pk} (loans {chunk.lo_id}-{chunk.hi_id})",
-    )
+# The close's run, start, dispatch, wait and finish: the dated-job layer (services.batch.DatedJob).
+CLOSE = batch.DatedJob(
+    name="close_run",
+    title="close",
+    run_model=CloseRun,
+    chunk_model=CloseChunk,
+    task_name="fintech.close_chunk",
+    process=lambda chunk: _close_chunk(chunk),
+    counters=("loans_closed", "overdue_marked", "defaults_count"),
+    rows=loans_to_close,
+    lock_namespace=_ADVISORY_NAMESPACE,
+    chunk_size=CHUNK_SIZE,
+    wait_seconds=WAIT_SECONDS,
+    poll_seconds=POLL_SECONDS,
+    before_start=_catch_up_defaulted,
+    after_finish=_watch_after_close,
 )
+CLOSE_JOB = CLOSE.job
+# Start the close for a date, or resume its unfinished run; dispatch it (its chunks queued on
+# commit); wait for a run; run a date to its end (outside a transaction); one chunk's task.
+close_run_start = CLOSE.start
+close_run_dispatch = CLOSE.dispatch
+close_run_wait = CLOSE.wait
+close_day = CLOSE.day
+close_chunk_process = CLOSE.chunk_process

@@ -1,61 +1,21 @@
 """`python manage.py close_day --as-of YYYY-MM-DD`: the daily close for a business date, waited for
-to its end however many Celery workers share it; non-zero exit when it failed or did not finish."""
+to its end however many Celery workers share it; non-zero exit when it failed or did not finish
+(fintech.management.dated_job)."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
-from django.core.management.base import BaseCommand, CommandError, CommandParser, no_translations
-
-from fintech.errors import DomainError
-from fintech.models import CloseRun, RunStatus
-from fintech.services.close import CHUNK_SIZE, WAIT_SECONDS, close_day
-from fintech.services.common import business_today
+from fintech.management.dated_job import DatedJobCommand
+from fintech.models import CloseRun
+from fintech.services.close import CLOSE
 
 
-def _business_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise CommandError(f"--as-of: {text!r} is not a date YYYY-MM-DD.") from exc
-
-
-class Command(BaseCommand):
+class Command(DatedJobCommand):
     help = "Run the daily close for a business date (overdue marking, defaults); catch up missed days."
+    job = CLOSE
+    waits_for = "the close"
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--as-of", type=str, default=None, help="Business date YYYY-MM-DD (default: today)."
-        )
-        parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="Loans per Celery task.")
-        parser.add_argument(
-            "--timeout", type=float, default=WAIT_SECONDS, help="Seconds to wait for the close."
-        )
-
-    @no_translations  # an operator's command: wholly English, the services' refusals too
-    def handle(self, *args: Any, **options: Any) -> None:
-        as_of = _business_date(options["as_of"]) if options["as_of"] else business_today()
-        if options["chunk_size"] < 1:
-            raise CommandError("--chunk-size must be at least 1.")
-        try:
-            run = close_day(
-                as_of, chunk_size=options["chunk_size"], timeout=options["timeout"], progress=self._progress
-            )
-        except DomainError as exc:
-            raise CommandError(exc.message) from exc
-        self.stdout.write(
-            f"close {run.as_of} (run {run.pk}): {run.status}; chunks {run.chunks_done}/{run.chunks_total}, "
+    def figures(self, run: CloseRun) -> str:
+        return (
             f"loans closed {run.loans_closed} of {run.loans_total}, installments marked overdue "
             f"{run.overdue_marked}, defaults {run.defaults_count}"
-        )
-        if run.status != RunStatus.DONE:
-            detail = run.error or f"not finished within {options['timeout']:g} s; run it again to resume"
-            raise CommandError(f"close {run.as_of} (run {run.pk}) {run.status}: {detail}")
-
-    def _progress(self, run: CloseRun) -> None:
-        """One line on stderr whenever a chunk finishes or a stalled one is queued again."""
-        healed = f", {run.chunks_requeued} stalled chunks queued again" if run.chunks_requeued else ""
-        self.stderr.write(
-            f"close {run.as_of} (run {run.pk}): chunks {run.chunks_done}/{run.chunks_total}{healed}"
         )

@@ -439,6 +439,9 @@ def active_chunks(job: Job, run_id: int) -> QuerySet[Any]:
 # --- dated jobs: one run per business date --------------------------------------------------------
 
 R = TypeVar("R", bound=DatedRun)
+# How long an operator's `day` waits for its run by default, and how often it looks.
+WAIT_SECONDS = 30 * 60
+POLL_SECONDS = 1.0
 
 
 class DatedJob(Generic[R]):
@@ -464,8 +467,8 @@ class DatedJob(Generic[R]):
         rows: Callable[[date], QuerySet[Any]],
         lock_namespace: int,
         chunk_size: int,
-        wait_seconds: float = 30 * 60,
-        poll_seconds: float = 1.0,
+        wait_seconds: float = WAIT_SECONDS,
+        poll_seconds: float = POLL_SECONDS,
         audited: bool = False,
         before_start: Callable[[date], None] | None = None,
         after_finish: Callable[[R], None] | None = None,

@@ -48,8 +48,6 @@ logger = logging.getLogger(__name__)
 # 2,000 loans (bench/README.md: 3.4x the floor against 4.2-6x with 500 on the same book); a
 # repayment of one of its loans waits for the chunk's commit, one to three seconds.
 CHUNK_SIZE = 2000
-WAIT_SECONDS = 30 * 60
-POLL_SECONDS = 1.0
 UNPAID = (InstallmentStatus.DUE, InstallmentStatus.OVERDUE)
 # pg_advisory_xact_lock(namespace, day): two closes started at once for one date make one run.
 _ADVISORY_NAMESPACE = 0x636C6F  # "clo"
@@ -210,8 +208,6 @@ CLOSE = batch.DatedJob(
     rows=loans_to_close,
     lock_namespace=_ADVISORY_NAMESPACE,
     chunk_size=CHUNK_SIZE,
-    wait_seconds=WAIT_SECONDS,
-    poll_seconds=POLL_SECONDS,
     before_start=_catch_up_defaulted,
     after_finish=_watch_after_close,
 )

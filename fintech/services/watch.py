@@ -35,8 +35,6 @@ logger = logging.getLogger(__name__)
 # Loans per chunk: a chunk's fixed cost (claim, a handful of range queries, the commit) is paid
 # once per 2,000 loans (bench/README.md, bench/collateral_watch.py).
 CHUNK_SIZE = 2000
-WAIT_SECONDS = 30 * 60
-POLL_SECONDS = 1.0
 # pg_advisory_xact_lock(namespace, day): two starts at once for one date make one run.
 _ADVISORY_NAMESPACE = 0x776174  # "wat"
 
@@ -68,8 +66,6 @@ WATCH = batch.DatedJob(
     rows=lambda as_of: loans_to_watch(),
     lock_namespace=_ADVISORY_NAMESPACE,
     chunk_size=CHUNK_SIZE,
-    wait_seconds=WAIT_SECONDS,
-    poll_seconds=POLL_SECONDS,
     audited=True,
 )
 WATCH_JOB = WATCH.job

@@ -13,12 +13,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import transaction
 
-from fintech.models import CloseChunk, CloseRun, Installment, Loan, LossEvent
+from fintech.models import AuditLog, CloseChunk, CloseRun, Installment, Loan, LossEvent, WatchRun
 from fintech.models.repayments import Repayment
 from fintech.services import close as close_service
 from fintech.services import repayments
 from fintech.services.close import close_chunk_process, close_day, close_run_start
+from fintech.services.watch import watch_run_reserve, watch_run_start
 from tests.builders import cast
 from tests.concurrency import at_once
 
@@ -156,3 +158,32 @@ def test_resuming_while_the_last_chunk_finishes_waits_for_it_and_the_run_stays_d
     assert isinstance(resumed, CloseRun), resumed
     assert (resumed.pk, resumed.status, resumed.chunks_done, resumed.defaults_count) == (run.pk, "done", 1, 2)
     assert list(CloseChunk.objects.filter(run=run).values_list("status", flat=True)) == ["done"]
+
+
+def test_an_operators_watch_start_racing_the_close_finish_that_reserves_it_makes_one_run():
+    # given the five-loan book, and a close of 2025-07-01 in its finish: the date's watch run
+    # created pending in its transaction, which stays open half a second more
+    five_loan_book()
+    reserved = threading.Event()
+
+    def close_finish() -> WatchRun:
+        with transaction.atomic():
+            run = watch_run_reserve(date(2025, 7, 1))
+            reserved.set()
+            time.sleep(0.5)
+        return run
+
+    def operator_starts() -> WatchRun:
+        assert reserved.wait(timeout=30)
+        return watch_run_start(date(2025, 7, 1))
+
+    # when an operator starts the watch of the date meanwhile
+    results = at_once([close_finish, operator_starts])
+
+    # then the start waited for the close's commit and started the reserved run: one run for the
+    # date, its five active loans in one chunk, its start audited once
+    assert all(isinstance(r, WatchRun) for r in results), results
+    assert results[0].pk == results[1].pk
+    run = WatchRun.objects.get(as_of=date(2025, 7, 1))
+    assert (run.status, run.chunks_total, run.loans_total) == ("running", 1, 5)
+    assert AuditLog.objects.filter(action="collateral_watch.start").count() == 1

@@ -1,4 +1,4 @@
-"""Benchmark: `GET /api/v1/applications/` (pages of 50 over 5,000 applications) against its floor.
+"""Benchmark: `GET /api/v1/applications/` and `/api/v1/loans/` (pages of 50) against their floors.
 
 Not a test. On PostgreSQL (DATABASE_URL; the database is created and migrated if missing), it
 generates a book of applications once (bulk inserts: SMEs, banks, insurers, appraisal firms,
@@ -10,13 +10,16 @@ loopback port, and drives it with 4 concurrent keep-alive clients for a fixed ti
 - floor: `GET /bench/floor/applications/?page=N` (bench/lists_floor.py, mounted only by
   bench/lists_settings.py): the same JWT check, the same SQL statements on a raw cursor, the same
   JSON written by hand with json.dumps. The bench first checks that both answer the same JSON.
+- the same for `GET /api/v1/loans/` (the 2,500 active loans of the book) and its floor
+  `/bench/floor/loans/`.
 
 Rounds alternate floor and service so both see the same machine load. It prints both throughputs
-and `ratio api_applications_list <floor req/s / service req/s> target 2.00` (the service at >= 50 %
-of the floor's throughput is a ratio <= 2).
+and `ratio api_<list>_list <floor req/s / service req/s> target 2.00` per list (the service at
+>= 50 % of the floor's throughput is a ratio <= 2).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_bench_lists \\
-        .venv/bin/python bench/api_lists.py [--applications 5000] [--seconds 10] [--rounds 2]
+        .venv/bin/python bench/api_lists.py [--applications 5000] [--seconds 10] [--rounds 2] \\
+        [--lists applications,loans]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import http.client
 import json
 import os
 import platform
+import secrets
 import sys
 import threading
 import time
@@ -39,6 +43,8 @@ sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.lists_settings"
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "off")
 os.environ.setdefault("JWT_ACCESS_MINUTES", "240")
+# gunicorn refuses the built-in key (config.safety); this process signs the tokens with the same one.
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.pop("CELERY_BROKER_URL", None)
 
 from bench.processes import start_gunicorn, stop  # noqa: E402
@@ -306,6 +312,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--lists", default="applications,loans", help="comma-separated: applications, loans")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
@@ -320,37 +327,46 @@ def main() -> None:
     generate(args.applications)
     user = bench_user()
     token = str(AccessToken.for_user(user))
-    from fintech.models import Application
+    from fintech.models import Application, Loan
 
-    total = Application.objects.count()
-    pages = min(100, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+    lists = [name for name in args.lists.split(",") if name]
+    unknown = set(lists) - {"applications", "loans"}
+    if unknown:
+        sys.exit(f"unknown list(s): {', '.join(sorted(unknown))} (applications, loans)")
+    totals = {"applications": Application.objects.count(), "loans": Loan.objects.count()}
+    figures: dict[str, tuple[float, float]] = {}
 
     server, port = start_gunicorn(args.workers, env={"DJANGO_DEBUG": "off", "LOG_LEVEL": "WARNING"})
     try:
-        service_path, floor_path = "/api/v1/applications/", "/bench/floor/applications/"
-        for page in (1, pages // 2, pages):
-            s_status, s_body = get(port, f"{service_path}?page={page}", token)
-            f_status, f_body = get(port, f"{floor_path}?page={page}", token)
-            assert s_status == f_status == 200, (s_status, f_status, s_body[:300], f_body[:300])
-            assert json.loads(s_body) == json.loads(f_body), f"page {page}: the floor's JSON differs"
-        assert len(json.loads(s_body)["results"]) > 0
-        load(port, floor_path, token, args.clients, 2, pages)  # warm both workers up
-        load(port, service_path, token, args.clients, 2, pages)
-        floor, service = 0.0, 0.0
-        for _ in range(args.rounds):
-            floor += load(port, floor_path, token, args.clients, args.seconds, pages) / args.rounds
-            service += load(port, service_path, token, args.clients, args.seconds, pages) / args.rounds
+        for name in lists:
+            pages = min(100, (totals[name] + PAGE_SIZE - 1) // PAGE_SIZE)
+            service_path, floor_path = f"/api/v1/{name}/", f"/bench/floor/{name}/"
+            for page in (1, pages // 2 or 1, pages):
+                s_status, s_body = get(port, f"{service_path}?page={page}", token)
+                f_status, f_body = get(port, f"{floor_path}?page={page}", token)
+                assert s_status == f_status == 200, (s_status, f_status, s_body[:300], f_body[:300])
+                same = json.loads(s_body) == json.loads(f_body)
+                assert same, f"{name} page {page}: the floor's JSON differs"
+            assert len(json.loads(s_body)["results"]) > 0
+            load(port, floor_path, token, args.clients, 2, pages)  # warm both workers up
+            load(port, service_path, token, args.clients, 2, pages)
+            floor, service = 0.0, 0.0
+            for _ in range(args.rounds):
+                floor += load(port, floor_path, token, args.clients, args.seconds, pages) / args.rounds
+                service += load(port, service_path, token, args.clients, args.seconds, pages) / args.rounds
+            figures[name] = (floor, service)
     finally:
         stop(server)
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}; gunicorn -w {args.workers}, {args.clients} clients, "
-        f"{total} applications, pages of {PAGE_SIZE}"
+        f"{totals['applications']} applications, {totals['loans']} loans, pages of {PAGE_SIZE}"
     )
-    print(f"floor   {floor:8.1f} req/s  (hand-written view, same SQL, same JSON)")
-    print(f"service {service:8.1f} req/s  ({service / floor:.0%} of the floor; target >= 50 %)")
-    print(f"ratio api_applications_list {floor / service:.2f} target 2.00")
+    for name, (floor, service) in figures.items():
+        print(f"{name}: floor   {floor:8.1f} req/s  (hand-written view, same SQL, same JSON)")
+        print(f"{name}: service {service:8.1f} req/s  ({service / floor:.0%} of the floor; target >= 50 %)")
+        print(f"ratio api_{name}_list {floor / service:.2f} target 2.00")
 
 
 if __name__ == "__main__":

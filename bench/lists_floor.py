@@ -1,4 +1,4 @@
-"""The floor of bench/api_lists.py: `GET /api/v1/applications/` for the platform, by hand.
+"""The floors of bench/api_lists.py: `GET /api/v1/applications/` and `/api/v1/loans/`, by hand.
 
 It does what the service must do and nothing else: checks the JWT (signature and expiry), runs the
 service's SQL statements on a raw cursor (the user, its organisation, the count, the page, the
@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework_simplejwt.tokens import AccessToken
 
 from fintech.api.applications import APPLICATION_ROWS
-from fintech.models import Application, ApplicationPatent, Organization, User
+from fintech.models import Application, ApplicationPatent, Loan, Organization, User
 
 PAGE_SIZE = 50
 SERVICE_PATH = "/api/v1/applications/"
@@ -55,18 +55,36 @@ def _moment(v: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def floor_applications(request: HttpRequest) -> HttpResponse:
+def _platform(cursor: Any, request: HttpRequest) -> bool:
+    """The JWT checked, the user and its organisation read: True for an active platform user."""
     token = AccessToken(request.headers["Authorization"].split(" ", 1)[1])
+    sql, _ = _compiled("user", lambda: User.objects.filter(pk=0)[:21])
+    cursor.execute(sql, [token["user_id"]])
+    user = cursor.fetchone()
+    sql, _ = _compiled("org", lambda: Organization.objects.filter(pk=0)[:21])
+    cursor.execute(sql, [user[11]])  # organization_id
+    org = cursor.fetchone()
+    return bool(user[9] and org[7] and org[2] == "platform")  # is_active, is_active, kind
+
+
+def _page_body(request: HttpRequest, path: str, page: int, count: int, results: list[Any]) -> HttpResponse:
+    base = f"http://{request.get_host()}{path}"
+    last = (count + PAGE_SIZE - 1) // PAGE_SIZE
+    body = {
+        "count": count,
+        "next": f"{base}?page={page + 1}" if page < last else None,
+        "previous": None if page == 1 else base if page == 2 else f"{base}?page={page - 1}",
+        "results": results,
+    }
+    return HttpResponse(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), content_type="application/json"
+    )
+
+
+def floor_applications(request: HttpRequest) -> HttpResponse:
     page = int(request.GET.get("page", "1"))
     with connection.cursor() as cursor:
-        sql, params = _compiled("user", lambda: User.objects.filter(pk=0)[:21])
-        cursor.execute(sql, [token["user_id"]])
-        user = cursor.fetchone()
-        sql, params = _compiled("org", lambda: Organization.objects.filter(pk=0)[:21])
-        organization_id = user[11]
-        cursor.execute(sql, [organization_id])
-        org = cursor.fetchone()
-        if not (user[9] and org[7] and org[2] == "platform"):  # is_active, is_active, kind
+        if not _platform(cursor, request):
             return HttpResponse(status=403)
         cursor.execute('SELECT COUNT(*) AS "__count" FROM "fintech_application"')
         count = cursor.fetchone()[0]
@@ -127,6 +145,7 @@ def floor_applications(request: HttpRequest) -> HttpResponse:
                 "disbursed_on": _day(r["loan__disbursed_on"]),
                 "maturity_on": _day(r["loan__maturity_on"]),
                 "settled_on": _day(r["loan__settled_on"]),
+                "schedule_version": r["loan__schedule_version"],
                 "grace_days": r["loan__grace_days"],
                 "default_days_past_due": r["loan__default_days_past_due"],
                 "external_id": r["loan__external_id"],
@@ -158,14 +177,49 @@ def floor_applications(request: HttpRequest) -> HttpResponse:
                 "created_at": _moment(r["created_at"]),
             }
         )
-    base = f"http://{request.get_host()}{SERVICE_PATH}"
-    last = (count + PAGE_SIZE - 1) // PAGE_SIZE
-    body = {
-        "count": count,
-        "next": f"{base}?page={page + 1}" if page < last else None,
-        "previous": None if page == 1 else base if page == 2 else f"{base}?page={page - 1}",
-        "results": results,
-    }
-    return HttpResponse(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), content_type="application/json"
-    )
+    return _page_body(request, SERVICE_PATH, page, count, results)
+
+
+def floor_loans(request: HttpRequest) -> HttpResponse:
+    """`GET /api/v1/loans/` for the platform (it sees every loan): count, page, JSON by hand."""
+    from fintech.api.loans import LoanListApi
+
+    page = int(request.GET.get("page", "1"))
+    with connection.cursor() as cursor:
+        if not _platform(cursor, request):
+            return HttpResponse(status=403)
+        cursor.execute('SELECT COUNT(*) AS "__count" FROM "fintech_loan"')
+        count = cursor.fetchone()[0]
+        offset = (page - 1) * PAGE_SIZE
+        sql, params = _compiled(
+            ("loans", offset),
+            lambda: LoanListApi.rows.values(Loan.objects.order_by("-id"))[offset : offset + PAGE_SIZE],
+        )
+        cursor.execute(sql, params)
+        names = [c.name for c in cursor.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    results = [
+        {
+            "id": r["id"],
+            "application": r["application_id"],
+            "program": r["program_id"],
+            "sme": r["sme_id"],
+            "bank": r["bank_id"],
+            "policy": r["policy_id"],
+            "principal": _money(r["principal"]),
+            "annual_rate": _rate(r["annual_rate"]),
+            "term_months": r["term_months"],
+            "repayment_method": r["repayment_method"],
+            "status": r["status"],
+            "approved_on": _day(r["approved_on"]),
+            "disbursed_on": _day(r["disbursed_on"]),
+            "maturity_on": _day(r["maturity_on"]),
+            "settled_on": _day(r["settled_on"]),
+            "schedule_version": r["schedule_version"],
+            "grace_days": r["grace_days"],
+            "default_days_past_due": r["default_days_past_due"],
+            "external_id": r["external_id"],
+        }
+        for r in rows
+    ]
+    return _page_body(request, "/api/v1/loans/", page, count, results)

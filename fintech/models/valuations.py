@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fintech.money import format_money
 
@@ -17,7 +18,7 @@ from .patents import Patent
 
 
 class ValuationStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    PENDING = "pending", pgettext_lazy("valuation", "Pending")  # awaiting the appraiser's report
     REPORTED = "reported", _("Reported")
     CANCELLED = "cancelled", _("Cancelled")
 

@@ -25,9 +25,10 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, models
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from fintech.access import event_audiences
+from fintech.access import event_audience_pairs, event_audiences
 from fintech.models import (
     Application,
     AuditLog,
@@ -479,15 +480,48 @@ def events_insert_select(name: str, model: type[models.Model], source: str, para
         written = cursor.fetchall()
     if not written:
         return 0
+    if postgres:
+        # The recipients in SQL (access.event_audience_pairs: the same organisations as
+        # event_audiences), the rows never passing through Python; the audiences are read into
+        # Python only when one of those organisations has an active webhook endpoint.
+        events_ids, subjects = [row[0] for row in written], [row[1] for row in written]
+        if not _recipients_insert_select(model, events_ids, subjects):
+            return len(written)
     audiences = event_audiences(model, [row[1] for row in written])
-    pairs = [(pk, org) for pk, subject, _, _ in written for org in sorted(audiences.get(subject, ()))]
-    _recipients_insert(pairs)
+    if not postgres:
+        pairs = [(pk, org) for pk, subject, _, _ in written for org in sorted(audiences.get(subject, ()))]
+        _recipients_insert(pairs)
     _deliveries_create(
         (_Written(pk, name, AGGREGATE, agg, version, subject) for pk, subject, agg, version in written),
         audiences,
         now,
     )
     return len(written)
+
+
+_RECIPIENTS_SELECT_SQL = """
+INSERT INTO {recipients} (event_id, organization_id)
+SELECT w.id, a.org FROM unnest(%s::bigint[], %s::bigint[]) AS w(id, subject)
+JOIN ({audiences}) AS a(pk, org) ON a.pk = w.subject
+ORDER BY w.id, a.org
+""".strip()
+
+
+def _recipients_insert_select(model: type[models.Model], event_ids: list[int], subjects: list[int]) -> bool:
+    """PostgreSQL: the recipients of these events (one per subject) in one INSERT ... SELECT;
+    whether any recipient has an active webhook endpoint (deliveries to create)."""
+    pairs = event_audience_pairs(model, RawSQL("SELECT unnest(%s::bigint[])", [subjects]))
+    audiences, audience_params = pairs.query.sql_with_params()
+    recipients = connection.ops.quote_name(EventRecipient._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECIPIENTS_SELECT_SQL.format(recipients=recipients, audiences=audiences),
+            [event_ids, subjects, *audience_params],
+        )
+    orgs = EventRecipient.objects.filter(event_id__in=RawSQL("SELECT unnest(%s::bigint[])", [event_ids]))
+    return WebhookEndpoint.objects.filter(
+        status=EndpointStatus.ACTIVE, organization_id__in=orgs.values("organization_id")
+    ).exists()
 
 
 def _recipients_insert(pairs: Sequence[tuple[int, int]]) -> None:

@@ -431,8 +431,9 @@ def events_insert_select(name: str, model: type[models.Model], source: str, para
     (the whole `data` object, built in SQL: see `json_object`), one row per subject. The stream
     versions are taken by one upsert (rows created or locked in aggregate order, see _STREAMS_TAKE),
     the events are one INSERT ... SELECT numbered in subject order within each aggregate (on
-    PostgreSQL both in ONE statement), and their recipients (access.event_audiences) and
-    deliveries follow. Returns the number written."""
+    PostgreSQL both in ONE statement), and their recipients (access.event_audiences; on PostgreSQL
+    inserted in SQL from access.event_audience_pairs) and deliveries follow. Returns the number
+    written."""
     event_type = CATALOGUE[name]
     quote = connection.ops.quote_name
     postgres = connection.vendor == "postgresql"

@@ -25,9 +25,10 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, models
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from fintech.access import event_audiences
+from fintech.access import event_audience_pairs, event_audiences
 from fintech.models import (
     Application,
     AuditLog,
@@ -386,30 +387,37 @@ def _events_insert(rows: list[Event]) -> None:
 
 # The set-based writer's statements: {source} is the caller's SELECT (subject_id, aggregate_id,
 # data), {streams}/{events}/{recipients} the models' quoted tables; every value is a parameter.
-_STREAMS_SQL = """
-{insert} {streams} (aggregate_type, aggregate_id, version)
-SELECT DISTINCT %(agg)s, s.aggregate_id, 0 FROM ({source}) s {conflict}
+#
+# The stream rows are created, locked and moved on by one upsert whose rows come in aggregate order
+# (`ORDER BY`: an INSERT takes its rows' locks in the order its SELECT yields them), so two
+# transactions writing events of the same financings lock their streams in the same order and
+# cannot deadlock on them; it returns each stream's last version given out, and an aggregate's
+# events are numbered back from it in subject order. A caller writes a transaction's events of one
+# kind in ONE call (the subsidy chunk, the run's completion and payment do), so the order holds
+# across the transaction, not only within a call.
+_STREAMS_TAKE = """
+INSERT INTO {streams} (aggregate_type, aggregate_id, version)
+SELECT %(agg)s, c.aggregate_id, c.n FROM (
+    SELECT s.aggregate_id, COUNT(*) AS n FROM {src} s GROUP BY s.aggregate_id
+) c WHERE c.n > 0 ORDER BY c.aggregate_id
+ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = {streams}.version + excluded.version
 """.strip()
-_STREAMS_LOCK_SQL = """
-SELECT id FROM {streams}
-WHERE aggregate_type = %(agg)s AND aggregate_id IN (SELECT s.aggregate_id FROM ({source}) s)
-ORDER BY aggregate_id FOR UPDATE
-""".strip()
-_EVENTS_SQL = """
+_EVENTS_SELECT = """
 INSERT INTO {events} (type, type_version, aggregate_type, aggregate_id, aggregate_version,
                       subject_type, subject_id, data, occurred_at, txid)
 SELECT %(type)s, %(type_version)s, %(agg)s, s.aggregate_id,
-       st.version + ROW_NUMBER() OVER (PARTITION BY s.aggregate_id ORDER BY s.subject_id),
-       %(subject_type)s, s.subject_id, {data}, %(now)s, %(txid)s
-FROM ({source}) s
-JOIN {streams} st ON st.aggregate_type = %(agg)s AND st.aggregate_id = s.aggregate_id
+       st.version + 1 - ROW_NUMBER() OVER (PARTITION BY s.aggregate_id ORDER BY s.subject_id DESC),
+       %(subject_type)s, s.subject_id, {data}, %(now)s, {txid}
+FROM {src} s
+JOIN {streamed} st ON st.aggregate_id = s.aggregate_id{stream_type}
 ORDER BY s.subject_id
 RETURNING id, subject_id, aggregate_id, aggregate_version
 """.strip()
-_STREAMS_UPDATE_SQL = """
-UPDATE {streams} SET version = version + c.n
-FROM (SELECT s.aggregate_id, COUNT(*) AS n FROM ({source}) s GROUP BY s.aggregate_id) c
-WHERE {streams}.aggregate_type = %(agg)s AND {streams}.aggregate_id = c.aggregate_id
+# PostgreSQL: one statement, the source read once (materialised), the streams taken in it.
+_EVENTS_PG_SQL = """
+WITH src AS MATERIALIZED ({source}),
+taken AS ({streams_take} RETURNING aggregate_id, version)
+{events_insert}
 """.strip()
 _RECIPIENTS_PG_SQL = """
 INSERT INTO {recipients} (event_id, organization_id) SELECT * FROM unnest(%s::bigint[], %s::bigint[])
@@ -421,50 +429,100 @@ def events_insert_select(name: str, model: type[models.Model], source: str, para
     """Write the events of the rows `source` selects, set-based, in the caller's transaction:
     `source` is a SELECT of `subject_id`, `aggregate_id` (the financing's application) and `data`
     (the whole `data` object, built in SQL: see `json_object`), one row per subject. The stream
-    versions are taken in one statement (rows locked in aggregate order, as `_versions_take`), the
-    events are one INSERT ... SELECT numbered in subject order within each aggregate, and their
-    recipients (access.event_audiences) and deliveries follow. Returns the number written."""
+    versions are taken by one upsert (rows created or locked in aggregate order, see _STREAMS_TAKE),
+    the events are one INSERT ... SELECT numbered in subject order within each aggregate (on
+    PostgreSQL both in ONE statement), and their recipients (access.event_audiences; on PostgreSQL
+    inserted in SQL from access.event_audience_pairs) and deliveries follow. Returns the number
+    written."""
     event_type = CATALOGUE[name]
     quote = connection.ops.quote_name
     postgres = connection.vendor == "postgresql"
-    names = {
-        "source": source,
-        "streams": quote(EventStream._meta.db_table),
-        "events": quote(Event._meta.db_table),
-        "insert": "INSERT INTO" if postgres else "INSERT OR IGNORE INTO",
-        "conflict": "ON CONFLICT DO NOTHING" if postgres else "",
-        "data": "CAST(s.data AS JSONB)" if postgres else "s.data",
-    }
-    args = {**params, "agg": AGGREGATE}
+    streams = quote(EventStream._meta.db_table)
     now = timezone.now()
+    args = {
+        **params,
+        "agg": AGGREGATE,
+        "type": name,
+        "type_version": event_type.version,
+        "subject_type": event_type.subject,
+        "now": connection.ops.adapt_datetimefield_value(now),
+    }
     with connection.cursor() as cursor:
-        cursor.execute(_STREAMS_SQL.format(**names), args)
         if postgres:
-            cursor.execute(_STREAMS_LOCK_SQL.format(**names), args)
-        cursor.execute(
-            _EVENTS_SQL.format(**names),
-            {
-                **args,
-                "type": name,
-                "type_version": event_type.version,
-                "subject_type": event_type.subject,
-                "now": connection.ops.adapt_datetimefield_value(now),
-                "txid": current_txid(),
-            },
-        )
+            sql = _EVENTS_PG_SQL.format(
+                source=source,
+                streams_take=_STREAMS_TAKE.format(streams=streams, src="src"),
+                events_insert=_EVENTS_SELECT.format(
+                    events=quote(Event._meta.db_table),
+                    src="src",
+                    streamed="taken",
+                    stream_type="",
+                    data="CAST(s.data AS JSONB)",
+                    txid="pg_current_xact_id()::text::bigint",
+                ),
+            )
+            cursor.execute(sql, args)
+        else:
+            # SQLite (one writer at a time): the same two steps as two statements ("WHERE" before
+            # "ON CONFLICT": SQLite's parser needs it after a SELECT).
+            take = _STREAMS_TAKE.format(streams=streams, src=f"({source})")
+            cursor.execute(take, args)
+            cursor.execute(
+                _EVENTS_SELECT.format(
+                    events=quote(Event._meta.db_table),
+                    src=f"({source})",
+                    streamed=streams,
+                    stream_type=" AND st.aggregate_type = %(agg)s",
+                    data="s.data",
+                    txid="0",
+                ),
+                args,
+            )
         written = cursor.fetchall()
-        if not written:
-            return 0
-        cursor.execute(_STREAMS_UPDATE_SQL.format(**names), args)
+    if not written:
+        return 0
+    if postgres:
+        # The recipients in SQL (access.event_audience_pairs: the same organisations as
+        # event_audiences), the rows never passing through Python; the audiences are read into
+        # Python only when one of those organisations has an active webhook endpoint.
+        events_ids, subjects = [row[0] for row in written], [row[1] for row in written]
+        if not _recipients_insert_select(model, events_ids, subjects):
+            return len(written)
     audiences = event_audiences(model, [row[1] for row in written])
-    pairs = [(pk, org) for pk, subject, _, _ in written for org in sorted(audiences.get(subject, ()))]
-    _recipients_insert(pairs)
+    if not postgres:
+        pairs = [(pk, org) for pk, subject, _, _ in written for org in sorted(audiences.get(subject, ()))]
+        _recipients_insert(pairs)
     _deliveries_create(
         (_Written(pk, name, AGGREGATE, agg, version, subject) for pk, subject, agg, version in written),
         audiences,
         now,
     )
     return len(written)
+
+
+_RECIPIENTS_SELECT_SQL = """
+INSERT INTO {recipients} (event_id, organization_id)
+SELECT w.id, a.org FROM unnest(%s::bigint[], %s::bigint[]) AS w(id, subject)
+JOIN ({audiences}) AS a(pk, org) ON a.pk = w.subject
+ORDER BY w.id, a.org
+""".strip()
+
+
+def _recipients_insert_select(model: type[models.Model], event_ids: list[int], subjects: list[int]) -> bool:
+    """PostgreSQL: the recipients of these events (one per subject) in one INSERT ... SELECT;
+    whether any recipient has an active webhook endpoint (deliveries to create)."""
+    pairs = event_audience_pairs(model, RawSQL("SELECT unnest(%s::bigint[])", [subjects]))
+    audiences, audience_params = pairs.query.sql_with_params()
+    recipients = connection.ops.quote_name(EventRecipient._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECIPIENTS_SELECT_SQL.format(recipients=recipients, audiences=audiences),
+            [event_ids, subjects, *audience_params],
+        )
+    orgs = EventRecipient.objects.filter(event_id__in=RawSQL("SELECT unnest(%s::bigint[])", [event_ids]))
+    return WebhookEndpoint.objects.filter(
+        status=EndpointStatus.ACTIVE, organization_id__in=orgs.values("organization_id")
+    ).exists()
 
 
 def _recipients_insert(pairs: Sequence[tuple[int, int]]) -> None:

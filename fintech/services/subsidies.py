@@ -62,7 +62,7 @@ from . import batch
 from .audit import audit_record
 from .clawbacks import clawbacks_attach, clawbacks_net
 from .common import business_today, ensure_not_future, program_to_start
-from .events import events_insert_select, id_chunks, json_bool, json_object
+from .events import events_insert_select, json_bool, json_object
 from .ledger import (
     CLAWBACK_RECEIVABLE,
     GOV_BUDGET,
@@ -224,9 +224,9 @@ def _tables() -> dict[str, str]:
 # The SQL below is assembled only from these templates, table names from the models' metadata and
 # the dialect's fragments above; every value (ids, dates, rates) is a bound parameter.
 
-_INTEREST_SQL = """
-INSERT INTO {ent} (run_id, program_id, sme_id, loan_id, installment_id, kind, period, year,
-                   computed_amount, amount, capped, status, created_at)
+# What a chunk writes, one row per entitlement: (program_id, sme_id, loan_id, installment_id,
+# kind, amount); the INSERT around it (_insert_sql) adds the run's columns.
+_INTEREST_ROWS = """
 WITH terms AS (
     SELECT DISTINCT l0.term_months FROM {loan} l0
     WHERE l0.program_id = %(program)s AND l0.id BETWEEN %(lo)s AND %(hi)s
@@ -240,8 +240,7 @@ WITH terms AS (
            LEAD(c.effective_on) OVER (PARTITION BY c.term_months ORDER BY c.effective_on) AS next_on
     FROM covering c WHERE c.pick = 1
 )
-SELECT %(run)s, s.program_id, s.sme_id, s.loan_id, s.installment_id, 'interest', %(period)s, %(year)s,
-       s.amount, s.amount, %(false)s, 'computed', %(now)s
+SELECT s.program_id, s.sme_id, s.loan_id, s.installment_id, 'interest' AS kind, s.amount
 FROM (
     SELECT l.program_id, l.sme_id, l.id AS loan_id, i.id AS installment_id,
            {amount} AS amount
@@ -256,17 +255,13 @@ FROM (
     GROUP BY l.program_id, l.sme_id, l.id, i.id, i.opening_principal, i.principal_after_change
 ) s
 WHERE s.amount > 0
-ON CONFLICT DO NOTHING
 """
 
 _FORFEIT_SQL = """AND NOT EXISTS (SELECT 1 FROM {inst} j WHERE j.loan_id = i.loan_id AND j.seq < i.seq
                       AND j.status IN ('paid_late', 'overdue'))"""
 
-_PREMIUM_SQL = """
-INSERT INTO {ent} (run_id, program_id, sme_id, loan_id, installment_id, kind, period, year,
-                   computed_amount, amount, capped, status, created_at)
-SELECT %(run)s, s.program_id, s.sme_id, s.loan_id, NULL, 'premium', %(period)s, %(year)s,
-       s.amount, s.amount, %(false)s, 'computed', %(now)s
+_PREMIUM_ROWS = """
+SELECT s.program_id, s.sme_id, s.loan_id, CAST(NULL AS BIGINT) AS installment_id, 'premium' AS kind, s.amount
 FROM (
     SELECT l.program_id, l.sme_id, l.id AS loan_id, {amount} AS amount
     FROM {loan} l
@@ -278,6 +273,16 @@ FROM (
       AND NOT EXISTS (SELECT 1 FROM {inst} j WHERE j.loan_id = l.id AND j.status <> 'paid')
 ) s
 WHERE s.amount > 0
+"""
+
+# The rows as entitlements of the run ("WHERE" before "ON CONFLICT": SQLite's parser needs one).
+_INSERT_SQL = """
+INSERT INTO {ent} (run_id, program_id, sme_id, loan_id, installment_id, kind, period, year,
+                   computed_amount, amount, capped, status, announced, created_at)
+SELECT %(run)s, n.program_id, n.sme_id, n.loan_id, n.installment_id, n.kind, %(period)s, %(year)s,
+       n.amount, n.amount, %(false)s, 'computed', {announced}, %(now)s
+FROM {rows} n
+WHERE n.amount > 0
 ON CONFLICT DO NOTHING
 """
 
@@ -315,23 +320,46 @@ WHERE y.granted_fen <> y.amount_fen OR (y.granted_fen < y.computed_fen) <> y.cap
 """
 
 # A chunk announces (marks, then writes the `subsidy.computed` events of) the run's entitlements
-# of the SMEs it computed for that no cap can cut any more: no chunk of the run other than this one
-# still to compute a loan of the SME, and everything the SME may hold this year within the cap
-# (all of its entitlements of other runs, whatever their status, and the whole of this run's at
-# their amounts before the cap). Later caps count announced entitlements and never change them
-# (_CAP_SQL), so an announced amount is the final one; the rest are announced by the completion.
-_ANNOUNCE_SQL = """
-WITH cand AS MATERIALIZED (
+# of the SMEs it computes for that no cap can cut any more: no chunk of the run other than this one
+# still to compute a loan of the SME, no other run of the programme and year computing (a run
+# pending or running, or a chunk of another run claimed and not finished: its uncommitted rows
+# would be unseen here), and everything the SME may hold this year within the cap (all of its
+# entitlements of other runs, whatever their status, and the whole of this run's at their amounts
+# before the cap: those already written plus those the chunk writes). Later caps count announced
+# entitlements and never change them (_CAP_SQL), so an announced amount is final; the rest are
+# announced by the completion.
+#
+# The SMEs are decided BEFORE the chunk's rows are written, from the rows it is about to write
+# (`fresh`), so each new row is written once, with its mark (_CHUNK_PG_SQL); only the run's rows
+# of those SMEs written earlier (by another chunk, or adopted from a failed run) are marked by an
+# UPDATE. A new row that conflicts with one already there is counted twice: the decision errs on
+# the side of not announcing (the completion then does).
+_DECIDE_SQL = """
+WITH fresh_i AS MATERIALIZED ({interest_rows}
+), fresh_p AS MATERIALIZED ({premium_rows}
+), fresh AS (
+    SELECT * FROM fresh_i UNION ALL SELECT * FROM fresh_p
+), cand AS MATERIALIZED (
     SELECT DISTINCT l.sme_id FROM {loan} l
     WHERE l.program_id = %(program)s AND l.id BETWEEN %(lo)s AND %(hi)s
+), busy AS MATERIALIZED (
+    SELECT COUNT(*) AS n FROM {run} r
+    WHERE r.program_id = %(program)s AND r.id <> %(run)s
+      AND r.period_start >= %(year_start)s AND r.period_start < %(next_year)s
+      AND (r.status IN ('pending', 'running')
+           OR EXISTS (SELECT 1 FROM {chunk} k WHERE k.run_id = r.id AND k.status = 'running'))
 ), pending AS MATERIALIZED (
     SELECT DISTINCT l2.sme_id FROM cand c
     JOIN {loan} l2 ON l2.sme_id = c.sme_id AND l2.program_id = %(program)s
     JOIN {chunk} k ON k.run_id = %(run)s AND k.id <> %(chunk_id)s AND k.status <> 'done'
                   AND l2.id BETWEEN k.lo_id AND k.hi_id
+), fresh_fen AS MATERIALIZED (
+    SELECT f.sme_id, SUM(CAST(ROUND(f.amount * 100) AS BIGINT)) AS fen FROM fresh f GROUP BY f.sme_id
 ), safe AS MATERIALIZED (
     SELECT c.sme_id FROM cand c
-    WHERE c.sme_id NOT IN (SELECT p.sme_id FROM pending p)
+    LEFT JOIN fresh_fen ff ON ff.sme_id = c.sme_id
+    WHERE (SELECT b.n FROM busy b) = 0
+      AND c.sme_id NOT IN (SELECT p.sme_id FROM pending p)
       AND COALESCE((
           SELECT SUM(CAST(ROUND(o.amount * 100) AS BIGINT)) FROM {ent} o
           WHERE o.sme_id = c.sme_id AND o.run_id <> %(run)s AND o.program_id = %(program)s
@@ -339,14 +367,20 @@ WITH cand AS MATERIALIZED (
       ), 0) + COALESCE((
           SELECT SUM(CAST(ROUND(o.computed_amount * 100) AS BIGINT)) FROM {ent} o
           WHERE o.sme_id = c.sme_id AND o.run_id = %(run)s AND o.status <> 'cancelled'
-      ), 0) <= %(cap)s
-)
+      ), 0) + COALESCE(ff.fen, 0) <= %(cap)s
+)"""
+_MARK_SQL = """
 UPDATE {ent} SET announced = %(true)s
 FROM safe s
 WHERE {ent}.sme_id = s.sme_id AND {ent}.run_id = %(run)s AND {ent}.announced = %(false)s
   AND {ent}.status = 'computed'
-RETURNING {ent}.id
-"""
+RETURNING {ent}.id"""
+_NEW_MARK = "CASE WHEN n.sme_id IN (SELECT s.sme_id FROM safe s) THEN %(true)s ELSE %(false)s END"
+# PostgreSQL: the chunk's whole write in ONE statement (the rows computed once, materialised).
+_CHUNK_PG_SQL = """{decide}, marked AS ({mark}
+), added AS ({insert} RETURNING id, announced
+)
+SELECT a.id, a.announced, 1 FROM added a UNION ALL SELECT m.id, %(true)s, 0 FROM marked m"""
 
 # The maturity date, or the settlement date when the loan was settled before maturity.
 _PREMIUM_ON = "CASE WHEN l.settled_on < l.maturity_on THEN l.settled_on ELSE l.maturity_on END"
@@ -397,14 +431,14 @@ def _interest_sql(sql: _Sql, forfeit: bool, fixed: bool, extended: bool = True) 
     tables = _tables()
     # The principal ran at opening_principal to the change and at principal_after_change after it
     # (a partial prepayment): rate-days of each stretch weigh its own principal (DOMAIN.md 8a).
-    return _INTEREST_SQL.format(
+    return _INTEREST_ROWS.format(
         **tables,
         amount=sql.interest_fen(
             "i.opening_principal",
             f"SUM({days} * {rate})",
             "COALESCE(i.principal_after_change, i.opening_principal)",
             f"SUM({days_after} * {rate})",
-            "%(rate)s",
+            "%(interest_rate)s",
         ),
         in_force=in_force,
         forfeit=_FORFEIT_SQL.format(**tables) if forfeit else "",
@@ -416,8 +450,10 @@ def _interest_sql(sql: _Sql, forfeit: bool, fixed: bool, extended: bool = True) 
 def _premium_sql(sql: _Sql) -> str:
     """Premium subsidies of the chunk's loans settled with every installment on time, whose
     maturity (or earlier settlement) falls in the period: round(premium paid x rate)."""
-    return _PREMIUM_SQL.format(
-        **_tables(), amount=sql.premium_fen("p.premium_paid_amount", "%(rate)s"), premium_on=_PREMIUM_ON
+    return _PREMIUM_ROWS.format(
+        **_tables(),
+        amount=sql.premium_fen("p.premium_paid_amount", "%(premium_rate)s"),
+        premium_on=_PREMIUM_ON,
     )
 
 
@@ -635,51 +671,38 @@ def _chunk_process(chunk: SubsidyRunChunk) -> dict[str, int]:
     transaction: a chunk retried after a crash writes both again or neither (a done chunk is
     skipped), and an announced entitlement is never announced again."""
     run = SubsidyRun.objects.get(pk=chunk.run_id)
-    created = _insert_entitlements(run, chunk.lo_id, chunk.hi_id)
-    _announce_settled(run, chunk)
+    _announcers_lock(run, shared=True)  # before the chunk decides what it announces
+    announced: list[int] = []
+    created = _insert_entitlements(run, chunk.lo_id, chunk.hi_id, chunk=chunk, announced=announced)
+    _announce_settled(run, chunk, announced)
     return {"entitlements_count": created}
 
 
 # pg_advisory_xact_lock(namespace, programme x 10000 + year), held to the commit: whoever announces
-# entitlements of one programme and year (a chunk's _announce_settled, a run's _finish after its cap)
-# takes its turn, so each sees every amount announced before it. Without it two runs of the same
-# year computing at once could each promise an SME the rest of its cap, neither seeing the other's
-# uncommitted announcement.
+# entitlements of one programme and year takes its turn, so each sees every amount announced before
+# it. A run's completion (_finish, after its cap) takes it alone; the chunks take it shared: chunks
+# of one run never announce the same SME's rows side by side (_DECIDE_SQL's `pending`), and a chunk
+# announces nothing while another run of the programme and year computes (`busy`), so two runs'
+# chunks never both promise an SME the rest of its cap, and a completion waits for the chunks in
+# flight (and they for it). Without it two runs of the same year computing at once could each
+# promise an SME the rest of its cap, neither seeing the other's uncommitted announcement.
 _ANNOUNCE_NAMESPACE = 0x616E6E  # "ann"
 
 
-def _announcers_lock(run: SubsidyRun) -> None:
+def _announcers_lock(run: SubsidyRun, *, shared: bool = False) -> None:
     if connection.vendor == "postgresql":
+        fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)",
+                f"SELECT {fn}(%s, %s)",
                 [_ANNOUNCE_NAMESPACE, run.program_id * 10000 + run.period_start.year],
             )
 
 
-def _announce_settled(run: SubsidyRun, chunk: SubsidyRunChunk) -> int:
-    """Mark and announce (`subsidy.computed`) the run's entitlements of this chunk's SMEs whose
-    amounts are final already (_ANNOUNCE_SQL); returns how many."""
-    _announcers_lock(run)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _ANNOUNCE_SQL.format(**_tables()),
-            {
-                "run": run.pk,
-                "program": run.program_id,
-                "year": run.period_start.year,
-                "lo": chunk.lo_id,
-                "hi": chunk.hi_id,
-                "chunk_id": chunk.pk,
-                "cap": int(run_params(run).annual_cap / FEN),
-                "true": True,
-                "false": False,
-            },
-        )
-        ids = sorted(pk for (pk,) in cursor.fetchall())
-    for start in range(0, len(ids), 2000):
-        _entitlement_events_for("subsidy.computed", EntitlementStatus.COMPUTED, ids[start : start + 2000])
-    return len(ids)
+def _announce_settled(run: SubsidyRun, chunk: SubsidyRunChunk, ids: Sequence[int]) -> int:
+    """Announce (`subsidy.computed`, one set-based batch) the run's entitlements the chunk marked
+    announced (_DECIDE_SQL: their amounts are final already); returns how many."""
+    return _entitlement_events_for("subsidy.computed", EntitlementStatus.COMPUTED, ids)
 
 
 def subsidy_chunk_compute(chunk_id: int, *, retries: int = 0) -> None:
@@ -689,9 +712,21 @@ def subsidy_chunk_compute(chunk_id: int, *, retries: int = 0) -> None:
     batch.chunk_execute(SUBSIDY_JOB, chunk_id, retries=retries)
 
 
-def _insert_entitlements(run: SubsidyRun, lo: int, hi: int) -> int:
+def _insert_entitlements(
+    run: SubsidyRun,
+    lo: int,
+    hi: int,
+    *,
+    chunk: SubsidyRunChunk | None = None,
+    announced: list[int] | None = None,
+) -> int:
+    """The entitlements of the loans lo..hi that are missing; returns how many were written.
+    With a chunk (a run's chunk, its announcers' lock held): the SMEs whose amounts are final are
+    decided first (_DECIDE_SQL), the new rows written with their `announced` mark and the run's
+    earlier rows of those SMEs marked; the ids of every entitlement marked go to `announced`."""
     sql = _Sql()
     params = run_params(run)
+    year = run.period_start.year
     common = {
         "run": run.pk,
         "program": run.program_id,
@@ -700,20 +735,54 @@ def _insert_entitlements(run: SubsidyRun, lo: int, hi: int) -> int:
         "start": sql.date(run.period_start),
         "end": sql.date(run.period_end),
         "period": run.period,
-        "year": run.period_start.year,
+        "year": year,
         "false": False,
+        "true": True,
         "now": connection.ops.adapt_datetimefield_value(timezone.now()),
+        "interest_rate": sql.decimal(params.interest_subsidy_rate),
+        "premium_rate": sql.decimal(params.premium_subsidy_rate),
     }
     fixed = params.benchmark_mode == rules.FIXED_AT_DISBURSEMENT
+    interest = _interest_sql(sql, params.forfeit_after_late, fixed, params.subsidise_extended)
+    premium = _premium_sql(sql)
+    tables = _tables()
+    if chunk is None:
+        created = 0
+        with connection.cursor() as cursor:
+            for rows in (interest, premium):
+                cursor.execute(_INSERT_SQL.format(**tables, rows=f"({rows})", announced="%(false)s"), common)
+                created += max(cursor.rowcount, 0)
+        return created
+    common.update(
+        chunk_id=chunk.pk,
+        cap=int(params.annual_cap / FEN),
+        year_start=sql.date(date(year, 1, 1)),
+        next_year=sql.date(date(year + 1, 1, 1)),
+    )
+    decide = _DECIDE_SQL.format(**tables, interest_rows=interest, premium_rows=premium)
+    mark = _MARK_SQL.format(**tables)
+    insert = _INSERT_SQL.format(**tables, rows="fresh", announced=_NEW_MARK)
+    marked: list[int] = []
     created = 0
     with connection.cursor() as cursor:
-        cursor.execute(
-            _interest_sql(sql, params.forfeit_after_late, fixed, params.subsidise_extended),
-            {**common, "rate": sql.decimal(params.interest_subsidy_rate)},
-        )
-        created += max(cursor.rowcount, 0)
-        cursor.execute(_premium_sql(sql), {**common, "rate": sql.decimal(params.premium_subsidy_rate)})
-        created += max(cursor.rowcount, 0)
+        if connection.vendor == "postgresql":
+            cursor.execute(_CHUNK_PG_SQL.format(decide=decide, mark=mark, insert=insert), common)
+            for pk, is_announced, new in cursor.fetchall():
+                created += int(new)
+                if is_announced:
+                    marked.append(int(pk))
+        else:
+            # SQLite (no statement inside a WITH): the same decision before each of the two writes
+            # (the rows already there first: the new ones do not change the sums it reads).
+            cursor.execute(f"{decide}\n{mark}", common)
+            marked += [int(pk) for (pk,) in cursor.fetchall()]
+            cursor.execute(f"{decide}\n{insert} RETURNING id, announced", common)
+            for pk, is_announced in cursor.fetchall():
+                created += 1
+                if is_announced:
+                    marked.append(int(pk))
+    if announced is not None:
+        announced += sorted(marked)
     return created
 
 
@@ -763,9 +832,10 @@ def _finish(run: SubsidyRun) -> None:
     rest = SubsidyEntitlement.objects.filter(
         run_id=run.pk, status=EntitlementStatus.COMPUTED, announced=False
     )
-    for part in id_chunks(rest.values_list("pk")):
-        ids = [pk for (pk,) in part]
-        SubsidyEntitlement.objects.filter(pk__in=ids).update(announced=True)
+    ids = sorted(rest.values_list("pk", flat=True))
+    if ids:
+        # One batch: the run's stream rows locked in one ordered pass (services.events).
+        rest.update(announced=True)  # the same rows: the run and the announcers' lock are held
         _entitlement_events_for("subsidy.computed", EntitlementStatus.COMPUTED, ids)
     run.clawback_total = clawbacks_attach(run)
     totals = run.entitlements.exclude(status=EntitlementStatus.CANCELLED).aggregate(
@@ -806,15 +876,14 @@ def _finish(run: SubsidyRun) -> None:
 def _entitlement_events(run: SubsidyRun, name: str, status: str, **details: Any) -> None:
     """The run's entitlements' events (`subsidy.computed` after the cap, `subsidy.paid`), written
     set-based by chunks of ids in the run's transaction (services.events)."""
-    rows = SubsidyEntitlement.objects.filter(run_id=run.pk, status=status).values_list("pk")
-    for part in id_chunks(rows):
-        _entitlement_events_for(name, status, [pk for (pk,) in part], **details)
+    ids = sorted(SubsidyEntitlement.objects.filter(run_id=run.pk, status=status).values_list("pk", flat=True))
+    _entitlement_events_for(name, status, ids, **details)
 
 
 _EVENTS_SOURCE_SQL = """
 SELECT e.id AS subject_id, l.application_id AS aggregate_id, {data} AS data
 FROM {ent} e JOIN {loan} l ON l.id = e.loan_id
-WHERE e.id IN ({ids})
+WHERE {which}
 """
 
 
@@ -839,9 +908,14 @@ def _entitlement_events_for(name: str, status: str, ids: Sequence[int], **detail
             ),
         ),
     )
-    # The ids are integers read from the table (int() keeps them so), the rest is code.
-    source = _EVENTS_SOURCE_SQL.format(**_tables(), data=data, ids=", ".join(str(int(pk)) for pk in ids))
-    params = {"to_state": status, **{f"detail_{key}": value for key, value in details.items()}}
+    params: dict[str, Any] = {"to_state": status}
+    params.update({f"detail_{key}": value for key, value in details.items()})
+    if connection.vendor == "postgresql":
+        which = "e.id = ANY(%(ids)s)"  # one array parameter, however many
+        params["ids"] = list(ids)
+    else:  # integers read from the table (int() keeps them so)
+        which = f"e.id IN ({', '.join(str(int(pk)) for pk in ids)})"
+    source = _EVENTS_SOURCE_SQL.format(**_tables(), data=data, which=which)
     return events_insert_select(name, SubsidyEntitlement, source, params)
 
 

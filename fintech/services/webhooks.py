@@ -37,7 +37,7 @@ import socket
 import ssl
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -553,16 +553,19 @@ def _lease_write(ids: list[int], until: datetime) -> None:
         )
 
 
-def relay_batch(limit: int | None = None) -> dict[str, int]:
-    """Claim, deliver and record one batch; returns {claimed, delivered, failed, dead, released}
-    (released: claimed, not posted, due again at once)."""
-    limit = limit or settings.WEBHOOK_RELAY_BATCH
-    counts = {"claimed": 0, "delivered": 0, "failed": 0, "dead": 0, "released": 0}
-    batch = _claim_batch(limit)
-    if batch is None:
-        return counts
+@dataclass
+class _Prepared:
+    """A claimed batch ready to post: its lanes (deliveries and bodies, in order) and the rows
+    refused (an event not naming the endpoint's organisation)."""
+
+    batch: _Batch
+    lanes: list[list[tuple[WebhookDelivery, bytes]]]
+    refused: list[WebhookDelivery]
+
+
+def _prepare(batch: _Batch) -> _Prepared:
+    """The batch's endpoints, events and bodies (reads only, no transaction)."""
     claimed = batch.rows
-    counts["claimed"] = len(claimed)
     endpoints = {e.pk: e for e in WebhookEndpoint.objects.filter(pk__in={d.endpoint_id for d in claimed})}
     # The batch's events, found through its lease (the rows' shared next_attempt_at, on the due
     # index) rather than a list of 2,000 ids; another batch leased at the same microsecond would
@@ -588,22 +591,46 @@ def relay_batch(limit: int | None = None) -> dict[str, int]:
         d.endpoint = endpoints[d.endpoint_id]
         body = json.dumps(event_body(events[d.event_id]), separators=(",", ":")).encode()
         lanes.setdefault((d.endpoint_id, d.aggregate_type, d.aggregate_id), []).append((d, body))
-    outcomes: list[Outcome] = []
-    if lanes:
-        threads = max(1, min(settings.WEBHOOK_RELAY_THREADS, len(lanes)))
-        with ThreadPoolExecutor(threads) as pool:
-            sent = pool.map(lambda lane: _lane_send(lane, batch.post_by), lanes.values())
-            outcomes = [o for lane in sent for o in lane]
+    return _Prepared(batch, list(lanes.values()), refused)
+
+
+def _post_lanes(prepared: _Prepared, pool: ThreadPoolExecutor | None = None) -> list[Outcome]:
+    """Step 2: the lanes in parallel threads (`pool`, or one of WEBHOOK_RELAY_THREADS made for
+    this batch), no database."""
+    if not prepared.lanes:
+        return []
+    post_by = prepared.batch.post_by
+    if pool is not None:
+        return [o for lane in pool.map(lambda lane: _lane_send(lane, post_by), prepared.lanes) for o in lane]
+    threads = max(1, min(settings.WEBHOOK_RELAY_THREADS, len(prepared.lanes)))
+    with ThreadPoolExecutor(threads) as own:
+        return [o for lane in own.map(lambda lane: _lane_send(lane, post_by), prepared.lanes) for o in lane]
+
+
+def _conclude(prepared: _Prepared, outcomes: list[Outcome]) -> dict[str, int]:
+    """Step 3, one transaction: the outcomes, the refused rows dead-lettered, the rest released."""
+    batch = prepared.batch
+    counts = {"claimed": len(batch.rows), "delivered": 0, "failed": 0, "dead": 0, "released": 0}
     now = timezone.now()
-    for d in refused:
+    for d in prepared.refused:
         d.attempts = len(settings.WEBHOOK_RETRY_SCHEDULE)  # the next failure is the last
         outcomes.append(Outcome(d, now, None, 0, "not entitled: the event does not name the organisation"))
     posted = {o.delivery.pk for o in outcomes}
-    unposted = [d for d in claimed if d.pk not in posted]
+    unposted = [d for d in batch.rows if d.pk not in posted]
     with transaction.atomic():
         _record(outcomes, counts, batch.lease_until)
         counts["released"] = _release(unposted, batch)
     return counts
+
+
+def relay_batch(limit: int | None = None) -> dict[str, int]:
+    """Claim, deliver and record one batch; returns {claimed, delivered, failed, dead, released}
+    (released: claimed, not posted, due again at once)."""
+    batch = _claim_batch(limit or settings.WEBHOOK_RELAY_BATCH)
+    if batch is None:
+        return {"claimed": 0, "delivered": 0, "failed": 0, "dead": 0, "released": 0}
+    prepared = _prepare(batch)
+    return _conclude(prepared, _post_lanes(prepared))
 
 
 def _release(rows: list[WebhookDelivery], batch: _Batch) -> int:
@@ -793,15 +820,38 @@ def endpoint_disabled_notify(endpoint_id: int) -> int:
 
 def relay_drain(*, budget_seconds: float | None = None, limit: int | None = None) -> dict[str, int]:
     """Deliver batches until none is due or the time budget is spent (the periodic task), then
-    disable the endpoints failing for days."""
+    disable the endpoints failing for days.
+
+    Pipelined: while one batch's POSTs run (a thread of their own, over one pool of
+    WEBHOOK_RELAY_THREADS kept-alive connections for the whole drain), this thread claims and
+    prepares the next batch and records the previous one. Lanes stay in order: a batch in flight
+    holds its lanes under its lease, so the next claim takes other lanes. Returns the totals and
+    the number of batches."""
     budget = settings.WEBHOOK_RELAY_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     stop = time.monotonic() + budget
-    totals = {"claimed": 0, "delivered": 0, "failed": 0, "dead": 0, "released": 0}
-    while time.monotonic() < stop:
-        counts = relay_batch(limit)
-        for k, v in counts.items():
-            totals[k] += v
-        if not counts["claimed"]:
-            break
+    limit = limit or settings.WEBHOOK_RELAY_BATCH
+    totals = {"claimed": 0, "delivered": 0, "failed": 0, "dead": 0, "released": 0, "batches": 0}
+    threads = max(1, settings.WEBHOOK_RELAY_THREADS)
+    with (
+        ThreadPoolExecutor(threads, thread_name_prefix="webhook-lane") as lanes,
+        ThreadPoolExecutor(1, thread_name_prefix="webhook-post") as poster,
+    ):
+        flying: tuple[_Prepared, Future[list[Outcome]]] | None = None
+        while True:
+            batch = _claim_batch(limit) if time.monotonic() < stop else None
+            ready = _prepare(batch) if batch is not None else None
+            done: tuple[_Prepared, list[Outcome]] | None = None
+            if flying is not None:
+                done = (flying[0], flying[1].result())  # an error: as a crash (the leases run out)
+                flying = None
+            if ready is not None:
+                flying = (ready, poster.submit(_post_lanes, ready, lanes))
+            if done is not None:
+                counts = _conclude(*done)  # while the next batch's POSTs run
+                totals["batches"] += 1
+                for k, v in counts.items():
+                    totals[k] += v
+            if flying is None:
+                break
     endpoints_disable_failing()
     return totals

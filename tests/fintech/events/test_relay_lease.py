@@ -139,3 +139,23 @@ def test_no_row_lock_is_held_while_posting(
         assert set(WebhookDelivery.objects.filter(endpoint=endpoint).values_list("status", flat=True)) == {
             "delivered"
         }
+
+
+@pytest.mark.django_db
+def test_the_pipelined_drain_keeps_each_financings_order(settings: Any) -> None:
+    # Given two banks' endpoints owed six events each, and batches of one lane of two deliveries,
+    # so the drain runs many batches, each posting while the next is claimed and the last recorded
+    settings.WEBHOOK_RELAY_BATCH = 1
+    settings.WEBHOOK_RELAY_LANE_DEPTH = 1
+    with receiver(delay=0.01) as rx:
+        first, second = _owed(f"{rx.url}/a"), _owed(f"{rx.url}/b")
+        # When the relay task's loop drains them
+        totals = webhooks.relay_drain(budget_seconds=60)
+        # Then all twelve are delivered, once each, in at least six batches
+        assert (totals["delivered"], totals["claimed"]) == (12, 12)
+        assert totals["batches"] >= 6
+        assert len(rx.accepted()) == 12
+        # and each endpoint received its financing's versions in order, 1 to 6
+        for endpoint, path in ((first, "/a"), (second, "/b")):
+            versions = [r.event["aggregate"]["version"] for r in rx.accepted(path)]
+            assert versions == [1, 2, 3, 4, 5, 6], (endpoint.pk, versions)

@@ -11,9 +11,11 @@ The receiver is a separate process (`--serve`: ThreadingHTTPServer, HTTP/1.1 kee
 - floor: the same N POSTs, bodies and Standard Webhooks signatures, in a plain loop with no outbox
   (no claim, no lock, no status, no attempt log), over WEBHOOK_RELAY_THREADS kept-alive connections
   as the relay uses; the same loop on one connection is printed too.
-- relay: `services.webhooks.relay_batch()` in a loop until nothing is pending (each batch: the
-  SKIP LOCKED claim of lane heads and followers, the POSTs, one bulk UPDATE of the deliveries, one
-  INSERT of the attempt log, one commit).
+- relay: `services.webhooks.relay_drain()`, the relay task's own loop, until nothing is pending.
+  Each batch: the SKIP LOCKED claim of lane heads and followers and their lease (one commit), the
+  POSTs with no transaction open, then one UPDATE of the deliveries and one INSERT of the attempt
+  log (one commit); pipelined, the next batch's claim and the previous one's record run while a
+  batch's POSTs do.
 
 Prints events per second of both and `ratio webhook_relay <relay/floor time> target 2.00`.
 
@@ -205,12 +207,10 @@ def floor(endpoint_id: int, threads: int) -> float:
 
 def relay(n: int) -> tuple[float, int]:
     from fintech.models import WebhookDelivery
-    from fintech.services.webhooks import relay_batch
+    from fintech.services.webhooks import relay_drain
 
     started = time.monotonic()
-    batches = 0
-    while relay_batch()["claimed"]:
-        batches += 1
+    batches = relay_drain(budget_seconds=10**9)["batches"]
     took = time.monotonic() - started
     delivered = WebhookDelivery.objects.filter(status="delivered").count()
     assert delivered == n, f"{delivered} of {n} delivered"

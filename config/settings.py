@@ -289,6 +289,10 @@ WEBHOOK_RELAY_BUDGET_SECONDS = env.float("WEBHOOK_RELAY_BUDGET_SECONDS", default
 WEBHOOK_RELAY_BATCH = env.int("WEBHOOK_RELAY_BATCH", default=200)  # lanes claimed per batch
 WEBHOOK_RELAY_LANE_DEPTH = env.int("WEBHOOK_RELAY_LANE_DEPTH", default=20)  # followers per lane
 WEBHOOK_RELAY_THREADS = env.int("WEBHOOK_RELAY_THREADS", default=8)
+# A claimed batch's lease: no other relay takes its rows before it ends, and this relay starts no
+# POST that could end after it (so it must exceed WEBHOOK_TIMEOUT_SECONDS + 2); a relay that dies
+# leaves its rows to be sent again once it has passed.
+WEBHOOK_RELAY_LEASE_SECONDS = env.float("WEBHOOK_RELAY_LEASE_SECONDS", default=60.0)
 # With a broker, a commit that owes deliveries queues the relay at once (beat is the safety net).
 WEBHOOK_RELAY_ON_COMMIT = env.bool(
     "WEBHOOK_RELAY_ON_COMMIT", default=bool(env.str("CELERY_BROKER_URL", default=""))

@@ -48,27 +48,45 @@ def _government(run: SubsidyRun) -> int | None:
     return approver.organization_id if approver is not None else None
 
 
+def _runs_lock(run_ids: Iterable[int]) -> dict[int, SubsidyRun]:
+    """Lock these runs in id order, FOR NO KEY UPDATE: it still serialises the reversal with a
+    run's finish, approval and payment (FOR UPDATE), which change the status and totals read here,
+    but not with the FOR KEY SHARE a subsidy chunk's deferred foreign-key checks take on its run at
+    commit, while the chunk holds entitlement and event-stream rows this transaction may wait for."""
+    return {
+        run.pk: run
+        for run in SubsidyRun.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("approved_by")
+        .filter(pk__in=sorted(set(run_ids)))
+        .order_by("pk")
+    }
+
+
 def entitlements_unwind(
     *, actor: User, reversal: RepaymentReversal, installment_ids: Iterable[int], reason: str
 ) -> list[str]:
     """Cancel or claw back the interest entitlements of installments a reversal made unpaid;
-    returns one line per entitlement for the reversal's audit payload."""
+    returns one line per entitlement for the reversal's audit payload.
+
+    The runs are locked before their entitlements, the order of every other writer of both (a
+    run's finish, approval and payment lock the run, then update its entitlements): an
+    entitlement locked first and its run second would deadlock with a finishing run."""
     done: list[str] = []
     entitlements = (
-        SubsidyEntitlement.objects.select_for_update(of=("self",))
-        .filter(installment_id__in=list(installment_ids), kind=SubsidyKind.INTEREST)
+        SubsidyEntitlement.objects.filter(installment_id__in=list(installment_ids), kind=SubsidyKind.INTEREST)
         .exclude(status=EntitlementStatus.CANCELLED)
         # one already clawed back (an earlier reversal of the same installment) is taken back once
         .filter(clawback__isnull=True)
         .order_by("id")
     )
+    runs = _runs_lock(entitlements.values_list("run_id", flat=True))
+    locked = list(entitlements.select_for_update(of=("self",)))
+    # A run that took an entitlement over meanwhile (a failed run's, adopted by the next run of its
+    # period) is locked too; rare, and that run has just started.
+    runs.update(_runs_lock(e.run_id for e in locked if e.run_id not in runs))
     why = f"repayment {reversal.repayment_id} reversed on {reversal.reversed_on}: {reason}"
-    for entitlement in entitlements:
-        run = (
-            SubsidyRun.objects.select_for_update(of=("self",))
-            .select_related("approved_by")
-            .get(pk=entitlement.run_id)
-        )
+    for entitlement in locked:
+        run = runs[entitlement.run_id]
         if entitlement.status == EntitlementStatus.PAID:
             done.append(_claw_back(actor, entitlement, run, reversal, why))
         else:

@@ -124,11 +124,14 @@ def transaction_id_taken(bank_id: int, transaction_id: str) -> bool:
     return Repayment.objects.filter(bank_id=bank_id, transaction_id=transaction_id).exists()
 
 
-def _lock_loan(loan_id: int) -> tuple[Loan, object]:
-    """Lock the application, then the loan: the order every servicing write takes."""
+def _lock_loan(loan_id: int, *, no_key: bool = False) -> tuple[Loan, object]:
+    """Lock the application, then the loan: the order every servicing write takes. `no_key`: FOR
+    NO KEY UPDATE, which still excludes every other servicing write but lets a transaction that
+    references the loan (a subsidy chunk or run inserting entitlements, whose deferred foreign-key
+    checks take FOR KEY SHARE at commit) commit meanwhile."""
     loan = Loan.objects.get(pk=loan_id)
     app = application_lock(loan.application_id)
-    return Loan.objects.select_for_update().get(pk=loan_id), app
+    return Loan.objects.select_for_update(no_key=no_key).get(pk=loan_id), app
 
 
 @transaction.atomic
@@ -262,7 +265,12 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
     found = Repayment.objects.filter(pk=repayment_id).only("loan_id").first()
     if found is None:
         raise NotFound(_("Repayment not found."))
-    loan, _app = _lock_loan(found.loan_id)
+    # FOR NO KEY UPDATE on the loan and its installments, then the subsidy runs, then their
+    # entitlements (clawbacks.entitlements_unwind): a subsidy chunk or run finishing holds
+    # entitlement and event-stream rows this reversal may wait for, and takes FOR KEY SHARE on the
+    # loan, its installments and the run only at its commit (deferred foreign-key checks); FOR
+    # UPDATE on any of them here would make each wait for the other (PostgreSQL aborts one).
+    loan, _app = _lock_loan(found.loan_id, no_key=True)
     require_acts_for(actor, OrganizationKind.BANK, loan, _("Only the loan's bank reverses its repayments."))
     repayment = Repayment.objects.select_for_update().get(pk=repayment_id)
     if RepaymentReversal.objects.filter(repayment=repayment).exists():
@@ -320,7 +328,9 @@ def repayment_reverse(*, actor: User, repayment_id: int, reversed_on: date, reas
     parts = list(repayment.allocations.select_related("installment").order_by("installment__seq"))
     rows = {
         row.pk: row
-        for row in Installment.objects.select_for_update().filter(pk__in=[p.installment_id for p in parts])
+        for row in Installment.objects.select_for_update(no_key=True).filter(
+            pk__in=[p.installment_id for p in parts]
+        )
     }
     for part in parts:
         row = rows[part.installment_id]

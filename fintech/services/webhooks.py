@@ -1,18 +1,27 @@
 """Webhooks (Standard Webhooks): the organisations' endpoints and the relay that delivers the outbox.
 
-The relay claims due deliveries set-based (`SELECT ... FOR UPDATE SKIP LOCKED`), only the head of
-each lane (one endpoint, one aggregate: no delivery while one of a lower version is pending), then
-the lane's next deliveries behind it; it POSTs them lane by lane (lanes in parallel threads, in
-order within a lane, stopping a lane at its first failure), and records the outcome and the attempt
-log in the claim's transaction. A worker killed mid-batch leaves its rows pending (its transaction
-rolls back, its row locks go with its connection): they are sent again with the same webhook-id,
-the duplicate the specification allows. A failure is tried again after WEBHOOK_RETRY_SCHEDULE
-(about a day in all), then the delivery is dead-lettered; an endpoint failing for
-WEBHOOK_DISABLE_AFTER_DAYS is disabled and its organisation notified.
+The relay works a batch in three steps, none holding a transaction while it waits on a receiver:
 
-The POSTs run inside the claim's transaction (its row locks are what keep a second relay off the
-same rows); each is bounded to WEBHOOK_TIMEOUT_SECONDS in all and 64 KB of answer, so a batch
-holds its transaction at most about lanes / threads x lane depth x that timeout.
+1. **Claim** (one short transaction, committed): the heads of due lanes (one endpoint, one
+   aggregate: no delivery while one of a lower version is pending) with `SELECT ... FOR UPDATE
+   SKIP LOCKED`, then the lane's next deliveries behind them; each claimed row gets a lease: its
+   `next_attempt_at` moves to the lease's end (now + WEBHOOK_RELAY_LEASE_SECONDS). A leased head is
+   not due, and the rows behind it have a pending earlier version, so no other relay takes the lane
+   until the lease ends.
+2. **Post** (no transaction): lane by lane (lanes in parallel threads, in order within a lane,
+   stopping a lane at its first failure). Each POST is bounded to WEBHOOK_TIMEOUT_SECONDS in all
+   and 64 KB of answer, and a POST starts only while it can end before the lease does (less
+   LEASE_MARGIN_SECONDS): a delivery still posting when another relay may take it never exists.
+3. **Record** (one short transaction): the outcomes (one UPDATE), the attempt log (one INSERT) and
+   the endpoints' failing record, only for the rows still under this batch's lease (their
+   `next_attempt_at` is still the lease's end: a replay or a later relay moved it otherwise); the
+   claimed rows not posted (behind a failure, or out of time) are released to their due time.
+
+A relay killed between 1 and 3 leaves its rows pending with the lease's end as their next attempt:
+when it passes, another relay sends them again with the same webhook-id (the event's id), the
+duplicate the specification allows. A failure is tried again after WEBHOOK_RETRY_SCHEDULE (about a
+day in all), then the delivery is dead-lettered; an endpoint failing for WEBHOOK_DISABLE_AFTER_DAYS
+is disabled and its organisation notified.
 """
 
 from __future__ import annotations
@@ -28,13 +37,14 @@ import socket
 import ssl
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import send_mass_mail
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
@@ -370,10 +380,13 @@ def _send(delivery: WebhookDelivery, body: bytes) -> Outcome:
     return Outcome(delivery, at, code, int((time.monotonic() - started) * 1000), error)
 
 
-def _lane_send(lane: list[tuple[WebhookDelivery, bytes]]) -> list[Outcome]:
-    """POST a lane's deliveries in order; stop at the first failure (the next must wait for it)."""
+def _lane_send(lane: list[tuple[WebhookDelivery, bytes]], post_by: float) -> list[Outcome]:
+    """POST a lane's deliveries in order; stop at the first failure (the next must wait for it),
+    and before a POST that could outlast the lease (started after `post_by`, time.monotonic())."""
     outcomes = []
     for delivery, body in lane:
+        if time.monotonic() > post_by:
+            break
         outcome = _send(delivery, body)
         outcomes.append(outcome)
         if not outcome.ok:
@@ -402,13 +415,7 @@ def _claim(limit: int, now: Any) -> list[WebhookDelivery]:
     )
     if not heads:
         return []
-    depth = settings.WEBHOOK_RELAY_LANE_DEPTH
-    ids = _followers(heads, depth)
-    rows = (
-        WebhookDelivery.objects.filter(pk__in=ids)
-        .order_by("endpoint_id", "aggregate_type", "aggregate_id", "aggregate_version")
-        .select_for_update(of=("self",))
-    )
+    rows = _followers(heads, settings.WEBHOOK_RELAY_LANE_DEPTH)
     # Each lane: the followers due, in version order, up to the first one not due (a delivery that
     # waits holds back those behind it).
     followers: list[WebhookDelivery] = []
@@ -424,24 +431,32 @@ def _claim(limit: int, now: Any) -> list[WebhookDelivery]:
     return heads + followers
 
 
-def _followers(heads: list[WebhookDelivery], depth: int) -> list[int]:
-    """Ids of the next `depth` pending deliveries behind each head, in its lane (not locked yet:
-    nobody else claims them while their head is locked and pending)."""
+def _followers(heads: list[WebhookDelivery], depth: int) -> list[WebhookDelivery]:
+    """The next `depth` pending deliveries behind each head, in its lane, locked, in lane and
+    version order (nobody else claims them while their head is locked and pending)."""
+    order = ("endpoint_id", "aggregate_type", "aggregate_id", "aggregate_version")
     if connection.vendor == "postgresql":
+        # One statement: the LATERAL join finds them from the heads' arrays and locks them, with no
+        # list of ids sent back and forth (a 2,000-id IN list costs more to build than to run).
         table = WebhookDelivery._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
+        return list(
+            WebhookDelivery.objects.raw(
                 f"""
-                SELECT f.id
-                FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::int[])
-                     AS h(endpoint_id, a_type, a_id, v)
-                CROSS JOIN LATERAL (
-                    SELECT d.id FROM {table} d
-                    WHERE d.endpoint_id = h.endpoint_id AND d.aggregate_type = h.a_type
-                      AND d.aggregate_id = h.a_id AND d.aggregate_version > h.v AND d.status = 'pending'
-                    ORDER BY d.aggregate_version
-                    LIMIT %s
-                ) f
+                SELECT d.* FROM {table} d
+                WHERE d.id IN (
+                    SELECT f.id
+                    FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::int[])
+                         AS h(endpoint_id, a_type, a_id, v)
+                    CROSS JOIN LATERAL (
+                        SELECT n.id FROM {table} n
+                        WHERE n.endpoint_id = h.endpoint_id AND n.aggregate_type = h.a_type
+                          AND n.aggregate_id = h.a_id AND n.aggregate_version > h.v AND n.status = 'pending'
+                        ORDER BY n.aggregate_version
+                        LIMIT %s
+                    ) f
+                )
+                ORDER BY d.endpoint_id, d.aggregate_type, d.aggregate_id, d.aggregate_version
+                FOR UPDATE OF d
                 """,  # noqa: S608 (the table is the model's own; values are parameters)
                 [
                     [h.endpoint_id for h in heads],
@@ -451,7 +466,7 @@ def _followers(heads: list[WebhookDelivery], depth: int) -> list[int]:
                     depth,
                 ],
             )
-            return [row[0] for row in cursor.fetchall()]
+        )
     ids: list[int] = []
     for h in heads:
         ids += (
@@ -465,75 +480,208 @@ def _followers(heads: list[WebhookDelivery], depth: int) -> list[int]:
             .order_by("aggregate_version")
             .values_list("pk", flat=True)[:depth]
         )
-    return ids
+    return list(WebhookDelivery.objects.filter(pk__in=ids).order_by(*order).select_for_update(of=("self",)))
 
 
-def relay_batch(limit: int | None = None) -> dict[str, int]:
-    """Claim and deliver one batch; returns {claimed, delivered, failed, dead}."""
-    limit = limit or settings.WEBHOOK_RELAY_BATCH
-    counts = {"claimed": 0, "delivered": 0, "failed": 0, "dead": 0}
+# A POST starts only this long before its latest possible end passes the lease's end: slack for
+# the clocks of the relays' hosts (the lease is compared with another host's clock) and a commit.
+LEASE_MARGIN_SECONDS = 2.0
+
+
+@dataclass
+class _Batch:
+    """A claimed batch: its rows (as read when claimed, before the lease), the lease's end written
+    on every row (the batch's token), and the last moment a POST may start (time.monotonic())."""
+
+    rows: list[WebhookDelivery]
+    due: dict[int, datetime]  # each row's next_attempt_at before the lease (restored if not posted)
+    lease_until: datetime
+    post_by: float
+
+
+def _lease_seconds() -> float:
+    lease = float(settings.WEBHOOK_RELAY_LEASE_SECONDS)
+    if lease <= settings.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS:
+        raise ImproperlyConfigured(
+            "WEBHOOK_RELAY_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS + "
+            f"{LEASE_MARGIN_SECONDS:g} (a POST must fit in the lease)"
+        )
+    return lease
+
+
+def _claim_batch(limit: int) -> _Batch | None:
+    """Step 1: claim due lanes and lease their rows, in one committed transaction."""
+    lease = _lease_seconds()
     with transaction.atomic():
         now = timezone.now()
+        started = time.monotonic()
         claimed = _claim(limit, now)
         if not claimed:
-            return counts
-        counts["claimed"] = len(claimed)
-        endpoints = {e.pk: e for e in WebhookEndpoint.objects.filter(pk__in={d.endpoint_id for d in claimed})}
-        events = {e.pk: e for e in Event.objects.filter(pk__in={d.event_id for d in claimed})}
-        # Defence in depth: only an event naming the endpoint's organisation is ever sent
-        # (deliveries are created so; a row edited by hand is dead-lettered, never posted).
-        entitled = set(
-            EventRecipient.objects.filter(
-                event_id__in=events, organization_id__in={e.organization_id for e in endpoints.values()}
-            ).values_list("event_id", "organization_id")
+            return None
+        until = now + timedelta(seconds=lease)
+        _lease_write([d.pk for d in claimed], until)
+    due = {d.pk: d.next_attempt_at for d in claimed}
+    return _Batch(
+        claimed, due, until, started + lease - settings.WEBHOOK_TIMEOUT_SECONDS - LEASE_MARGIN_SECONDS
+    )
+
+
+def _array(values: list[Any]) -> str:
+    """A PostgreSQL array literal of ints, texts, datetimes or NULLs, passed as one text
+    parameter and cast in the statement (`%s::bigint[]`): psycopg's per-item adaptation of a
+    2,000-item list costs more than the statement it feeds."""
+
+    def item(v: Any) -> str:
+        if v is None:
+            return "NULL"
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)
+        text = v.isoformat() if isinstance(v, datetime) else str(v)
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return "{" + ",".join(map(item, values)) + "}"
+
+
+def _lease_write(ids: list[int], until: datetime) -> None:
+    if connection.vendor != "postgresql":
+        WebhookDelivery.objects.filter(pk__in=ids).update(next_attempt_at=until)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {WebhookDelivery._meta.db_table} SET next_attempt_at = %s WHERE id = ANY(%s::bigint[])",  # noqa: S608
+            [until, _array(ids)],
         )
-        refused = [
-            d for d in claimed if (d.event_id, endpoints[d.endpoint_id].organization_id) not in entitled
-        ]
-        for d in refused:
-            d.endpoint = endpoints[d.endpoint_id]
-        claimed = [d for d in claimed if d not in refused]
-        lanes: dict[tuple[int, str, int], list[tuple[WebhookDelivery, bytes]]] = {}
-        for d in sorted(
-            claimed, key=lambda d: (d.endpoint_id, d.aggregate_type, d.aggregate_id, d.aggregate_version)
-        ):
-            d.endpoint = endpoints[d.endpoint_id]
-            body = json.dumps(event_body(events[d.event_id]), separators=(",", ":")).encode()
-            lanes.setdefault((d.endpoint_id, d.aggregate_type, d.aggregate_id), []).append((d, body))
-        threads = max(1, min(settings.WEBHOOK_RELAY_THREADS, len(lanes)))
-        with ThreadPoolExecutor(threads) as pool:
-            outcomes = [o for lane in pool.map(_lane_send, lanes.values()) for o in lane]
-        for d in refused:
-            d.attempts = len(settings.WEBHOOK_RETRY_SCHEDULE)  # the next failure is the last
-            outcomes.append(
-                Outcome(d, now, None, 0, "not entitled: the event does not name the organisation")
-            )
-        _record(outcomes, counts)
+
+
+@dataclass
+class _Prepared:
+    """A claimed batch ready to post: its lanes (deliveries and bodies, in order) and the rows
+    refused (an event not naming the endpoint's organisation)."""
+
+    batch: _Batch
+    lanes: list[list[tuple[WebhookDelivery, bytes]]]
+    refused: list[WebhookDelivery]
+
+
+def _prepare(batch: _Batch) -> _Prepared:
+    """The batch's endpoints, events and bodies (reads only, no transaction)."""
+    claimed = batch.rows
+    endpoints = {e.pk: e for e in WebhookEndpoint.objects.filter(pk__in={d.endpoint_id for d in claimed})}
+    # The batch's events, found through its lease (the rows' shared next_attempt_at, on the due
+    # index) rather than a list of 2,000 ids; another batch leased at the same microsecond would
+    # only add rows never looked up.
+    leased = WebhookDelivery.objects.filter(status=D.PENDING, next_attempt_at=batch.lease_until)
+    events = {e.pk: e for e in Event.objects.filter(pk__in=leased.values("event_id"))}
+    # Defence in depth: only an event naming the endpoint's organisation is ever sent
+    # (deliveries are created so; a row edited by hand is dead-lettered, never posted).
+    entitled = set(
+        EventRecipient.objects.filter(
+            event_id__in=leased.values("event_id"),
+            organization_id__in={e.organization_id for e in endpoints.values()},
+        ).values_list("event_id", "organization_id")
+    )
+    refused = [d for d in claimed if (d.event_id, endpoints[d.endpoint_id].organization_id) not in entitled]
+    for d in refused:
+        d.endpoint = endpoints[d.endpoint_id]
+    sendable = [d for d in claimed if d not in refused]
+    lanes: dict[tuple[int, str, int], list[tuple[WebhookDelivery, bytes]]] = {}
+    for d in sorted(
+        sendable, key=lambda d: (d.endpoint_id, d.aggregate_type, d.aggregate_id, d.aggregate_version)
+    ):
+        d.endpoint = endpoints[d.endpoint_id]
+        body = json.dumps(event_body(events[d.event_id]), separators=(",", ":")).encode()
+        lanes.setdefault((d.endpoint_id, d.aggregate_type, d.aggregate_id), []).append((d, body))
+    return _Prepared(batch, list(lanes.values()), refused)
+
+
+def _post_lanes(prepared: _Prepared, pool: ThreadPoolExecutor | None = None) -> list[Outcome]:
+    """Step 2: the lanes in parallel threads (`pool`, or one of WEBHOOK_RELAY_THREADS made for
+    this batch), no database."""
+    if not prepared.lanes:
+        return []
+    post_by = prepared.batch.post_by
+    if pool is not None:
+        return [o for lane in pool.map(lambda lane: _lane_send(lane, post_by), prepared.lanes) for o in lane]
+    threads = max(1, min(settings.WEBHOOK_RELAY_THREADS, len(prepared.lanes)))
+    with ThreadPoolExecutor(threads) as own:
+        return [o for lane in own.map(lambda lane: _lane_send(lane, post_by), prepared.lanes) for o in lane]
+
+
+def _conclude(prepared: _Prepared, outcomes: list[Outcome]) -> dict[str, int]:
+    """Step 3, one transaction: the outcomes, the refused rows dead-lettered, the rest released."""
+    batch = prepared.batch
+    counts = {"claimed": len(batch.rows), "delivered": 0, "failed": 0, "dead": 0, "released": 0}
+    now = timezone.now()
+    for d in prepared.refused:
+        d.attempts = len(settings.WEBHOOK_RETRY_SCHEDULE)  # the next failure is the last
+        outcomes.append(Outcome(d, now, None, 0, "not entitled: the event does not name the organisation"))
+    posted = {o.delivery.pk for o in outcomes}
+    unposted = [d for d in batch.rows if d.pk not in posted]
+    with transaction.atomic():
+        _record(outcomes, counts, batch.lease_until)
+        counts["released"] = _release(unposted, batch)
     return counts
 
 
-def _record(outcomes: list[Outcome], counts: dict[str, int]) -> None:
-    """Store the outcomes: deliveries (one bulk UPDATE), the attempt log (one INSERT), the
-    endpoints' failing record; dead-letter a delivery past its last retry."""
+def relay_batch(limit: int | None = None) -> dict[str, int]:
+    """Claim, deliver and record one batch; returns {claimed, delivered, failed, dead, released}
+    (released: claimed, not posted, due again at once)."""
+    batch = _claim_batch(limit or settings.WEBHOOK_RELAY_BATCH)
+    if batch is None:
+        return {"claimed": 0, "delivered": 0, "failed": 0, "dead": 0, "released": 0}
+    prepared = _prepare(batch)
+    return _conclude(prepared, _post_lanes(prepared))
+
+
+def _release(rows: list[WebhookDelivery], batch: _Batch) -> int:
+    """Claimed rows not posted (behind a lane's failure, or out of the lease's time): due again
+    when they were due before the claim, if still under this batch's lease."""
+    released = 0
+    for d in rows:
+        released += WebhookDelivery.objects.filter(
+            pk=d.pk, status=D.PENDING, next_attempt_at=batch.lease_until
+        ).update(next_attempt_at=batch.due[d.pk])
+    return released
+
+
+def _record(outcomes: list[Outcome], counts: dict[str, int], lease_until: datetime) -> None:
+    """Store the outcomes of the rows still under the lease (`lease_until`): deliveries (one
+    UPDATE), the attempt log (one INSERT), the endpoints' failing record; dead-letter a delivery
+    past its last retry. A row whose lease was lost (a replay, or another relay after the lease's
+    end) keeps what that one wrote: this POST was a duplicate, logged here only."""
     schedule = settings.WEBHOOK_RETRY_SCHEDULE
-    log = []
-    failing: dict[int, Any] = {}
-    healthy: set[int] = set()
+    if not outcomes:
+        return
     for o in outcomes:
         d = o.delivery
         d.attempts += 1
         d.last_attempt_at, d.last_response_code = o.at, o.code
         if o.ok:
             d.status, d.delivered_at = D.DELIVERED, o.at
-            counts["delivered"] += 1
-            healthy.add(d.endpoint_id)
         elif d.attempts > len(schedule):
             d.status = D.DEAD
-            counts["dead"] += 1
-            failing.setdefault(d.endpoint_id, o.at)
         else:
             d.next_attempt_at = o.at + timedelta(seconds=schedule[d.attempts - 1])
-            counts["failed"] += 1
+    kept = _deliveries_save([o.delivery for o in outcomes], lease_until)
+    lost = [o for o in outcomes if o.delivery.pk not in kept]
+    if lost:
+        logger.warning(
+            "webhook relay: lease lost on %s deliveries (posted, recorded by another): %s",
+            len(lost),
+            ", ".join(str(o.delivery.pk) for o in lost[:20]),
+        )
+    log = []
+    failing: dict[int, Any] = {}
+    healthy: set[int] = set()
+    for o in outcomes:
+        d = o.delivery
+        if d.pk not in kept:
+            continue
+        if d.status == D.DELIVERED:
+            counts["delivered"] += 1
+            healthy.add(d.endpoint_id)
+        else:
+            counts["dead" if d.status == D.DEAD else "failed"] += 1
             failing.setdefault(d.endpoint_id, o.at)
         log.append(
             WebhookAttempt(
@@ -545,7 +693,6 @@ def _record(outcomes: list[Outcome], counts: dict[str, int]) -> None:
                 error=o.error,
             )
         )
-    _deliveries_save([o.delivery for o in outcomes])
     _attempts_insert(log)
     WebhookEndpoint.objects.filter(pk__in=healthy).exclude(failing_since=None).update(failing_since=None)
     for endpoint_id, at in failing.items():
@@ -556,12 +703,18 @@ def _record(outcomes: list[Outcome], counts: dict[str, int]) -> None:
 _SAVED = ["status", "attempts", "next_attempt_at", "last_attempt_at", "last_response_code", "delivered_at"]
 
 
-def _deliveries_save(rows: list[WebhookDelivery]) -> None:
-    """One UPDATE of the batch's deliveries. PostgreSQL: from arrays (unnest), since Django's
-    bulk_update builds a CASE per field and row whose compilation costs more than the POSTs."""
+def _deliveries_save(rows: list[WebhookDelivery], lease_until: datetime) -> set[int]:
+    """One UPDATE of the batch's deliveries still under its lease (pending, `next_attempt_at` the
+    lease's end); returns their ids. PostgreSQL: from arrays (unnest), since Django's bulk_update
+    builds a CASE per field and row whose compilation costs more than the POSTs."""
     if connection.vendor != "postgresql":
-        WebhookDelivery.objects.bulk_update(rows, _SAVED, batch_size=500)
-        return
+        held = set(
+            WebhookDelivery.objects.select_for_update()
+            .filter(pk__in=[d.pk for d in rows], status=D.PENDING, next_attempt_at=lease_until)
+            .values_list("pk", flat=True)
+        )
+        WebhookDelivery.objects.bulk_update([d for d in rows if d.pk in held], _SAVED, batch_size=500)
+        return held
     table = WebhookDelivery._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(  # the table name is the model's own, the values are parameters
@@ -570,18 +723,21 @@ def _deliveries_save(rows: list[WebhookDelivery]) -> None:
                    last_attempt_at = v.last_at, last_response_code = v.code, delivered_at = v.delivered_at
             FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::timestamptz[], %s::timestamptz[], %s::int[],
                         %s::timestamptz[]) AS v(id, status, attempts, next_at, last_at, code, delivered_at)
-            WHERE d.id = v.id
+            WHERE d.id = v.id AND d.status = 'pending' AND d.next_attempt_at = %s
+            RETURNING d.id
             """,  # noqa: S608
             [
-                [d.pk for d in rows],
-                [d.status for d in rows],
-                [d.attempts for d in rows],
-                [d.next_attempt_at for d in rows],
-                [d.last_attempt_at for d in rows],
-                [d.last_response_code for d in rows],
-                [d.delivered_at for d in rows],
+                _array([d.pk for d in rows]),
+                _array([d.status for d in rows]),
+                _array([d.attempts for d in rows]),
+                _array([d.next_attempt_at for d in rows]),
+                _array([d.last_attempt_at for d in rows]),
+                _array([d.last_response_code for d in rows]),
+                _array([d.delivered_at for d in rows]),
+                lease_until,
             ],
         )
+        return {pk for (pk,) in cursor.fetchall()}
 
 
 def _attempts_insert(log: list[WebhookAttempt]) -> None:
@@ -597,12 +753,12 @@ def _attempts_insert(log: list[WebhookAttempt]) -> None:
             SELECT * FROM unnest(%s::bigint[], %s::int[], %s::timestamptz[], %s::int[], %s::int[], %s::text[])
             """,  # noqa: S608 (the table is the model's own; values are parameters)
             [
-                [a.delivery.pk for a in log],
-                [a.number for a in log],
-                [a.at for a in log],
-                [a.response_code for a in log],
-                [a.duration_ms for a in log],
-                [a.error for a in log],
+                _array([a.delivery.pk for a in log]),
+                _array([a.number for a in log]),
+                _array([a.at for a in log]),
+                _array([a.response_code for a in log]),
+                _array([a.duration_ms for a in log]),
+                _array([a.error for a in log]),
             ],
         )
 
@@ -664,15 +820,38 @@ def endpoint_disabled_notify(endpoint_id: int) -> int:
 
 def relay_drain(*, budget_seconds: float | None = None, limit: int | None = None) -> dict[str, int]:
     """Deliver batches until none is due or the time budget is spent (the periodic task), then
-    disable the endpoints failing for days."""
+    disable the endpoints failing for days.
+
+    Pipelined: while one batch's POSTs run (a thread of their own, over one pool of
+    WEBHOOK_RELAY_THREADS kept-alive connections for the whole drain), this thread claims and
+    prepares the next batch and records the previous one. Lanes stay in order: a batch in flight
+    holds its lanes under its lease, so the next claim takes other lanes. Returns the totals and
+    the number of batches."""
     budget = settings.WEBHOOK_RELAY_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     stop = time.monotonic() + budget
-    totals = {"claimed": 0, "delivered": 0, "failed": 0, "dead": 0}
-    while time.monotonic() < stop:
-        counts = relay_batch(limit)
-        for k, v in counts.items():
-            totals[k] += v
-        if not counts["claimed"]:
-            break
+    limit = limit or settings.WEBHOOK_RELAY_BATCH
+    totals = {"claimed": 0, "delivered": 0, "failed": 0, "dead": 0, "released": 0, "batches": 0}
+    threads = max(1, settings.WEBHOOK_RELAY_THREADS)
+    with (
+        ThreadPoolExecutor(threads, thread_name_prefix="webhook-lane") as lanes,
+        ThreadPoolExecutor(1, thread_name_prefix="webhook-post") as poster,
+    ):
+        flying: tuple[_Prepared, Future[list[Outcome]]] | None = None
+        while True:
+            batch = _claim_batch(limit) if time.monotonic() < stop else None
+            ready = _prepare(batch) if batch is not None else None
+            done: tuple[_Prepared, list[Outcome]] | None = None
+            if flying is not None:
+                done = (flying[0], flying[1].result())  # an error: as a crash (the leases run out)
+                flying = None
+            if ready is not None:
+                flying = (ready, poster.submit(_post_lanes, ready, lanes))
+            if done is not None:
+                counts = _conclude(*done)  # while the next batch's POSTs run
+                totals["batches"] += 1
+                for k, v in counts.items():
+                    totals[k] += v
+            if flying is None:
+                break
     endpoints_disable_failing()
     return totals

@@ -1,15 +1,20 @@
 """`kill -9` of a real relay worker in the middle of a batch loses nothing (marked `broker`: a real
-Celery worker, Redis and PostgreSQL; skipped with the reason elsewhere). The killed worker's
-transaction rolls back with its connection, its row locks go with it, and the next worker sends
-the batch again: duplicates only, each with the webhook-id (and body) it had the first time."""
+Celery worker, Redis and PostgreSQL; skipped with the reason elsewhere). The killed worker had
+claimed the batch under a lease (committed) and was posting outside any transaction: nothing of its
+outcomes is recorded, no other relay takes the rows while the lease lasts, and once it has passed
+the next worker sends the batch again: duplicates only, each with the webhook-id (and body) it had
+the first time."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from typing import Any
 
 import pytest
 from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
 
 from fintech import tasks
 from fintech.models import Event, Loan, User, WebhookDelivery
@@ -33,6 +38,8 @@ RELAY_ENV = {
     "WEBHOOK_RELAY_LANE_DEPTH": "100",  # ... with all their deliveries
     "WEBHOOK_RELAY_BUDGET_SECONDS": "120",
     "WEBHOOK_RETRY_SCHEDULE": "0,0,0,0,0,0,0,0",
+    "WEBHOOK_TIMEOUT_SECONDS": "2",
+    "WEBHOOK_RELAY_LEASE_SECONDS": "10",  # a POST may start up to 10 - 2 - 2 = 6 s after the claim
 }
 
 
@@ -66,11 +73,18 @@ def test_kill_9_of_the_relay_mid_batch_loses_nothing(settings: Any, workers: Any
         tasks.webhooks_relay.delay()
         doomed.wait_for(lambda: len(original) >= 40, "40 deliveries to reach the receiver")
         doomed.kill()
+        time.sleep(0.5)  # a request in flight at the kill reaches the receiver's log after its 20 ms
         sent_before_kill = len(slow_rx.received)
-        # Then none of them was recorded as delivered (the batch's transaction died with it)
-        assert WebhookDelivery.objects.filter(endpoint=endpoint, status="delivered").count() == 0
-        # When a new worker relays
+        # Then none of them was recorded as delivered (outcomes are recorded after the POSTs), and
+        # all 180 are still leased to the dead worker: not due before the lease's end
+        owed_rows = WebhookDelivery.objects.filter(endpoint=endpoint)
+        assert owed_rows.filter(status="delivered").count() == 0
+        assert owed_rows.filter(status="pending", next_attempt_at__gt=timezone.now()).count() == 3 * 60
+        lease_end = owed_rows.aggregate(m=Max("next_attempt_at"))["m"]
+        # When a new worker relays once the lease has passed
         healer = workers.start(env=RELAY_ENV)
+        time.sleep(max(0.0, (lease_end - timezone.now()).total_seconds()) + 0.5)
+        assert len(slow_rx.received) == sent_before_kill  # nobody sent them meanwhile
         tasks.webhooks_relay.delay()
         healer.wait_for(
             lambda: not WebhookDelivery.objects.filter(endpoint=endpoint, status="pending").exists(),

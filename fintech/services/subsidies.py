@@ -563,6 +563,9 @@ def subsidy_run_start(
     if chunk_ids:
         batch.chunks_enqueue(SUBSIDY_JOB, chunk_ids)
     else:
+        # No loans, so no chunk of another run of the programme is in flight: the announcers' lock
+        # after the programme row cannot wait on one here (see _announcers_lock).
+        _announcers_lock(program.pk, span.start.year)
         _mark_running(run)
         _finish(run)
     return run
@@ -671,7 +674,7 @@ def _chunk_process(chunk: SubsidyRunChunk) -> dict[str, int]:
     transaction: a chunk retried after a crash writes both again or neither (a done chunk is
     skipped), and an announced entitlement is never announced again."""
     run = SubsidyRun.objects.get(pk=chunk.run_id)
-    _announcers_lock(run, shared=True)  # before the chunk decides what it announces
+    _announcers_lock(run.program_id, run.period_start.year, shared=True)  # before it decides
     announced: list[int] = []
     created = _insert_entitlements(run, chunk.lo_id, chunk.hi_id, chunk=chunk, announced=announced)
     _announce_settled(run, chunk, announced)
@@ -686,16 +689,20 @@ def _chunk_process(chunk: SubsidyRunChunk) -> dict[str, int]:
 # chunks never both promise an SME the rest of its cap, and a completion waits for the chunks in
 # flight (and they for it). Without it two runs of the same year computing at once could each
 # promise an SME the rest of its cap, neither seeing the other's uncommitted announcement.
+# Taken BEFORE the programme row: a chunk holding it shared locks the programme row only at its
+# commit (the entitlements' foreign key), so a completion or a start holding the programme row
+# while waiting for it would deadlock with that chunk (tests/fintech/subsidies/
+# test_announce_concurrency.py drove exactly that).
 _ANNOUNCE_NAMESPACE = 0x616E6E  # "ann"
 
 
-def _announcers_lock(run: SubsidyRun, *, shared: bool = False) -> None:
+def _announcers_lock(program_id: int, year: int, *, shared: bool = False) -> None:
     if connection.vendor == "postgresql":
         fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {fn}(%s, %s)",
-                [_ANNOUNCE_NAMESPACE, run.program_id * 10000 + run.period_start.year],
+                [_ANNOUNCE_NAMESPACE, program_id * 10000 + year],
             )
 
 
@@ -798,13 +805,17 @@ def subsidy_chunk_fail(chunk_id: int, error: BaseException) -> None:
 def subsidy_run_finish(run_id: int) -> None:
     """Once every chunk is done: apply the annual cap and store the totals (status `computed`).
     Called after each chunk; only the call that finds all chunks done does anything."""
-    program_id = SubsidyRun.objects.filter(pk=run_id).values_list("program_id", flat=True).first()
-    if program_id is None:
+    found = SubsidyRun.objects.filter(pk=run_id).values_list("program_id", "period_start").first()
+    if found is None:
         return
+    program_id, period_start = found
     if SubsidyRunChunk.objects.filter(run_id=run_id).exclude(status=ChunkStatus.DONE).exists():
         return
     _analyze_entitlements()  # before the locks: nobody waits for it
     with transaction.atomic():
+        # The announcers' turn first, then the programme row (see _announcers_lock): before the cap
+        # reads what the other runs announced.
+        _announcers_lock(program_id, period_start.year)
         # Cap passes of one programme one at a time: each sees the others' final amounts.
         Program.objects.select_for_update().get(pk=program_id)
         locked_at = time.monotonic()
@@ -825,7 +836,8 @@ def _analyze_entitlements() -> None:
 
 
 def _finish(run: SubsidyRun) -> None:
-    _announcers_lock(run)  # before the cap reads what the other runs announced
+    """The cap, the announcements left, the clawbacks and the totals; the caller holds the
+    announcers' lock (exclusive), the programme row and the run row."""
     _apply_cap(run)
     # The entitlements no chunk could announce (their SME's cap was in play, or chunks of the SME
     # ran side by side): after the cap, now final.

@@ -188,8 +188,13 @@ def chunk_execute(job: Job, chunk_id: int, *, retries: int = 0) -> None:
 
 # Bookkeeping outside the chunk's work (the claim, the progress counters) commits without waiting
 # for its WAL flush: a crash may lose it, never the work, whose own commit flushes what came
-# before it; the watchdog and the counters from the chunks' rows repair what was lost.
-_ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+# before it; the watchdog and the counters from the chunks' rows repair what was lost. Only in
+# autocommit (the statement is its own transaction): inside a caller's transaction the setting
+# would last to that transaction's end.
+def _async_commit() -> str:
+    if transaction.get_connection().in_atomic_block:
+        return "(SELECT 1) AS async_commit"
+    return "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
 
 
 def _claim(job: Job, chunk_id: int) -> bool:
@@ -220,7 +225,7 @@ def _claim_fast(job: Job, chunk_id: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE {chunks} AS c SET status = %s, attempts = c.attempts + 1, heartbeat_at = %s
-            FROM {runs} AS r, {_ASYNC_COMMIT}
+            FROM {runs} AS r, {_async_commit()}
             WHERE c.id = %s AND c.status IN (%s, %s) AND r.id = c.run_id AND r.status = %s
             RETURNING c.id""",  # noqa: S608 (the models' own tables)
             [C.RUNNING, timezone.now(), chunk_id, C.PENDING, C.RUNNING, job.running],
@@ -257,7 +262,7 @@ def _add_progress(job: Job, chunk_id: int, counts: dict[str, int], *, run_id: in
         sets = ", ".join(f"{column} = r.{column} + %s" for column in columns)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {qn(meta.db_table)} AS r SET {sets} FROM {_ASYNC_COMMIT} "  # noqa: S608 (own table)
+                f"UPDATE {qn(meta.db_table)} AS r SET {sets} FROM {_async_commit()} "  # noqa: S608 (own table)
                 "WHERE r.id = %s AND r.status IN ({})".format(", ".join(["%s"] * len(job.active))),
                 [1, *(counts.get(name, 0) for name in job.counters), run_id, *job.active],
             )

@@ -13,7 +13,7 @@ selector's roles); which *rows* a role sees is decided here only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -443,13 +443,23 @@ def event_audiences(model: type[Model], pks: list[int]) -> dict[int, set[int]]:
     `visible` would show the row to (its parties, its members, the regulators of its SME's region;
     a never-submitted application its SME alone). Platform staff read every event and are not
     listed. Two queries, whatever the number of rows: the outbox writes events by the chunk."""
+    return event_audiences_with(model, pks)[0]
+
+
+def event_audiences_with(
+    model: type[Model], pks: list[int], also: Sequence[str] = ()
+) -> tuple[dict[int, set[int]], dict[int, tuple[Any, ...]]]:
+    """`event_audiences`, and for each row the values of the lookups `also` read by the same
+    query (the outbox's aggregate root and loan of each subject)."""
     if not pks:
-        return {}
+        return {}, {}
     scope = SCOPES[model]
     party_lookups = [lk for lks in scope.parties.values() for lk in lks]
     org_lookups = [*scope.members, *party_lookups]
     regions = [lk for lk in scope.region if isinstance(lk, str)]
-    rows = model._default_manager.filter(pk__in=pks).values("pk", *org_lookups, *regions)
+    rows = model._default_manager.filter(pk__in=pks).values(
+        *dict.fromkeys(["pk", *org_lookups, *regions, *also])
+    )
     private: set[int] = set()
     if scope.sme_only is not None:
         private = set(
@@ -459,11 +469,13 @@ def event_audiences(model: type[Model], pks: list[int]) -> dict[int, set[int]]:
     found = list(rows)
     region_ids = {row[lk] for row in found for lk in regions if row[lk] is not None}
     regulators: dict[Any, set[int]] = {}
-    for org_id, region_id in Organization.objects.filter(
-        kind=K.REGULATOR, region_id__in=region_ids
-    ).values_list("pk", "region_id"):
-        regulators.setdefault(region_id, set()).add(org_id)
+    if region_ids:
+        for org_id, region_id in Organization.objects.filter(
+            kind=K.REGULATOR, region_id__in=region_ids
+        ).values_list("pk", "region_id"):
+            regulators.setdefault(region_id, set()).add(org_id)
     audiences: dict[int, set[int]] = {}
+    values: dict[int, tuple[Any, ...]] = {}
     for row in found:
         lookups = sme_lookups if row["pk"] in private else org_lookups
         orgs = {row[lk] for lk in lookups if row[lk] is not None}
@@ -471,7 +483,8 @@ def event_audiences(model: type[Model], pks: list[int]) -> dict[int, set[int]]:
             for lk in regions:
                 orgs |= regulators.get(row[lk], set())
         audiences[row["pk"]] = orgs
-    return audiences
+        values[row["pk"]] = tuple(row[lookup] for lookup in also)
+    return audiences, values
 
 
 def event_audience_pairs(model: type[Model], pks: Any) -> QuerySet[Any]:

@@ -171,7 +171,7 @@ def chunk_execute(job: Job, chunk_id: int, *, retries: int = 0) -> None:
     started = time.monotonic()
     try:
         with transaction.atomic():
-            counts = _work(job, chunk_id)
+            done = _work(job, chunk_id)
     except TRANSIENT as exc:
         if retries < settings.BATCH_MAX_RETRIES:
             logger.warning("%s chunk %s: %r, retry %s", job.name, chunk_id, exc, retries + 1)
@@ -182,9 +182,10 @@ def chunk_execute(job: Job, chunk_id: int, *, retries: int = 0) -> None:
         logger.exception("%s chunk %s failed", job.name, chunk_id)
         chunk_fail(job, chunk_id, job.error_text(exc))
         raise
-    if counts is None:
+    if done is None:
         return
-    held = _add_progress(job, chunk_id, counts)
+    counts, run_id = done
+    held = _add_progress(job, chunk_id, counts, run_id=run_id)
     logger.info(
         "%s chunk %s done in %.3f s, run row held %.4f s",
         job.name,
@@ -192,11 +193,25 @@ def chunk_execute(job: Job, chunk_id: int, *, retries: int = 0) -> None:
         time.monotonic() - started,
         held,
     )
-    run_id = job.chunk_model.objects.filter(pk=chunk_id).values_list("run_id", flat=True).get()
     run_complete_if_done(job, run_id)
 
 
+# Bookkeeping outside the chunk's work (the claim, the progress counters) commits without waiting
+# for its WAL flush: a crash may lose it, never the work, whose own commit flushes what came
+# before it; the watchdog and the counters from the chunks' rows repair what was lost. Only in
+# autocommit (the statement is its own transaction): inside a caller's transaction the setting
+# would last to that transaction's end.
+def _async_commit() -> str:
+    if transaction.get_connection().in_atomic_block:
+        return "(SELECT 1) AS async_commit"
+    return "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+
+
 def _claim(job: Job, chunk_id: int) -> bool:
+    """Step 1. On PostgreSQL the usual case (a chunk of a running run) is ONE autocommit UPDATE;
+    a first claim, a run not running or a chunk no longer claimable take the locked path."""
+    if connection.vendor == "postgresql" and _claim_fast(job, chunk_id):
+        return True
     with transaction.atomic():
         chunk = job.chunk_model.objects.select_for_update().filter(pk=chunk_id).first()
         if chunk is None or chunk.status in (C.DONE, C.FAILED):
@@ -211,29 +226,60 @@ def _claim(job: Job, chunk_id: int) -> bool:
     return True
 
 
-def _work(job: Job, chunk_id: int) -> dict[str, int] | None:
-    # The chunk row first: a duplicate delivery of this task waits here, then finds it done.
-    chunk = job.chunk_model.objects.select_for_update().get(pk=chunk_id)
+def _claim_fast(job: Job, chunk_id: int) -> bool:
+    """The claim of `BatchChunk.claim` (pending/running -> running, attempts + 1, heartbeat now) as
+    one statement, the state re-checked on the row it locks, while the run is running."""
+    qn = connection.ops.quote_name
+    chunks = qn(job.chunk_model._meta.db_table)
+    runs = qn(job.run_model._meta.db_table)  # type: ignore[attr-defined]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {chunks} AS c SET status = %s, attempts = c.attempts + 1, heartbeat_at = %s
+            FROM {runs} AS r, {_async_commit()}
+            WHERE c.id = %s AND c.status IN (%s, %s) AND r.id = c.run_id AND r.status = %s
+            RETURNING c.id""",  # noqa: S608 (the models' own tables)
+            [C.RUNNING, timezone.now(), chunk_id, C.PENDING, C.RUNNING, job.running],
+        )
+        return cursor.fetchone() is not None
+
+
+def _work(job: Job, chunk_id: int) -> tuple[dict[str, int], int] | None:
+    """Step 2: the chunk's counts and its run's id, or None when there was nothing to do."""
+    # The chunk row first: a duplicate delivery of this task waits here, then finds it done. Its
+    # run is read by the same statement (not locked).
+    chunk = job.chunk_model.objects.select_for_update(of=("self",)).select_related("run").get(pk=chunk_id)
     if chunk.status != C.RUNNING:
         return None  # done by a duplicate delivery, failed or queued again meanwhile
-    run_status = job.run_model.objects.filter(pk=chunk.run_id).values_list("status", flat=True).get()  # type: ignore[attr-defined]
-    if run_status not in job.active:
+    if chunk.run.status not in job.active:
         return None
     counts = job.process(chunk)
     chunk.complete(counts)
     chunk.save(update_fields=["status", "finished_at", "error", *counts])
-    return counts
+    return counts, chunk.run_id
 
 
-def _add_progress(job: Job, chunk_id: int, counts: dict[str, int]) -> float:
+def _add_progress(job: Job, chunk_id: int, counts: dict[str, int], *, run_id: int | None = None) -> float:
     """One autocommit UPDATE of the run's counters; returns how long the run row was held."""
-    run_id = job.chunk_model.objects.filter(pk=chunk_id).values_list("run_id", flat=True).get()
-    updates: dict[str, Any] = {"chunks_done": F("chunks_done") + 1}
-    for name in job.counters:
-        updates[name] = F(name) + counts.get(name, 0)
+    if run_id is None:
+        run_id = job.chunk_model.objects.filter(pk=chunk_id).values_list("run_id", flat=True).get()
     started = time.monotonic()
     # Only while chunks still run: once `finish` has set the counters from the chunk rows, a late
     # update (it waited on the run's lock) would count its chunk twice.
+    if connection.vendor == "postgresql":
+        meta = job.run_model._meta  # type: ignore[attr-defined]
+        qn = connection.ops.quote_name
+        columns = [qn(meta.get_field(name).column) for name in ("chunks_done", *job.counters)]
+        sets = ", ".join(f"{column} = r.{column} + %s" for column in columns)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {qn(meta.db_table)} AS r SET {sets} FROM {_async_commit()} "  # noqa: S608 (own table)
+                "WHERE r.id = %s AND r.status IN ({})".format(", ".join(["%s"] * len(job.active))),
+                [1, *(counts.get(name, 0) for name in job.counters), run_id, *job.active],
+            )
+        return time.monotonic() - started
+    updates: dict[str, Any] = {"chunks_done": F("chunks_done") + 1}
+    for name in job.counters:
+        updates[name] = F(name) + counts.get(name, 0)
     job.run_model.objects.filter(pk=run_id, status__in=job.active).update(**updates)  # type: ignore[attr-defined]
     return time.monotonic() - started
 

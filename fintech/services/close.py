@@ -81,20 +81,20 @@ def _watch_after_close(run: CloseRun) -> None:
 def _close_chunk(chunk: CloseChunk) -> dict[str, int]:
     """The chunk's work, its row locked (services.batch). Locks only what it writes, in the order
     of every loan write (services.repayments: applications, loans, installments, each in id
-    order): the applications of the loans that may default, then the chunk's loans by id RANGE,
-    then the installments its UPDATE touches. A repayment of one of these loans waits for this
-    chunk to commit, then sees its result; one that committed first is in what is read below."""
-    as_of: date = CloseRun.objects.values_list("as_of", flat=True).get(pk=chunk.run_id)
+    order): the applications of the chunk's loans, then the loans by id RANGE, then the
+    installments its UPDATE touches. A repayment of one of these loans waits for this chunk to
+    commit, then sees its result; one that committed first is in what is read below."""
+    as_of: date = chunk.run.as_of  # read with the chunk's row (services.batch)
     in_range = loans_to_close(as_of).filter(pk__range=(chunk.lo_id, chunk.hi_id))
-    # One look without locks, to lock the applications of the loans that may default first. (A
-    # loan that crossed but paid after the crossing day may be among them: its application is
-    # locked for nothing, which only makes a repayment of it wait for this chunk.)
-    locked_apps = _lock_applications(_crossed(in_range, as_of))
+    # Every application of the chunk's loans, not only those that may default: one statement by
+    # the range, where finding the candidates first took a grouped look of its own.
+    locked_apps = _lock_applications_of(in_range)
     loans = _loan_terms(in_range.select_for_update())
     defaults = _defaults(in_range, as_of, loans)
-    # A loan that started to default since the first look (a repayment reversed meanwhile): its
-    # application is locked now, out of order; a deadlock with a repayment is retried by the task.
-    _lock_applications({pk: app for pk, (_d, _f, app) in defaults.items() if pk not in locked_apps})
+    # A loan that became one to close since its applications were locked (disbursed meanwhile):
+    # its application is locked now, out of order; a deadlock with a repayment is retried by the
+    # task.
+    _lock_applications({pk: app for pk, (_d, _f, app) in defaults.items() if app not in locked_apps})
     # The walk stops on the default day: the installments of a defaulting loan are marked up to
     # it, those of the others up to the close date (grace days off each), in one UPDATE.
     overdue = installments_mark_overdue_loans(
@@ -130,6 +130,28 @@ def _loan_terms(loans: QuerySet[Loan]) -> dict[int, tuple[int, int]]:
     }
 
 
+def _lock_applications_of(loans: QuerySet[Loan]) -> set[int]:
+    """Lock the applications of `loans` in id order, in one statement; their ids. (A loan's
+    application never changes, so they are read without locking the loans.)"""
+    if connection.vendor != "postgresql":
+        return set(
+            Application.objects.select_for_update()
+            .filter(pk__in=loans.order_by().values("application_id"))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    sql, params = loans.order_by().values("application_id").query.sql_with_params()
+    table = connection.ops.quote_name(Application._meta.db_table)
+    with connection.cursor() as cursor:
+        # ARRAY(...): the ids first, then the applications by primary key (a semi-join here is
+        # planned as a scan of every application).
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id = ANY(ARRAY({sql})) ORDER BY id FOR UPDATE",  # noqa: S608
+            params,
+        )
+        return {pk for (pk,) in cursor.fetchall()}
+
+
 def _lock_applications(apps: dict[int, int]) -> set[int]:
     """Lock the applications of these loans (loan id -> application id), in id order; the loans."""
     if apps:
@@ -152,16 +174,6 @@ def _oldest_unpaid(in_range: QuerySet[Loan]) -> list[tuple[int, int, int, date]]
         .values("pk", "default_days_past_due", "application_id")
         .annotate(first_due=Min("installments__due_on"))
     ]
-
-
-def _crossed(in_range: QuerySet[Loan], as_of: date) -> dict[int, int]:
-    """The first look: loan id -> application id of the loans whose oldest unpaid installment has
-    crossed its days past due by `as_of` (repayments left out: a few more than default)."""
-    return {
-        pk: app
-        for pk, dpd, app, first_due in _oldest_unpaid(in_range)
-        if default_day(first_due, dpd) <= as_of
-    }
 
 
 def _defaults(

@@ -7,10 +7,11 @@ record as an unfunded liability), and the ledger, the policy claim and the audit
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import overload
+from decimal import Decimal
+from typing import NamedTuple, overload
 
 from django.db import connection, transaction
 from django.db.models import DateField, F, Max, Q, QuerySet
@@ -31,7 +32,6 @@ from fintech.models import (
     Loan,
     LoanStatus,
     LossEvent,
-    Organization,
     OrganizationKind,
     Policy,
     PolicyStatus,
@@ -65,7 +65,7 @@ from .ledger import (
 )
 from .prepayments import accrued_to
 from .repayments import last_value_date
-from .risk_pool import fund_keeper_ids, program_loss_threshold_check
+from .risk_pool import fund_keepers_of_smes, program_loss_threshold_check
 from .transitions import application_lock, transitions_apply_many, transitions_audit_rows
 
 # The API names the default date `declared_on`; errors point at that field.
@@ -173,7 +173,23 @@ def defaulted_installments_mark_overdue() -> int:
     return marked
 
 
-def loan_loss(rows: list[Installment], loan: Loan, default_on: date) -> LossBreakdown:
+class ScheduleRow(NamedTuple):
+    """What the loss reads of one stored installment (read as values, not as a model)."""
+
+    seq: int
+    start_on: date
+    due_on: date
+    days: int
+    opening_principal: Decimal
+    principal_due: Decimal
+    interest_due: Decimal
+    principal_paid: Decimal
+    interest_paid: Decimal
+    principal_changed_on: date | None
+    principal_after_change: Decimal | None
+
+
+def loan_loss(rows: Sequence[ScheduleRow | Installment], loan: Loan, default_on: date) -> LossBreakdown:
     """The loss of DOMAIN.md section 10 from the stored schedule and what was paid against it."""
     assert loan.disbursed_on is not None
     planned = [
@@ -290,18 +306,22 @@ class DefaultBatch:
         loans = list(Loan.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
         if len(loans) != len(ids):
             raise NotFound(_("Loan not found."))
-        last_paid = dict(
+        # The same bound as `last_value_date`: a prepayment is a money movement too (one query).
+        last_paid: dict[int, date] = {}
+        for loan_id, on in (
             Repayment.objects.filter(loan_id__in=ids, reversal__isnull=True)
+            .order_by()
             .values("loan_id")
             .annotate(last=Max("paid_on"))
             .values_list("loan_id", "last")
-        )
-        # The same bound as `last_value_date`: a prepayment is a money movement too.
-        for loan_id, on in (
-            Prepayment.objects.filter(loan_id__in=ids)
-            .values("loan_id")
-            .annotate(last=Max("value_date"))
-            .values_list("loan_id", "last")
+            .union(
+                Prepayment.objects.filter(loan_id__in=ids)
+                .order_by()
+                .values("loan_id")
+                .annotate(last=Max("value_date"))
+                .values_list("loan_id", "last"),
+                all=True,
+            )
         ):
             last_paid[loan_id] = max(on, last_paid.get(loan_id, on))
         items = []
@@ -369,9 +389,14 @@ def _defaults_write(
     statement per kind of row. The programme rows (which serialise the draws on their funds) are
     locked last, so a chunk holds them for its writes only."""
     ids = [d.loan.pk for d in items]
-    schedules: dict[int, list[Installment]] = defaultdict(list)
-    for row in Installment.objects.select_for_update().filter(loan_id__in=ids).order_by("loan_id", "seq"):
-        schedules[row.loan_id].append(row)
+    schedules: dict[int, list[ScheduleRow]] = defaultdict(list)
+    for values in (
+        Installment.objects.select_for_update()
+        .filter(loan_id__in=ids)
+        .order_by("loan_id", "seq")
+        .values_list("loan_id", *ScheduleRow._fields)
+    ):
+        schedules[values[0]].append(ScheduleRow(*values[1:]))
     losses = [loan_loss(schedules[d.loan.pk], d.loan, d.default_on) for d in items]
     # Whatever path defaults the loan, the installments past due on the default date read overdue
     # (the close has marked them already when it is the close defaulting the loan).
@@ -385,10 +410,7 @@ def _defaults_write(
         .filter(pk__in={d.loan.policy_id for d in items})
         .order_by("pk")
     }
-    sme_regions = dict(
-        Organization.objects.filter(pk__in={d.loan.sme_id for d in items}).values_list("pk", "region_id")
-    )
-    keepers = fund_keeper_ids(sme_regions.values())
+    keepers = fund_keepers_of_smes({d.loan.sme_id for d in items})
     # The transitions (loan, application, policy claim) before the programme lock: they depend on
     # nothing the lock guards; their audit rows follow once the loss events exist.
     for d in items:
@@ -511,13 +533,16 @@ def _defaults_write(
                 e,
                 d.loan,
                 policies[d.loan.policy_id].insurer_id,
-                keepers.get(sme_regions[d.loan.sme_id]),
+                keepers[d.loan.sme_id],
                 actor,
             )
             for d, e in zip(items, events, strict=True)
         ]
     )
-    for pk in programs:
+    for pk, program in programs.items():
+        # Locked above and unchanged since: one without a threshold, or suspended, is left alone.
+        if program.loss_threshold_amount is None or not program.is_active:
+            continue
         added = [e.loss_amount for e in events if e.program_id == pk]
         program_loss_threshold_check(pk, actor=actor, added=added)
     return events

@@ -28,7 +28,7 @@ from django.db import connection, models
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from fintech.access import event_audience_pairs, event_audiences
+from fintech.access import event_audience_pairs, event_audiences, event_audiences_with
 from fintech.models import (
     Application,
     AuditLog,
@@ -295,60 +295,76 @@ def events_for_audit_rows(rows: Sequence[AuditLog]) -> None:
             data["reason"] = row.reason
         data["details"] = row.payload
         groups.setdefault((name, model), []).append(Change(int(row.object_id), data))
-    for (name, kind), changes in groups.items():
-        events_emit(name, kind, changes)
+    events_emit_groups([(name, kind, changes) for (name, kind), changes in groups.items()])
 
 
 def events_emit(name: str, model: type[models.Model], changes: Sequence[Change]) -> int:
     """Write the events of `changes` (rows of `model`) with their recipients and deliveries, in
     the caller's transaction: a handful of queries per call whatever the number of rows (callers
     pass a chunk). Returns the number of events written."""
-    if not changes:
+    return events_emit_groups([(name, model, changes)])
+
+
+def events_emit_groups(groups: Sequence[tuple[str, type[models.Model], Sequence[Change]]]) -> int:
+    """`events_emit` for several (type, model, changes) groups at once, in their order (events,
+    ids and versions as one call per group in turn would give them): each group's subjects read
+    once (their roots, loans and audiences), then ONE stream upsert, ONE insert of the events, one
+    of their recipients and one read of the webhook endpoints for all of them."""
+    groups = [g for g in groups if g[2]]
+    if not groups:
         return 0
-    event_type = CATALOGUE[name]
-    ids = [c.subject_id for c in changes]
-    roots: dict[int, int] = {}
-    loans: dict[int, int | None] = {}
-    for pk, root, loan in model._default_manager.filter(pk__in=ids).values_list(
-        "pk", ROOT[model], LOAN.get(model, "pk")
-    ):
-        roots[pk], loans[pk] = root, (loan if model in LOAN else None)
-    audiences = event_audiences(model, ids)
-    versions = _versions_take([roots[i] for i in ids])
+    subjects: list[tuple[EventType, Change, int, int | None, set[int]]] = []
+    for name, model, changes in groups:
+        lookups = [ROOT[model], LOAN.get(model, "pk")]
+        audiences, found = event_audiences_with(model, [c.subject_id for c in changes], lookups)
+        for c in changes:
+            root, loan = found[c.subject_id]
+            subjects.append(
+                (
+                    CATALOGUE[name],
+                    c,
+                    root,
+                    loan if model in LOAN else None,
+                    audiences.get(c.subject_id, set()),
+                )
+            )
+    versions = _versions_take([root for _t, _c, root, _l, _a in subjects])
     now = timezone.now()
     postgresql = connection.vendor == "postgresql"
     txid = 0 if postgresql else current_txid()  # PostgreSQL: taken by the INSERT itself
     rows = [
         Event(
-            type=name,
+            type=event_type.name,
             type_version=event_type.version,
             aggregate_type=AGGREGATE,
-            aggregate_id=roots[c.subject_id],
+            aggregate_id=root,
             aggregate_version=version,
             subject_type=event_type.subject,
             subject_id=c.subject_id,
             data={
                 "subject": {"type": event_type.subject, "id": c.subject_id},
-                "application": roots[c.subject_id],
-                "loan": loans[c.subject_id],
+                "application": root,
+                "loan": loan,
                 **c.data,
             },
             occurred_at=now,
             txid=txid,
         )
-        for c, version in zip(changes, versions, strict=True)
+        for (event_type, c, root, loan, _a), version in zip(subjects, versions, strict=True)
     ]
     if postgresql:
         _events_insert(rows)
     else:
         Event.objects.bulk_create(rows)
-    _recipients_insert([(e.pk, org) for e in rows for org in sorted(audiences.get(e.subject_id, ()))])
-    _deliveries_create(
-        (
-            _Written(e.pk, e.type, e.aggregate_type, e.aggregate_id, e.aggregate_version, e.subject_id)
-            for e in rows
-        ),
-        audiences,
+    _recipients_insert([(e.pk, org) for e, s in zip(rows, subjects, strict=True) for org in sorted(s[4])])
+    _deliveries_write(
+        [
+            (
+                _Written(e.pk, e.type, e.aggregate_type, e.aggregate_id, e.aggregate_version, e.subject_id),
+                s[4],
+            )
+            for e, s in zip(rows, subjects, strict=True)
+        ],
         now,
     )
     return len(rows)
@@ -361,24 +377,28 @@ def _events_insert(rows: list[Event]) -> None:
     first = rows[0]
     qn = connection.ops.quote_name
     document = json.dumps(
-        [{"a": e.aggregate_id, "v": e.aggregate_version, "s": e.subject_id, "d": e.data} for e in rows]
+        [
+            {
+                "t": e.type,
+                "tv": e.type_version,
+                "st": e.subject_type,
+                "a": e.aggregate_id,
+                "v": e.aggregate_version,
+                "s": e.subject_id,
+                "d": e.data,
+            }
+            for e in rows
+        ]
     )
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {qn(Event._meta.db_table)} (type, type_version, aggregate_type,
                 aggregate_id, aggregate_version, subject_type, subject_id, data, occurred_at, txid)
-            SELECT %s, %s, %s, (t.e->>'a')::bigint, (t.e->>'v')::integer, %s, (t.e->>'s')::bigint,
-                   t.e->'d', %s, pg_current_xact_id()::text::bigint
+            SELECT t.e->>'t', (t.e->>'tv')::integer, %s, (t.e->>'a')::bigint, (t.e->>'v')::integer,
+                   t.e->>'st', (t.e->>'s')::bigint, t.e->'d', %s, pg_current_xact_id()::text::bigint
             FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY t.n
             RETURNING id, aggregate_id, aggregate_version, txid""",  # noqa: S608 (the model's own table)
-            [
-                first.type,
-                first.type_version,
-                first.aggregate_type,
-                first.subject_type,
-                first.occurred_at,
-                document,
-            ],
+            [first.aggregate_type, first.occurred_at, document],
         )
         ids = {(int(a), int(v)): (int(pk), int(txid)) for pk, a, v, txid in cursor.fetchall()}
         for e in rows:
@@ -617,7 +637,12 @@ class _Written:
 def _deliveries_create(events: Iterable[_Written], audiences: dict[int, set[int]], now: Any) -> None:
     """One pending delivery per event and active endpoint of an entitled organisation that
     subscribes to its type (an empty list of types: every type)."""
-    orgs = set().union(*audiences.values()) if audiences else set()
+    _deliveries_write([(e, audiences.get(e.subject_id, set())) for e in events], now)
+
+
+def _deliveries_write(events: Sequence[tuple[_Written, set[int]]], now: Any) -> None:
+    """`_deliveries_create` with each event's own audience (events of several subject models)."""
+    orgs: set[int] = set().union(*(audience for _e, audience in events))
     endpoints: dict[int, list[WebhookEndpoint]] = {}
     for ep in WebhookEndpoint.objects.filter(organization_id__in=orgs, status=EndpointStatus.ACTIVE).only(
         "pk", "organization_id", "event_types"
@@ -634,8 +659,8 @@ def _deliveries_create(events: Iterable[_Written], audiences: dict[int, set[int]
             aggregate_version=e.aggregate_version,
             next_attempt_at=now,
         )
-        for e in events
-        for org in sorted(audiences.get(e.subject_id, ()))
+        for e, audience in events
+        for org in sorted(audience)
         for ep in endpoints.get(org, ())
         if not ep.event_types or e.type in ep.event_types
     ]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -97,7 +97,20 @@ def _unpaid(row: Installment) -> Decimal:
     return row.principal_due - row.principal_paid + row.interest_due - row.interest_paid
 
 
-def accrued_to(row: Installment, on: date, principal: Decimal, rate: Decimal) -> Decimal:
+class AccrualRow(Protocol):
+    """What `accrued_to` reads of an installment (a model row, or the loss's values of one)."""
+
+    @property
+    def start_on(self) -> date: ...
+    @property
+    def opening_principal(self) -> Decimal: ...
+    @property
+    def principal_changed_on(self) -> date | None: ...
+    @property
+    def principal_after_change(self) -> Decimal | None: ...
+
+
+def accrued_to(row: AccrualRow, on: date, principal: Decimal, rate: Decimal) -> Decimal:
     """Interest of `row`'s accrual period from its start to `on`: one rounding per stretch of equal
     principal (a prepayment earlier in the period split it; DOMAIN.md 8a)."""
     changed = row.principal_changed_on

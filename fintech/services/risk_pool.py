@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Min, Sum
+from django.db.models import Min, OuterRef, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -122,6 +122,24 @@ def fund_keeper_ids(region_ids: Iterable[str]) -> dict[str, int]:
         .values("region_id")
         .annotate(keeper=Min("id"))
         .values_list("region_id", "keeper")
+    )
+
+
+def fund_keepers_of_smes(sme_ids: Iterable[int]) -> dict[int, int | None]:
+    """`fund_keeper_id` of the region of each of these SMEs, read with the SMEs in one query:
+    SME -> keeper (None when its region has none)."""
+    from fintech.models import Organization
+
+    keepers = (
+        Organization.objects.filter(kind=K.REGULATOR, region_id=OuterRef("region_id"), is_active=True)
+        .order_by("pk")
+        .values("pk")[:1]
+    )
+    return dict(
+        Organization.objects.filter(pk__in=set(sme_ids))
+        .order_by()
+        .annotate(keeper=Subquery(keepers))
+        .values_list("pk", "keeper")
     )
 
 

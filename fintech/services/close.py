@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 
+from django.db import connection
 from django.db.models import Max, Min, Q, QuerySet
 
 from fintech.models import (

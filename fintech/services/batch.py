@@ -459,8 +459,13 @@ def run_wait(
     """Poll the run record until it is `done`, or `failed` with no chunk left to run, or the
     timeout passes; return it as it then stands (the caller reads its status). `progress` is called
     with the run whenever its chunk count moves. While waiting, stalled chunks of this run are
-    healed (the watchdog's pass for this run), so a lost message does not hold the run up."""
+    healed (the watchdog's pass for this run), so a lost message does not hold the run up. A chunk
+    stalls only once its heartbeat is older than settings.BATCH_HEARTBEAT_SECONDS, so the pass runs
+    at most every half of that (5 s at most), not at every poll: a short poll then costs one read
+    of the run, not the watchdog's queries on a database the workers are using."""
     deadline = time.monotonic() + timeout
+    heal_every = min(settings.BATCH_HEARTBEAT_SECONDS / 2, 5.0)
+    healed_at = time.monotonic()
     seen: tuple[int, int] | None = None
     while True:
         run = job.run_model.objects.get(pk=run_id)
@@ -473,8 +478,9 @@ def run_wait(
             return run
         if time.monotonic() >= deadline:
             return run
-        if run.status == job.running:
+        if run.status == job.running and time.monotonic() - healed_at >= heal_every:
             watchdog_run(job, run.pk)
+            healed_at = time.monotonic()
         time.sleep(poll)
 
 

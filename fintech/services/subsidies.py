@@ -674,11 +674,30 @@ def _chunk_process(chunk: SubsidyRunChunk) -> dict[str, int]:
     transaction: a chunk retried after a crash writes both again or neither (a done chunk is
     skipped), and an announced entitlement is never announced again."""
     run = SubsidyRun.objects.get(pk=chunk.run_id)
+    _loans_share(run, chunk)  # first: the chunk holds nothing else a reversal may wait for
     _announcers_lock(run.program_id, run.period_start.year, shared=True)  # before it decides
     announced: list[int] = []
     created = _insert_entitlements(run, chunk.lo_id, chunk.hi_id, chunk=chunk, announced=announced)
     _announce_settled(run, chunk, announced)
     return {"entitlements_count": created}
+
+
+def _loans_share(run: SubsidyRun, chunk: SubsidyRunChunk) -> None:
+    """FOR SHARE on the chunk's loans, in id order, held to the commit (PostgreSQL; SQLite runs one
+    writer at a time). It conflicts with the FOR NO KEY UPDATE a repayment reversal takes on its
+    loan before it makes installments unpaid and looks for their entitlements: a reversal in
+    flight is waited for, and the chunk's statements after this one (READ COMMITTED: a snapshot
+    each) see its installments unpaid; a reversal coming later waits for this commit, and then
+    finds the entitlement written here and cancels it. Without it each could miss the other, and
+    an entitlement would stand on an installment no longer paid."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {Loan._meta.db_table} WHERE program_id = %s AND id BETWEEN %s AND %s"  # noqa: S608
+            " ORDER BY id FOR SHARE",
+            [run.program_id, chunk.lo_id, chunk.hi_id],
+        )
 
 
 # pg_advisory_xact_lock(namespace, programme x 10000 + year), held to the commit: whoever announces

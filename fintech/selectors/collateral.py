@@ -236,7 +236,7 @@ def level_of(coverage: Decimal | None, program: dict[str, Any]) -> str:
     return "ok"
 
 
-class _PatentRow(NamedTuple):
+class PatentRow(NamedTuple):
     """What the coverage rule reads of a pledged patent (a row, not a model instance)."""
 
     pk: int
@@ -265,7 +265,7 @@ _PATENT_ROW = (
 LAST_FEE_YEAR = max(fee_rules.last_fee_year(t, date.max) for t in PatentType.values)
 
 
-def _needs_fee_line(patent: _PatentRow) -> bool:
+def _needs_fee_line(patent: PatentRow) -> bool:
     """Whether the patent may have an unpaid fee year: alive and not paid through its term (the
     recorded paid-through year settles most at once: the fee year of its registration is only
     read when none is recorded)."""
@@ -277,7 +277,7 @@ def _needs_fee_line(patent: _PatentRow) -> bool:
     return paid_through_year(patent) < last
 
 
-def first_unpaid_fees(patents: Iterable[_PatentRow], as_of: date) -> dict[int, FeeLine | None]:
+def first_unpaid_fees(patents: Iterable[PatentRow], as_of: date) -> dict[int, FeeLine | None]:
     """The first unpaid fee line on `as_of` of each patent that may have one (_needs_fee_line; the
     others are paid through their term and absent): the fee tables and the payments are read only
     when there is such a patent."""
@@ -302,7 +302,7 @@ def first_unpaid_fees(patents: Iterable[_PatentRow], as_of: date) -> dict[int, F
 
 
 def patent_cover(
-    patent: _PatentRow,
+    patent: PatentRow,
     appraised: tuple[Decimal, date | None, date | None],
     fee: FeeLine | None,
     program: dict[str, Any],
@@ -378,7 +378,7 @@ def loans_cover(
 
 def fee_candidates(
     loan_ids: Sequence[int], lo: int, hi: int, *, active_only: bool = False
-) -> list[tuple[int, _PatentRow]]:
+) -> list[tuple[int, PatentRow]]:
     """(loan, patent) of the loans' pledged patents that may have an unpaid fee year: alive and with
     no paid-through year recorded or one before LAST_FEE_YEAR (one indexed read; first_unpaid_fees
     settles each). `active_only`: of the active loans alone."""
@@ -387,7 +387,7 @@ def fee_candidates(
     if active_only:
         pledged = pledged.filter(pledge__loan__status=LoanStatus.ACTIVE)
     return [
-        (loan_id, _PatentRow(*patent))  # type: ignore[arg-type]
+        (loan_id, PatentRow(*patent))  # type: ignore[arg-type]
         for loan_id, *patent in pledged.exclude(patent__status__in=DEAD_STATES)
         .filter(
             Q(patent__fees_paid_through_year__isnull=True)
@@ -405,8 +405,11 @@ def fee_candidates(
 # figures as _loans_cover_python, each value rounded once to the fen from its exact figure (the
 # quotient last, numeric(40,20): collateral_value), the coverage to 6 places. CTEs:
 #   cover_loans   the loans (id, status, programme)
-#   cover_values  one row per active pledged patent: appraisal (the latest re-appraisal, else the
-#                 origination valuation), state, haircut, value
+#   cover_unknown the pledged patents that may have an unpaid fee year (fee_candidates' rule) whose
+#                 fee state the caller did not pass in %(fee_known)s: the watch computes their fee
+#                 lines and runs the statement again (services.collateral._watch_sql)
+#   cover_values  one row per pledged patent (pledge item active): appraisal (the latest
+#                 re-appraisal, else the origination valuation), state, haircut, value
 #   cover_levels  one row per loan: collateral value, outstanding principal, coverage, level and
 #                 the programme's parameters
 _DEAD_SQL = "(" + ", ".join(f"'{s}'" for s in DEAD_STATES) + ")"
@@ -419,7 +422,8 @@ WITH cover_loans AS NOT MATERIALIZED (
         AND (%(all_loans)s OR l.status = 'active')
 ), cover_patents AS (
     SELECT cl.id AS loan_id, cl.status AS loan_status, pt.id AS patent_id, pt.application_number,
-        pt.status AS legal_status, pt.expires_on,
+        pt.status AS legal_status, pt.expires_on, pt.filing_date, pt.grant_date, pt.patent_type,
+        pt.fees_paid_through_year,
         CASE WHEN la.id IS NULL THEN coalesce(ov.value, 0.00) ELSE la.value END AS appraised,
         CASE WHEN la.id IS NULL THEN ov.valuation_date ELSE la.valued_on END AS valued_on,
         CASE WHEN la.id IS NULL THEN ov.valid_until ELSE la.valid_until END AS valid_until,
@@ -442,6 +446,13 @@ WITH cover_loans AS NOT MATERIALIZED (
         JOIN fintech_patentvaluation pv ON pv.valuation_id = va.id AND pv.patent_id = pt.id
         WHERE va.application_id = cl.application_id
     ) ov ON la.id IS NULL
+), cover_unknown AS (
+    SELECT loan_id, patent_id, application_number, legal_status, expires_on, filing_date, grant_date,
+        patent_type, fees_paid_through_year
+    FROM cover_patents
+    WHERE legal_status NOT IN {_DEAD_SQL}
+        AND (fees_paid_through_year IS NULL OR fees_paid_through_year < {LAST_FEE_YEAR})
+        AND patent_id <> ALL(%(fee_known)s::bigint[])
 ), cover_states AS (
     SELECT p.*,
         CASE WHEN p.dead THEN 'dead'
@@ -492,11 +503,13 @@ def cover_params(
     whole: bool = False,
     active_only: bool = False,
 ) -> dict[str, Any]:
-    """The parameters of COVER_CTES: `whole` when `ids` are every loan of [lo, hi] (a chunk: the
-    range alone, whose row estimates the planner gets right), `active_only` for the active loans of
-    `ids` alone (the watch's)."""
+    """The parameters of COVER_CTES: `fees` the first unpaid fee line of each patent whose fee
+    state is known (None: paid through its term), `whole` when `ids` are every loan of [lo, hi] (a
+    chunk: the range alone, whose row estimates the planner gets right), `active_only` for the
+    active loans of `ids` alone (the watch's)."""
     in_grace = sorted(pk for pk, fee in fees.items() if fee is not None and fee.status == "in_grace")
     return {
+        "fee_known": sorted(fees),
         "ids": [] if whole else list(ids),
         "whole": whole,
         "lo": lo,
@@ -580,7 +593,7 @@ def _loans_cover_python(ids: list[int], as_of: date, lo: int, hi: int) -> dict[i
         if pk in program_of
     }
     items = [
-        (loan_id, _PatentRow(*patent))  # type: ignore[arg-type]
+        (loan_id, PatentRow(*patent))  # type: ignore[arg-type]
         for loan_id, *patent in PledgedPatent.objects.filter(pledge__loan__id__range=(lo, hi), is_active=True)
         .order_by("pledge__loan_id", "patent_id")
         .values_list("pledge__loan_id", *_PATENT_ROW)

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Max, Min, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
@@ -66,8 +66,8 @@ from fintech.selectors.collateral import (
     COVER_CTES,
     FeeLine,
     FeeTables,
+    PatentRow,
     cover_params,
-    fee_candidates,
     fee_lines,
     first_unpaid,
     first_unpaid_fees,
@@ -708,6 +708,8 @@ def _severity_sql(column: str) -> str:
 
 
 _REFRESHED_SQL = "(" + ", ".join(f"'{k}'" for k in sorted(REFRESHED_KINDS)) + ")"
+# The columns of the 'unknown' rows (a patent's fee inputs) in the others.
+_NONE = "NULL::date, NULL::date, NULL::date, NULL::text, NULL::integer"
 # After COVER_CTES (the active loans of the chunk): the findings that should be open (`ord`: the
 # order the Python path raises them in, so ids come out the same), the open ones of the chunk's
 # loans, and the new ones inserted (INSERT ... ON CONFLICT DO NOTHING: a finding opened meanwhile is
@@ -765,80 +767,81 @@ _WATCH_SQL = f"""
     FROM watch_wanted w
     WHERE NOT EXISTS (SELECT 1 FROM watch_open o WHERE o.loan_id = w.loan_id AND o.kind = w.kind
         AND coalesce(o.patent_id, 0) = coalesce(w.patent_id, 0))
+        AND NOT EXISTS (SELECT 1 FROM cover_unknown)
     ORDER BY w.loan_id, w.patent_id NULLS LAST, w.ord
     ON CONFLICT DO NOTHING
     RETURNING id, loan_id, patent_id, kind, severity
 )
-SELECT 'raised', id, loan_id, patent_id, kind, severity, NULL::numeric, NULL::date, NULL::jsonb FROM watch_new
+SELECT 'raised', id, loan_id, patent_id, kind, severity, NULL::numeric, NULL::date, NULL::jsonb, {_NONE}
+FROM watch_new
 UNION ALL
-SELECT 'seen', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM watch_match
+SELECT 'seen', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {_NONE} FROM watch_match
 WHERE wanted AND last_seen_on < %(d)s
 UNION ALL
-SELECT 'refresh', id, NULL, NULL, NULL, NULL, w_amount, w_deadline, w_detail FROM watch_match
+SELECT 'refresh', id, NULL, NULL, NULL, NULL, w_amount, w_deadline, w_detail, {_NONE} FROM watch_match
 WHERE wanted AND kind IN {_REFRESHED_SQL}
     AND (amount, deadline_on, detail) IS DISTINCT FROM (w_amount, w_deadline, w_detail)
 UNION ALL
-SELECT 'cured', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM watch_match WHERE NOT wanted
+SELECT 'cured', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {_NONE} FROM watch_match WHERE NOT wanted
 UNION ALL
 SELECT 'watched', (SELECT count(*) FROM cover_levels) + (SELECT count(DISTINCT o.loan_id)
     FROM watch_open o JOIN fintech_loan l ON l.id = o.loan_id WHERE l.status <> 'active'),
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, {_NONE}
+UNION ALL
+SELECT 'unknown', patent_id, loan_id, NULL, application_number, legal_status, NULL, NULL, NULL,
+    expires_on, filing_date, grant_date, patent_type, fees_paid_through_year
+FROM cover_unknown
 """  # noqa: S608 (kinds and severities are the model's choices; values are parameters)
 
 
 def _watch_sql(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
-    """collateral_watch on PostgreSQL: the fee lines of the few patents not paid through their term
-    in Python (and the lapses at the end of grace), then one statement (COVER_CTES + _WATCH_SQL)
-    that computes the coverage and the findings wanted and inserts the new ones, then the updates
-    by id as the Python path writes them (one UPDATE of those seen again, the few fee findings
-    whose figures moved, the few cured)."""
-    ids = list(loans.order_by("pk").values_list("pk", flat=True))
-    if not ids:
+    """collateral_watch on PostgreSQL: one statement (COVER_CTES + _WATCH_SQL) computes the
+    coverage and the findings wanted and inserts the new ones, then the updates by id as the Python
+    path writes them (one UPDATE of those seen again, the few fee findings whose figures moved, the
+    few cured). The fee lines of the patents not paid through their term are Python's: when the
+    statement finds such patents it was not told about (cover_unknown) it writes nothing and names
+    them; their fee lines are computed (the patents whose grace ended unpaid lapse first, as on the
+    Python path) and the statement runs again."""
+    bounds = loans.aggregate(lo=Min("pk"), hi=Max("pk"), n=Count("pk"))
+    if not bounds["n"]:
         return {"loans_watched": 0, "findings_raised": 0, "findings_resolved": 0}
-    lo, hi = ids[0], ids[-1]
+    lo, hi, n = bounds["lo"], bounds["hi"], bounds["n"]
     # A chunk is every loan of its id range: the statement then filters on the range alone.
-    whole = len(ids) == hi - lo + 1 or Loan.objects.filter(pk__range=(lo, hi)).count() == len(ids)
-    candidates = fee_candidates(ids, lo, hi, active_only=True)
-    fees = first_unpaid_fees((p for _loan, p in candidates), as_of)
-    to_lapse = [
-        (p.pk, fee.due_on)
-        for _loan, p in candidates
-        if (fee := fees.get(p.pk)) is not None and fee.status == "lapsed" and p.expires_on >= as_of
-    ]
-    if to_lapse:  # the lapsed patents' value and findings change: read them again
-        _lapse_unpaid(to_lapse, as_of)
-        candidates = fee_candidates(ids, lo, hi, active_only=True)
-        fees = first_unpaid_fees((p for _loan, p in candidates), as_of)
-    notice = dict(
-        Loan.objects.filter(pk__in={loan for loan, p in candidates if fees.get(p.pk)}).values_list(
-            "pk", "program__fee_notice_days"
-        )
-    )
-    fee_wanted: list[tuple[int, int, str, Want]] = []
-    for loan_id, p in candidates:
-        fee = fees.get(p.pk)
-        if fee is None or p.expires_on < as_of:
-            continue  # paid through its term, or dead by its term's end
-        if found := _fee_finding(fee, notice[loan_id], as_of):
-            fee_wanted.append((loan_id, p.pk, found[0], found[1]))
-    params = cover_params(ids, lo, hi, as_of, fees, whole=whole, active_only=True)
-    params.update(
-        fee_loan=[w[0] for w in fee_wanted],
-        fee_patent=[w[1] for w in fee_wanted],
-        fee_kind=[w[2] for w in fee_wanted],
-        fee_amount=[w[3][0] for w in fee_wanted],
-        fee_deadline=[w[3][1] for w in fee_wanted],
-        fee_detail=[json.dumps(w[3][2]) for w in fee_wanted],
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(COVER_CTES + _WATCH_SQL, params)
-        rows = cursor.fetchall()
+    whole = n == hi - lo + 1 or Loan.objects.filter(pk__range=(lo, hi)).count() == n
+    ids = [] if whole else list(loans.order_by("pk").values_list("pk", flat=True))
+    known: dict[int, FeeLine | None] = {}  # patent -> its first unpaid fee line (None: paid through)
+    candidates: list[tuple[int, PatentRow]] = []
+    lapsed = False
+    while True:
+        rows = _watch_statement(ids, lo, hi, as_of, whole, known, candidates)
+        unknown = [
+            (r[2], PatentRow(r[1], r[4], r[5], r[9], r[10], r[11], r[12], r[13]))
+            for r in rows
+            if r[0] == "unknown"
+        ]
+        if not unknown:
+            break
+        fees = first_unpaid_fees((p for _loan, p in unknown), as_of)
+        to_lapse = [
+            (p.pk, fee.due_on)
+            for _loan, p in unknown
+            if (fee := fees.get(p.pk)) is not None and fee.status == "lapsed" and p.expires_on >= as_of
+        ]
+        if to_lapse and not lapsed:
+            # The grace ended unpaid: lapse them, then read the patents' state again (their value
+            # and findings change), as the Python path does.
+            _lapse_unpaid(to_lapse, as_of)
+            lapsed = True
+            known, candidates = {}, []
+            continue
+        candidates += unknown
+        known.update({p.pk: fees.get(p.pk) for _loan, p in unknown})
     raised: list[Finding] = []
     seen: list[int] = []
     changed: list[Finding] = []
     cured: list[int] = []
     watched = 0
-    for tag, pk, loan_id, patent_id, kind, severity, amount, deadline_on, detail in rows:
+    for tag, pk, loan_id, patent_id, kind, severity, amount, deadline_on, detail, *_rest in rows:
         if tag == "raised":
             raised.append(Finding(pk=pk, loan_id=loan_id, patent_id=patent_id, kind=kind, severity=severity))
         elif tag == "seen":
@@ -861,6 +864,47 @@ def _watch_sql(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
     if raised:
         _announce(raised, "collateral.finding_raised", "", FindingStatus.OPEN, as_of)
     return {"loans_watched": watched, "findings_raised": len(raised), "findings_resolved": resolved}
+
+
+def _watch_statement(
+    ids: list[int],
+    lo: int,
+    hi: int,
+    as_of: date,
+    whole: bool,
+    known: dict[int, FeeLine | None],
+    candidates: list[tuple[int, PatentRow]],
+) -> list[tuple[Any, ...]]:
+    """One run of COVER_CTES + _WATCH_SQL with the fee findings of the patents whose fee state is
+    `known` (`candidates`: their loan and row)."""
+    notice = (
+        dict(
+            Loan.objects.filter(pk__in={loan for loan, _p in candidates}).values_list(
+                "pk", "program__fee_notice_days"
+            )
+        )
+        if candidates
+        else {}
+    )
+    fee_wanted: list[tuple[int, int, str, Want]] = []
+    for loan_id, p in candidates:
+        fee = known.get(p.pk)
+        if fee is None or p.expires_on < as_of:
+            continue  # paid through its term, or dead by its term's end
+        if found := _fee_finding(fee, notice[loan_id], as_of):
+            fee_wanted.append((loan_id, p.pk, found[0], found[1]))
+    params = cover_params(ids, lo, hi, as_of, known, whole=whole, active_only=True)
+    params.update(
+        fee_loan=[w[0] for w in fee_wanted],
+        fee_patent=[w[1] for w in fee_wanted],
+        fee_kind=[w[2] for w in fee_wanted],
+        fee_amount=[w[3][0] for w in fee_wanted],
+        fee_deadline=[w[3][1] for w in fee_wanted],
+        fee_detail=[json.dumps(w[3][2]) for w in fee_wanted],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(COVER_CTES + _WATCH_SQL, params)
+        return cursor.fetchall()
 
 
 # --- the cure workflow ----------------------------------------------------------------------------

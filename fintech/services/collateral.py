@@ -712,13 +712,16 @@ _REFRESHED_SQL = "(" + ", ".join(f"'{k}'" for k in sorted(REFRESHED_KINDS)) + ")
 _NONE = "NULL::date, NULL::date, NULL::date, NULL::text, NULL::integer"
 # After COVER_CTES (the active loans of the chunk): the findings that should be open (`ord`: the
 # order the Python path raises them in, so ids come out the same), the open ones of the chunk's
-# loans, and the new ones inserted (INSERT ... ON CONFLICT DO NOTHING: a finding opened meanwhile is
-# left alone by the partial unique indexes). Returns the findings raised, the open ones seen again
-# ('seen': last seen before; 'refresh': a fee finding whose amount, deadline or detail moved, with
-# the new ones) and those cured, and the number of loans watched (the active ones and the others
-# with an open finding). Findings a later night saw are left alone (an older date never rewinds).
-# The updates are statements of their own by id (_watch_sql): a join of the findings table here
-# is planned on its statistics, which a night that raised thousands has made stale.
+# loans; then written: those seen again (last_seen_on; updated by id, the ids an InitPlan's array,
+# so the plan is an index scan whatever the table's statistics say: a join of the findings table
+# is planned on them, and a night that raised thousands leaves them stale), the new ones (INSERT
+# ... ON CONFLICT DO NOTHING: a finding opened meanwhile is left alone by the partial unique
+# indexes). Nothing is written when a patent's fee state is missing (cover_unknown): the caller
+# computes it and runs the statement again. Returns the findings raised, the number seen again,
+# the fee findings whose amount, deadline or detail moved ('refresh', with the new ones: few, the
+# caller updates them) and those cured (few: the caller resolves them with their notifications
+# and events), and the number of loans watched (the active ones and the others with an open
+# finding). Findings a later night saw are left alone (an older date never rewinds).
 _WATCH_SQL = f"""
 , watch_wanted AS (
     SELECT loan_id, patent_id, 'legal_status'::text AS kind, NULL::numeric AS amount,
@@ -759,6 +762,12 @@ _WATCH_SQL = f"""
     FROM watch_open o LEFT JOIN watch_wanted w ON w.loan_id = o.loan_id AND w.kind = o.kind
         AND coalesce(w.patent_id, 0) = coalesce(o.patent_id, 0)
     WHERE o.last_seen_on <= %(d)s
+), watch_seen AS (
+    -- By id (the ids an InitPlan's array): an index scan whatever the table's statistics say.
+    UPDATE fintech_finding SET last_seen_on = %(d)s
+    WHERE id = ANY(ARRAY(SELECT id FROM watch_match WHERE wanted AND last_seen_on < %(d)s))
+        AND NOT EXISTS (SELECT 1 FROM cover_unknown)
+    RETURNING id
 ), watch_new AS (
     INSERT INTO fintech_finding (loan_id, patent_id, kind, severity, status, first_seen_on, last_seen_on,
         amount, deadline_on, detail)
@@ -775,8 +784,7 @@ _WATCH_SQL = f"""
 SELECT 'raised', id, loan_id, patent_id, kind, severity, NULL::numeric, NULL::date, NULL::jsonb, {_NONE}
 FROM watch_new
 UNION ALL
-SELECT 'seen', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {_NONE} FROM watch_match
-WHERE wanted AND last_seen_on < %(d)s
+SELECT 'seen', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, {_NONE} FROM watch_seen
 UNION ALL
 SELECT 'refresh', id, NULL, NULL, NULL, NULL, w_amount, w_deadline, w_detail, {_NONE} FROM watch_match
 WHERE wanted AND kind IN {_REFRESHED_SQL}
@@ -837,7 +845,6 @@ def _watch_sql(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
         candidates += unknown
         known.update({p.pk: fees.get(p.pk) for _loan, p in unknown})
     raised: list[Finding] = []
-    seen: list[int] = []
     changed: list[Finding] = []
     cured: list[int] = []
     watched = 0
@@ -845,7 +852,7 @@ def _watch_sql(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
         if tag == "raised":
             raised.append(Finding(pk=pk, loan_id=loan_id, patent_id=patent_id, kind=kind, severity=severity))
         elif tag == "seen":
-            seen.append(pk)
+            pass  # updated by the statement (last_seen_on), counted
         elif tag == "refresh":
             detail = json.loads(detail) if isinstance(detail, str) else detail
             changed.append(Finding(pk=pk, amount=amount, deadline_on=deadline_on, detail=detail))
@@ -853,8 +860,6 @@ def _watch_sql(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
             cured.append(pk)
         else:
             watched = pk
-    if seen:
-        Finding.objects.filter(pk__in=seen).update(last_seen_on=as_of)
     if changed:
         Finding.objects.bulk_update(changed, ["amount", "deadline_on", "detail"], batch_size=500)
     resolved = _resolve(Finding.objects.filter(pk__in=cured), as_of) if cured else 0

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import date
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from fintech.models import (
@@ -49,10 +49,13 @@ _ADVISORY_NAMESPACE = 0x776174  # "wat"
 
 
 def loans_to_watch() -> QuerySet[Loan]:
-    """Active loans, and loans no longer active that still have an open finding (to resolve it)."""
+    """Active loans, and loans no longer active that still have an open finding (to resolve it).
+    The loans with an open finding as one set (a hashed subplan over the open findings' index),
+    not a correlated EXISTS: its estimate made PostgreSQL compile the start's two scans (JIT),
+    0.3 s of a night (bench/collateral_watch.py)."""
     return Loan.objects.filter(
         Q(status=LoanStatus.ACTIVE)
-        | Q(Exists(Finding.objects.filter(loan=OuterRef("pk"), status=FindingStatus.OPEN)))
+        | Q(pk__in=Finding.objects.filter(status=FindingStatus.OPEN).values("loan_id"))
     )
 
 

@@ -1,12 +1,13 @@
 """Collateral watch (DOMAIN.md section 10a): annual-fee payments, legal-status events and their
-file imports, the nightly watch of a set of loans (run by the daily close's chunks), and the cure
-workflow of its findings.
+file imports, the nightly watch of a set of loans (run by the watch job's chunks, services.watch),
+and the cure workflow of its findings.
 
-The watch is set-based: for a chunk of loans it reads their coverage in a fixed number of queries
-(selectors.collateral.loans_cover), works out which findings should be open, and writes the
-difference with one insert, one update of those seen again and one update of those cured. The
-partial unique indexes on Finding keep one open finding per loan, patent and kind whatever runs
-twice.
+The watch is set-based: for a chunk of loans it computes their coverage (the one rule of
+selectors.collateral), works out which findings should be open, and writes the difference: the new
+ones inserted, those seen again updated, those cured resolved. On PostgreSQL all of it but the
+cured ones' resolution is one statement (COVER_CTES + _WATCH_SQL); on SQLite the same in Python
+over a fixed number of queries. The partial unique indexes on Finding keep one open finding per
+loan, patent and kind whatever runs twice.
 """
 
 from __future__ import annotations
@@ -804,12 +805,13 @@ FROM cover_unknown
 
 def _watch_sql(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
     """collateral_watch on PostgreSQL: one statement (COVER_CTES + _WATCH_SQL) computes the
-    coverage and the findings wanted and inserts the new ones, then the updates by id as the Python
-    path writes them (one UPDATE of those seen again, the few fee findings whose figures moved, the
-    few cured). The fee lines of the patents not paid through their term are Python's: when the
-    statement finds such patents it was not told about (cover_unknown) it writes nothing and names
-    them; their fee lines are computed (the patents whose grace ended unpaid lapse first, as on the
-    Python path) and the statement runs again."""
+    coverage and the findings wanted, updates those seen again and inserts the new ones; then, as
+    the Python path writes them, the few fee findings whose figures moved and the few cured (with
+    their notifications and events), and the raised ones' notifications and events. The fee lines
+    of the patents not paid through their term are Python's: when the statement finds such patents
+    it was not told about (cover_unknown) it writes nothing and names them; their fee lines are
+    computed (the patents whose grace ended unpaid lapse first, as on the Python path) and the
+    statement runs again."""
     bounds = loans.aggregate(lo=Min("pk"), hi=Max("pk"), n=Count("pk"))
     if not bounds["n"]:
         return {"loans_watched": 0, "findings_raised": 0, "findings_resolved": 0}

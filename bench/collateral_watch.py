@@ -14,7 +14,7 @@ INSERT ... SELECT, once. Then, as of AS_OF:
 - the floor: ONE statement computing every active loan's coverage (value x (1 - haircut) x term
   factor, summed, over the outstanding principal) and the count per level;
 - the service: the watch job (services.watch) for AS_OF, then for the next day: `watch_day`
-  in this process (start, dispatch, wait) with the chunks (2,000 loans each,
+  in this process (start, dispatch, wait) with the chunks (4,000 loans each,
   services.watch.CHUNK_SIZE) on real Celery workers started here (bench/processes.py,
   `--workers 2`), or with `--in-process` each chunk's task run in this process; night 1 raises
   the findings, night 2 (the next day, the usual night) sees them again. Each night is timed
@@ -188,10 +188,14 @@ def main() -> None:
     )
     parser.add_argument("--name", default="100k")
     parser.add_argument("--as-of", type=date.fromisoformat, default=AS_OF)
-    parser.add_argument("--chunk-size", type=int, default=2000, help="services.watch.CHUNK_SIZE")
+    parser.add_argument("--chunk-size", type=int, default=None, help="default services.watch.CHUNK_SIZE")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes started here")
     parser.add_argument("--in-process", action="store_true", help="run the chunk tasks in this process")
     args = parser.parse_args()
+    if args.chunk_size is None:
+        from fintech.services.watch import CHUNK_SIZE
+
+        args.chunk_size = CHUNK_SIZE
     if connection.vendor != "postgresql":
         raise SystemExit("needs PostgreSQL: DATABASE_URL=postgres://...")
     added = seed()

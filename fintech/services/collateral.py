@@ -1,24 +1,26 @@
 """Collateral watch (DOMAIN.md section 10a): annual-fee payments, legal-status events and their
-file imports, the nightly watch of a set of loans (run by the daily close's chunks), and the cure
-workflow of its findings.
+file imports, the nightly watch of a set of loans (run by the watch job's chunks, services.watch),
+and the cure workflow of its findings.
 
-The watch is set-based: for a chunk of loans it reads their coverage in a fixed number of queries
-(selectors.collateral.loans_cover), works out which findings should be open, and writes the
-difference with one insert, one update of those seen again and one update of those cured. The
-partial unique indexes on Finding keep one open finding per loan, patent and kind whatever runs
-twice.
+The watch is set-based: for a chunk of loans it computes their coverage (the one rule of
+selectors.collateral), works out which findings should be open, and writes the difference: the new
+ones inserted, those seen again updated, those cured resolved. On PostgreSQL all of it but the
+cured ones' resolution is one statement (COVER_CTES + _WATCH_SQL); on SQLite the same in Python
+over a fixed number of queries. The partial unique indexes on Finding keep one open finding per
+loan, patent and kind whatever runs twice.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import QuerySet
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Count, Max, Min, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
@@ -61,7 +63,17 @@ from fintech.money import InvalidMoney, parse_money
 from fintech.rules import fees as fee_rules
 from fintech.rules.identifiers import InvalidIdentifier, parse_patent_number
 from fintech.rules.schedules import add_months
-from fintech.selectors.collateral import FeeLine, FeeTables, fee_lines, first_unpaid, loans_cover
+from fintech.selectors.collateral import (
+    COVER_CTES,
+    FeeLine,
+    FeeTables,
+    PatentRow,
+    cover_params,
+    fee_lines,
+    first_unpaid,
+    first_unpaid_fees,
+    loans_cover,
+)
 
 from .audit import audit_record
 from .common import ensure_not_future
@@ -424,6 +436,25 @@ Key = tuple[int, int | None, str]  # (loan, patent or None, kind)
 Want = tuple[Decimal | None, date | None, dict[str, Any]]  # amount, deadline, detail
 
 
+def _fee_finding(fee: FeeLine, notice_days: int, as_of: date) -> tuple[str, Want] | None:
+    """The finding of a pledged patent's first unpaid fee on `as_of`: due within the programme's
+    notice, in grace (with its surcharge so far), or lapsed (the grace ended unpaid: the watch
+    lapses the patent)."""
+    detail: dict[str, Any] = {
+        "fee_year": fee.fee_year,
+        "due_on": fee.due_on.isoformat(),
+        "grace_ends_on": fee.grace_ends_on.isoformat(),
+    }
+    if fee.status == "due" and (fee.due_on - as_of).days <= notice_days:
+        return FindingKind.FEE_DUE, (fee.amount, fee.due_on, detail)
+    if fee.status == "in_grace":
+        detail["surcharge"] = str(fee.surcharge)
+        return FindingKind.FEE_IN_GRACE, (fee.amount + fee.surcharge, fee.grace_ends_on, detail)
+    if fee.status == "lapsed":
+        return FindingKind.LEGAL_STATUS, (None, None, {"state": "lapsed"})
+    return None
+
+
 def _wanted(
     loan_ids: list[int], as_of: date, id_range: tuple[int, int] | None = None
 ) -> tuple[dict[Key, Want], list[tuple[int, date]]]:
@@ -443,29 +474,10 @@ def _wanted(
                 continue
             if p.state == "dead":
                 continue
-            fee = p.fee
-            if fee is not None:
-                detail = {
-                    "fee_year": fee.fee_year,
-                    "due_on": fee.due_on.isoformat(),
-                    "grace_ends_on": fee.grace_ends_on.isoformat(),
-                }
-                if fee.status == "due" and (fee.due_on - as_of).days <= program["fee_notice_days"]:
-                    wanted[(cover.loan, p.patent, FindingKind.FEE_DUE)] = (fee.amount, fee.due_on, detail)
-                elif fee.status == "in_grace":
-                    detail["surcharge"] = str(fee.surcharge)
-                    wanted[(cover.loan, p.patent, FindingKind.FEE_IN_GRACE)] = (
-                        fee.amount + fee.surcharge,
-                        fee.grace_ends_on,
-                        detail,
-                    )
-                elif fee.status == "lapsed":
-                    to_lapse.append((p.patent, fee.due_on))
-                    wanted[(cover.loan, p.patent, FindingKind.LEGAL_STATUS)] = (
-                        None,
-                        None,
-                        {"state": "lapsed"},
-                    )
+            if p.fee is not None and (found := _fee_finding(p.fee, program["fee_notice_days"], as_of)):
+                wanted[(cover.loan, p.patent, found[0])] = found[1]
+                if found[0] == FindingKind.LEGAL_STATUS:
+                    to_lapse.append((p.patent, p.fee.due_on))
             if p.valid_until is not None:
                 if p.valid_until < as_of:
                     wanted[(cover.loan, p.patent, FindingKind.VALUATION_EXPIRED)] = (
@@ -614,16 +626,20 @@ def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
     resolve what is cured or whose loan is no longer active. A re-run for the same date changes
     nothing; an older date never rewinds.
 
-    Set-based: the coverage of the lot from the one rule (selectors.collateral.loans_cover, rows
-    read as tuples), the open findings as tuples, then one INSERT ... ON CONFLICT DO NOTHING of the
-    new findings (the partial unique indexes keep one open finding per loan, patent and kind), one
-    UPDATE of those seen again, one of those cured, and their notifications and events in bulk."""
-    statuses = dict(loans.order_by("pk").values_list("pk", "status"))
-    loan_ids = sorted(statuses)
-    active = [pk for pk in loan_ids if statuses[pk] == LoanStatus.ACTIVE]
-    watched = set(active)  # and below, the loans no longer active that had an open finding
-    span = (loan_ids[0], loan_ids[-1]) if loan_ids else None
-    wanted, to_lapse = _wanted(active, as_of, span)
+    Set-based. On PostgreSQL one statement (_watch_sql) computes the coverage (the one rule,
+    selectors.collateral.COVER_CTES) and the findings that should be open, and writes the
+    difference with the open ones; only the findings raised and resolved come back, for their
+    notifications and events. Elsewhere (SQLite) the same in Python: the coverage from the one rule
+    (selectors.collateral.loans_cover), the open findings as tuples, then one INSERT ... ON
+    CONFLICT DO NOTHING of the new findings (the partial unique indexes keep one open finding per
+    loan, patent and kind), one UPDATE of those seen again, one of those cured, and their
+    notifications and events in bulk. The tests run on both."""
+    if connection.vendor == "postgresql":
+        return _watch_sql(loans, as_of)
+    return _watch_python(loans, as_of)
+
+
+def _lapse_unpaid(to_lapse: list[tuple[int, date]], as_of: date) -> None:
     for patent_id, due_on in sorted(set(to_lapse)):
         # The grace ended unpaid: the patent lapses as of the fee's due date (DOMAIN.md 10a).
         try:
@@ -637,6 +653,16 @@ def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
                 )
         except InvalidTransition:
             pass  # already lapsed or changed meanwhile: the finding stands on the state
+
+
+def _watch_python(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
+    statuses = dict(loans.order_by("pk").values_list("pk", "status"))
+    loan_ids = sorted(statuses)
+    active = [pk for pk in loan_ids if statuses[pk] == LoanStatus.ACTIVE]
+    watched = set(active)  # and below, the loans no longer active that had an open finding
+    span = (loan_ids[0], loan_ids[-1]) if loan_ids else None
+    wanted, to_lapse = _wanted(active, as_of, span)
+    _lapse_unpaid(to_lapse, as_of)
     if to_lapse:  # the lapsed patents' value and findings change: read them again
         wanted, _none = _wanted(active, as_of, span)
     seen: list[int] = []
@@ -672,6 +698,220 @@ def collateral_watch(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
     resolved = _resolve(Finding.objects.filter(pk__in=cured), as_of)
     raised = _open_findings({k: w for k, w in wanted.items() if k not in known}, as_of, already=known)
     return {"loans_watched": len(watched), "findings_raised": raised, "findings_resolved": resolved}
+
+
+def _severity_sql(column: str) -> str:
+    return (
+        "CASE "
+        + " ".join(f"WHEN {column} = '{kind}' THEN '{severity}'" for kind, severity in KIND_SEVERITY.items())
+        + " END"
+    )
+
+
+_REFRESHED_SQL = "(" + ", ".join(f"'{k}'" for k in sorted(REFRESHED_KINDS)) + ")"
+# The columns of the 'unknown' rows (a patent's fee inputs) in the others.
+_NONE = "NULL::date, NULL::date, NULL::date, NULL::text, NULL::integer"
+# After COVER_CTES (the active loans of the chunk): the findings that should be open (`ord`: the
+# order the Python path raises them in, so ids come out the same), the open ones of the chunk's
+# loans; then written: those seen again (last_seen_on; updated by id, the ids an InitPlan's array,
+# so the plan is an index scan whatever the table's statistics say: a join of the findings table
+# is planned on them, and a night that raised thousands leaves them stale), the new ones (INSERT
+# ... ON CONFLICT DO NOTHING: a finding opened meanwhile is left alone by the partial unique
+# indexes). Nothing is written when a patent's fee state is missing (cover_unknown): the caller
+# computes it and runs the statement again. Returns the findings raised, the number seen again,
+# the fee findings whose amount, deadline or detail moved ('refresh', with the new ones: few, the
+# caller updates them) and those cured (few: the caller resolves them with their notifications
+# and events), and the number of loans watched (the active ones and the others with an open
+# finding). Findings a later night saw are left alone (an older date never rewinds).
+_WATCH_SQL = f"""
+, watch_wanted AS (
+    SELECT loan_id, patent_id, 'legal_status'::text AS kind, NULL::numeric AS amount,
+        NULL::date AS deadline_on, jsonb_build_object('state', legal_status) AS detail, 0 AS ord
+    FROM cover_values WHERE legal_status IN ('lapsed', 'invalidated')
+    UNION ALL
+    SELECT loan_id, patent_id, 'valuation_expired', NULL, NULL,
+        jsonb_build_object('valid_until', to_char(valid_until, 'YYYY-MM-DD')), 2
+    FROM cover_values WHERE NOT dead AND valid_until < %(d)s
+    UNION ALL
+    SELECT loan_id, patent_id, 'valuation_expiring', NULL, valid_until,
+        jsonb_build_object('valid_until', to_char(valid_until, 'YYYY-MM-DD')), 2
+    FROM cover_values
+    WHERE NOT dead AND valid_until >= %(d)s AND valid_until - %(d)s <= valuation_notice_days
+    UNION ALL
+    SELECT loan_id, patent_id, 'term_short', NULL, expires_on,
+        jsonb_build_object('expires_on', to_char(expires_on, 'YYYY-MM-DD')), 3
+    FROM cover_values
+    WHERE NOT dead AND (%(d)s + make_interval(months => min_remaining_patent_months))::date > expires_on
+    UNION ALL
+    SELECT loan_id, NULL, CASE level WHEN 'shortfall' THEN 'coverage_shortfall' ELSE 'coverage_warning' END,
+        collateral, NULL, jsonb_build_object('coverage', coverage::text, 'collateral_value', collateral::text,
+            'outstanding_principal', outstanding::text), 4
+    FROM cover_levels WHERE level <> 'ok'
+    UNION ALL
+    SELECT f.loan_id, f.patent_id, f.kind, f.amount, f.deadline_on, f.detail, 1
+    FROM unnest(%(fee_loan)s::bigint[], %(fee_patent)s::bigint[], %(fee_kind)s::text[],
+                %(fee_amount)s::numeric[], %(fee_deadline)s::date[], %(fee_detail)s::jsonb[])
+        AS f(loan_id, patent_id, kind, amount, deadline_on, detail)
+), watch_open AS MATERIALIZED (
+    SELECT f.id, f.loan_id, f.patent_id, f.kind, f.last_seen_on, f.amount, f.deadline_on, f.detail
+    FROM fintech_finding f
+    WHERE f.status = 'open' AND f.loan_id BETWEEN %(lo)s AND %(hi)s
+        AND (%(whole)s OR f.loan_id = ANY(%(ids)s::bigint[]))
+), watch_match AS MATERIALIZED (
+    SELECT o.*, w.kind IS NOT NULL AS wanted, w.amount AS w_amount, w.deadline_on AS w_deadline,
+        w.detail AS w_detail
+    FROM watch_open o LEFT JOIN watch_wanted w ON w.loan_id = o.loan_id AND w.kind = o.kind
+        AND coalesce(w.patent_id, 0) = coalesce(o.patent_id, 0)
+    WHERE o.last_seen_on <= %(d)s
+), watch_seen AS (
+    -- By id (the ids an InitPlan's array): an index scan whatever the table's statistics say.
+    UPDATE fintech_finding SET last_seen_on = %(d)s
+    WHERE id = ANY(ARRAY(SELECT id FROM watch_match WHERE wanted AND last_seen_on < %(d)s))
+        AND NOT EXISTS (SELECT 1 FROM cover_unknown)
+    RETURNING id
+), watch_new AS (
+    INSERT INTO fintech_finding (loan_id, patent_id, kind, severity, status, first_seen_on, last_seen_on,
+        amount, deadline_on, detail)
+    SELECT w.loan_id, w.patent_id, w.kind, {_severity_sql("w.kind")}, 'open', %(d)s, %(d)s, w.amount,
+        w.deadline_on, w.detail
+    FROM watch_wanted w
+    WHERE NOT EXISTS (SELECT 1 FROM watch_open o WHERE o.loan_id = w.loan_id AND o.kind = w.kind
+        AND coalesce(o.patent_id, 0) = coalesce(w.patent_id, 0))
+        AND NOT EXISTS (SELECT 1 FROM cover_unknown)
+    ORDER BY w.loan_id, w.patent_id NULLS LAST, w.ord
+    ON CONFLICT DO NOTHING
+    RETURNING id, loan_id, patent_id, kind, severity
+)
+SELECT 'raised', id, loan_id, patent_id, kind, severity, NULL::numeric, NULL::date, NULL::jsonb, {_NONE}
+FROM watch_new
+UNION ALL
+SELECT 'seen', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, {_NONE} FROM watch_seen
+UNION ALL
+SELECT 'refresh', id, NULL, NULL, NULL, NULL, w_amount, w_deadline, w_detail, {_NONE} FROM watch_match
+WHERE wanted AND kind IN {_REFRESHED_SQL}
+    AND (amount, deadline_on, detail) IS DISTINCT FROM (w_amount, w_deadline, w_detail)
+UNION ALL
+SELECT 'cured', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {_NONE} FROM watch_match WHERE NOT wanted
+UNION ALL
+SELECT 'watched', (SELECT count(*) FROM cover_levels) + (SELECT count(DISTINCT o.loan_id)
+    FROM watch_open o JOIN fintech_loan l ON l.id = o.loan_id WHERE l.status <> 'active'),
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, {_NONE}
+UNION ALL
+SELECT 'unknown', patent_id, loan_id, NULL, application_number, legal_status, NULL, NULL, NULL,
+    expires_on, filing_date, grant_date, patent_type, fees_paid_through_year
+FROM cover_unknown
+"""  # noqa: S608 (kinds and severities are the model's choices; values are parameters)
+
+
+def _watch_sql(loans: QuerySet[Loan], as_of: date) -> dict[str, int]:
+    """collateral_watch on PostgreSQL: one statement (COVER_CTES + _WATCH_SQL) computes the
+    coverage and the findings wanted, updates those seen again and inserts the new ones; then, as
+    the Python path writes them, the few fee findings whose figures moved and the few cured (with
+    their notifications and events), and the raised ones' notifications and events. The fee lines
+    of the patents not paid through their term are Python's: when the statement finds such patents
+    it was not told about (cover_unknown) it writes nothing and names them; their fee lines are
+    computed (the patents whose grace ended unpaid lapse first, as on the Python path) and the
+    statement runs again."""
+    bounds = loans.aggregate(lo=Min("pk"), hi=Max("pk"), n=Count("pk"))
+    if not bounds["n"]:
+        return {"loans_watched": 0, "findings_raised": 0, "findings_resolved": 0}
+    lo, hi, n = bounds["lo"], bounds["hi"], bounds["n"]
+    # A chunk is every loan of its id range: the statement then filters on the range alone.
+    whole = n == hi - lo + 1 or Loan.objects.filter(pk__range=(lo, hi)).count() == n
+    ids = [] if whole else list(loans.order_by("pk").values_list("pk", flat=True))
+    known: dict[int, FeeLine | None] = {}  # patent -> its first unpaid fee line (None: paid through)
+    candidates: list[tuple[int, PatentRow]] = []
+    lapsed = False
+    while True:
+        rows = _watch_statement(ids, lo, hi, as_of, whole, known, candidates)
+        unknown = [
+            (r[2], PatentRow(r[1], r[4], r[5], r[9], r[10], r[11], r[12], r[13]))
+            for r in rows
+            if r[0] == "unknown"
+        ]
+        if not unknown:
+            break
+        fees = first_unpaid_fees((p for _loan, p in unknown), as_of)
+        to_lapse = [
+            (p.pk, fee.due_on)
+            for _loan, p in unknown
+            if (fee := fees.get(p.pk)) is not None and fee.status == "lapsed" and p.expires_on >= as_of
+        ]
+        if to_lapse and not lapsed:
+            # The grace ended unpaid: lapse them, then read the patents' state again (their value
+            # and findings change), as the Python path does.
+            _lapse_unpaid(to_lapse, as_of)
+            lapsed = True
+            known, candidates = {}, []
+            continue
+        candidates += unknown
+        known.update({p.pk: fees.get(p.pk) for _loan, p in unknown})
+    raised: list[Finding] = []
+    changed: list[Finding] = []
+    cured: list[int] = []
+    watched = 0
+    for tag, pk, loan_id, patent_id, kind, severity, amount, deadline_on, detail, *_rest in rows:
+        if tag == "raised":
+            raised.append(Finding(pk=pk, loan_id=loan_id, patent_id=patent_id, kind=kind, severity=severity))
+        elif tag == "seen":
+            pass  # updated by the statement (last_seen_on), counted
+        elif tag == "refresh":
+            detail = json.loads(detail) if isinstance(detail, str) else detail
+            changed.append(Finding(pk=pk, amount=amount, deadline_on=deadline_on, detail=detail))
+        elif tag == "cured":
+            cured.append(pk)
+        else:
+            watched = pk
+    if changed:
+        Finding.objects.bulk_update(changed, ["amount", "deadline_on", "detail"], batch_size=500)
+    resolved = _resolve(Finding.objects.filter(pk__in=cured), as_of) if cured else 0
+    # The raised ones as the Python path reads them back (Finding's ordering: the latest first).
+    raised.sort(key=lambda f: -f.pk)
+    _notify(raised, "raised")
+    if raised:
+        _announce(raised, "collateral.finding_raised", "", FindingStatus.OPEN, as_of)
+    return {"loans_watched": watched, "findings_raised": len(raised), "findings_resolved": resolved}
+
+
+def _watch_statement(
+    ids: list[int],
+    lo: int,
+    hi: int,
+    as_of: date,
+    whole: bool,
+    known: dict[int, FeeLine | None],
+    candidates: list[tuple[int, PatentRow]],
+) -> list[tuple[Any, ...]]:
+    """One run of COVER_CTES + _WATCH_SQL with the fee findings of the patents whose fee state is
+    `known` (`candidates`: their loan and row)."""
+    notice = (
+        dict(
+            Loan.objects.filter(pk__in={loan for loan, _p in candidates}).values_list(
+                "pk", "program__fee_notice_days"
+            )
+        )
+        if candidates
+        else {}
+    )
+    fee_wanted: list[tuple[int, int, str, Want]] = []
+    for loan_id, p in candidates:
+        fee = known.get(p.pk)
+        if fee is None or p.expires_on < as_of:
+            continue  # paid through its term, or dead by its term's end
+        if found := _fee_finding(fee, notice[loan_id], as_of):
+            fee_wanted.append((loan_id, p.pk, found[0], found[1]))
+    params = cover_params(ids, lo, hi, as_of, known, whole=whole, active_only=True)
+    params.update(
+        fee_loan=[w[0] for w in fee_wanted],
+        fee_patent=[w[1] for w in fee_wanted],
+        fee_kind=[w[2] for w in fee_wanted],
+        fee_amount=[w[3][0] for w in fee_wanted],
+        fee_deadline=[w[3][1] for w in fee_wanted],
+        fee_detail=[json.dumps(w[3][2]) for w in fee_wanted],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(COVER_CTES + _WATCH_SQL, params)
+        return cursor.fetchall()
 
 
 # --- the cure workflow ----------------------------------------------------------------------------

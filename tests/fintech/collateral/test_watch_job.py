@@ -12,7 +12,7 @@ import pytest
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from fintech.models import AuditLog, CloseRun, Finding, Notification, Patent, WatchChunk, WatchRun
+from fintech.models import AuditLog, CloseRun, Finding, Loan, Notification, Patent, WatchChunk, WatchRun
 from fintech.services import batch
 from fintech.services import close as close_service
 from fintech.services import collateral as collateral_service
@@ -213,3 +213,34 @@ def test_a_watch_start_lost_after_the_close_is_made_by_the_watchdog(
     assert WatchRun.objects.filter(as_of=date(2025, 3, 10)).count() == 1
     assert AuditLog.objects.filter(action="collateral_watch.start").count() == 1
     assert Finding.objects.filter(loan=loan).count() == 1
+
+
+def test_a_fee_finding_follows_the_surcharge_and_an_older_night_rewinds_nothing():
+    a, _b, _people = _book()
+    loans = Loan.objects.filter(pk=a.pk)
+    # 2025-05-02: A's year-6 fee (1,200.00, due 2025-04-01) in its 2nd month of grace: + 5 % = 60.00
+    assert collateral_service.collateral_watch(loans, date(2025, 5, 2))["findings_raised"] == 1
+    grace = Finding.objects.get(loan=a, kind="fee_in_grace")
+    assert (grace.amount, grace.deadline_on, grace.detail["surcharge"]) == (
+        D("1260.00"),
+        date(2025, 10, 1),
+        "60.00",
+    )
+    # 2025-06-02, its 3rd month: + 10 % = 120.00, the same finding (first seen 05-02) follows
+    counts = collateral_service.collateral_watch(loans, JUNE_2)
+    assert counts == {"loans_watched": 1, "findings_raised": 0, "findings_resolved": 0}
+    grace.refresh_from_db()
+    assert (grace.amount, grace.detail["surcharge"], grace.first_seen_on, grace.last_seen_on) == (
+        D("1320.00"),
+        "120.00",
+        date(2025, 5, 2),
+        JUNE_2,
+    )
+    # a night older than the last one seen changes nothing: not the 2nd month's figures again, and on
+    # 2025-03-01 (the fee 31 days away, beyond the 30 days' notice: nothing wanted) nothing resolved
+    for older in (date(2025, 5, 3), date(2025, 3, 1)):
+        counts = collateral_service.collateral_watch(loans, older)
+        assert (counts["findings_raised"], counts["findings_resolved"]) == (0, 0)
+        grace.refresh_from_db()
+        assert (grace.status, grace.amount, grace.last_seen_on) == ("open", D("1320.00"), JUNE_2)
+    assert Finding.objects.filter(loan=a).count() == 1

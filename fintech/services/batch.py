@@ -196,9 +196,11 @@ def chunk_execute(job: Job, chunk_id: int, *, retries: int = 0) -> None:
     run_complete_if_done(job, run_id)
 
 
-# Bookkeeping outside the chunk's work (the claim, the progress counters) commits without waiting
-# for its WAL flush: a crash may lose it, never the work, whose own commit flushes what came
-# before it; the watchdog and the counters from the chunks' rows repair what was lost. Only in
+# The progress counters (bookkeeping outside the chunk's work) commit without waiting for their
+# WAL flush: a crash may lose an update, never the work, whose own commit flushes what came
+# before it; the finish and the fail set the counters from the chunks' rows. (The claim keeps its
+# flush: a lost claim would lose its attempt, and a chunk that crashes the server every time would
+# never reach settings.BATCH_MAX_ATTEMPTS.) Only in
 # autocommit (the statement is its own transaction): inside a caller's transaction the setting
 # would last to that transaction's end.
 def _async_commit() -> str:
@@ -235,7 +237,7 @@ def _claim_fast(job: Job, chunk_id: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE {chunks} AS c SET status = %s, attempts = c.attempts + 1, heartbeat_at = %s
-            FROM {runs} AS r, {_async_commit()}
+            FROM {runs} AS r
             WHERE c.id = %s AND c.status IN (%s, %s) AND r.id = c.run_id AND r.status = %s
             RETURNING c.id""",  # noqa: S608 (the models' own tables)
             [C.RUNNING, timezone.now(), chunk_id, C.PENDING, C.RUNNING, job.running],
@@ -263,8 +265,9 @@ def _add_progress(job: Job, chunk_id: int, counts: dict[str, int], *, run_id: in
     if run_id is None:
         run_id = job.chunk_model.objects.filter(pk=chunk_id).values_list("run_id", flat=True).get()
     started = time.monotonic()
-    # Only while chunks still run: once `finish` has set the counters from the chunk rows, a late
-    # update (it waited on the run's lock) would count its chunk twice.
+    # An increment only while the run is running: once `finish` or `run_fail` has set the counters
+    # from the chunk rows, a late increment (it waited on the run's lock) would count its chunk
+    # twice.
     if connection.vendor == "postgresql":
         meta = job.run_model._meta  # type: ignore[attr-defined]
         qn = connection.ops.quote_name
@@ -273,15 +276,30 @@ def _add_progress(job: Job, chunk_id: int, counts: dict[str, int], *, run_id: in
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {qn(meta.db_table)} AS r SET {sets} FROM {_async_commit()} "  # noqa: S608 (own table)
-                "WHERE r.id = %s AND r.status IN ({})".format(", ".join(["%s"] * len(job.active))),
-                [1, *(counts.get(name, 0) for name in job.counters), run_id, *job.active],
+                "WHERE r.id = %s AND r.status = %s",
+                [1, *(counts.get(name, 0) for name in job.counters), run_id, job.running],
             )
-        return time.monotonic() - started
-    updates: dict[str, Any] = {"chunks_done": F("chunks_done") + 1}
-    for name in job.counters:
-        updates[name] = F(name) + counts.get(name, 0)
-    job.run_model.objects.filter(pk=run_id, status__in=job.active).update(**updates)  # type: ignore[attr-defined]
-    return time.monotonic() - started
+            updated = cursor.rowcount
+    else:
+        updates: dict[str, Any] = {"chunks_done": F("chunks_done") + 1}
+        for name in job.counters:
+            updates[name] = F(name) + counts.get(name, 0)
+        updated = job.run_model.objects.filter(pk=run_id, status=job.running).update(**updates)  # type: ignore[attr-defined]
+    held = time.monotonic() - started
+    if not updated:
+        # A run no longer running whose chunks still run (a failed close closes its other chunks):
+        # its counters from the chunks' rows, never an increment on top of them.
+        with transaction.atomic():
+            run = (
+                job.run_model.objects.select_for_update()  # type: ignore[attr-defined]
+                .filter(pk=run_id, status__in=job.active)
+                .exclude(status=job.running)
+                .first()
+            )
+            if run is not None:
+                counters_from_chunks(job, run)
+                run.save(update_fields=["chunks_done", *job.counters])
+    return held
 
 
 def run_complete_if_done(job: Job, run_id: int) -> None:

@@ -323,23 +323,38 @@ _RESPONSE_MAX = 64 * 1024  # bytes of a receiver's answer read at most; the rest
 
 
 def _post(url: str, headers: dict[str, str], body: bytes) -> int:
-    """POST and return the status, within WEBHOOK_TIMEOUT_SECONDS in all: a timer cuts the
-    socket at the deadline (a per-read timeout alone lets a receiver trickle bytes for ever), and
-    at most 64 KB of the answer is read."""
-    conn, path = _connection(url)
+    """POST and return the status, within WEBHOOK_TIMEOUT_SECONDS in all, the name's lookup and
+    the connection included (the relay's lease counts on it): a timer cuts the socket at the
+    deadline (a per-read timeout alone lets a receiver trickle bytes for ever), each socket
+    operation gets only the time left, and at most 64 KB of the answer is read."""
+    deadline = time.monotonic() + settings.WEBHOOK_TIMEOUT_SECONDS
     expired = threading.Event()
+    held: list[http.client.HTTPConnection] = []
 
     def cut() -> None:
         expired.set()
-        sock = conn.sock
+        sock = held[0].sock if held else None
         if sock is not None:
             with contextlib.suppress(OSError):  # already closed
                 sock.shutdown(socket.SHUT_RDWR)
 
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or expired.is_set():
+            raise TimeoutError("webhook POST deadline passed")
+        return remaining
+
     timer = threading.Timer(settings.WEBHOOK_TIMEOUT_SECONDS, cut)
     timer.daemon = True
     timer.start()
+    conn: http.client.HTTPConnection | None = None
     try:
+        conn, path = _connection(url)  # a new connection resolves the name here
+        held.append(conn)
+        if conn.sock is None:
+            conn.timeout = left()
+            conn.connect()
+        conn.sock.settimeout(left())
         conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
         response.read(_RESPONSE_MAX)
@@ -349,7 +364,8 @@ def _post(url: str, headers: dict[str, str], body: bytes) -> int:
             conn.close()  # an answer not read to its end: the connection cannot be reused
         return response.status
     except BaseException as exc:
-        conn.close()  # a timeout or a reset: reconnect next time
+        if conn is not None:
+            conn.close()  # a timeout or a reset: reconnect next time
         if expired.is_set() and not isinstance(exc, TimeoutError):
             raise TimeoutError("webhook POST deadline passed") from exc
         raise

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from fintech.models import AuditLog, CloseChunk, CloseRun
 from fintech.services import batch
-from fintech.services.close import close_run_dispatch
+from fintech.services.close import CLOSE_JOB, close_chunk_process, close_run_dispatch
 
 from .conftest import five_loan_book
 
@@ -84,3 +84,24 @@ def test_the_beat_watchdog_finishes_a_close_whose_messages_were_lost(settings, m
         2,
     )
     assert list(CloseChunk.objects.filter(run=run).values_list("attempts", flat=True)) == [1, 1, 1]
+
+
+def test_a_late_progress_update_after_the_run_failed_counts_nothing_twice(monkeypatch):
+    # given the five-loan book's close for 2025-07-01 in chunks of two (3 chunks), the first done
+    # in process, the run's counters then 1 chunk done, 2 loans closed
+    five_loan_book()
+    monkeypatch.setattr(batch, "chunks_enqueue", lambda job, ids: None)
+    run = close_run_dispatch(AS_OF, chunk_size=2)
+    first, second, _third = CloseChunk.objects.filter(run=run).order_by("lo_id")
+    close_chunk_process(first.pk)
+    run.refresh_from_db()
+    assert (run.status, run.chunks_done, run.loans_closed) == ("running", 1, 2)
+
+    # when the second chunk fails for good (the run failed, its counters set from its chunks) and
+    # then a progress update of the first chunk arrives late (it waited on the run's row)
+    batch.chunk_fail(CLOSE_JOB, second.pk, "the database went away")
+    batch._add_progress(CLOSE_JOB, first.pk, {"loans_closed": 2})
+
+    # then the failed run's counters stay those of its chunks: 1 chunk done, 2 loans closed
+    run.refresh_from_db()
+    assert (run.status, run.chunks_done, run.loans_closed) == ("failed", 1, 2)

@@ -55,6 +55,31 @@ def _moment(v: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def _loan(r: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A loan's JSON from its columns (`prefix`: "loan__" when it comes joined to an application)."""
+    return {
+        "id": r[prefix + "id"],
+        "application": r[prefix + "application_id"],
+        "program": r[prefix + "program_id"],
+        "sme": r[prefix + "sme_id"],
+        "bank": r[prefix + "bank_id"],
+        "policy": r[prefix + "policy_id"],
+        "principal": _money(r[prefix + "principal"]),
+        "annual_rate": _rate(r[prefix + "annual_rate"]),
+        "term_months": r[prefix + "term_months"],
+        "repayment_method": r[prefix + "repayment_method"],
+        "status": r[prefix + "status"],
+        "approved_on": _day(r[prefix + "approved_on"]),
+        "disbursed_on": _day(r[prefix + "disbursed_on"]),
+        "maturity_on": _day(r[prefix + "maturity_on"]),
+        "settled_on": _day(r[prefix + "settled_on"]),
+        "schedule_version": r[prefix + "schedule_version"],
+        "grace_days": r[prefix + "grace_days"],
+        "default_days_past_due": r[prefix + "default_days_past_due"],
+        "external_id": r[prefix + "external_id"],
+    }
+
+
 def _platform(cursor: Any, request: HttpRequest) -> bool:
     """The JWT checked, the user and its organisation read: True for an active platform user."""
     token = AccessToken(request.headers["Authorization"].split(" ", 1)[1])
@@ -127,29 +152,7 @@ def floor_applications(request: HttpRequest) -> HttpResponse:
                 "status": r["policy__status"],
                 "external_id": r["policy__external_id"],
             }
-        loan = None
-        if r["loan__id"] is not None:
-            loan = {
-                "id": r["loan__id"],
-                "application": r["loan__application_id"],
-                "program": r["loan__program_id"],
-                "sme": r["loan__sme_id"],
-                "bank": r["loan__bank_id"],
-                "policy": r["loan__policy_id"],
-                "principal": _money(r["loan__principal"]),
-                "annual_rate": _rate(r["loan__annual_rate"]),
-                "term_months": r["loan__term_months"],
-                "repayment_method": r["loan__repayment_method"],
-                "status": r["loan__status"],
-                "approved_on": _day(r["loan__approved_on"]),
-                "disbursed_on": _day(r["loan__disbursed_on"]),
-                "maturity_on": _day(r["loan__maturity_on"]),
-                "settled_on": _day(r["loan__settled_on"]),
-                "schedule_version": r["loan__schedule_version"],
-                "grace_days": r["loan__grace_days"],
-                "default_days_past_due": r["loan__default_days_past_due"],
-                "external_id": r["loan__external_id"],
-            }
+        loan = _loan(r, "loan__") if r["loan__id"] is not None else None
         results.append(
             {
                 "id": r["id"],
@@ -198,28 +201,5 @@ def floor_loans(request: HttpRequest) -> HttpResponse:
         cursor.execute(sql, params)
         names = [c.name for c in cursor.description]
         rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-    results = [
-        {
-            "id": r["id"],
-            "application": r["application_id"],
-            "program": r["program_id"],
-            "sme": r["sme_id"],
-            "bank": r["bank_id"],
-            "policy": r["policy_id"],
-            "principal": _money(r["principal"]),
-            "annual_rate": _rate(r["annual_rate"]),
-            "term_months": r["term_months"],
-            "repayment_method": r["repayment_method"],
-            "status": r["status"],
-            "approved_on": _day(r["approved_on"]),
-            "disbursed_on": _day(r["disbursed_on"]),
-            "maturity_on": _day(r["maturity_on"]),
-            "settled_on": _day(r["settled_on"]),
-            "schedule_version": r["schedule_version"],
-            "grace_days": r["grace_days"],
-            "default_days_past_due": r["default_days_past_due"],
-            "external_id": r["external_id"],
-        }
-        for r in rows
-    ]
+    results = [_loan(r) for r in rows]
     return _page_body(request, "/api/v1/loans/", page, count, results)

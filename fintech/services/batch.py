@@ -261,7 +261,8 @@ def _work(job: Job, chunk_id: int) -> tuple[dict[str, int], int] | None:
 
 
 def _add_progress(job: Job, chunk_id: int, counts: dict[str, int], *, run_id: int | None = None) -> float:
-    """One autocommit UPDATE of the run's counters; returns how long the run row was held."""
+    """One autocommit UPDATE of the run's counters (of a run no longer running: the counters from
+    its chunks' rows); returns how long the run row was held by the UPDATE."""
     if run_id is None:
         run_id = job.chunk_model.objects.filter(pk=chunk_id).values_list("run_id", flat=True).get()
     started = time.monotonic()
